@@ -1,0 +1,264 @@
+/*
+ * lmr_internal.h: what the render half's modules share. Never installed.
+ * Internal, non-static names carry the `lmr__` prefix.
+ *
+ * The flow (two passes, so memory grows with tasks, not events):
+ *   reader.c   streams a trace file through libyaml's event API and hands one
+ *              decoded lmr__event at a time to a callback (lmr__read).
+ *   model.c    pass 1: builds the lmr__model (header, task table, groups,
+ *              totals) and validates the transitions.
+ *   walk.c     pass 2: the ONE shared walker: applies filters and the time
+ *              window, then calls the selected renderer's hooks per event.
+ *   escape.c   ALL Mermaid escaping and id generation.
+ *   view_*.c   one renderer per diagram type (state, sequence, flowchart,
+ *              tasks, gantt, advise), each an lmr__renderer.
+ *   cli.c      lmr_main: flags and dispatch only.
+ * Stdin is spooled to a temporary file so that it can be read twice.
+ */
+#ifndef LMR_INTERNAL_H
+#define LMR_INTERNAL_H
+
+#include "loopmaid_render.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------------ */
+/* Events, as the reader decodes them                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum lmr__ev_kind {
+    LMR__EV_UNKNOWN = 0, /* a kind this reader does not know: skipped */
+    LMR__EV_LOOP_START,
+    LMR__EV_LOOP_END,
+    LMR__EV_SPAWN,
+    LMR__EV_STATE,
+    LMR__EV_NOTE,
+    LMR__EV_NAME,
+    LMR__EV_GROUP,
+    LMR__EV_GROUP_END,
+    LMR__EV_CANCEL,
+    LMR__EV_POLL,
+    LMR__EV_IO,
+    LMR__EV_TIMER,
+    LMR__EV_CALL,
+    LMR__EV_TICK,
+    LMR__EV__COUNT
+} lmr__ev_kind;
+
+/* Task states, in trace spelling order: created pending running awaiting
+ * done failed cancelled. */
+typedef enum lmr__state {
+    LMR__ST_CREATED = 0,
+    LMR__ST_PENDING,
+    LMR__ST_RUNNING,
+    LMR__ST_AWAITING,
+    LMR__ST_DONE,
+    LMR__ST_FAILED,
+    LMR__ST_CANCELLED,
+    LMR__ST__COUNT
+} lmr__state;
+
+#define LMR__MAX_MEMBERS 4096 /* members of one group event */
+
+/*
+ * One decoded event. Strings point into the reader's buffers and are valid
+ * only during the callback; copy what you keep. Absent keys are NULL / -1.
+ */
+typedef struct lmr__event {
+    lmr__ev_kind kind;
+    const char *ev;      /* the kind as written (for unknown kinds) */
+    int64_t t;           /* ns since loop start */
+    uint32_t loop;       /* 1 when absent */
+    int line, col;       /* where the event starts (1-based) */
+    uint64_t task;       /* spawn, state, note, name, cancel, io, timer */
+    uint64_t parent;     /* spawn */
+    const char *name;    /* spawn, name */
+    int from, to;        /* state: lmr__state, -1 when absent */
+    const char *on;      /* state -> awaiting: what it awaits */
+    const char *label;   /* state, group, call */
+    int64_t fd;          /* state (on: io), io */
+    const char *dir;     /* "read" / "write" */
+    const char *by;      /* state -> pending/cancelled: what woke it; cancel: reason */
+    uint64_t by_task;    /* state (task that woke it), cancel (who cancelled) */
+    const char *error;   /* state -> failed */
+    const char *text;    /* note */
+    uint32_t group;      /* group, group_end, state (on: gather...) */
+    const char *group_kind;  /* group */
+    uint64_t owner;      /* group */
+    const uint64_t *members; size_t nmembers; /* group */
+    const char *mode;    /* group (wait mode, gather mode) */
+    int64_t timeout;     /* group, poll: ns, -1 = none */
+    const char *outcome; /* group_end: ok failed cancelled timeout */
+    const char *reason;  /* cancel: explicit timeout group shutdown signal */
+    int64_t waited;      /* poll: ns */
+    int64_t ready;       /* poll: fds ready */
+    uint64_t n, ran, io, timers; /* tick */
+} lmr__event;
+
+/* The header fields before `events:`. */
+typedef struct lmr__header {
+    int version;      /* major */
+    char *program;    /* owned */
+    char *clock;      /* "virtual" / "monotonic"; owned */
+} lmr__header;
+
+/* Called for each event; return 0 to go on, a negative code to stop. */
+typedef int (*lmr__event_fn)(void *ctx, const lmr__header *h,
+                             const lmr__event *ev, lmr_error *err);
+
+/*
+ * Streams the trace in fp through cb. `name` is used in error messages.
+ * On a cut-off file (a crashed program) it stops after the last complete
+ * event and sets *truncated = 1 (returns 0). Fills h (caller frees with
+ * lmr__header_free). Bounded memory whatever the input: scalars, nesting
+ * depth and member lists have limits (LMR_ELIMIT).
+ */
+int lmr__read(FILE *fp, const char *name, lmr__header *h, lmr__event_fn cb,
+              void *ctx, int *truncated, lmr_error *err);
+void lmr__header_free(lmr__header *h);
+
+/* ------------------------------------------------------------------------ */
+/* The model: pass 1's summary of the whole trace                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct lmr__task {
+    uint64_t id;
+    uint32_t loop;
+    char *name;          /* owned; latest display name */
+    uint64_t parent;
+    int state;           /* last state (lmr__state) */
+    int64_t t_spawn, t_end; /* t_end = -1 while not finished */
+    int64_t time_in[LMR__ST__COUNT]; /* ns spent in each state */
+    int64_t t_state;     /* when the current state began */
+    uint64_t steps;      /* times it went running */
+    int64_t longest_step;  /* longest running stretch, ns */
+    int64_t longest_await; /* longest awaiting stretch, ns */
+    char *longest_await_on; /* owned; what it awaited then */
+    char *error;         /* owned; when failed */
+    uint64_t cancelled_by; /* task id, when cancelled */
+    char *cancel_reason; /* owned */
+    bool timed_out;      /* cancelled by a wait_for timeout */
+    bool selected;       /* passes --tasks / --exclude */
+    uint32_t ord;        /* 0-based index in spawn order: for generated ids */
+} lmr__task;
+
+typedef struct lmr__group {
+    uint32_t id;
+    uint32_t loop;
+    char *kind;          /* owned */
+    uint64_t owner;
+    uint64_t *members;   /* owned */
+    size_t nmembers;
+    char *mode;          /* owned; may be NULL */
+    int64_t timeout;
+    char *label;         /* owned; may be NULL */
+    char *outcome;       /* owned; NULL until group_end */
+    int64_t t_start, t_end;
+} lmr__group;
+
+typedef struct lmr__model {
+    lmr__header header;
+    lmr__task *tasks;    /* sorted by (loop, id) */
+    size_t ntasks;
+    lmr__group *groups;  /* in order of appearance */
+    size_t ngroups;
+    uint64_t events, ticks, steps, polls, io_wakeups, timers_fired, calls,
+        notes, cancels;
+    int64_t poll_waited; /* total ns waited in polls */
+    int64_t t_first, t_last;
+    uint32_t nloops;
+    bool truncated;
+    /* the longest task step: task id and duration */
+    uint64_t longest_step_task;
+    int64_t longest_step;
+} lmr__model;
+
+/* Finds a task by (loop, id); NULL when unknown. O(log n). */
+lmr__task *lmr__model_task(const lmr__model *m, uint32_t loop, uint64_t id);
+const lmr__group *lmr__model_group(const lmr__model *m, uint32_t loop,
+                                   uint32_t id);
+/* Pass 1 over fp. */
+int lmr__model_build(FILE *fp, const char *name, lmr__model *m, FILE *warn,
+                     lmr_error *err);
+void lmr__model_free(lmr__model *m);
+
+/* ------------------------------------------------------------------------ */
+/* Output with a budget                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Renderers write through lmr__out: it appends to a buffer and tracks how
+ * much of the character budget (max_chars) is left, so a renderer can stop
+ * in time and still close the diagram with a "... N not shown" note.
+ */
+typedef struct lmr__out {
+    lmr_buf *buf;
+    size_t start;     /* buf->len when the diagram began */
+    size_t max_chars; /* the budget for the diagram text */
+    size_t reserve;   /* kept back for the closing lines */
+} lmr__out;
+
+void lmr__puts(lmr__out *o, const char *s);
+void lmr__printf(lmr__out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Characters used so far / left before the reserve. */
+size_t lmr__used(const lmr__out *o);
+bool lmr__fits(const lmr__out *o, size_t more);
+
+/* ------------------------------------------------------------------------ */
+/* Escaping (escape.c): the only place Mermaid text is made safe             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Appends `s` encoded as a Mermaid label valid in every diagram type
+ * (MERMAID.md: [A-Za-z0-9 ] pass, everything else as #N; entities, the word
+ * "direction" broken, empty as #160;), cut at max_cp code points with an
+ * ellipsis. Never emits a character that ends a label or starts a comment,
+ * a directive or HTML.
+ */
+void lmr__esc_label(lmr__out *o, const char *s, size_t max_cp);
+/* The same for gantt task text (first character always encoded). */
+void lmr__esc_gantt(lmr__out *o, const char *s, size_t max_cp);
+
+/* ------------------------------------------------------------------------ */
+/* Renderers and the shared walker (walk.c)                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct lmr__render_ctx {
+    const lmr__model *model;
+    const lmr_options *opts;
+    lmr__out *out;
+    void *state;      /* the renderer's own data */
+} lmr__render_ctx;
+
+typedef struct lmr__renderer {
+    const char *name;                 /* as in --view */
+    int (*begin)(lmr__render_ctx *c); /* header lines; allocate c->state */
+    /* one call per event that passes the filters and window; may be NULL */
+    int (*event)(lmr__render_ctx *c, const lmr__event *ev);
+    int (*end)(lmr__render_ctx *c);   /* closing lines; free c->state */
+} lmr__renderer;
+
+extern const lmr__renderer lmr__view_state, lmr__view_sequence,
+    lmr__view_flowchart, lmr__view_tasks, lmr__view_gantt, lmr__view_advise;
+
+/* The renderer for a view. */
+const lmr__renderer *lmr__renderer_for(lmr_view v);
+
+/*
+ * Pass 2: streams fp again, keeps the events of selected tasks inside the
+ * time window (loop-wide events are always kept), and feeds them to r.
+ */
+int lmr__walk(FILE *fp, const char *name, const lmr__model *m,
+              const lmr_options *o, const lmr__renderer *r, lmr__out *out,
+              lmr_error *err);
+
+/* Display name of a state under the options' vocabulary. */
+const char *lmr__state_label(const lmr_options *o, int state);
+
+/* Sets *e (code, file, line, col, printf-style message). Returns code. */
+int lmr__err(lmr_error *e, int code, const char *file, int line, int col,
+             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+#endif /* LMR_INTERNAL_H */

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs the Debian packages a loopmaid target needs, when they are missing.
+#   scripts/deps.sh build        libyaml, PCRE2, Criterion, pkg-config
+#   scripts/deps.sh bench        libuv (the benchmark peer) and python3
+#   scripts/deps.sh browser      chromium and node/npm (Mermaid conformance)
+#   scripts/deps.sh fuzz         clang and its sanitizer runtimes
+# As root it runs apt-get; otherwise it prints the exact command and fails.
+set -eu
+
+need=""
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+want() { for p in "$@"; do have_pkg "$p" || need="$need $p"; done; }
+
+for group in "$@"; do
+    case "$group" in
+        build)   want make gcc pkg-config libyaml-dev libpcre2-dev libcriterion-dev ;;
+        bench)   want libuv1-dev python3 time ;;
+        browser) want chromium nodejs npm fonts-dejavu-core ;;
+        fuzz)    want clang libclang-rt-14-dev ;;
+        valgrind) want valgrind ;;
+        *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
+    esac
+done
+
+[ -z "$need" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends$need"
+if [ "$(id -u)" != 0 ]; then
+    echo "loopmaid needs these Debian packages:$need" >&2
+    echo "install them with:  sudo apt-get update && sudo $cmd" >&2
+    exit 1
+fi
+echo "deps.sh: installing$need" >&2
+export DEBIAN_FRONTEND=noninteractive
+# The package lists of a fresh machine are empty or old: refresh them once.
+apt-get update -qq >&2 || true
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $need >&2

@@ -1,0 +1,274 @@
+/*
+ * lm_internal.h: what the tracer's modules share and users never see.
+ * Never installed. Internal, non-static names carry the `lm__` prefix.
+ *
+ * The contract between modules:
+ *  - loop.c / task.c own the loop and task structs, the ready queue, timers,
+ *    the poller, the context switch, and the ONE state-transition function
+ *    lm__transition(), which also calls the trace hook.
+ *  - sync.c (futures, events, queues, locks, semaphores) and group.c (join,
+ *    gather, wait, task groups, wait_for) are written only against
+ *    lm__park()/lm__wake() and the intrusive lists below.
+ *  - trace.c implements the lm__tr_* hooks; the runtime calls them only
+ *    through LM__TRACE(), which costs one predictable branch when off.
+ */
+#ifndef LM_INTERNAL_H
+#define LM_INTERNAL_H
+
+#include "loopmaid.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LM__LIKELY(x) __builtin_expect(!!(x), 1)
+#define LM__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LM__CONTAINER_OF(ptr, type, member)                                    \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* ------------------------------------------------------------------------ */
+/* Intrusive doubly linked list (circular, with a sentinel head).            */
+/* Nothing here allocates; a node is in at most one list at a time.         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct lm__list {
+    struct lm__list *next, *prev;
+} lm__list;
+
+static inline void lm__list_init(lm__list *h) { h->next = h->prev = h; }
+static inline bool lm__list_empty(const lm__list *h) { return h->next == h; }
+/* A node that was initialised (or removed) and is in no list. */
+static inline bool lm__list_unlinked(const lm__list *n) { return n->next == n; }
+static inline void lm__list_push_back(lm__list *h, lm__list *n)
+{
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+static inline void lm__list_remove(lm__list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->next = n->prev = n;
+}
+static inline lm__list *lm__list_pop_front(lm__list *h)
+{
+    lm__list *n = h->next;
+    if (n == h)
+        return NULL;
+    lm__list_remove(n);
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Trace vocabulary. The spellings live in trace.c (lm__on_name etc.) and     */
+/* in docs/trace-format.md; keep the three in step.                          */
+/* ------------------------------------------------------------------------ */
+
+/* What a task awaits (`on:` of a running -> awaiting transition). */
+typedef enum lm__on {
+    LM__ON_NONE = 0,
+    LM__ON_SLEEP,
+    LM__ON_IO,
+    LM__ON_TASK,
+    LM__ON_GATHER,
+    LM__ON_WAIT,
+    LM__ON_TASKGROUP,
+    LM__ON_WAIT_FOR,
+    LM__ON_FUTURE,
+    LM__ON_EVENT,
+    LM__ON_QUEUE,
+    LM__ON_LOCK,
+    LM__ON_SEMAPHORE,
+    LM__ON_THREAD,
+    LM__ON__COUNT
+} lm__on;
+
+/* What made a task pending again (`by:`). */
+typedef enum lm__by {
+    LM__BY_NONE = 0,
+    LM__BY_SPAWN,
+    LM__BY_YIELD,
+    LM__BY_TIMER,
+    LM__BY_IO,
+    LM__BY_TASK,
+    LM__BY_FUTURE,
+    LM__BY_EVENT,
+    LM__BY_QUEUE,
+    LM__BY_LOCK,
+    LM__BY_SEMAPHORE,
+    LM__BY_CANCEL,
+    LM__BY_THREAD,
+    LM__BY_TIMEOUT,
+    LM__BY__COUNT
+} lm__by;
+
+/* Why a task was cancelled (`reason:` of a cancel event). */
+typedef enum lm__cancel_reason {
+    LM__CANCEL_EXPLICIT = 0,
+    LM__CANCEL_TIMEOUT,
+    LM__CANCEL_GROUP,
+    LM__CANCEL_SHUTDOWN,
+    LM__CANCEL_SIGNAL,
+    LM__CANCEL__COUNT
+} lm__cancel_reason;
+
+/* Group kinds (`kind:` of a group event). */
+typedef enum lm__group_kind {
+    LM__GROUP_GATHER = 0,
+    LM__GROUP_WAIT,
+    LM__GROUP_TASKGROUP,
+    LM__GROUP_WAIT_FOR,
+    LM__GROUP__COUNT
+} lm__group_kind;
+
+/* The reason attached to a state transition; zero-initialise and fill in
+ * what applies. label is borrowed for the duration of the call only. */
+typedef struct lm__reason {
+    uint8_t on;          /* lm__on, for -> awaiting */
+    uint8_t by;          /* lm__by, for -> pending / -> cancelled */
+    uint8_t dir;         /* LM_READABLE / LM_WRITABLE, with on = io */
+    int fd;              /* with on = io; -1 otherwise */
+    uint64_t task;       /* the awaited task (on = task) or the waker (by) */
+    uint32_t group;      /* the group awaited (on = gather, wait, ...) */
+    const char *label;   /* free text, e.g. "gather(A, B, C)"; may be NULL */
+    int error;           /* the code, for -> failed */
+    const char *message; /* lm_fail message, for -> failed; may be NULL */
+} lm__reason;
+
+/* ------------------------------------------------------------------------ */
+/* The task and the loop. loop.c / task.c own these and may add fields.      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct lm__trace lm__trace; /* trace.c */
+typedef struct lm__ctx lm__ctx;     /* coro.c: saved registers */
+
+typedef struct lm__heap_node {
+    struct lm__heap_node *left, *right, *parent;
+} lm__heap_node;
+
+struct lm_task {
+    lm_loop *loop;
+    uint64_t id;
+    uint64_t parent_id;
+    char *name;
+    lm_state state;
+    lm_coro_fn fn;
+    void *arg;
+    void *result;
+    int error;            /* final code once finished */
+    char *error_message;  /* from lm_fail; owned */
+    int refs;             /* the loop holds one while alive */
+    bool cancel_requested;
+    bool started;         /* has run at least once */
+    uint8_t cancel_reason;
+    uint64_t cancel_by;   /* task id that asked, 0 = loop */
+    int wake_status;      /* what lm__park returns */
+    lm__list ready_node;  /* in loop->ready */
+    lm__list wait_node;   /* in at most one primitive's waiter list */
+    lm__list all_node;    /* in loop->tasks */
+    lm__list joiners;     /* lm__waiter nodes of tasks joining this one */
+    void *coro;           /* coro.c: context + stack */
+    /* timer used by lm__park deadlines and sleeps */
+    lm__heap_node timer_node;
+    lm_time timer_due;
+    uint64_t timer_seq;
+    bool timer_armed;
+};
+
+/* A task waiting on something, when the primitive needs more than wait_node
+ * (e.g. a task joining several others). */
+typedef struct lm__waiter {
+    lm__list node;
+    lm_task *task;
+} lm__waiter;
+
+/* ------------------------------------------------------------------------ */
+/* Runtime services (loop.c / task.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * THE state-transition function: every change of t->state goes through it,
+ * and it calls the trace hook with the reason. r may be NULL.
+ */
+void lm__transition(lm_task *t, lm_state to, const lm__reason *r);
+
+/*
+ * Suspends the current task at an await point: running -> awaiting (with the
+ * reason in w, on/label/fd/dir/task/group), switches to the loop, and returns
+ * when the task runs again. Returns:
+ *  - the status given to lm__wake() (usually 0),
+ *  - LM_ETIMEDOUT if `deadline` (absolute loop time; negative = none) passed
+ *    first (by: timer),
+ *  - LM_ECANCELED if the task was cancelled (by: cancel); a cancellation that
+ *    was requested before the call makes it return at once without parking.
+ * The caller links the task into its own waiter list before parking and must
+ * unlink it when the return is LM_ETIMEDOUT or LM_ECANCELED (lm__wake has not
+ * done so). Must be called from inside a task.
+ */
+int lm__park(const lm__reason *w, lm_time deadline);
+
+/*
+ * Makes an awaiting task pending again (by = lm__by, by_task = the waker's
+ * id or 0) with lm__park returning `status`. Waking a task that is not
+ * awaiting does nothing. Callable from any code on the loop's thread.
+ */
+void lm__wake(lm_task *t, uint8_t by, uint64_t by_task, int status);
+
+/* Cancel with a reason, for group.c (timeouts, group failures). */
+int lm__cancel(lm_task *t, uint8_t reason, uint64_t by);
+
+/* The current task or NULL / the current loop or NULL (thread-local). */
+lm_task *lm__current(void);
+lm_loop *lm__loop(void);
+
+/* A new group id for traces (1, 2, 3, ... per loop). */
+uint32_t lm__group_id(lm_loop *loop);
+
+/* Time stamp for a trace event: virtual now, or the monotonic clock. */
+lm_time lm__loop_stamp(const lm_loop *loop);
+/* The loop's trace, or NULL when tracing is off. */
+lm__trace *lm__loop_trace(const lm_loop *loop);
+uint32_t lm__loop_id(const lm_loop *loop);
+const char *lm__loop_name(const lm_loop *loop);
+
+/* ------------------------------------------------------------------------ */
+/* Trace hooks (trace.c). Call them only through LM__TRACE.                  */
+/* ------------------------------------------------------------------------ */
+
+#define LM__TRACE(loop, hook, ...)                                             \
+    do {                                                                       \
+        lm__trace *lm__tr_ = lm__loop_trace(loop);                             \
+        if (LM__UNLIKELY(lm__tr_ != NULL))                                     \
+            lm__tr_##hook(lm__tr_, (loop), __VA_ARGS__);                       \
+    } while (0)
+
+/* Opens the trace named by LOOPMAID_TRACE, if set; 0 or an error. */
+int lm__trace_from_env(lm_loop *loop, lm__trace **out);
+void lm__trace_destroy(lm__trace *tr); /* flushes, closes, frees */
+
+void lm__tr_loop_start(lm__trace *, lm_loop *, int unused);
+void lm__tr_loop_end(lm__trace *, lm_loop *, int unused);
+void lm__tr_spawn(lm__trace *, lm_loop *, const lm_task *t);
+void lm__tr_state(lm__trace *, lm_loop *, const lm_task *t, lm_state from,
+                  lm_state to, const lm__reason *r);
+void lm__tr_note(lm__trace *, lm_loop *, uint64_t task, const char *text);
+void lm__tr_name(lm__trace *, lm_loop *, uint64_t task, const char *name);
+void lm__tr_group(lm__trace *, lm_loop *, uint32_t group, uint8_t kind,
+                  uint64_t owner, const uint64_t *members, size_t n, int mode,
+                  lm_time timeout, const char *label);
+/* outcome: "ok", "failed", "cancelled", "timeout"; done/pending: task ids. */
+void lm__tr_group_end(lm__trace *, lm_loop *, uint32_t group,
+                      const char *outcome, int error);
+void lm__tr_cancel(lm__trace *, lm_loop *, uint64_t task, uint64_t by,
+                   uint8_t reason);
+void lm__tr_poll(lm__trace *, lm_loop *, lm_time timeout, lm_time waited,
+                 int nready);
+void lm__tr_io(lm__trace *, lm_loop *, uint64_t task, int fd, int dir);
+void lm__tr_timer(lm__trace *, lm_loop *, uint64_t task);
+void lm__tr_call(lm__trace *, lm_loop *, const char *label);
+void lm__tr_tick(lm__trace *, lm_loop *, uint64_t n, uint32_t ran,
+                 uint32_t io, uint32_t timers);
+
+#endif /* LM_INTERNAL_H */
