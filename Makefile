@@ -39,6 +39,7 @@ LIB_OBJS := $(TRACER_C:%.c=$(BUILD)/obj/%.o) $(TRACER_S:%.S=$(BUILD)/obj/%.o) \
             $(RENDER_C:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS := $(BUILD)/obj/render/main.o
 
+TOOLS    := $(patsubst tools/%.c,$(BUILD)/tools/%,$(sort $(wildcard tools/*.c)))
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(sort $(wildcard examples/*.c)))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
 TEST_SUPPORT_C := $(sort $(wildcard tests/support/*.c))
@@ -46,14 +47,15 @@ TEST_SUPPORT := $(TEST_SUPPORT_C:%.c=$(BUILD)/obj/%.o)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all lib cli examples test tests asan ubsan install uninstall clean deps check-deps
+.PHONY: tools all lib cli examples test tests asan ubsan install uninstall clean deps check-deps
 .DEFAULT_GOAL := all
 
-all: lib cli examples
+all: lib cli examples tools
 lib: $(BUILD)/libloopmaid.a $(BUILD)/libloopmaid.so
 cli: $(BUILD)/loopmaid
 examples: $(EXAMPLES)
 tests: $(TESTS)
+tools: $(TOOLS)
 
 # Installs the build and test dependencies when missing (see scripts/deps.sh).
 $(DEPS_STAMP):
@@ -82,6 +84,11 @@ $(BUILD)/loopmaid: $(CLI_OBJS) $(BUILD)/libloopmaid.a
 	$(CC) -o $@ $(CLI_OBJS) $(BUILD)/libloopmaid.a $(LDFLAGS_ALL) $(LIBS)
 
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libloopmaid.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(BUILD)/libloopmaid.a $(LDFLAGS_ALL) $(LIBS)
+
+# Small helper programs (trace generators and the like), one file each.
+$(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(BUILD)/libloopmaid.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< $(BUILD)/libloopmaid.a $(LDFLAGS_ALL) $(LIBS)
 
