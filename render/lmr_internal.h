@@ -261,4 +261,11 @@ const char *lmr__state_label(const lmr_options *o, int state);
 int lmr__err(lmr_error *e, int code, const char *file, int line, int col,
              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* ------------------------------------------------------------------------ */
+/* Docs builds (build.c): `loopmaid build [-c loopmaid.yaml] [--check] ...`  */
+/* ------------------------------------------------------------------------ */
+
+/* The `build` subcommand; argv[0] is "build". Returns the exit code. */
+int lmr__build_main(int argc, char **argv);
+
 #endif /* LMR_INTERNAL_H */
