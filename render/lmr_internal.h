@@ -43,6 +43,7 @@ typedef enum lmr__ev_kind {
     LMR__EV_TIMER,
     LMR__EV_CALL,
     LMR__EV_TICK,
+    LMR__EV_GAP,         /* flight recorder: `dropped` events are missing here */
     LMR__EV__COUNT
 } lmr__ev_kind;
 
@@ -59,7 +60,22 @@ typedef enum lmr__state {
     LMR__ST__COUNT
 } lmr__state;
 
-#define LMR__MAX_MEMBERS 4096 /* members of one group event */
+/*
+ * Reader limits (reader.c, model.c). Each one bounds memory or time whatever
+ * the bytes of the input; going over one is LMR_ELIMIT with the limit named in
+ * the message. The trace format caps strings at 65,535 bytes and asks readers
+ * to accept 256 KiB decoded scalars, hence the scalar limit.
+ */
+#define LMR__MAX_MEMBERS 65536           /* members of one group event */
+#define LMR__MAX_SCALAR (256u * 1024u)   /* bytes of one decoded scalar */
+#define LMR__MAX_NAME (64u * 1024u)      /* bytes of a name / program */
+#define LMR__MAX_TOKEN (4u * 1024u * 1024u) /* raw bytes libyaml may buffer
+                                               for one token */
+#define LMR__MAX_DEPTH 32                /* YAML nesting depth */
+#define LMR__MAX_TASKS 10000000u         /* tasks in one trace */
+#define LMR__MAX_GROUPS 10000000u        /* groups in one trace */
+#define LMR__MAX_GROUP_MEMBERS (64u * 1024u * 1024u) /* members, all groups */
+#define LMR__MAX_LOOPS 4096u             /* distinct loops in one trace */
 
 /*
  * One decoded event. Strings point into the reader's buffers and are valid
@@ -94,6 +110,11 @@ typedef struct lmr__event {
     int64_t waited;      /* poll: ns */
     int64_t ready;       /* poll: fds ready */
     uint64_t n, ran, io, timers; /* tick */
+    /* added with docs/trace-format.md v1: */
+    uint64_t awaits;     /* state (on: task): the awaited task; 0 = absent */
+    int64_t code;        /* state -> failed: numeric code; 0 = absent */
+    const char *message; /* state -> failed: lm_fail's text; NULL = absent */
+    int64_t dropped;     /* gap: events missing here */
 } lmr__event;
 
 /* The header fields before `events:`. */
@@ -101,6 +122,7 @@ typedef struct lmr__header {
     int version;      /* major */
     char *program;    /* owned */
     char *clock;      /* "virtual" / "monotonic"; owned */
+    int64_t ring;     /* flight-recorder capacity; -1 = not a ring trace */
 } lmr__header;
 
 /* Called for each event; return 0 to go on, a negative code to stop. */
@@ -140,6 +162,7 @@ typedef struct lmr__task {
     char *cancel_reason; /* owned */
     bool timed_out;      /* cancelled by a wait_for timeout */
     bool selected;       /* passes --tasks / --exclude */
+    bool implicit;       /* first seen after a flight-recorder gap, no spawn */
     uint32_t ord;        /* 0-based index in spawn order: for generated ids */
 } lmr__task;
 
@@ -157,6 +180,15 @@ typedef struct lmr__group {
     int64_t t_start, t_end;
 } lmr__group;
 
+/* One event loop of the trace (several when several threads wrote it). */
+typedef struct lmr__loop {
+    uint32_t id;         /* `loop:` number, 1-based */
+    char *name;          /* owned; "loop" unless renamed */
+    int64_t t_start, t_end; /* t_end = -1 without loop_end */
+    int64_t t_last;      /* time of its last event */
+    bool ended;          /* saw loop_end */
+} lmr__loop;
+
 typedef struct lmr__model {
     lmr__header header;
     lmr__task *tasks;    /* sorted by (loop, id) */
@@ -172,12 +204,23 @@ typedef struct lmr__model {
     /* the longest task step: task id and duration */
     uint64_t longest_step_task;
     int64_t longest_step;
+    /* added by the reader work: */
+    uint32_t longest_step_loop; /* loop of longest_step_task */
+    lmr__loop *loops;    /* sorted by id; nloops of them */
+    uint64_t gaps, dropped; /* flight recorder: gap events, events lost */
+    /* Time all tasks spent awaiting, by what they awaited (the advise view
+     * and `inspect --advise`): io, sleep, thread offload, anything else. */
+    int64_t await_io, await_sleep, await_thread, await_other;
+    int64_t run_total;   /* ns all tasks spent running */
+    uint64_t failed, done, cancelled, timed_out; /* tasks by outcome */
 } lmr__model;
 
 /* Finds a task by (loop, id); NULL when unknown. O(log n). */
 lmr__task *lmr__model_task(const lmr__model *m, uint32_t loop, uint64_t id);
 const lmr__group *lmr__model_group(const lmr__model *m, uint32_t loop,
                                    uint32_t id);
+/* A loop by its number; NULL when unknown. O(log n). */
+const lmr__loop *lmr__model_loop(const lmr__model *m, uint32_t loop);
 /* Pass 1 over fp. */
 int lmr__model_build(FILE *fp, const char *name, lmr__model *m, FILE *warn,
                      lmr_error *err);
@@ -253,6 +296,20 @@ const lmr__renderer *lmr__renderer_for(lmr_view v);
 int lmr__walk(FILE *fp, const char *name, const lmr__model *m,
               const lmr_options *o, const lmr__renderer *r, lmr__out *out,
               lmr_error *err);
+
+/*
+ * Sets every task's `selected` from o->tasks / o->exclude (PCRE2 compiled
+ * once, matched once per task on its final name). lmr__model_build leaves all
+ * tasks selected. Returns 0 or LMR_EREGEX with *err filled in.
+ */
+int lmr__select(lmr__model *m, const lmr_options *o, lmr_error *err);
+
+/*
+ * Progress on a terminal (reader.c): while set, lmr__read prints
+ * "\rloopmaid: WHAT NN%" to tty about every 1% of `total` bytes. Per thread.
+ * lmr__progress_set(NULL, 0, NULL) turns it off and clears the line.
+ */
+void lmr__progress_set(FILE *tty, uint64_t total, const char *what);
 
 /* Display name of a state under the options' vocabulary. */
 const char *lmr__state_label(const lmr_options *o, int state);
