@@ -1,0 +1,338 @@
+/*
+ * test_build.c: `loopmaid build`, the docs-build command (render/build.c).
+ *
+ * Each test makes a scratch directory with a config, a trace and targets,
+ * runs the real CLI (build/loopmaid) on it and checks the files and the
+ * output byte for byte.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[256];
+static char cli[512];
+
+/* A small valid trace: main spawns two workers, one sleeps, one fails. */
+static const char *TRACE =
+    "loopmaid: 1\n"
+    "program: \"build_test\"\n"
+    "clock: virtual\n"
+    "events:\n"
+    "  - {t: 0, ev: loop_start, loop: 1}\n"
+    "  - {t: 0, ev: spawn, task: 1, name: \"main\", parent: 0}\n"
+    "  - {t: 0, ev: state, task: 1, from: created, to: pending, by: spawn}\n"
+    "  - {t: 0, ev: state, task: 1, from: pending, to: running}\n"
+    "  - {t: 0, ev: spawn, task: 2, name: \"worker\", parent: 1}\n"
+    "  - {t: 0, ev: state, task: 2, from: created, to: pending, by: spawn}\n"
+    "  - {t: 0, ev: state, task: 1, from: running, to: awaiting, on: task, task_awaited: 2}\n"
+    "  - {t: 0, ev: state, task: 2, from: pending, to: running}\n"
+    "  - {t: 0, ev: state, task: 2, from: running, to: awaiting, on: sleep}\n"
+    "  - {t: 0, ev: tick, n: 1, ran: 2, io: 0, timers: 0}\n"
+    "  - {t: 1000000, ev: timer, task: 2}\n"
+    "  - {t: 1000000, ev: state, task: 2, from: awaiting, to: pending, by: timer}\n"
+    "  - {t: 1000000, ev: state, task: 2, from: pending, to: running}\n"
+    "  - {t: 1000000, ev: state, task: 2, from: running, to: done}\n"
+    "  - {t: 1000000, ev: state, task: 1, from: awaiting, to: pending, by: task}\n"
+    "  - {t: 1000000, ev: state, task: 1, from: pending, to: running}\n"
+    "  - {t: 1000000, ev: state, task: 1, from: running, to: done}\n"
+    "  - {t: 1000000, ev: tick, n: 2, ran: 2, io: 0, timers: 1}\n"
+    "  - {t: 1000000, ev: loop_end, loop: 1}\n";
+
+static void put(const char *name, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *fp = fopen(p, "wb");
+    cr_assert_not_null(fp, "cannot write %s", p);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* Reads a scratch file; the caller frees. */
+static char *get(const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *fp = fopen(p, "rb");
+    cr_assert_not_null(fp, "cannot read %s", p);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+/* Runs `loopmaid build ARGS` in the scratch dir; returns the exit status and
+ * the combined stdout+stderr in *out (caller frees). */
+static int run(char **out, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' build %s 2>&1", dir, cli, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - 1 - n, p)) > 0)
+        n += got;
+    buf[n] = '\0';
+    int st = pclose(p);
+    *out = buf;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void setup(void)
+{
+    char cwd[256];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    snprintf(cli, sizeof cli, "%s/build/loopmaid", cwd);
+    const char *b = getenv("LOOPMAID_TEST_CLI");
+    if (b)
+        snprintf(cli, sizeof cli, "%s", b);
+    snprintf(dir, sizeof dir, "/tmp/lm-build-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    put("trace.yaml", TRACE);
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+TestSuite(build, .init = setup, .fini = teardown);
+
+static const char *CONFIG_MD =
+    "version: 1\n"
+    "diagrams:\n"
+    "  - name: seq\n"
+    "    trace: trace.yaml\n"
+    "    view: sequence\n"
+    "    target: doc.md\n";
+
+static const char *DOC_BEFORE = "# Title\n\nText before, kept  exactly.\t\n\n"
+                                "<!-- loopmaid:seq -->\nold stuff\n<!-- /loopmaid -->\n"
+                                "\nText after.\nNo newline at end";
+
+Test(build, region_replaced_rest_identical)
+{
+    put("loopmaid.yaml", CONFIG_MD);
+    put("doc.md", DOC_BEFORE);
+    char *out;
+    int rc = run(&out, "");
+    cr_assert_eq(rc, 0, "build failed: %s", out);
+    cr_assert(strstr(out, "wrote: ") != NULL, "%s", out);
+    free(out);
+    char *doc = get("doc.md");
+    const char *pre = "# Title\n\nText before, kept  exactly.\t\n\n<!-- loopmaid:seq sum=";
+    cr_assert_eq(strncmp(doc, pre, strlen(pre)), 0, "prefix changed: %s", doc);
+    const char *post = "```\n<!-- /loopmaid -->\n\nText after.\nNo newline at end";
+    size_t dl = strlen(doc), pl = strlen(post);
+    cr_assert(dl > pl && strcmp(doc + dl - pl, post) == 0, "suffix changed: %s", doc);
+    cr_assert(strstr(doc, "```mermaid\nsequenceDiagram") != NULL, "%s", doc);
+    cr_assert(strstr(doc, "old stuff") == NULL);
+    free(doc);
+}
+
+Test(build, second_build_changes_nothing)
+{
+    put("loopmaid.yaml", CONFIG_MD);
+    put("doc.md", DOC_BEFORE);
+    char *out;
+    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    free(out);
+    char *first = get("doc.md");
+    struct stat st1, st2;
+    char p[512];
+    snprintf(p, sizeof p, "%s/doc.md", dir);
+    cr_assert_eq(stat(p, &st1), 0);
+    cr_assert_eq(run(&out, ""), 0, "%s", out);
+    cr_assert(strstr(out, "nothing to do") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(stat(p, &st2), 0);
+    char *second = get("doc.md");
+    cr_assert_str_eq(first, second);
+    /* Not rewritten at all: same inode (an atomic rewrite would change it). */
+    cr_assert_eq(st1.st_ino, st2.st_ino);
+    free(first);
+    free(second);
+}
+
+Test(build, check_exit_codes_and_output)
+{
+    put("loopmaid.yaml", CONFIG_MD);
+    put("doc.md", DOC_BEFORE);
+    char *out;
+    int rc = run(&out, "--check");
+    cr_assert_eq(rc, 1, "stale target must exit 1: %s", out);
+    cr_assert(strstr(out, "stale: ") != NULL && strstr(out, "doc.md (seq, region seq)") != NULL,
+              "%s", out);
+    cr_assert(strstr(out, "1 target is stale") != NULL, "%s", out);
+    free(out);
+    char *doc = get("doc.md");
+    cr_assert_str_eq(doc, DOC_BEFORE, "--check must not write");
+    free(doc);
+    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    free(out);
+    rc = run(&out, "--check");
+    cr_assert_eq(rc, 0, "up-to-date target must exit 0: %s", out);
+    cr_assert(strstr(out, "up to date") != NULL, "%s", out);
+    free(out);
+}
+
+Test(build, diff_prints_unified_diff)
+{
+    put("loopmaid.yaml", CONFIG_MD);
+    put("doc.md", DOC_BEFORE);
+    char *out;
+    int rc = run(&out, "--check --diff");
+    cr_assert_eq(rc, 1);
+    cr_assert(strstr(out, "--- a/") != NULL && strstr(out, "+++ b/") != NULL, "%s", out);
+    cr_assert(strstr(out, "\n-old stuff\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "\n+sequenceDiagram\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "\n@@ -") != NULL, "%s", out);
+    free(out);
+}
+
+Test(build, hand_edited_region_refused)
+{
+    put("loopmaid.yaml", CONFIG_MD);
+    put("doc.md", DOC_BEFORE);
+    char *out;
+    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    free(out);
+    /* Edit one character inside the generated block. */
+    char *doc = get("doc.md");
+    char *seq = strstr(doc, "sequenceDiagram");
+    cr_assert_not_null(seq);
+    seq[0] = 'S';
+    put("doc.md", doc);
+    int rc = run(&out, "");
+    cr_assert_eq(rc, 1, "%s", out);
+    cr_assert(strstr(out, "doc.md:5:1: region 'seq' was edited by hand") != NULL, "%s", out);
+    free(out);
+    char *after = get("doc.md");
+    cr_assert_str_eq(after, doc, "an edited region must not be overwritten");
+    free(after);
+    rc = run(&out, "--force -q");
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    after = get("doc.md");
+    cr_assert(strstr(after, "\nsequenceDiagram") != NULL);
+    cr_assert(strstr(after, "Sequence") == NULL);
+    free(after);
+    free(doc);
+}
+
+Test(build, crlf_kept)
+{
+    put("loopmaid.yaml", CONFIG_MD);
+    put("doc.md", "# T\r\n\r\n<!-- loopmaid:seq -->\r\n<!-- /loopmaid -->\r\nafter\r\n");
+    char *out;
+    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    free(out);
+    char *doc = get("doc.md");
+    for (char *p = doc; *p; p++)
+        if (*p == '\n')
+            cr_assert(p > doc && p[-1] == '\r', "bare LF at offset %ld", (long)(p - doc));
+    cr_assert(strstr(doc, "```mermaid\r\nsequenceDiagram\r\n") != NULL);
+    cr_assert(strstr(doc, "<!-- /loopmaid -->\r\nafter\r\n") != NULL);
+    free(doc);
+    /* And the second build sees nothing to do. */
+    cr_assert_eq(run(&out, "--check"), 0, "%s", out);
+    free(out);
+}
+
+Test(build, mmd_target_and_run_command)
+{
+    put("loopmaid.yaml", "version: 1\n"
+                         "diagrams:\n"
+                         "  - name: st\n"
+                         "    run: cp trace.yaml made.yaml\n"
+                         "    trace: made.yaml\n"
+                         "    view: state\n"
+                         "    target: out/st.mmd\n");
+    char p[512];
+    snprintf(p, sizeof p, "%s/out", dir);
+    cr_assert_eq(mkdir(p, 0755), 0);
+    char *out;
+    cr_assert_eq(run(&out, ""), 0, "%s", out);
+    free(out);
+    char *mmd = get("out/st.mmd");
+    cr_assert_eq(strncmp(mmd, "stateDiagram-v2\n", 16), 0, "%s", mmd);
+    free(mmd);
+    cr_assert_eq(run(&out, "--check"), 0, "%s", out);
+    free(out);
+}
+
+/* Every config error names the file, line and column of the problem. */
+static void expect_error(const char *config, const char *doc, const char *want)
+{
+    put("loopmaid.yaml", config);
+    if (doc)
+        put("doc.md", doc);
+    char *out;
+    int rc = run(&out, "");
+    cr_assert_eq(rc, 1, "config error must exit 1 (got %d): %s", rc, out);
+    cr_assert(strstr(out, want) != NULL, "expected \"%s\" in:\n%s", want, out);
+    free(out);
+}
+
+Test(build, config_error_positions)
+{
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: state\n"
+                 "    target: x.mmd\n    colour: red\n",
+                 NULL, "loopmaid.yaml:7:5: unknown key 'colour'");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: missing.yaml\n    view: state\n"
+                 "    target: x.mmd\n",
+                 NULL, "loopmaid.yaml:4:12: trace '");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: state\n"
+                 "    tasks: \"ab(c\"\n    target: x.mmd\n",
+                 NULL, "loopmaid.yaml:6:17: bad regular expression");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: pie\n"
+                 "    target: x.mmd\n",
+                 NULL, "loopmaid.yaml:5:11: unknown view 'pie'");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: state\n"
+                 "    target: doc.md\n",
+                 "intro\n<!-- loopmaid:a -->\nbody\n", "doc.md:2:1: region 'a' is never closed");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: state\n"
+                 "    target: doc.md\n",
+                 "intro\n\n<!-- /loopmaid -->\n", "doc.md:3:1: closing marker without an opening");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: state\n"
+                 "    target: doc.md\n",
+                 "no markers here\n", "loopmaid.yaml:3:5: 'doc.md' has no region 'a'");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: [x]\n", NULL,
+                 "loopmaid.yaml:4:12: 'trace' takes a single value");
+    expect_error("version: 2\ndiagrams: []\n", NULL,
+                 "loopmaid.yaml:1:10: unsupported config version");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n   bad: [\n", NULL, "loopmaid.yaml:");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    view: state\n    target: x.mmd\n", NULL,
+                 "loopmaid.yaml:3:5: diagram 'a' has no 'trace'");
+}
+
+Test(build, usage_errors_exit_2)
+{
+    put("loopmaid.yaml", CONFIG_MD);
+    char *out;
+    cr_assert_eq(run(&out, "--bogus"), 2, "%s", out);
+    cr_assert(strstr(out, "unknown option '--bogus'") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run(&out, "nosuchdiagram"), 2, "%s", out);
+    free(out);
+    cr_assert_eq(run(&out, "--help"), 0, "%s", out);
+    cr_assert(strstr(out, "usage: loopmaid build") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run(&out, "-c"), 2, "%s", out);
+    free(out);
+    cr_assert_eq(run(&out, "-c nothere.yaml"), 1, "%s", out);
+    cr_assert(strstr(out, "nothere.yaml: cannot read config") != NULL, "%s", out);
+    free(out);
+}
