@@ -240,7 +240,16 @@ typedef struct lmr__out {
     size_t start;     /* buf->len when the diagram began */
     size_t max_chars; /* the budget for the diagram text */
     size_t reserve;   /* kept back for the closing lines */
+    int err;          /* LMR_ENOMEM once an append failed; later writes no-op */
 } lmr__out;
+
+#define LMR__DEFAULT_MAX_CHARS 50000 /* Mermaid's default maxTextSize */
+#define LMR__MIN_MAX_CHARS 1000      /* smallest --max-chars the views honour */
+#define LMR__MAX_EDGES 500           /* Mermaid's default flowchart maxEdges */
+
+/* out.c also owns lmr_buf: lmr_buf_free and this append (0 / LMR_ENOMEM). */
+int lmr__buf_append(lmr_buf *b, const char *s, size_t n);
+void lmr__outn(lmr__out *o, const char *s, size_t n);
 
 void lmr__puts(lmr__out *o, const char *s);
 void lmr__printf(lmr__out *o, const char *fmt, ...)
@@ -248,6 +257,15 @@ void lmr__printf(lmr__out *o, const char *fmt, ...)
 /* Characters used so far / left before the reserve. */
 size_t lmr__used(const lmr__out *o);
 bool lmr__fits(const lmr__out *o, size_t more);
+/* The effective budget: max_chars, or LMR__DEFAULT_MAX_CHARS when 0. */
+size_t lmr__budget(const lmr__out *o);
+/* A position to roll back to (e.g. a line that turned out not to fit). */
+size_t lmr__mark(const lmr__out *o);
+void lmr__rollback(lmr__out *o, size_t mark);
+/* Points o at b (emptied) with no budget: for composing a line first. */
+void lmr__out_scratch(lmr__out *o, lmr_buf *b);
+/* "12 ms", "850 us", "3 s": whole numbers, always ASCII [0-9a-z ]. */
+void lmr__fmt_dur(char *dst, size_t n, int64_t ns);
 
 /* ------------------------------------------------------------------------ */
 /* Escaping (escape.c): the only place Mermaid text is made safe             */
@@ -263,6 +281,70 @@ bool lmr__fits(const lmr__out *o, size_t more);
 void lmr__esc_label(lmr__out *o, const char *s, size_t max_cp);
 /* The same for gantt task text (first character always encoded). */
 void lmr__esc_gantt(lmr__out *o, const char *s, size_t max_cp);
+/* Labels are cut at most here whatever max_cp asks (0 means this cap). */
+#define LMR__LABEL_HARD_MAX 1000
+/*
+ * A generated id: prefix (one of the fixed lowercase prefixes the views use,
+ * e.g. "p", "s", "n", "t", "g", "lp") followed by n. Never derived from
+ * trace text, and never one of Mermaid's own ids (start<N>, end<N>...).
+ */
+void lmr__id(lmr__out *o, const char *prefix, uint64_t n);
+/*
+ * Starts a diagram: optional front matter (title as a YAML double-quoted
+ * string holding only escaper output, so no YAML or Mermaid syntax can come
+ * from it; `config` is a fixed YAML block from the renderer, may be NULL),
+ * then the diagram keyword line.
+ */
+void lmr__begin_diagram(lmr__out *o, const char *title, const char *config,
+                        const char *keyword);
+
+/* ------------------------------------------------------------------------ */
+/* State vocabularies (vocab.c)                                              */
+/* ------------------------------------------------------------------------ */
+
+#define LMR__VOCAB_NAME_MAX 64
+typedef struct lmr__vocab {
+    char name[LMR__ST__COUNT][LMR__VOCAB_NAME_MAX];
+} lmr__vocab;
+/*
+ * Parses --states: "loopmaid" (trace spellings), "asyncio" (seed 000),
+ * "seed002", or a list "created=Coroutine,pending=Scheduled,..." whose
+ * first item may be one of those names as the base ("asyncio,failed=Oops").
+ * States not listed keep the base's name (loopmaid's by default). NULL or ""
+ * is "loopmaid". Returns 0 or LMR_EUSAGE with a message in *err.
+ */
+int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* The advise analysis (view_advise.c), shared with inspect --advise         */
+/* ------------------------------------------------------------------------ */
+
+typedef enum lmr__verdict {
+    LMR__ADV_NOTHING = 0, /* no task time at all: nothing to judge */
+    LMR__ADV_ASYNC,       /* I/O-bound, several operations: asyncio */
+    LMR__ADV_SYNC_ONE,    /* I/O-bound, one operation at a time: plain sync */
+    LMR__ADV_SYNC,        /* neither waits nor computes much */
+    LMR__ADV_THREAD,      /* CPU-heavy, already offloads to threads */
+    LMR__ADV_MULTI        /* CPU-heavy on the loop: processes */
+} lmr__verdict;
+
+typedef struct lmr__advice {
+    int64_t total;        /* trace time span, ns */
+    int64_t running;      /* task time running on the loop */
+    int64_t await_io, await_sleep, await_thread, await_other;
+    int64_t longest_step; /* the longest step, ns (blocked the loop) */
+    uint64_t ntasks;
+    bool waits_on_io;     /* Q1: awaiting io/sleep/thread outweighs running */
+    bool multiple_io;     /* Q2: more than one task awaited io or sleep */
+    bool cpu_heavy;       /* Q3: running is over half of the time, or a step
+                             blocked the loop for 100 ms or more */
+    bool shared_memory;   /* Q4: it already offloads to threads */
+    lmr__verdict verdict;
+} lmr__advice;
+/* Pure function of the model; O(tasks). */
+void lmr__advise_compute(const lmr__model *m, lmr__advice *a);
+/* One sentence for a verdict (static text). */
+const char *lmr__advise_text(lmr__verdict v);
 
 /* ------------------------------------------------------------------------ */
 /* Renderers and the shared walker (walk.c)                                  */

@@ -1,0 +1,143 @@
+/*
+ * vocab.c: display names of task states (--states).
+ *
+ * The trace always spells states the same way (created pending running
+ * awaiting done failed cancelled); a vocabulary only changes what the
+ * diagrams call them, so one trace can be drawn in asyncio's words (seed
+ * 000), seed 002's, or a team's own. Names chosen here are still escaped on
+ * output like any other text.
+ */
+#include "lmr_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const st_token[LMR__ST__COUNT] = {
+    "created", "pending", "running", "awaiting", "done", "failed", "cancelled"};
+
+typedef struct vocab_def {
+    const char *name;
+    const char *st[LMR__ST__COUNT];
+} vocab_def;
+
+/*
+ * asyncio (seed 000) has one more step than loopmaid: Coroutine -> Task ->
+ * Pending. loopmaid's `created` is the un-started coroutine and `pending` is
+ * the scheduled task, so created = "Coroutine" and pending = "Pending"; the
+ * state view labels the created -> pending edge with create_task-like words.
+ */
+static const vocab_def vocabs[] = {
+    {"loopmaid", {"created", "pending", "running", "awaiting", "done",
+                  "failed", "cancelled"}},
+    {"asyncio", {"Coroutine", "Pending", "Running", "Awaiting", "Done",
+                 "Failed", "Cancelled"}},
+    {"seed002", {"Created", "Scheduled", "Running", "Suspended", "Done",
+                 "Error", "Cancelled"}},
+};
+#define NVOCABS (sizeof vocabs / sizeof vocabs[0])
+
+static const vocab_def *find_vocab(const char *s, size_t n)
+{
+    for (size_t i = 0; i < NVOCABS; i++)
+        if (strlen(vocabs[i].name) == n && strncasecmp(vocabs[i].name, s, n) == 0)
+            return &vocabs[i];
+    return NULL;
+}
+
+static void set_base(lmr__vocab *v, const vocab_def *d)
+{
+    for (int i = 0; i < LMR__ST__COUNT; i++) {
+        strncpy(v->name[i], d->st[i], LMR__VOCAB_NAME_MAX - 1);
+        v->name[i][LMR__VOCAB_NAME_MAX - 1] = '\0';
+    }
+}
+
+static int vocab_err(lmr_error *err, const char *fmt, const char *a, size_t an)
+{
+    if (!err)
+        return LMR_EUSAGE;
+    memset(err, 0, sizeof *err);
+    err->code = LMR_EUSAGE;
+    char item[64];
+    size_t k = an < sizeof item - 1 ? an : sizeof item - 1;
+    memcpy(item, a, k);
+    item[k] = '\0';
+    snprintf(err->msg, sizeof err->msg, fmt, item);
+    return LMR_EUSAGE;
+}
+
+int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err)
+{
+    set_base(v, &vocabs[0]);
+    if (!spec || !*spec)
+        return 0;
+    bool seen[LMR__ST__COUNT] = {false};
+    const char *p = spec;
+    bool first = true;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', n);
+        if (!eq) {
+            const vocab_def *d = first ? find_vocab(p, n) : NULL;
+            if (!d)
+                return vocab_err(err,
+                    first ? "--states: unknown vocabulary '%s' (use loopmaid, "
+                            "asyncio, seed002 or STATE=NAME,...)"
+                          : "--states: '%s' is not STATE=NAME (a base "
+                            "vocabulary may only come first)", p, n);
+            set_base(v, d);
+        } else {
+            size_t kn = (size_t)(eq - p), vn = n - kn - 1;
+            int st = -1;
+            for (int i = 0; i < LMR__ST__COUNT; i++)
+                if (strlen(st_token[i]) == kn && strncmp(st_token[i], p, kn) == 0)
+                    st = i;
+            if (st < 0)
+                return vocab_err(err, "--states: unknown state '%s' (states are "
+                                 "created pending running awaiting done failed "
+                                 "cancelled)", p, kn);
+            if (seen[st])
+                return vocab_err(err, "--states: state '%s' named twice", p, kn);
+            if (vn == 0)
+                return vocab_err(err, "--states: empty name for state '%s'", p, kn);
+            if (vn >= LMR__VOCAB_NAME_MAX)
+                return vocab_err(err, "--states: the name for state '%s' is "
+                                 "longer than 63 bytes", p, kn);
+            seen[st] = true;
+            memcpy(v->name[st], eq + 1, vn);
+            v->name[st][vn] = '\0';
+        }
+        first = false;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/*
+ * The options carry the spec as text; parsing it each call would be cheap
+ * but returns no stable storage, so the last parse is cached per thread
+ * (renderers ask for the same vocabulary hundreds of times). An invalid spec
+ * (the CLI rejects those first) falls back to the trace spellings.
+ */
+const char *lmr__state_label(const lmr_options *o, int state)
+{
+    static _Thread_local char cached_spec[1024];
+    static _Thread_local bool cached_ok;
+    static _Thread_local lmr__vocab cached;
+    if (state < 0 || state >= LMR__ST__COUNT)
+        return "unknown";
+    const char *spec = (o && o->states) ? o->states : "";
+    if (!cached_ok || strncmp(cached_spec, spec, sizeof cached_spec) != 0) {
+        if (strlen(spec) >= sizeof cached_spec ||
+            lmr__vocab_parse(spec, &cached, NULL) < 0)
+            set_base(&cached, &vocabs[0]);
+        strncpy(cached_spec, spec, sizeof cached_spec - 1);
+        cached_spec[sizeof cached_spec - 1] = '\0';
+        cached_ok = true;
+    }
+    return cached.name[state];
+}
