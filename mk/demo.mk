@@ -1,0 +1,25 @@
+# mk/demo.mk: the examples, run for show and for the record.
+#
+#   make demo          build everything (installing missing packages first),
+#                      run every example under the virtual clock, and write
+#                      traces, diagrams and one Markdown page to build/demo/
+#   make demo-golden   the same, checking that each example gives the same
+#                      trace twice, then refreshing the golden files under
+#                      tests/data/examples/ that tests/test_examples.c compares
+#                      against (review the diff before committing it)
+#   make gallery       regenerates docs/gallery.md (every seed diagram's twin)
+#                      with `loopmaid build`; `make gallery-check` only checks
+
+.PHONY: demo demo-golden gallery gallery-check
+
+demo: $(DEPS_STAMP) all
+	@sh scripts/demo.sh $(BUILD)
+
+demo-golden: $(DEPS_STAMP) all
+	@sh scripts/demo.sh --golden $(BUILD)
+
+gallery: $(DEPS_STAMP) all
+	$(BUILD)/loopmaid build -c docs/gallery.yaml
+
+gallery-check: $(DEPS_STAMP) all
+	$(BUILD)/loopmaid build -c docs/gallery.yaml --check
