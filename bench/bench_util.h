@@ -1,0 +1,105 @@
+/*
+ * bench_util.h: what every C benchmark program (loopmaid and libuv) shares:
+ * a monotonic clock, the peak resident set size, argument parsing and the one
+ * result line that bench/run.py reads.
+ *
+ * Each program runs ONE workload per process, so peak RSS belongs to that
+ * workload alone, and prints exactly one line on stdout:
+ *
+ *     workload=echo n=100000 seconds=0.123456 rss_kib=4321 base_rss_kib=1234
+ *
+ * `seconds` is the wall time of the measured region only (from just before the
+ * loop runs to just after it returns), so process start-up and the dynamic
+ * loader are not part of any figure. `rss_kib` is the peak RSS of the
+ * process image (VmHWM), `base_rss_kib` the RSS just before the measured
+ * region; the runner subtracts the two to get memory per task.
+ * Everything here is static so each program stays one translation unit.
+ */
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* Seconds on the monotonic clock (a vDSO call: no system call). */
+static inline double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * Reads one "Key:   N kB" line of /proc/self/status; -1 when absent.
+ *
+ * Why not getrusage(): Linux carries the high-water mark of the image a
+ * process exec'd FROM into its ru_maxrss, and Python's subprocess starts
+ * children with vfork, so every child would report the runner's own ~15 MiB.
+ * VmHWM is the peak of this process image alone.
+ */
+static inline long bench_status_kib(const char *key)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t klen = strlen(key);
+    if (fp == NULL)
+        return -1;
+    while (fgets(line, sizeof line, fp) != NULL) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            v = strtol(line + klen + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(fp);
+    return v;
+}
+
+/* Peak resident set size of this process image so far, in KiB. */
+static inline long bench_maxrss_kib(void)
+{
+    long v = bench_status_kib("VmHWM");
+    if (v < 0) {
+        struct rusage ru;
+        v = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+    }
+    return v;
+}
+
+/* Resident set size right now, in KiB: the base that per-task memory is
+ * measured from. */
+static inline long bench_rss_kib(void)
+{
+    long v = bench_status_kib("VmRSS");
+    return v < 0 ? bench_maxrss_kib() : v;
+}
+
+/* Parses a positive count; exits with a message on anything else. */
+static inline long bench_parse_n(const char *prog, const char *text)
+{
+    char *end = NULL;
+    long n = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || n <= 0) {
+        fprintf(stderr, "%s: bad count '%s' (want a positive integer)\n", prog,
+                text);
+        exit(2);
+    }
+    return n;
+}
+
+static inline void bench_report(const char *workload, long n, double seconds,
+                                long base_rss_kib)
+{
+    printf("workload=%s n=%ld seconds=%.6f rss_kib=%ld base_rss_kib=%ld\n",
+           workload, n, seconds, bench_maxrss_kib(), base_rss_kib);
+    fflush(stdout);
+}
+
+/* Bytes each echo client sends per round trip, and the client count. */
+#define BENCH_ECHO_MSG 32
+#define BENCH_ECHO_CLIENTS 100
+
+#endif /* BENCH_UTIL_H */
