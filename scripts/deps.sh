@@ -15,7 +15,11 @@ for group in "$@"; do
     case "$group" in
         build)   want make gcc pkg-config libyaml-dev libpcre2-dev libcriterion-dev ;;
         bench)   want libuv1-dev python3 time ;;
-        browser) want chromium nodejs npm fonts-dejavu-core ;;
+        # node/npm only when the commands are missing: a NodeSource nodejs
+        # (it bundles npm) conflicts with Debian's npm package.
+        browser) want chromium fonts-dejavu-core
+                 command -v node >/dev/null 2>&1 || want nodejs
+                 command -v npm >/dev/null 2>&1 || want npm ;;
         fuzz)    want clang libclang-rt-14-dev ;;
         valgrind) want valgrind ;;
         *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;

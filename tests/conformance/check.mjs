@@ -1,0 +1,519 @@
+#!/usr/bin/env node
+// check.mjs: renders Mermaid text with the real `mermaid` library, versions
+// 10.9, 11 and 12 side by side, in headless Debian Chromium, and fails on
+// anything a reader of our diagrams would see go wrong.
+//
+//   node tests/conformance/check.mjs [options] [--all] [FILE.mmd ...]
+//
+//   --all             everything loopmaid emits: tests/data/**/*.mmd,
+//                     build/demo/*.mmd, the README's ```mermaid blocks, and
+//                     every view of tests/data/hostile.yaml and of a generated
+//                     1,000,000-event trace, rendered with build/loopmaid
+//   --expect-fail     the FILEs that follow must be REPORTED as failures by
+//                     every version (the checker's self-test); a FILE.expect
+//                     beside one holds a regex the report must match
+//   --expect-pass     the FILEs that follow must pass (the default)
+//   --versions 10,11  only these mermaid majors
+//   --no-png          skip the PNG screenshots of the gallery
+//   -v, --verbose     also print what each expected failure was caught for
+//   --events N        size of the generated trace (default 1000000)
+//
+// Checks per diagram and version: the text is at most 50,000 characters and
+// holds no `%%{` directive; mermaid.parse and mermaid.render succeed under
+// securityLevel 'strict'; the SVG is not Mermaid's "Maximum text size" or
+// "Syntax error" picture; and no element of the SVG is a script, a link, has
+// an on... event-handler attribute or an attribute holding `javascript:`.
+// PNGs of the README gallery and of build/demo/*.mmd (mermaid 11) are written
+// to build/conformance/png/. With CI=true, inputs that should exist but do
+// not (the CLI, the hostile trace, the trace generator, the demo output) are
+// failures; otherwise they are reported as skipped.
+//
+// Exit status: 0 all good, 1 some check failed, 2 bad usage or setup.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { extractDiagrams } from './extract.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+// LOOPMAID_BUILD follows make's BUILD= (mk/conformance.mk passes it).
+const BUILD = path.resolve(ROOT, process.env.LOOPMAID_BUILD || 'build');
+const OUT = path.join(BUILD, 'conformance');
+const MAX_TEXT = 50000; // Mermaid's default maxTextSize; a diagram cannot raise it.
+const VIEWS = ['state', 'sequence', 'flowchart', 'tasks', 'gantt', 'advise'];
+const ALL_VERSIONS = ['10', '11', '12'];
+const PNG_VERSION = '11';
+const BATCH = 16; // diagrams per page.evaluate: fewer round trips, bounded loss on a hang
+const BATCH_TIMEOUT_MS = 120_000;
+const CHROMIUM = process.env.LOOPMAID_CHROMIUM || '/usr/bin/chromium';
+const CI = /^(1|true|yes)$/i.test(process.env.CI || '');
+
+const rel = (p) => path.relative(ROOT, p) || '.';
+
+function usage(msg) {
+  if (msg) console.error(`check.mjs: ${msg}`);
+  console.error('usage: node check.mjs [-v] [--all] [--versions 10,11,12] [--no-png] [--events N]\n' +
+                '                        [--expect-pass] FILE... [--expect-fail FILE...]');
+  process.exit(2);
+}
+
+// ---- options ---------------------------------------------------------------
+
+const opt = { all: false, png: true, versions: ALL_VERSIONS, events: 1_000_000 };
+const items = []; // {name, text, expect: 'pass'|'fail', expectRe, png, group}
+{
+  let mode = 'pass';
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--all') opt.all = true;
+    else if (a === '--no-png') opt.png = false;
+    else if (a === '-v' || a === '--verbose') opt.verbose = true;
+    else if (a === '--expect-fail') mode = 'fail';
+    else if (a === '--expect-pass') mode = 'pass';
+    else if (a === '--versions') {
+      opt.versions = (argv[++i] || '').split(',').filter(Boolean);
+      if (!opt.versions.length || opt.versions.some((v) => !ALL_VERSIONS.includes(v)))
+        usage(`--versions takes a list of ${ALL_VERSIONS.join(',')}`);
+    } else if (a === '--events') {
+      opt.events = Number(argv[++i]);
+      if (!Number.isInteger(opt.events) || opt.events <= 0) usage('--events takes a positive integer');
+    } else if (a === '-h' || a === '--help') usage();
+    else if (a.startsWith('-')) usage(`unknown option ${a}`);
+    else addFile(path.resolve(a), mode, mode === 'fail' ? 'self-test (known bad)' : 'files');
+  }
+  if (!opt.all && items.length === 0) usage('nothing to check');
+}
+
+function addFile(file, expect, group, png = null) {
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    missing(`${rel(file)}: cannot read: ${e.code || e.message}`, true);
+    return;
+  }
+  // FILE.expect (known-bad fixtures): a regex the failure must match, and
+  // optionally a line `versions: 11,12` when only those versions go wrong
+  // (the others must then render it cleanly).
+  let expectRe = null;
+  let failIn = null;
+  const sidecar = file.replace(/\.mmd$/, '') + '.expect';
+  if (expect === 'fail' && fs.existsSync(sidecar)) {
+    for (const line of fs.readFileSync(sidecar, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean)) {
+      const m = /^versions:\s*(.*)$/.exec(line);
+      if (m) failIn = m[1].split(/[\s,]+/).filter(Boolean);
+      else expectRe = new RegExp(line, 'i');
+    }
+  }
+  items.push({ name: rel(file), text, expect, expectRe, failIn, png, group });
+}
+
+// Inputs that do not exist: a failure when `fatal`, else a clear note.
+const notes = [];
+const setupFailures = [];
+function missing(msg, fatal) {
+  if (fatal) setupFailures.push(msg);
+  else notes.push(msg);
+}
+
+// ---- collecting everything loopmaid emits (--all) --------------------------
+
+function walk(dir, pred, acc = []) {
+  let ents;
+  try {
+    ents = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return acc;
+  }
+  for (const e of ents.sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p, pred, acc);
+    else if (pred(p)) acc.push(p);
+  }
+  return acc;
+}
+
+// Runs a command with a time limit; returns {ok, stdout, why}.
+function run(cmd, args, { timeoutMs = 600_000, stdoutFile = null } = {}) {
+  let fd = null;
+  if (stdoutFile) fd = fs.openSync(stdoutFile, 'w');
+  const r = spawnSync(cmd, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 << 20,
+    stdio: ['ignore', fd ?? 'pipe', 'pipe'],
+  });
+  if (fd !== null) fs.closeSync(fd);
+  const shown = `${rel(cmd)} ${args.map((x) => (path.isAbsolute(x) ? rel(x) : x)).join(' ')}`;
+  if (r.error) return { ok: false, why: `${shown}: ${r.error.code === 'ETIMEDOUT' ? `timed out after ${timeoutMs / 1000}s` : r.error.message}` };
+  if (r.status !== 0) {
+    const err = (r.stderr || '').trim().split('\n').slice(0, 3).join(' | ');
+    return { ok: false, why: `${shown}: exit ${r.status ?? r.signal}${err ? `: ${err}` : ''}` };
+  }
+  return { ok: true, stdout: r.stdout ?? '' };
+}
+
+// Renders every view of `trace` into OUT/<tag>/<view>.mmd and queues them.
+function addViews(cli, trace, tag) {
+  const dir = path.join(OUT, tag);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const view of VIEWS) {
+    const file = path.join(dir, `${view}.mmd`);
+    fs.rmSync(file, { force: true });
+    const r = run(cli, ['render', '--view', view, trace], { stdoutFile: file });
+    if (!r.ok) {
+      // The CLI exists, so rendering must work: never a skip.
+      setupFailures.push(`${rel(file)}: ${r.why}`);
+      continue;
+    }
+    addFile(file, 'pass', `${tag} trace views`);
+  }
+}
+
+function collectAll() {
+  fs.mkdirSync(OUT, { recursive: true });
+
+  const golden = walk(path.join(ROOT, 'tests/data'), (p) => p.endsWith('.mmd'));
+  if (golden.length === 0) notes.push('tests/data: no .mmd golden files yet');
+  for (const f of golden) addFile(f, 'pass', 'tests/data goldens');
+
+  const demoDir = path.join(BUILD, 'demo');
+  const demo = walk(demoDir, (p) => p.endsWith('.mmd'));
+  const makefiles = [path.join(ROOT, 'Makefile'),
+    ...walk(path.join(ROOT, 'mk'), (p) => p.endsWith('.mk'))];
+  const demoTarget = makefiles.some((f) => fs.existsSync(f) && /^demo\s*:/m.test(fs.readFileSync(f, 'utf8')));
+  if (demo.length === 0)
+    missing(`build/demo: no .mmd files (${demoTarget ? 'run `make demo` first' : 'no `make demo` target yet'})`, CI && demoTarget);
+  for (const f of demo) addFile(f, 'pass', 'make demo', `demo-${path.basename(f, '.mmd')}`);
+
+  const readme = path.join(ROOT, 'README.md');
+  if (fs.existsSync(readme)) {
+    const ds = extractDiagrams(fs.readFileSync(readme, 'utf8'), { fencedOnly: true });
+    if (ds.length === 0) notes.push('README.md: no ```mermaid gallery blocks yet');
+    for (const d of ds) {
+      items.push({ name: `README.md#${d.index}`, text: d.text, expect: 'pass', expectRe: null,
+                   png: `readme-${String(d.index).padStart(2, '0')}`, group: 'README gallery' });
+    }
+  }
+
+  const cli = path.join(BUILD, 'loopmaid');
+  const gentrace = path.join(BUILD, 'tools/gentrace');
+  const hostile = path.join(ROOT, 'tests/data/hostile.yaml');
+  if (!fs.existsSync(cli)) {
+    missing('build/loopmaid: not built, so the hostile and large trace views were not rendered (run `make`)', CI);
+    return;
+  }
+  if (fs.existsSync(hostile)) addViews(cli, hostile, 'hostile');
+  else missing('tests/data/hostile.yaml: missing, so the hostile-names views were not checked', CI);
+
+  if (!fs.existsSync(gentrace)) {
+    missing('build/tools/gentrace: missing, so the 1,000,000-event trace views were not checked', CI);
+    return;
+  }
+  // The big trace is regenerated only when the generator or the size changed:
+  // it takes a while, and writing it to a temporary name first means an
+  // interrupted run never leaves a truncated trace that looks current.
+  const big = path.join(OUT, 'big.yaml');
+  const stamp = path.join(OUT, 'big.events');
+  const fresh = fs.existsSync(big) && fs.existsSync(stamp) &&
+    fs.readFileSync(stamp, 'utf8').trim() === String(opt.events) &&
+    fs.statSync(big).mtimeMs >= fs.statSync(gentrace).mtimeMs;
+  if (!fresh) {
+    const t0 = Date.now();
+    const r = run(gentrace, ['--events', String(opt.events)], { stdoutFile: `${big}.tmp` });
+    if (!r.ok) {
+      setupFailures.push(`build/conformance/big.yaml: ${r.why}`);
+      return;
+    }
+    fs.renameSync(`${big}.tmp`, big);
+    fs.writeFileSync(stamp, `${opt.events}\n`);
+    console.log(`generated build/conformance/big.yaml (${opt.events} events, ${(fs.statSync(big).size / 1e6).toFixed(1)} MB) in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+  addViews(cli, big, 'big');
+}
+
+// ---- checks ----------------------------------------------------------------
+
+// Checks that need no browser; they hold for every version alike.
+function textProblems(text) {
+  const p = [];
+  if (text.trim() === '') p.push('empty diagram');
+  // Mermaid measures text.length, i.e. UTF-16 units, which is what we count.
+  if (text.length > MAX_TEXT) p.push(`text is ${text.length} chars, over Mermaid's maxTextSize ${MAX_TEXT}`);
+  // The directive regex is not anchored: `%%{init: ...}%%` anywhere applies.
+  if (/%%\s*\{/.test(text)) p.push('text holds a %%{...}%% directive');
+  return p;
+}
+
+// Runs inside the page (injected as source): what is wrong with one rendered
+// SVG. Kept apart from pageCheck so the self-test can feed it crafted SVGs
+// that real Mermaid under 'strict' would never produce.
+function svgProblems(svg) {
+  const problems = [];
+  const add = (m) => { if (!problems.includes(m)) problems.push(m); };
+  if (svg.includes('Maximum text size in diagram exceeded'))
+    add('rendered the "Maximum text size in diagram exceeded" picture');
+  if (/Syntax error in text/.test(svg)) add('rendered the "Syntax error in text" picture');
+  if (/<script/i.test(svg)) add('SVG holds <script');
+  // A DOMParser document never runs scripts or loads anything; the HTML
+  // parser also reads the HTML inside <foreignObject> labels.
+  const doc = new DOMParser().parseFromString(`<!doctype html><body>${svg}</body>`, 'text/html');
+  for (const el of doc.body.querySelectorAll('*')) {
+    const tag = el.localName.toLowerCase();
+    if (['script', 'iframe', 'object', 'embed'].includes(tag)) add(`SVG holds a <${tag}> element`);
+    if (tag === 'a') add('SVG holds a link (<a>): a click/href reached the diagram');
+    for (const at of el.attributes) {
+      const name = at.name.toLowerCase();
+      if (/^on/.test(name)) add(`SVG holds an event handler attribute ${name}= on <${tag}>`);
+      // Browsers ignore tabs and newlines inside a URL scheme.
+      if (/javascript:/i.test(at.value.replace(/[\s\u0000-\u001f]+/g, '')))
+        add(`SVG holds a javascript: URL in ${name}= on <${tag}>`);
+      if ((name === 'href' || name.endsWith(':href')) && !at.value.startsWith('#'))
+        add(`SVG holds a link ${name}="${at.value.slice(0, 60)}" on <${tag}>`);
+    }
+  }
+  return problems;
+}
+
+// Crafted SVGs the inspector must flag (and one it must not): proves the
+// checks that real Mermaid output cannot exercise.
+const SVG_CASES = [
+  ['<svg><script>alert(1)</script></svg>', /<script/],
+  ['<svg onload="alert(1)"><g></g></svg>', /event handler attribute onload/],
+  ['<svg><foreignObject><div><img src="x" onerror="alert(1)"></div></foreignObject></svg>', /event handler attribute onerror/],
+  ['<svg><a href="java\tscript:alert(1)"><text>x</text></a></svg>', /javascript: URL/],
+  ['<svg><use xlink:href="javascript:alert(1)"/></svg>', /javascript: URL/],
+  ['<svg><rect style="fill:url(javascript:alert(1))"/></svg>', /javascript: URL/],
+  ['<svg><g><text>Maximum text size in diagram exceeded</text></g></svg>', /Maximum text size/],
+  ['<svg><g><text>a&lt;script&gt; onload=1 javascript&#58;x</text><use href="#arrow"/></g></svg>', null],
+];
+
+// Runs inside the page: parse + render each diagram, then inspect the SVG.
+// It must be self-contained (it is serialised into the page).
+async function pageCheck(batch) {
+  const results = [];
+  const one = (e) => {
+    const m = (e && (e.message || e.str)) || String(e);
+    return m.split('\n').filter((l) => l.trim()).slice(0, 4).join(' | ').slice(0, 400);
+  };
+  for (const { id, text } of batch) {
+    const problems = [];
+    let svg = '';
+    try {
+      const ok = await mermaid.parse(text);
+      if (ok === false) problems.push('parse: rejected');
+    } catch (e) {
+      problems.push(`parse: ${one(e)}`);
+    }
+    // Rendering text that did not parse only repeats the parse error.
+    if (!problems.length) {
+      try {
+        svg = (await mermaid.render(id, text)).svg;
+      } catch (e) {
+        problems.push(`render: ${one(e)}`);
+      }
+    }
+    document.body.innerHTML = ''; // render leaves temporary nodes behind on errors
+    if (svg) problems.push(...globalThis.__svgProblems(svg));
+    results.push({ problems });
+  }
+  return results;
+}
+
+// ---- browser ---------------------------------------------------------------
+
+async function launch() {
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch {
+    console.error('check.mjs: playwright-core is not installed: run `make conformance` (npm ci in tests/conformance)');
+    process.exit(2);
+  }
+  if (!fs.existsSync(CHROMIUM)) {
+    console.error(`check.mjs: ${CHROMIUM} not found: run \`sh scripts/deps.sh browser\` (Debian's chromium)`);
+    process.exit(2);
+  }
+  // A fresh profile each run; the flags keep Chromium off the (closed)
+  // network, so it neither stalls nor floods refused connections.
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'loopmaid-chromium-'));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1600, height: 1000 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  // Nothing here needs the network: every request is refused.
+  await ctx.route('**/*', (route) => route.abort());
+  return { ctx, profile };
+}
+
+async function mermaidPage(ctx, major) {
+  const dir = path.join(HERE, 'node_modules', `mermaid${major}`);
+  const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.setContent('<!doctype html><html><head><meta charset="utf-8"></head><body></body></html>');
+  await page.addScriptTag({ path: path.join(dir, 'dist/mermaid.min.js') });
+  await page.addScriptTag({ content: `globalThis.__svgProblems = ${svgProblems.toString()};` });
+  await page.evaluate(() => {
+    globalThis.mermaid.initialize({ startOnLoad: false, securityLevel: 'strict' });
+  });
+  return { page, version, major };
+}
+
+function withTimeout(p, ms, what) {
+  let t;
+  return Promise.race([
+    p,
+    new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms / 1000}s`)), ms); }),
+  ]).finally(() => clearTimeout(t));
+}
+
+// Checks all items on one version's page; returns per-item problem lists.
+async function checkVersion(ctx, major, list) {
+  let mp = await mermaidPage(ctx, major);
+  if (selfTest) {
+    const got = await mp.page.evaluate((cases) => cases.map((c) => globalThis.__svgProblems(c)), SVG_CASES.map((c) => c[0]));
+    SVG_CASES.forEach(([svg, want], k) => {
+      const ok = want ? got[k].some((p) => want.test(p)) : got[k].length === 0;
+      const name = `svg-inspector case ${k + 1}`;
+      if (ok) { passed++; if (opt.verbose) console.log(`caught: ${name} (mermaid ${mp.version}): ${got[k].join('; ') || 'clean, as expected'}`); }
+      else { failed++; failures.push(`${name} (mermaid ${mp.version}): expected ${want ? `/${want.source}/` : 'no problems'} for ${svg}, got: ${got[k].join('; ') || 'nothing'}`); }
+    });
+  }
+  const out = new Array(list.length);
+  let next = 0;
+  const runBatch = async (idx) => {
+    const batch = idx.map((i) => ({ id: `c${major}x${i}`, text: list[i].text }));
+    return withTimeout(mp.page.evaluate(pageCheck, batch), BATCH_TIMEOUT_MS * Math.max(1, batch.length / 4), 'render');
+  };
+  while (next < list.length) {
+    const idx = [];
+    for (let n = 0; n < BATCH && next < list.length; n++) idx.push(next++);
+    try {
+      const res = await runBatch(idx);
+      idx.forEach((i, k) => { out[i] = res[k]; });
+    } catch {
+      // One diagram hung or crashed the page: retry the batch one at a time
+      // on a fresh page so only the culprit is blamed.
+      for (const i of idx) {
+        await mp.page.close().catch(() => {});
+        mp = await mermaidPage(ctx, major);
+        try {
+          out[i] = (await runBatch([i]))[0];
+        } catch (e) {
+          out[i] = { problems: [e.message] };
+        }
+      }
+    }
+  }
+  return { version: mp.version, results: out, page: mp.page };
+}
+
+async function screenshots(page, list) {
+  const dir = path.join(OUT, 'png');
+  fs.mkdirSync(dir, { recursive: true });
+  let n = 0;
+  for (const it of list) {
+    const file = path.join(dir, `${it.png}.png`);
+    try {
+      await page.evaluate(async ({ id, text }) => {
+        const { svg } = await globalThis.mermaid.render(id, text);
+        document.body.innerHTML = '';
+        const box = document.createElement('div');
+        box.id = 'shot';
+        box.style.cssText = 'background:#fff;padding:12px;display:block';
+        box.innerHTML = svg; // already checked: no scripts, handlers or links
+        document.body.appendChild(box);
+      }, { id: `png${n}`, text: it.text });
+      await page.locator('#shot > svg').screenshot({ path: file });
+      n++;
+    } catch (e) {
+      console.log(`png: ${it.name}: ${String(e.message || e).split('\n')[0]}`);
+    }
+  }
+  return n;
+}
+
+// ---- main ------------------------------------------------------------------
+
+const t0 = Date.now();
+if (opt.all) collectAll();
+for (const n of notes) console.log(`skipped: ${n}`);
+
+const selfTest = items.some((it) => it.expect === 'fail');
+const failures = [];
+let passed = 0;
+let failed = 0;
+const { ctx, profile } = await launch();
+const groups = new Map();
+const bump = (g, k) => {
+  if (!groups.has(g)) groups.set(g, { pass: 0, fail: 0 });
+  groups.get(g)[k]++;
+};
+let pngPage = null;
+const versionNames = [];
+const perItem = items.map(() => ({ problems: new Map() }));
+try {
+  for (const major of opt.versions) {
+    const t1 = Date.now();
+    const { version, results, page } = await checkVersion(ctx, major, items);
+    versionNames.push(version);
+    results.forEach((r, i) => perItem[i].problems.set(version, [...textProblems(items[i].text), ...r.problems]));
+    console.log(`mermaid ${version}: ${items.length} diagrams in ${((Date.now() - t1) / 1000).toFixed(1)}s`);
+    if (major === PNG_VERSION) pngPage = page;
+    else await page.close();
+  }
+
+  items.forEach((it, i) => {
+    let itemOk = true;
+    for (const [version, problems] of perItem[i].problems) {
+      let bad = null;
+      const expect = it.failIn && !it.failIn.includes(version.split('.')[0]) ? 'pass' : it.expect;
+      if (expect === 'pass' && problems.length) bad = problems.join('; ');
+      if (expect === 'fail') {
+        if (!problems.length) bad = 'expected a failure, but it rendered cleanly (the checker missed it)';
+        else if (it.expectRe && !problems.some((p) => it.expectRe.test(p)))
+          bad = `expected a failure matching /${it.expectRe.source}/, got: ${problems.join('; ')}`;
+      }
+      if (bad) {
+        failed++;
+        itemOk = false;
+        failures.push(`${it.name} (mermaid ${version}): ${bad}`);
+      } else {
+        passed++;
+        if (opt.verbose && expect === 'fail') console.log(`caught: ${it.name} (mermaid ${version}): ${problems.join('; ')}`);
+      }
+    }
+    bump(it.group, itemOk ? 'pass' : 'fail');
+  });
+
+  if (opt.png && pngPage) {
+    const okShots = items.filter((it, i) => it.png && it.expect === 'pass' &&
+      [...perItem[i].problems.values()].every((p) => p.length === 0));
+    if (okShots.length) {
+      const n = await screenshots(pngPage, okShots);
+      console.log(`png: ${n} gallery render(s) in build/conformance/png/ (mermaid ${versionNames[opt.versions.indexOf(PNG_VERSION)]})`);
+    }
+  }
+} finally {
+  await ctx.close().catch(() => {});
+  fs.rmSync(profile, { recursive: true, force: true });
+}
+
+for (const f of setupFailures) {
+  failed++;
+  failures.push(`${f.split(': ')[0]} (mermaid -): ${f.split(': ').slice(1).join(': ')}`);
+}
+for (const [g, c] of groups) console.log(`  ${g}: ${c.pass} ok, ${c.fail} failing`);
+for (const f of failures) console.log(f);
+console.log(`conformance: ${passed} passed, ${failed} failed (${items.length} diagrams x mermaid ${versionNames.join(', ')}; ${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+process.exit(failed ? 1 : 0);
