@@ -148,6 +148,19 @@ typedef struct lm__heap_node {
     struct lm__heap_node *left, *right, *parent;
 } lm__heap_node;
 
+/* A timer in the loop's min-heap (loop.c). Ordered by (due, seq): seq is the
+ * loop's insertion counter, so timers due at the same time fire in the order
+ * they were armed. Arming and disarming allocate nothing: O(log n). */
+typedef struct lm__timer {
+    lm__heap_node node;
+    lm_time due;          /* absolute loop time */
+    uint64_t seq;         /* insertion order, breaks ties */
+    uint8_t kind;         /* LM__TIMER_TASK or LM__TIMER_HANDLE */
+    bool armed;
+} lm__timer;
+
+enum { LM__TIMER_TASK = 1, LM__TIMER_HANDLE = 2 };
+
 struct lm_task {
     lm_loop *loop;
     uint64_t id;
@@ -168,13 +181,18 @@ struct lm_task {
     lm__list ready_node;  /* in loop->ready */
     lm__list wait_node;   /* in at most one primitive's waiter list */
     lm__list all_node;    /* in loop->tasks */
-    lm__list joiners;     /* lm__waiter nodes of tasks joining this one */
-    void *coro;           /* coro.c: context + stack */
+    lm__list joiners;     /* lm__waiter nodes of tasks joining this one. When
+                             the task ends, task.c unlinks every waiter (so
+                             lm__list_unlinked(&w->node) becomes true) and
+                             calls lm__wake(w->task, LM__BY_TASK, t->id, 0);
+                             the waker owns nothing, the waiter's memory
+                             stays the caller's. */
+    void *coro;           /* coro.c: context + stack (NULL until first run) */
     /* timer used by lm__park deadlines and sleeps */
-    lm__heap_node timer_node;
-    lm_time timer_due;
-    uint64_t timer_seq;
-    bool timer_armed;
+    lm__timer timer;
+    bool cancel_pending;  /* requested and not yet delivered at an await */
+    bool in_ready;        /* linked in loop->ready */
+    uint64_t ready_seq;   /* loop order stamp when it became ready */
 };
 
 /* A task waiting on something, when the primitive needs more than wait_node
@@ -230,6 +248,9 @@ uint32_t lm__group_id(lm_loop *loop);
 lm_time lm__loop_stamp(const lm_loop *loop);
 /* The loop's trace, or NULL when tracing is off. */
 lm__trace *lm__loop_trace(const lm_loop *loop);
+/* Replaces the loop's trace pointer (NULL: tracing off). Only stores it: the
+ * caller (trace.c, lm_trace_open/file/close) destroys the previous one. */
+void lm__loop_set_trace(lm_loop *loop, lm__trace *tr);
 uint32_t lm__loop_id(const lm_loop *loop);
 const char *lm__loop_name(const lm_loop *loop);
 
@@ -255,6 +276,8 @@ void lm__tr_state(lm__trace *, lm_loop *, const lm_task *t, lm_state from,
                   lm_state to, const lm__reason *r);
 void lm__tr_note(lm__trace *, lm_loop *, uint64_t task, const char *text);
 void lm__tr_name(lm__trace *, lm_loop *, uint64_t task, const char *name);
+/* mode: for gather its flags (LM_GATHER_RETURN_EXCEPTIONS), for wait its
+ * lm_wait_mode, 0 otherwise; timeout: ns, negative = none. */
 void lm__tr_group(lm__trace *, lm_loop *, uint32_t group, uint8_t kind,
                   uint64_t owner, const uint64_t *members, size_t n, int mode,
                   lm_time timeout, const char *label);

@@ -1,23 +1,372 @@
 /*
- * trace.c: the trace recorder. PLACEHOLDER: every hook does nothing until
- * the recorder lands (owned by the trace-recorder work); it exists so the
- * runtime links and can be tested meanwhile.
+ * trace.c: the trace hooks the runtime calls through LM__TRACE, and the
+ * public tracing API (lm_trace_*, lm_note, lm_notef).
+ *
+ * Every hook takes a slot in the loop's record array, fills it and commits:
+ * no formatting, no lock, no allocation (strings: see lm_trace.h). The YAML
+ * is made in trace_buf.c at tick boundaries, when the array fills, at loop
+ * end and at flush. The format is docs/trace-format.md.
  */
-#include "lm_internal.h"
+#include "lm_trace.h"
 
-int lm__trace_from_env(lm_loop *loop, lm__trace **out) { (void)loop; *out = NULL; return 0; }
-void lm__trace_destroy(lm__trace *tr) { (void)tr; }
-void lm__tr_loop_start(lm__trace *tr, lm_loop *l, int u) { (void)tr; (void)l; (void)u; }
-void lm__tr_loop_end(lm__trace *tr, lm_loop *l, int u) { (void)tr; (void)l; (void)u; }
-void lm__tr_spawn(lm__trace *tr, lm_loop *l, const lm_task *t) { (void)tr; (void)l; (void)t; }
-void lm__tr_state(lm__trace *tr, lm_loop *l, const lm_task *t, lm_state from, lm_state to, const lm__reason *r) { (void)tr; (void)l; (void)t; (void)from; (void)to; (void)r; }
-void lm__tr_note(lm__trace *tr, lm_loop *l, uint64_t task, const char *text) { (void)tr; (void)l; (void)task; (void)text; }
-void lm__tr_name(lm__trace *tr, lm_loop *l, uint64_t task, const char *name) { (void)tr; (void)l; (void)task; (void)name; }
-void lm__tr_group(lm__trace *tr, lm_loop *l, uint32_t group, uint8_t kind, uint64_t owner, const uint64_t *members, size_t n, int mode, lm_time timeout, const char *label) { (void)tr; (void)l; (void)group; (void)kind; (void)owner; (void)members; (void)n; (void)mode; (void)timeout; (void)label; }
-void lm__tr_group_end(lm__trace *tr, lm_loop *l, uint32_t group, const char *outcome, int error) { (void)tr; (void)l; (void)group; (void)outcome; (void)error; }
-void lm__tr_cancel(lm__trace *tr, lm_loop *l, uint64_t task, uint64_t by, uint8_t reason) { (void)tr; (void)l; (void)task; (void)by; (void)reason; }
-void lm__tr_poll(lm__trace *tr, lm_loop *l, lm_time timeout, lm_time waited, int nready) { (void)tr; (void)l; (void)timeout; (void)waited; (void)nready; }
-void lm__tr_io(lm__trace *tr, lm_loop *l, uint64_t task, int fd, int dir) { (void)tr; (void)l; (void)task; (void)fd; (void)dir; }
-void lm__tr_timer(lm__trace *tr, lm_loop *l, uint64_t task) { (void)tr; (void)l; (void)task; }
-void lm__tr_call(lm__trace *tr, lm_loop *l, const char *label) { (void)tr; (void)l; (void)label; }
-void lm__tr_tick(lm__trace *tr, lm_loop *l, uint64_t n, uint32_t ran, uint32_t io, uint32_t timers) { (void)tr; (void)l; (void)n; (void)ran; (void)io; (void)timers; }
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Opening                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int ring_from_env(lm__trace *tr)
+{
+    const char *r = getenv("LOOPMAID_TRACE_RING");
+    if (r == NULL || *r == '\0')
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(r, &end, 10);
+    if (errno != 0 || *end != '\0' || n == 0 || r[0] == '-') {
+        fprintf(stderr, "loopmaid: LOOPMAID_TRACE_RING=%s: not a positive "
+                        "number of events; ignored\n", r);
+        return 0;
+    }
+    int rc = lm__trace_set_ring(tr, (size_t)n);
+    if (rc != 0)
+        fprintf(stderr, "loopmaid: LOOPMAID_TRACE_RING=%s: %s; ignored\n", r,
+                lm_strerror(rc));
+    return 0;
+}
+
+int lm__trace_from_env(lm_loop *loop, lm__trace **out)
+{
+    (void)loop; /* its clock is read at loop_start: it may be half made now */
+    *out = NULL;
+    const char *path = getenv("LOOPMAID_TRACE");
+    if (path == NULL || *path == '\0')
+        return 0;
+    lm__sink *s;
+    int rc = lm__sink_open_path(path, true, &s);
+    if (rc != 0) {
+        /* The runtime carries on untraced; say so once, clearly. */
+        fprintf(stderr, "loopmaid: LOOPMAID_TRACE=%s: %s\n", path,
+                rc == LM_ESYS ? strerror(errno) : lm_strerror(rc));
+        return rc;
+    }
+    lm__trace *tr = lm__trace_new(s, LM_CLOCK_MONOTONIC);
+    if (tr == NULL)
+        return LM_ENOMEM;
+    ring_from_env(tr);
+    *out = tr;
+    return 0;
+}
+
+void lm__trace_destroy(lm__trace *tr) { lm__trace_free(tr); }
+
+/* Replaces the loop's trace by one writing to sink (reference taken over). */
+static int attach(lm_loop *loop, lm__sink *s)
+{
+    lm__trace *tr = lm__trace_new(s, lm_loop_clock(loop));
+    if (tr == NULL)
+        return LM_ENOMEM;
+    lm__trace *old = lm__loop_trace(loop);
+    if (old != NULL && old->program != NULL) {
+        tr->program = old->program; /* a name set before the switch stays */
+        old->program = NULL;
+    }
+    lm__loop_set_trace(loop, tr);
+    lm__trace_free(old);
+    return 0;
+}
+
+int lm_trace_open(lm_loop *loop, const char *path)
+{
+    if (loop == NULL || path == NULL || *path == '\0')
+        return LM_EINVAL;
+    lm__sink *s;
+    int rc = lm__sink_open_path(path, false, &s);
+    return rc != 0 ? rc : attach(loop, s);
+}
+
+int lm_trace_file(lm_loop *loop, FILE *fp)
+{
+    if (loop == NULL || fp == NULL)
+        return LM_EINVAL;
+    lm__sink *s;
+    int rc = lm__sink_open_file(fp, &s);
+    return rc != 0 ? rc : attach(loop, s);
+}
+
+int lm_trace_set_program(lm_loop *loop, const char *name)
+{
+    if (loop == NULL || name == NULL)
+        return LM_EINVAL;
+    lm__trace *tr = lm__loop_trace(loop);
+    if (tr == NULL)
+        return LM_ESTATE; /* tracing is off: open a trace first */
+    char *p = strdup(name);
+    if (p == NULL)
+        return LM_ENOMEM;
+    free(tr->program);
+    tr->program = p;
+    return 0;
+}
+
+int lm_trace_ring(lm_loop *loop, size_t n)
+{
+    if (loop == NULL)
+        return LM_EINVAL;
+    lm__trace *tr = lm__loop_trace(loop);
+    if (tr == NULL)
+        return LM_ESTATE;
+    return lm__trace_set_ring(tr, n);
+}
+
+int lm_trace_flush(lm_loop *loop)
+{
+    if (loop == NULL)
+        return LM_EINVAL;
+    lm__trace *tr = lm__loop_trace(loop);
+    return tr != NULL ? lm__trace_flush_now(tr) : 0;
+}
+
+void lm_trace_close(lm_loop *loop)
+{
+    if (loop == NULL)
+        return;
+    lm__trace *tr = lm__loop_trace(loop);
+    if (tr == NULL)
+        return;
+    lm__loop_set_trace(loop, NULL);
+    lm__trace_free(tr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hooks                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A zeroed slot stamped with the loop's clock. */
+static inline lm__rec *rec_begin(lm__trace *tr, lm_loop *loop, uint8_t kind)
+{
+    lm__rec *r = lm__trace_slot(tr);
+    *r = (lm__rec){.t = lm__loop_stamp(loop), .kind = kind};
+    return r;
+}
+
+static uint32_t str_ref(lm__trace *tr, const char *s)
+{
+    return lm__trace_str(tr, s ? s : "", s ? strlen(s) : 0);
+}
+
+void lm__tr_loop_start(lm__trace *tr, lm_loop *loop, int unused)
+{
+    (void)unused;
+    tr->clock = lm_loop_clock(loop);
+    lm__rec *r = rec_begin(tr, loop, LM__R_LOOP_START);
+    r->s2 = str_ref(tr, lm__loop_name(loop));
+    lm__trace_commit(tr);
+}
+
+void lm__tr_loop_end(lm__trace *tr, lm_loop *loop, int unused)
+{
+    (void)unused;
+    rec_begin(tr, loop, LM__R_LOOP_END);
+    lm__trace_commit(tr);
+    lm__trace_flush_now(tr);
+}
+
+void lm__tr_spawn(lm__trace *tr, lm_loop *loop, const lm_task *t)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_SPAWN);
+    r->a = t->id;
+    r->b = t->parent_id;
+    r->s2 = str_ref(tr, t->name);
+    lm__trace_commit(tr);
+}
+
+void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
+                  lm_state from, lm_state to, const lm__reason *rs)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_STATE);
+    r->a = t->id;
+    r->p0 = (uint8_t)((from & 15) | (to & 15) << 4);
+    if (rs != NULL) {
+        r->b = rs->task;
+        if (to == LM_STATE_AWAITING) {
+            r->p1 = rs->on;
+            if (rs->on == LM__ON_IO) {
+                r->i = rs->fd;
+                r->c = rs->dir & 3;
+            } else {
+                r->c = rs->group;
+            }
+        } else {
+            r->p2 = rs->by;
+        }
+        if (rs->label != NULL)
+            r->s1 = lm__trace_intern(tr, rs->label);
+    }
+    if (to == LM_STATE_FAILED) {
+        /* Failures are rare: copying the message here costs nothing. */
+        r->i = rs != NULL && rs->error != 0 ? rs->error : t->error;
+        const char *msg = rs != NULL && rs->message ? rs->message
+                                                    : t->error_message;
+        if (msg != NULL)
+            r->s2 = str_ref(tr, msg);
+    }
+    lm__trace_commit(tr);
+}
+
+void lm__tr_note(lm__trace *tr, lm_loop *loop, uint64_t task, const char *text)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_NOTE);
+    r->a = task;
+    r->s2 = str_ref(tr, text);
+    lm__trace_commit(tr);
+}
+
+void lm__tr_name(lm__trace *tr, lm_loop *loop, uint64_t task, const char *name)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_NAME);
+    r->a = task;
+    r->s2 = str_ref(tr, name);
+    lm__trace_commit(tr);
+}
+
+void lm__tr_group(lm__trace *tr, lm_loop *loop, uint32_t group, uint8_t kind,
+                  uint64_t owner, const uint64_t *members, size_t n, int mode,
+                  lm_time timeout, const char *label)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_GROUP);
+    r->a = group;
+    r->b = owner;
+    r->p0 = kind;
+    if (n > (size_t)INT32_MAX / 8)
+        n = (size_t)INT32_MAX / 8;
+    r->i = (int32_t)n;
+    r->s2 = lm__trace_blob(tr, members, n * sizeof *members);
+    /* mode: gather passes its flags, wait its lm_wait_mode (lm_internal.h). */
+    if (kind == LM__GROUP_GATHER)
+        r->p1 = (mode & LM_GATHER_RETURN_EXCEPTIONS) ? 2 : 1;
+    else if (kind == LM__GROUP_WAIT && mode >= LM_FIRST_COMPLETED &&
+             mode <= LM_ALL_COMPLETED)
+        r->p1 = (uint8_t)(mode + 2);
+    r->c = (kind == LM__GROUP_WAIT || kind == LM__GROUP_WAIT_FOR) && timeout >= 0
+               ? timeout
+               : -1;
+    if (label != NULL)
+        r->s1 = lm__trace_intern(tr, label);
+    lm__trace_commit(tr);
+}
+
+void lm__tr_group_end(lm__trace *tr, lm_loop *loop, uint32_t group,
+                      const char *outcome, int error)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_GROUP_END);
+    r->a = group;
+    r->i = error;
+    r->p0 = LM__OUT_OTHER;
+    for (uint8_t k = 1; k < LM__OUT__COUNT; k++)
+        if (outcome != NULL && strcmp(outcome, lm__outcome_tok[k]) == 0)
+            r->p0 = k;
+    if (r->p0 == LM__OUT_OTHER && outcome != NULL)
+        r->s1 = lm__trace_intern(tr, outcome);
+    lm__trace_commit(tr);
+}
+
+void lm__tr_cancel(lm__trace *tr, lm_loop *loop, uint64_t task, uint64_t by,
+                   uint8_t reason)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_CANCEL);
+    r->a = task;
+    r->b = by;
+    r->p0 = reason;
+    lm__trace_commit(tr);
+}
+
+void lm__tr_poll(lm__trace *tr, lm_loop *loop, lm_time timeout, lm_time waited,
+                 int nready)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_POLL);
+    r->c = timeout;
+    r->b = (uint64_t)(waited < 0 ? 0 : waited);
+    r->i = nready;
+    lm__trace_commit(tr);
+}
+
+void lm__tr_io(lm__trace *tr, lm_loop *loop, uint64_t task, int fd, int dir)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_IO);
+    r->a = task;
+    r->i = fd;
+    r->p0 = (uint8_t)(dir & 3);
+    lm__trace_commit(tr);
+}
+
+void lm__tr_timer(lm__trace *tr, lm_loop *loop, uint64_t task)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_TIMER);
+    r->a = task;
+    lm__trace_commit(tr);
+}
+
+void lm__tr_call(lm__trace *tr, lm_loop *loop, const char *label)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_CALL);
+    if (label != NULL)
+        r->s1 = lm__trace_intern(tr, label);
+    lm__trace_commit(tr);
+}
+
+void lm__tr_tick(lm__trace *tr, lm_loop *loop, uint64_t n, uint32_t ran,
+                 uint32_t io, uint32_t timers)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_TICK);
+    r->a = n;
+    r->i = (int32_t)(ran > INT32_MAX ? INT32_MAX : ran);
+    r->b = io;
+    r->c = timers;
+    lm__trace_commit(tr);
+    lm__trace_tick_boundary(tr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Notes                                                                     */
+/* ------------------------------------------------------------------------ */
+
+void lm_note(const char *text)
+{
+    lm_loop *loop = lm__loop();
+    if (loop == NULL)
+        return;
+    lm_task *t = lm__current();
+    LM__TRACE(loop, note, t != NULL ? t->id : 0, text != NULL ? text : "");
+}
+
+void lm_notef(const char *fmt, ...)
+{
+    lm_loop *loop = lm__loop();
+    /* Off: not even the formatting is paid for. */
+    if (loop == NULL || lm__loop_trace(loop) == NULL || fmt == NULL)
+        return;
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    char *text = small, *big = NULL;
+    if ((size_t)n >= sizeof small) {
+        big = malloc((size_t)n + 1);
+        if (big == NULL)
+            return;
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        text = big;
+    }
+    lm_note(text);
+    free(big);
+}

@@ -1,0 +1,223 @@
+/*
+ * lm_trace.h: what the trace recorder's own files share (trace.c: hooks and
+ * public API; trace_buf.c: buffers, sinks, flushing, crash safety;
+ * trace_fmt.c: binary record -> YAML line). Never installed; tests include it
+ * to check the formatter and the ring on hand-made records.
+ *
+ * Design (docs/trace-format.md section 12): the hot path fills one fixed-size
+ * lm__rec in a per-loop array and bumps a counter. Strings never go into the
+ * record: labels are interned (id into a per-trace table, so a label repeated
+ * a million times costs one hash lookup each, no copy), one-shot strings
+ * (names, notes, messages, member lists) are copied into a per-trace arena
+ * and referenced by offset. Formatting happens later, in lm__trace_drain.
+ */
+#ifndef LM_TRACE_H
+#define LM_TRACE_H
+
+#include "lm_internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+/* Record kinds; LM__R_GAP is never recorded, only written by the drain. */
+enum {
+    LM__R_LOOP_START = 1,
+    LM__R_LOOP_END,
+    LM__R_SPAWN,
+    LM__R_STATE,
+    LM__R_NOTE,
+    LM__R_NAME,
+    LM__R_GROUP,
+    LM__R_GROUP_END,
+    LM__R_CANCEL,
+    LM__R_POLL,
+    LM__R_IO,
+    LM__R_TIMER,
+    LM__R_CALL,
+    LM__R_TICK,
+    LM__R_GAP,
+    LM__R__COUNT
+};
+
+/* group_end outcomes; 0 means "the string in s1". */
+enum { LM__OUT_OTHER = 0, LM__OUT_OK, LM__OUT_FAILED, LM__OUT_CANCELLED,
+       LM__OUT_TIMEOUT, LM__OUT__COUNT };
+
+/*
+ * One event, 48 bytes. The meaning of the generic fields per kind:
+ *   spawn      a=task b=parent s2=name
+ *   state      a=task b=awaits (to awaiting) or by_task  c=group (on group
+ *              kinds) or dir (on io)  i=fd (on io) or error (to failed)
+ *              s1=label s2=message p0=from|to<<4 p1=on p2=by
+ *   note/name  a=task s2=text
+ *   group      a=group b=owner c=timeout (<0 none) i=member count
+ *              s1=label s2=members (uint64_t array) p0=kind p1=mode+1 (0 none)
+ *   group_end  a=group i=error p0=outcome s1=outcome text when p0 == 0
+ *   cancel     a=task b=by_task p0=reason
+ *   poll       b=waited c=timeout i=ready
+ *   io         a=task i=fd p0=dir
+ *   timer      a=task
+ *   call       s1=label
+ *   tick       a=n b=io c=timers i=ran
+ *   loop_start s2=loop name
+ * s1: interned string id + 1; s2: arena offset + 1; 0 = none.
+ */
+typedef struct lm__rec {
+    int64_t t;
+    uint64_t a, b;
+    int64_t c;
+    uint32_t s1, s2;
+    int32_t i;
+    uint8_t kind, p0, p1, p2;
+} lm__rec;
+
+_Static_assert(sizeof(lm__rec) == 48, "lm__rec must stay 48 bytes");
+
+/* Where the YAML goes: a file we opened, or the user's FILE. Several loops
+ * may share one sink; `mu` serialises whole-line writes. */
+typedef struct lm__sink {
+    struct lm__sink *next; /* in the process-wide sink list */
+    int refs;              /* traces using it (+1 when held by the env) */
+    char *path;            /* owned; NULL for FILE sinks */
+    FILE *fp;              /* not owned; NULL for path sinks */
+    int fd;                /* owned fd (path) or fileno(fp) (-1: none) */
+    bool own_fd;
+    bool env;              /* opened from LOOPMAID_TRACE: kept until exit */
+    volatile sig_atomic_t header_done;
+    volatile sig_atomic_t broken; /* a write failed: stop writing */
+    atomic_uint nloops;    /* loop numbers handed out */
+    pthread_mutex_t mu;
+} lm__sink;
+
+struct lm__trace {
+    lm__sink *sink;
+    uint32_t loopno;       /* 0 until the first format (attach order) */
+    lm_clock_kind clock;   /* for the header */
+    char *program;         /* owned; NULL = process name */
+    pid_t pid;             /* the process that made it (fork safety) */
+    pthread_t owner;       /* thread that made it (atexit flushes its own) */
+    int slot;              /* index in the crash registry, -1 none */
+
+    /* Records: a circular array. Stream mode drains when full; ring mode
+     * overwrites the oldest and counts it in `dropped`. */
+    lm__rec *rec;
+    size_t cap, head, count;
+    uint64_t dropped;
+    bool ring;
+
+    /* The arena of one-shot strings: [u32 len][u32 0][bytes][NUL], 8-aligned. */
+    char *arena;
+    size_t alen, acap, alive; /* alive: bytes kept by the last compaction */
+
+    /* Interned strings: store of [bytes][NUL], id -> offset, open hash. */
+    char *istore;
+    size_t ilen, icap;
+    uint32_t *ioff;
+    uint32_t nid, idcap;
+    uint32_t *itab;        /* hash slots holding id + 1; 0 = empty */
+    uint32_t itabcap;      /* power of two */
+
+    /* Formatted YAML not yet written: out[ooff..olen). Only whole lines. */
+    char *out;
+    size_t olen, ocap, ooff;
+    int64_t last_write_ns; /* CLOCK_MONOTONIC_COARSE, not in the trace */
+
+    volatile sig_atomic_t busy; /* draining/writing: the crash path is careful */
+};
+
+/* ---- trace_fmt.c: formatting (async-signal-safe: no stdio, no malloc) ---- */
+
+/* Token spellings, indexed by the enums of lm_internal.h / lm_state. */
+extern const char *const lm__state_tok[7];
+extern const char *const lm__on_tok[LM__ON__COUNT];
+extern const char *const lm__by_tok[LM__BY__COUNT];
+extern const char *const lm__reason_tok[LM__CANCEL__COUNT];
+extern const char *const lm__kind_tok[LM__GROUP__COUNT];
+extern const char *const lm__outcome_tok[LM__OUT__COUNT];
+
+/* An output buffer. `flush` is called when `len + need > cap`: it must make
+ * room (grow, or write out) and return 0, or return -1 (the output is then
+ * dropped silently: formatting never fails half-way into bad YAML in memory). */
+typedef struct lm__emit {
+    char *buf;
+    size_t len, cap;
+    int (*flush)(struct lm__emit *e, size_t need);
+    void *ctx;
+    bool failed;
+} lm__emit;
+
+void lm__emit_bytes(lm__emit *e, const char *p, size_t n);
+void lm__emit_str(lm__emit *e, const char *s);
+void lm__emit_i64(lm__emit *e, int64_t v);
+/* s[0..n) as a YAML double-quoted scalar (quotes included). */
+void lm__emit_quoted(lm__emit *e, const char *s, size_t n);
+/* The header lines up to and including "events:\n". */
+void lm__emit_header(lm__emit *e, const char *program, lm_clock_kind clock,
+                     size_t ring);
+/* One event line "  - {...}\n" for r, strings looked up in tr. */
+void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r);
+/* The name of an error code (from LM_ERRNO_MAP); "LM_EUSER" for codes below
+ * it, "LM_EUNKNOWN" otherwise. Static text. */
+const char *lm__err_tok(int err);
+
+/* ---- trace_buf.c: buffers, sinks, flushing ---- */
+
+/* Default capacity of a stream-mode record buffer (events). */
+#define LM__TRACE_CAP 8192
+/* Strings are cut to this many bytes (at a character boundary). */
+#define LM__TRACE_STR_MAX 65535
+
+/* Sinks. Path "-" means stdout. env sinks stay open until exit so that the
+ * loops of one process run one after another share the file. */
+int lm__sink_open_path(const char *path, bool env, lm__sink **out);
+int lm__sink_open_file(FILE *fp, lm__sink **out);
+void lm__sink_release(lm__sink *s);
+
+/* A trace writing to `sink` (takes over the caller's sink reference).
+ * NULL when out of memory (the sink is then released). */
+lm__trace *lm__trace_new(lm__sink *sink, lm_clock_kind clock);
+/* Switches to flight-recorder mode with n slots (drains first). */
+int lm__trace_set_ring(lm__trace *tr, size_t n);
+
+/* Makes room for a record when the array is full (stream: drains). */
+void lm__trace_full(lm__trace *tr);
+
+/* The hot path: a slot for the next record, then commit once it is filled.
+ * Cost: a compare and an index bump; no allocation, no lock. */
+static inline lm__rec *lm__trace_slot(lm__trace *tr)
+{
+    if (LM__UNLIKELY(tr->count == tr->cap))
+        lm__trace_full(tr);
+    return &tr->rec[tr->head];
+}
+static inline void lm__trace_commit(lm__trace *tr)
+{
+    /* The crash handler reads count: publish the record's bytes first. */
+    atomic_signal_fence(memory_order_release);
+    if (++tr->head == tr->cap)
+        tr->head = 0;
+    tr->count++;
+}
+
+/* Interns s (cut to LM__TRACE_STR_MAX); returns id + 1, 0 when out of memory. */
+uint32_t lm__trace_intern(lm__trace *tr, const char *s);
+/* Copies s[0..n) (cut) into the arena; returns offset + 1, 0 on failure. */
+uint32_t lm__trace_str(lm__trace *tr, const char *s, size_t n);
+uint32_t lm__trace_blob(lm__trace *tr, const void *p, size_t n);
+/* The string / blob behind a reference, and its length. */
+const char *lm__trace_istr(const lm__trace *tr, uint32_t ref, size_t *len);
+const char *lm__trace_astr(const lm__trace *tr, uint32_t ref, size_t *len);
+
+/* Formats every buffered record into tr->out (stream and ring alike). */
+void lm__trace_drain(lm__trace *tr);
+/* Writes tr->out to the sink (with the header first, once per sink). */
+int lm__trace_write(lm__trace *tr);
+/* drain + write. */
+int lm__trace_flush_now(lm__trace *tr);
+/* At a tick boundary: drain (stream mode) and write when enough piled up. */
+void lm__trace_tick_boundary(lm__trace *tr);
+/* Flushes, unregisters, releases the sink, frees. */
+void lm__trace_free(lm__trace *tr);
+
+#endif /* LM_TRACE_H */

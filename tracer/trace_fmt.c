@@ -1,0 +1,482 @@
+/*
+ * trace_fmt.c: turns binary trace records into YAML lines (format v1,
+ * docs/trace-format.md). Everything here is async-signal-safe: no stdio, no
+ * locale, no allocation (the emitter's flush callback decides whether room is
+ * made by growing a heap buffer or by write(2)), so the crash handler uses the
+ * very same code as the normal path and both produce identical bytes.
+ */
+#include "lm_trace.h"
+
+#include <string.h>
+
+/* The spellings. Keep them identical to docs/trace-format.md section 4. */
+const char *const lm__state_tok[7] = {
+    "created", "pending", "running", "awaiting", "done", "failed", "cancelled",
+};
+const char *const lm__on_tok[LM__ON__COUNT] = {
+    [LM__ON_NONE] = NULL,          [LM__ON_SLEEP] = "sleep",
+    [LM__ON_IO] = "io",            [LM__ON_TASK] = "task",
+    [LM__ON_GATHER] = "gather",    [LM__ON_WAIT] = "wait",
+    [LM__ON_TASKGROUP] = "taskgroup", [LM__ON_WAIT_FOR] = "wait_for",
+    [LM__ON_FUTURE] = "future",    [LM__ON_EVENT] = "event",
+    [LM__ON_QUEUE] = "queue",      [LM__ON_LOCK] = "lock",
+    [LM__ON_SEMAPHORE] = "semaphore", [LM__ON_THREAD] = "thread",
+};
+const char *const lm__by_tok[LM__BY__COUNT] = {
+    [LM__BY_NONE] = NULL,          [LM__BY_SPAWN] = "spawn",
+    [LM__BY_YIELD] = "yield",      [LM__BY_TIMER] = "timer",
+    [LM__BY_IO] = "io",            [LM__BY_TASK] = "task",
+    [LM__BY_FUTURE] = "future",    [LM__BY_EVENT] = "event",
+    [LM__BY_QUEUE] = "queue",      [LM__BY_LOCK] = "lock",
+    [LM__BY_SEMAPHORE] = "semaphore", [LM__BY_CANCEL] = "cancel",
+    [LM__BY_THREAD] = "thread",    [LM__BY_TIMEOUT] = "timeout",
+};
+const char *const lm__reason_tok[LM__CANCEL__COUNT] = {
+    [LM__CANCEL_EXPLICIT] = "explicit", [LM__CANCEL_TIMEOUT] = "timeout",
+    [LM__CANCEL_GROUP] = "group",       [LM__CANCEL_SHUTDOWN] = "shutdown",
+    [LM__CANCEL_SIGNAL] = "signal",
+};
+const char *const lm__kind_tok[LM__GROUP__COUNT] = {
+    [LM__GROUP_GATHER] = "gather",       [LM__GROUP_WAIT] = "wait",
+    [LM__GROUP_TASKGROUP] = "taskgroup", [LM__GROUP_WAIT_FOR] = "wait_for",
+};
+const char *const lm__outcome_tok[LM__OUT__COUNT] = {
+    [LM__OUT_OTHER] = NULL,           [LM__OUT_OK] = "ok",
+    [LM__OUT_FAILED] = "failed",      [LM__OUT_CANCELLED] = "cancelled",
+    [LM__OUT_TIMEOUT] = "timeout",
+};
+
+/* Group modes: gather's flags (mode 1..2) and lm_wait_mode (3..5) are
+ * stored as p1 = index + 1 by trace.c. */
+static const char *const mode_tok[] = {
+    NULL, "fail_fast", "return_exceptions", "first_completed",
+    "first_exception", "all_completed",
+};
+
+static const char *const dir_tok[4] = {NULL, "read", "write", "readwrite"};
+
+/* Our own copy of the code -> name map, made from the same X-macro as the
+ * enum, so it cannot drift and is safe to call from a signal handler. */
+const char *lm__err_tok(int err)
+{
+    switch (err) {
+#define LM__ERR_TOK(name, val, text) case val: return "LM_" #name;
+        LM_ERRNO_MAP(LM__ERR_TOK)
+#undef LM__ERR_TOK
+    default:
+        return err < LM_EUSER ? "LM_EUSER" : "LM_EUNKNOWN";
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The emitter                                                               */
+/* ------------------------------------------------------------------------ */
+
+static bool room(lm__emit *e, size_t need)
+{
+    if (e->failed)
+        return false;
+    if (e->len + need <= e->cap)
+        return true;
+    if (e->flush && e->flush(e, need) == 0 && e->len + need <= e->cap)
+        return true;
+    e->failed = true;
+    return false;
+}
+
+void lm__emit_bytes(lm__emit *e, const char *p, size_t n)
+{
+    /* Copy in pieces no larger than the buffer, so a small fixed buffer (the
+     * crash path) can carry a long string by writing it out as it goes. */
+    while (n > 0) {
+        size_t chunk = n;
+        if (e->cap > 0 && chunk > e->cap / 2)
+            chunk = e->cap / 2 > 0 ? e->cap / 2 : 1;
+        if (!room(e, chunk))
+            return;
+        memcpy(e->buf + e->len, p, chunk);
+        e->len += chunk;
+        p += chunk;
+        n -= chunk;
+    }
+}
+
+void lm__emit_str(lm__emit *e, const char *s) { lm__emit_bytes(e, s, strlen(s)); }
+
+void lm__emit_i64(lm__emit *e, int64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    /* Negate in unsigned arithmetic: INT64_MIN has no positive twin. */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        tmp[--i] = '-';
+    lm__emit_bytes(e, tmp + i, sizeof tmp - i);
+}
+
+static const char hexd[] = "0123456789ABCDEF";
+
+static void emit_esc_x(lm__emit *e, unsigned c)
+{
+    char b[4] = {'\\', 'x', hexd[(c >> 4) & 15], hexd[c & 15]};
+    lm__emit_bytes(e, b, 4);
+}
+
+static void emit_esc_u(lm__emit *e, unsigned c)
+{
+    char b[6] = {'\\', 'u', hexd[(c >> 12) & 15], hexd[(c >> 8) & 15],
+                 hexd[(c >> 4) & 15], hexd[c & 15]};
+    lm__emit_bytes(e, b, 6);
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s[0..n) (2..4) with its code
+ * point in *cp, or 0 when it is ill-formed; then *bad is the length of the
+ * maximal ill-formed subpart to replace with one U+FFFD (Unicode's
+ * "substitution of maximal subparts" practice, as most decoders do).
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp,
+                       size_t *bad)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF, v;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2; v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3; v = c & 0x0F;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4; v = c & 0x07;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F; /* nothing above U+10FFFF */
+    } else {
+        *bad = 1;
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        unsigned d = i < n ? s[i] : 0;
+        if (i >= n || d < lo || d > hi) {
+            *bad = i;
+            return 0;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+        v = (v << 6) | (d & 0x3F);
+    }
+    *cp = v;
+    return len;
+}
+
+void lm__emit_quoted(lm__emit *e, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, run = 0; /* s[run..i) is a stretch written as is */
+    lm__emit_bytes(e, "\"", 1);
+    while (i < n) {
+        unsigned c = s[i];
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            unsigned cp = 0;
+            size_t bad = 0, len = utf8_seq(s + i, n - i, &cp, &bad);
+            if (len != 0 && cp >= 0xA0 && cp != 0x2028 && cp != 0x2029 &&
+                cp != 0xFEFF && cp != 0xFFFE && cp != 0xFFFF) {
+                i += len; /* printable: stays in the raw run */
+                continue;
+            }
+            lm__emit_bytes(e, (const char *)s + run, i - run);
+            if (len == 0) {
+                lm__emit_bytes(e, "\xEF\xBF\xBD", 3); /* U+FFFD */
+                i += bad;
+            } else {
+                if (cp < 0x100)
+                    emit_esc_x(e, cp); /* C1 controls, U+0085 included */
+                else
+                    emit_esc_u(e, cp);
+                i += len;
+            }
+            run = i;
+            continue;
+        }
+        lm__emit_bytes(e, (const char *)s + run, i - run);
+        switch (c) {
+        case '"': lm__emit_bytes(e, "\\\"", 2); break;
+        case '\\': lm__emit_bytes(e, "\\\\", 2); break;
+        case '\n': lm__emit_bytes(e, "\\n", 2); break;
+        case '\t': lm__emit_bytes(e, "\\t", 2); break;
+        case '\r': lm__emit_bytes(e, "\\r", 2); break;
+        default: emit_esc_x(e, c); break; /* other C0 controls and DEL */
+        }
+        run = ++i;
+    }
+    lm__emit_bytes(e, (const char *)s + run, i - run);
+    lm__emit_bytes(e, "\"", 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Header and events                                                         */
+/* ------------------------------------------------------------------------ */
+
+void lm__emit_header(lm__emit *e, const char *program, lm_clock_kind clock,
+                     size_t ring)
+{
+    lm__emit_str(e, "loopmaid: 1\nprogram: ");
+    lm__emit_quoted(e, program, strlen(program));
+    lm__emit_str(e, clock == LM_CLOCK_VIRTUAL ? "\nclock: virtual\n"
+                                              : "\nclock: monotonic\n");
+    if (ring > 0) {
+        lm__emit_str(e, "ring: ");
+        lm__emit_i64(e, (int64_t)ring);
+        lm__emit_str(e, "\n");
+    }
+    lm__emit_str(e, "events:\n");
+}
+
+/* ", key: " then an integer / a token / a quoted string. */
+static void kv_int(lm__emit *e, const char *key, int64_t v)
+{
+    lm__emit_str(e, ", ");
+    lm__emit_str(e, key);
+    lm__emit_str(e, ": ");
+    lm__emit_i64(e, v);
+}
+
+static void kv_u64(lm__emit *e, const char *key, uint64_t v)
+{
+    /* Ids are below 2^63 in practice; print them unsigned anyway. */
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    lm__emit_str(e, ", ");
+    lm__emit_str(e, key);
+    lm__emit_str(e, ": ");
+    lm__emit_bytes(e, tmp + i, sizeof tmp - i);
+}
+
+static void kv_tok(lm__emit *e, const char *key, const char *tok)
+{
+    lm__emit_str(e, ", ");
+    lm__emit_str(e, key);
+    lm__emit_str(e, ": ");
+    lm__emit_str(e, tok);
+}
+
+static void kv_quoted(lm__emit *e, const char *key, const char *s, size_t n)
+{
+    lm__emit_str(e, ", ");
+    lm__emit_str(e, key);
+    lm__emit_str(e, ": ");
+    lm__emit_quoted(e, s, n);
+}
+
+/* Interned / arena strings: a missing string (out of memory when recorded)
+ * is written as "" so the line stays well-formed. */
+static void kv_istr(lm__emit *e, const lm__trace *tr, const char *key,
+                    uint32_t ref)
+{
+    size_t n = 0;
+    const char *s = lm__trace_istr(tr, ref, &n);
+    kv_quoted(e, key, s ? s : "", s ? n : 0);
+}
+
+static void kv_astr(lm__emit *e, const lm__trace *tr, const char *key,
+                    uint32_t ref)
+{
+    size_t n = 0;
+    const char *s = lm__trace_astr(tr, ref, &n);
+    kv_quoted(e, key, s ? s : "", s ? n : 0);
+}
+
+static const char *tok_or(const char *const *tab, size_t n, unsigned i,
+                          const char *dflt)
+{
+    return i < n && tab[i] ? tab[i] : dflt;
+}
+
+static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
+{
+    unsigned from = r->p0 & 15, to = r->p0 >> 4;
+    kv_u64(e, "task", r->a);
+    kv_tok(e, "from", tok_or(lm__state_tok, 7, from, "unknown"));
+    kv_tok(e, "to", tok_or(lm__state_tok, 7, to, "unknown"));
+    if (r->p1 != LM__ON_NONE) {
+        kv_tok(e, "on", tok_or(lm__on_tok, LM__ON__COUNT, r->p1, "unknown"));
+        switch (r->p1) {
+        case LM__ON_IO:
+            kv_int(e, "fd", r->i);
+            if (r->c >= 1 && r->c <= 3)
+                kv_tok(e, "dir", dir_tok[r->c]);
+            break;
+        case LM__ON_TASK:
+            if (r->b != 0)
+                kv_u64(e, "awaits", r->b);
+            break;
+        case LM__ON_GATHER:
+        case LM__ON_WAIT:
+        case LM__ON_TASKGROUP:
+        case LM__ON_WAIT_FOR:
+            if (r->c > 0)
+                kv_int(e, "group", r->c);
+            break;
+        default:
+            break;
+        }
+    }
+    if (r->p2 != LM__BY_NONE) {
+        kv_tok(e, "by", tok_or(lm__by_tok, LM__BY__COUNT, r->p2, "unknown"));
+        if (r->b != 0)
+            kv_u64(e, "by_task", r->b);
+    }
+    if (to == LM_STATE_FAILED) {
+        lm__emit_str(e, ", error: \"");
+        lm__emit_str(e, lm__err_tok(r->i));
+        lm__emit_str(e, "\"");
+        kv_int(e, "code", r->i);
+        if (r->s2)
+            kv_astr(e, tr, "message", r->s2);
+    }
+    if (r->s1)
+        kv_istr(e, tr, "label", r->s1);
+}
+
+static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
+{
+    kv_u64(e, "group", r->a);
+    kv_tok(e, "kind", tok_or(lm__kind_tok, LM__GROUP__COUNT, r->p0, "unknown"));
+    kv_u64(e, "owner", r->b);
+    lm__emit_str(e, ", members: [");
+    size_t n = 0;
+    const char *blob = lm__trace_astr(tr, r->s2, &n);
+    for (size_t k = 0; blob && k < n / 8; k++) {
+        uint64_t id;
+        memcpy(&id, blob + 8 * k, 8);
+        char tmp[24];
+        size_t i = sizeof tmp;
+        do {
+            tmp[--i] = (char)('0' + id % 10);
+            id /= 10;
+        } while (id != 0);
+        if (k > 0)
+            lm__emit_str(e, ", ");
+        lm__emit_bytes(e, tmp + i, sizeof tmp - i);
+    }
+    lm__emit_str(e, "]");
+    if (r->p1 > 0 && r->p1 < sizeof mode_tok / sizeof mode_tok[0])
+        kv_tok(e, "mode", mode_tok[r->p1]);
+    if (r->c >= 0)
+        kv_int(e, "timeout", r->c);
+    if (r->s1)
+        kv_istr(e, tr, "label", r->s1);
+}
+
+static const char *const kind_name[LM__R__COUNT] = {
+    [LM__R_LOOP_START] = "loop_start", [LM__R_LOOP_END] = "loop_end",
+    [LM__R_SPAWN] = "spawn",           [LM__R_STATE] = "state",
+    [LM__R_NOTE] = "note",             [LM__R_NAME] = "name",
+    [LM__R_GROUP] = "group",           [LM__R_GROUP_END] = "group_end",
+    [LM__R_CANCEL] = "cancel",         [LM__R_POLL] = "poll",
+    [LM__R_IO] = "io",                 [LM__R_TIMER] = "timer",
+    [LM__R_CALL] = "call",             [LM__R_TICK] = "tick",
+    [LM__R_GAP] = "gap",
+};
+
+void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
+{
+    if (r->kind == 0 || r->kind >= LM__R__COUNT)
+        return; /* never recorded; nothing sensible to write */
+    lm__emit_str(e, "  - {t: ");
+    lm__emit_i64(e, r->t);
+    lm__emit_str(e, ", ev: ");
+    lm__emit_str(e, kind_name[r->kind]);
+    uint32_t loop = tr->loopno ? tr->loopno : 1;
+    if (loop != 1 || r->kind == LM__R_LOOP_START || r->kind == LM__R_LOOP_END)
+        kv_int(e, "loop", loop);
+    switch (r->kind) {
+    case LM__R_LOOP_START:
+        if (r->s2)
+            kv_astr(e, tr, "name", r->s2);
+        break;
+    case LM__R_LOOP_END:
+        break;
+    case LM__R_SPAWN:
+        kv_u64(e, "task", r->a);
+        kv_astr(e, tr, "name", r->s2);
+        kv_u64(e, "parent", r->b);
+        break;
+    case LM__R_STATE:
+        emit_state(e, tr, r);
+        break;
+    case LM__R_NOTE:
+        kv_u64(e, "task", r->a);
+        kv_astr(e, tr, "text", r->s2);
+        break;
+    case LM__R_NAME:
+        kv_u64(e, "task", r->a);
+        kv_astr(e, tr, "name", r->s2);
+        break;
+    case LM__R_GROUP:
+        emit_group(e, tr, r);
+        break;
+    case LM__R_GROUP_END:
+        kv_u64(e, "group", r->a);
+        if (r->p0 != LM__OUT_OTHER && r->p0 < LM__OUT__COUNT)
+            kv_tok(e, "outcome", lm__outcome_tok[r->p0]);
+        else if (r->s1)
+            kv_istr(e, tr, "outcome", r->s1);
+        else
+            kv_tok(e, "outcome", "unknown");
+        if (r->i != 0) {
+            lm__emit_str(e, ", error: \"");
+            lm__emit_str(e, lm__err_tok(r->i));
+            lm__emit_str(e, "\"");
+        }
+        break;
+    case LM__R_CANCEL:
+        kv_u64(e, "task", r->a);
+        kv_tok(e, "reason",
+               tok_or(lm__reason_tok, LM__CANCEL__COUNT, r->p0, "unknown"));
+        if (r->b != 0)
+            kv_u64(e, "by_task", r->b);
+        break;
+    case LM__R_POLL:
+        kv_int(e, "timeout", r->c < 0 ? -1 : r->c);
+        kv_int(e, "waited", (int64_t)r->b);
+        kv_int(e, "ready", r->i);
+        break;
+    case LM__R_IO:
+        kv_u64(e, "task", r->a);
+        kv_int(e, "fd", r->i);
+        kv_tok(e, "dir", r->p0 >= 1 && r->p0 <= 3 ? dir_tok[r->p0] : "read");
+        break;
+    case LM__R_TIMER:
+        kv_u64(e, "task", r->a);
+        break;
+    case LM__R_CALL:
+        if (r->s1)
+            kv_istr(e, tr, "label", r->s1);
+        break;
+    case LM__R_TICK:
+        kv_u64(e, "n", r->a);
+        kv_int(e, "ran", r->i);
+        kv_u64(e, "io", r->b);
+        kv_int(e, "timers", r->c);
+        break;
+    case LM__R_GAP:
+        kv_u64(e, "dropped", r->a);
+        break;
+    default:
+        break;
+    }
+    lm__emit_str(e, "}\n");
+}
