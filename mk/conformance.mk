@@ -33,7 +33,8 @@ conformance-deps: $(CONF_STAMP)
 	@sh scripts/deps.sh browser
 
 conformance-selftest: conformance-deps
-	$(CONF_RUN) $(CONF_SELF)
+	@echo "check.mjs --expect-fail $(CONF_DIR)/known-bad/*.mmd --expect-pass $(CONF_DIR)/known-good/*.mmd"
+	@$(CONF_RUN) $(CONF_SELF)
 
 # Both runs always happen (a failing self-test does not hide the real
 # results), and the target fails if either failed. `make demo` runs when some

@@ -6,7 +6,8 @@
 //   node tests/conformance/check.mjs [options] [--all] [FILE.mmd ...]
 //
 //   --all             everything loopmaid emits: tests/data/**/*.mmd,
-//                     build/demo/*.mmd, the README's ```mermaid blocks, and
+//                     build/demo/*.mmd, the ```mermaid blocks of README.md and
+//                     docs/**/*.md, and
 //                     every view of tests/data/hostile.yaml and of a generated
 //                     1,000,000-event trace, rendered with build/loopmaid
 //   --expect-fail     the FILEs that follow must be REPORTED as failures by
@@ -23,7 +24,7 @@
 // securityLevel 'strict'; the SVG is not Mermaid's "Maximum text size" or
 // "Syntax error" picture; and no element of the SVG is a script, a link, has
 // an on... event-handler attribute or an attribute holding `javascript:`.
-// PNGs of the README gallery and of build/demo/*.mmd (mermaid 11) are written
+// PNGs of the README/docs gallery and of build/demo/*.mmd (mermaid 11) are written
 // to build/conformance/png/. With CI=true, inputs that should exist but do
 // not (the CLI, the hostile trace, the trace generator, the demo output) are
 // failures; otherwise they are reported as skipped.
@@ -62,6 +63,8 @@ function usage(msg) {
 
 // ---- options ---------------------------------------------------------------
 
+const notes = [];
+const setupFailures = [];
 const opt = { all: false, png: true, versions: ALL_VERSIONS, events: 1_000_000 };
 const items = []; // {name, text, expect: 'pass'|'fail', expectRe, png, group}
 {
@@ -83,9 +86,9 @@ const items = []; // {name, text, expect: 'pass'|'fail', expectRe, png, group}
       if (!Number.isInteger(opt.events) || opt.events <= 0) usage('--events takes a positive integer');
     } else if (a === '-h' || a === '--help') usage();
     else if (a.startsWith('-')) usage(`unknown option ${a}`);
-    else addFile(path.resolve(a), mode, mode === 'fail' ? 'self-test (known bad)' : 'files');
+    else addFile(path.resolve(a), mode, mode === 'fail' ? 'expected to fail (known bad)' : 'expected to pass');
   }
-  if (!opt.all && items.length === 0) usage('nothing to check');
+  if (!opt.all && items.length === 0 && setupFailures.length === 0) usage('nothing to check');
 }
 
 function addFile(file, expect, group, png = null) {
@@ -113,8 +116,6 @@ function addFile(file, expect, group, png = null) {
 }
 
 // Inputs that do not exist: a failure when `fatal`, else a clear note.
-const notes = [];
-const setupFailures = [];
 function missing(msg, fatal) {
   if (fatal) setupFailures.push(msg);
   else notes.push(msg);
@@ -188,31 +189,35 @@ function collectAll() {
     ...walk(path.join(ROOT, 'mk'), (p) => p.endsWith('.mk'))];
   const demoTarget = makefiles.some((f) => fs.existsSync(f) && /^demo\s*:/m.test(fs.readFileSync(f, 'utf8')));
   if (demo.length === 0)
-    missing(`build/demo: no .mmd files (${demoTarget ? 'run `make demo` first' : 'no `make demo` target yet'})`, CI && demoTarget);
+    missing(`${rel(demoDir)}: no .mmd files (${demoTarget ? 'run `make demo` first' : 'no `make demo` target yet'})`, CI && demoTarget);
   for (const f of demo) addFile(f, 'pass', 'make demo', `demo-${path.basename(f, '.mmd')}`);
 
-  const readme = path.join(ROOT, 'README.md');
-  if (fs.existsSync(readme)) {
-    const ds = extractDiagrams(fs.readFileSync(readme, 'utf8'), { fencedOnly: true });
-    if (ds.length === 0) notes.push('README.md: no ```mermaid gallery blocks yet');
-    for (const d of ds) {
-      items.push({ name: `README.md#${d.index}`, text: d.text, expect: 'pass', expectRe: null,
-                   png: `readme-${String(d.index).padStart(2, '0')}`, group: 'README gallery' });
+  // The gallery: ```mermaid blocks of the README and of docs/ (docs/gallery.md
+  // is what `make gallery` writes from real runs).
+  const docs = [path.join(ROOT, 'README.md'), ...walk(path.join(ROOT, 'docs'), (p) => p.endsWith('.md'))];
+  let blocks = 0;
+  for (const doc of docs.filter((f) => fs.existsSync(f))) {
+    const tag = rel(doc).replace(/\.md$/, '').replace(/[^A-Za-z0-9]+/g, '-').toLowerCase();
+    for (const d of extractDiagrams(fs.readFileSync(doc, 'utf8'), { fencedOnly: true })) {
+      blocks++;
+      items.push({ name: `${rel(doc)}#${d.index}`, text: d.text, expect: 'pass', expectRe: null, failIn: null,
+                   png: `${tag}-${String(d.index).padStart(2, '0')}`, group: 'README and docs gallery' });
     }
   }
+  if (blocks === 0) notes.push('README.md, docs/*.md: no ```mermaid gallery blocks yet');
 
   const cli = path.join(BUILD, 'loopmaid');
   const gentrace = path.join(BUILD, 'tools/gentrace');
   const hostile = path.join(ROOT, 'tests/data/hostile.yaml');
   if (!fs.existsSync(cli)) {
-    missing('build/loopmaid: not built, so the hostile and large trace views were not rendered (run `make`)', CI);
+    missing(`${rel(cli)}: not built, so the hostile and large trace views were not rendered (run \`make\`)`, CI);
     return;
   }
   if (fs.existsSync(hostile)) addViews(cli, hostile, 'hostile');
   else missing('tests/data/hostile.yaml: missing, so the hostile-names views were not checked', CI);
 
   if (!fs.existsSync(gentrace)) {
-    missing('build/tools/gentrace: missing, so the 1,000,000-event trace views were not checked', CI);
+    missing(`${rel(gentrace)}: missing, so the ${opt.events}-event trace views were not checked`, CI);
     return;
   }
   // The big trace is regenerated only when the generator or the size changed:
@@ -227,12 +232,12 @@ function collectAll() {
     const t0 = Date.now();
     const r = run(gentrace, ['--events', String(opt.events)], { stdoutFile: `${big}.tmp` });
     if (!r.ok) {
-      setupFailures.push(`build/conformance/big.yaml: ${r.why}`);
+      setupFailures.push(`${rel(big)}: ${r.why}`);
       return;
     }
     fs.renameSync(`${big}.tmp`, big);
     fs.writeFileSync(stamp, `${opt.events}\n`);
-    console.log(`generated build/conformance/big.yaml (${opt.events} events, ${(fs.statSync(big).size / 1e6).toFixed(1)} MB) in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    console.log(`generated ${rel(big)} (${opt.events} events, ${(fs.statSync(big).size / 1e6).toFixed(1)} MB) in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
   addViews(cli, big, 'big');
 }
@@ -347,7 +352,10 @@ async function launch() {
     headless: true,
     viewport: { width: 1600, height: 1000 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+           '--disable-background-networking', '--disable-component-update', '--disable-sync',
+           // Pages render side by side; none may be throttled as a background tab.
+           '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+           '--disable-backgrounding-occluded-windows'],
   });
   // Nothing here needs the network: every request is refused.
   await ctx.route('**/*', (route) => route.abort());
@@ -463,13 +471,18 @@ let pngPage = null;
 const versionNames = [];
 const perItem = items.map(() => ({ problems: new Map() }));
 try {
-  for (const major of opt.versions) {
-    const t1 = Date.now();
-    const { version, results, page } = await checkVersion(ctx, major, items);
+  // The versions run side by side, one page each: Chromium gives every page
+  // its own renderer process, so this uses the machine's cores.
+  const t1 = Date.now();
+  const runs = await Promise.all(opt.versions.map(async (major) => {
+    const r = await checkVersion(ctx, major, items);
+    console.log(`mermaid ${r.version}: ${items.length} diagrams in ${((Date.now() - t1) / 1000).toFixed(1)}s`);
+    return r;
+  }));
+  for (const [k, { version, results, page }] of runs.entries()) {
     versionNames.push(version);
     results.forEach((r, i) => perItem[i].problems.set(version, [...textProblems(items[i].text), ...r.problems]));
-    console.log(`mermaid ${version}: ${items.length} diagrams in ${((Date.now() - t1) / 1000).toFixed(1)}s`);
-    if (major === PNG_VERSION) pngPage = page;
+    if (opt.versions[k] === PNG_VERSION) pngPage = page;
     else await page.close();
   }
 
@@ -501,7 +514,7 @@ try {
       [...perItem[i].problems.values()].every((p) => p.length === 0));
     if (okShots.length) {
       const n = await screenshots(pngPage, okShots);
-      console.log(`png: ${n} gallery render(s) in build/conformance/png/ (mermaid ${versionNames[opt.versions.indexOf(PNG_VERSION)]})`);
+      console.log(`png: ${n} gallery render(s) in ${rel(path.join(OUT, 'png'))}/ (mermaid ${versionNames[opt.versions.indexOf(PNG_VERSION)]})`);
     }
   }
 } finally {
