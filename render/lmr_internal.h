@@ -213,6 +213,7 @@ typedef struct lmr__model {
     int64_t await_io, await_sleep, await_thread, await_other;
     int64_t run_total;   /* ns all tasks spent running */
     uint64_t failed, done, cancelled, timed_out; /* tasks by outcome */
+    void *priv;          /* model.c's lookup indexes; owned */
 } lmr__model;
 
 /* Finds a task by (loop, id); NULL when unknown. O(log n). */
@@ -392,6 +393,16 @@ int lmr__select(lmr__model *m, const lmr_options *o, lmr_error *err);
  * lmr__progress_set(NULL, 0, NULL) turns it off and clears the line.
  */
 void lmr__progress_set(FILE *tty, uint64_t total, const char *what);
+
+/*
+ * api.c: opens a trace for two passes ("-" = stdin; unseekable input is
+ * spooled to a temporary file). Sets *name for messages ("<stdin>" for "-")
+ * and *size in bytes. Returns NULL with *err filled in; caller fcloses.
+ */
+FILE *lmr__open_trace(const char *path, const char **name, uint64_t *size,
+                      lmr_error *err);
+/* Turns on read progress when warn is a terminal and the input is big. */
+void lmr__progress_maybe(FILE *warn, uint64_t size, const char *what);
 
 /* Display name of a state under the options' vocabulary. */
 const char *lmr__state_label(const lmr_options *o, int state);

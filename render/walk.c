@@ -1,0 +1,249 @@
+/*
+ * walk.c: pass 2, the one walker every renderer sits behind.
+ *
+ * It streams the trace again (the model from pass 1 already knows every task,
+ * group and total) and hands each event to the renderer when it passes:
+ *   - the task filter: events about a task are kept when the task is
+ *     selected (lmr__select: --tasks / --exclude on its final name); a group
+ *     is kept when its owner or any member is selected; events about the loop
+ *     itself (loop_start/end, poll, tick, call, gap, notes and names of
+ *     task 0) are always kept;
+ *   - the time window --from/--to (ns, inclusive): applies to every event but
+ *     loop_start and loop_end, so a diagram always opens and closes.
+ * Cost per event: O(log tasks) for the task lookup; no allocation.
+ */
+#include "lmr_internal.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+const lmr__renderer *lmr__renderer_for(lmr_view v)
+{
+    switch (v) {
+    case LMR_VIEW_STATE:
+        return &lmr__view_state;
+    case LMR_VIEW_SEQUENCE:
+        return &lmr__view_sequence;
+    case LMR_VIEW_FLOWCHART:
+        return &lmr__view_flowchart;
+    case LMR_VIEW_TASKS:
+        return &lmr__view_tasks;
+    case LMR_VIEW_GANTT:
+        return &lmr__view_gantt;
+    case LMR_VIEW_ADVISE:
+        return &lmr__view_advise;
+    case LMR_VIEW__COUNT:
+        break;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Task selection                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Backtracking cap per match: a pathological pattern on a 64 KiB name must
+ * not hang the CLI. Going over it is reported, not treated as "no match". */
+#define MATCH_LIMIT 10000000u
+
+typedef struct rx {
+    pcre2_code *code;
+    pcre2_match_data *md;
+    pcre2_match_context *mc;
+} rx;
+
+static void rx_free(rx *r)
+{
+    pcre2_match_data_free(r->md);
+    pcre2_match_context_free(r->mc);
+    pcre2_code_free(r->code);
+    memset(r, 0, sizeof *r);
+}
+
+static int rx_compile(rx *r, const char *pat, const char *flag,
+                      lmr_error *err)
+{
+    int ec;
+    PCRE2_SIZE off;
+    memset(r, 0, sizeof *r);
+    r->code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+                            PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &off,
+                            NULL);
+    if (!r->code) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        return lmr__err(err, LMR_EREGEX, flag, 0, 0,
+                        "bad regular expression at offset %zu: %s",
+                        (size_t)off, (const char *)msg);
+    }
+    (void)pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE); /* optional */
+    r->md = pcre2_match_data_create_from_pattern(r->code, NULL);
+    r->mc = pcre2_match_context_create(NULL);
+    if (!r->md || !r->mc) {
+        rx_free(r);
+        return lmr__err(err, LMR_ENOMEM, flag, 0, 0, "out of memory");
+    }
+    pcre2_set_match_limit(r->mc, MATCH_LIMIT);
+    return 0;
+}
+
+/* 1 match, 0 no match, negative: error (filled in). */
+static int rx_match(rx *r, const char *s, const char *flag, lmr_error *err)
+{
+    int rc = pcre2_match(r->code, (PCRE2_SPTR)s, strlen(s), 0, 0, r->md,
+                         r->mc);
+    if (rc >= 0)
+        return 1;
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(rc, msg, sizeof msg);
+    return lmr__err(err, LMR_EREGEX, flag, 0, 0,
+                    "regular expression failed on a task name: %s",
+                    (const char *)msg);
+}
+
+int lmr__select(lmr__model *m, const lmr_options *o, lmr_error *err)
+{
+    rx inc = {0}, exc = {0};
+    int rc = 0;
+    bool have_inc = o->tasks && *o->tasks, have_exc = o->exclude && *o->exclude;
+    if (have_inc && (rc = rx_compile(&inc, o->tasks, "--tasks", err)) != 0)
+        return rc;
+    if (have_exc && (rc = rx_compile(&exc, o->exclude, "--exclude", err))) {
+        rx_free(&inc);
+        return rc;
+    }
+    for (size_t i = 0; i < m->ntasks && rc >= 0; i++) {
+        lmr__task *t = &m->tasks[i];
+        bool sel = true;
+        if (have_inc) {
+            rc = rx_match(&inc, t->name ? t->name : "", "--tasks", err);
+            sel = rc == 1;
+        }
+        if (sel && have_exc && rc >= 0) {
+            rc = rx_match(&exc, t->name ? t->name : "", "--exclude", err);
+            sel = rc == 0;
+        }
+        t->selected = sel;
+    }
+    rx_free(&inc);
+    rx_free(&exc);
+    return rc < 0 ? rc : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The walk                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct walker {
+    const lmr__model *m;
+    const lmr_options *o;
+    const lmr__renderer *r;
+    lmr__render_ctx c;
+    const char *name;
+    bool *gsel; /* per group (index in m->groups): kept */
+} walker;
+
+static bool task_sel(const walker *w, uint32_t loop, uint64_t id)
+{
+    if (id == 0)
+        return true; /* the loop itself */
+    const lmr__task *t = lmr__model_task(w->m, loop, id);
+    return t && t->selected;
+}
+
+static bool keep(const walker *w, const lmr__event *e)
+{
+    switch (e->kind) {
+    case LMR__EV_LOOP_START:
+    case LMR__EV_LOOP_END:
+        return true;
+    case LMR__EV_UNKNOWN:
+    case LMR__EV__COUNT:
+        return false;
+    default:
+        break;
+    }
+    if (e->t < w->o->from || (w->o->to >= 0 && e->t > w->o->to))
+        return false;
+    switch (e->kind) {
+    case LMR__EV_SPAWN:
+    case LMR__EV_STATE:
+    case LMR__EV_CANCEL:
+    case LMR__EV_IO:
+    case LMR__EV_TIMER:
+    case LMR__EV_NOTE:
+    case LMR__EV_NAME:
+        return task_sel(w, e->loop, e->task);
+    case LMR__EV_GROUP:
+    case LMR__EV_GROUP_END: {
+        const lmr__group *g = lmr__model_group(w->m, e->loop, e->group);
+        return g && w->gsel[g - w->m->groups];
+    }
+    default:
+        return true; /* poll, call, tick, gap: the loop's own */
+    }
+}
+
+static int walk_event(void *ctx, const lmr__header *h, const lmr__event *e,
+                      lmr_error *err)
+{
+    walker *w = ctx;
+    (void)h;
+    if (!w->r->event || !keep(w, e))
+        return 0;
+    int rc = w->r->event(&w->c, e);
+    if (rc < 0 && err->code == 0)
+        lmr__err(err, rc, w->name, e->line, e->col, "%s", lmr_strerror(rc));
+    return rc < 0 ? rc : 0;
+}
+
+int lmr__walk(FILE *fp, const char *name, const lmr__model *m,
+              const lmr_options *o, const lmr__renderer *r, lmr__out *out,
+              lmr_error *err)
+{
+    lmr_error dummy;
+    if (!err)
+        err = &dummy;
+    memset(err, 0, sizeof *err);
+    walker w = {.m = m, .o = o, .r = r, .name = name ? name : "-"};
+    w.c = (lmr__render_ctx){.model = m, .opts = o, .out = out};
+    if (m->ngroups) {
+        w.gsel = calloc(m->ngroups, sizeof *w.gsel);
+        if (!w.gsel)
+            return lmr__err(err, LMR_ENOMEM, w.name, 0, 0, "out of memory");
+        for (size_t i = 0; i < m->ngroups; i++) {
+            const lmr__group *g = &m->groups[i];
+            bool sel = g->owner != 0 && task_sel(&w, g->loop, g->owner);
+            for (size_t k = 0; !sel && k < g->nmembers; k++)
+                sel = task_sel(&w, g->loop, g->members[k]);
+            w.gsel[i] = sel;
+        }
+    }
+    int rc = r->begin ? r->begin(&w.c) : 0;
+    if (rc < 0) {
+        free(w.gsel);
+        if (err->code == 0)
+            lmr__err(err, rc, w.name, 0, 0, "%s", lmr_strerror(rc));
+        return rc;
+    }
+    lmr__header h;
+    int truncated = 0;
+    rc = lmr__read(fp, w.name, &h, walk_event, &w, &truncated, err);
+    lmr__header_free(&h);
+    if (rc == 0)
+        memset(err, 0, sizeof *err); /* pass 1 already warned */
+    /* end() frees the renderer's state, so it runs even after an error. */
+    int rc2 = r->end ? r->end(&w.c) : 0;
+    free(w.gsel);
+    if (rc == 0 && rc2 < 0) {
+        rc = rc2;
+        lmr__err(err, rc, w.name, 0, 0, "%s", lmr_strerror(rc));
+    }
+    if (rc == 0 && out->err < 0)
+        rc = lmr__err(err, out->err, w.name, 0, 0, "out of memory");
+    return rc;
+}
