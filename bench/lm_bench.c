@@ -165,6 +165,11 @@ static int timers_main(void *arg)
 static const char echo_msg[BENCH_ECHO_MSG] = "loopmaid echo benchmark payload";
 static int echo_port;
 static long echo_done;
+/* Server connections still open, and the event set when that reaches zero
+ * after the clients are done: main waits for a clean close of both sides,
+ * as the libuv peer closes every handle inside its measured region. */
+static long echo_conns;
+static lm_event *echo_conns_closed;
 
 static void nodelay(int fd)
 {
@@ -192,6 +197,8 @@ static int echo_conn(void *arg)
         }
     }
     close(fd);
+    if (--echo_conns == 0)
+        lm_event_set(echo_conns_closed);
     return rc;
 }
 
@@ -206,6 +213,7 @@ static int echo_accept(void *arg)
         lm_task *t = lm_spawn("conn", echo_conn, (void *)(intptr_t)fd);
         if (t == NULL)
             die("lm_spawn", LM_ENOMEM);
+        echo_conns++;
         lm_task_release(t);
     }
 }
@@ -243,7 +251,8 @@ static int echo_main(void *arg)
     lm_task *clients[BENCH_ECHO_CLIENTS];
     size_t nc = 0;
     long per = n_arg / BENCH_ECHO_CLIENTS, extra = n_arg % BENCH_ECHO_CLIENTS;
-    if (acceptor == NULL)
+    echo_conns_closed = lm_event_new();
+    if (acceptor == NULL || echo_conns_closed == NULL)
         die("lm_spawn", LM_ENOMEM);
     for (long i = 0; i < BENCH_ECHO_CLIENTS; i++) {
         long rounds = per + (i < extra ? 1 : 0);
@@ -257,8 +266,15 @@ static int echo_main(void *arg)
     int rc = lm_gather(clients, nc, 0, NULL, NULL);
     for (size_t i = 0; i < nc; i++)
         lm_task_release(clients[i]);
+    /* The acceptor is cancelled and awaited, and every connection task is
+     * awaited (they end when their client has closed): nothing is left for
+     * the loop's shutdown, as in a well-behaved server. */
     lm_cancel(acceptor);
+    (void)lm_join(acceptor, NULL); /* LM_ECANCELED: what was asked for */
     lm_task_release(acceptor);
+    if (rc == 0 && echo_conns > 0)
+        rc = lm_event_wait(echo_conns_closed);
+    lm_event_free(echo_conns_closed);
     return rc;
 }
 

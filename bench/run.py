@@ -67,6 +67,9 @@ class BenchError(Exception):
 
 
 TIME = "/usr/bin/time"
+# A run that takes longer than this is killed and its figure marked failed,
+# so a hang in one system cannot hang the whole benchmark (set by --quick).
+RUN_TIMEOUT = [300.0]
 
 
 def run_once(argv, env=None, wall=False):
@@ -81,8 +84,12 @@ def run_once(argv, env=None, wall=False):
         if wall:
             argv = [TIME, "-f", "%M", "-o", tf.name] + list(argv)
         t0 = time.perf_counter()
-        p = subprocess.run(argv, stdout=subprocess.DEVNULL if wall else subprocess.PIPE,
-                           stderr=err, env=env, cwd=TOP)
+        try:
+            p = subprocess.run(argv, stdout=subprocess.DEVNULL if wall else subprocess.PIPE,
+                               stderr=err, env=env, cwd=TOP, timeout=RUN_TIMEOUT[0])
+        except subprocess.TimeoutExpired:
+            raise BenchError("%s: killed after %.0f s (hung?)" % (" ".join(argv),
+                                                                  RUN_TIMEOUT[0]))
         wall_s = time.perf_counter() - t0
         if p.returncode != 0:
             err.seek(0)
@@ -211,6 +218,8 @@ def main():
     if args.runs < 1:
         ap.error("--runs must be at least 1")
     size = 1 if args.quick else 0
+    if args.quick:
+        RUN_TIMEOUT[0] = 20.0
     only = set(w for w in args.only.split(",") if w)
     want = lambda w: not only or w in only
     build = os.path.join(TOP, args.build) if not os.path.isabs(args.build) else args.build
@@ -239,6 +248,7 @@ def main():
             % (cores, cpu, platform.system(), platform.release(), uvver, pyver,
                "quick" if args.quick else "full", args.runs))
     print(head, file=sys.stderr)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
     sections = ["# loopmaid benchmarks", "", head, ""]
     notes = []
@@ -366,6 +376,12 @@ def main():
         sections += render_section(build, bindir, size, args.runs, missed, notes)
 
     total = time.perf_counter() - t_start
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if max(load, load_end) > 0.75 * (cores or 1):
+        notes.insert(0, "the machine was busy (1-minute load average %.1f at the start, "
+                     "%.1f at the end, %d cores): other work competed for the CPU, "
+                     "so figures are noisy; prefer ratios, and rerun on a quiet machine"
+                     % (load, load_end, cores or 1))
     if notes:
         sections += ["## Notes", ""] + ["- " + x for x in notes] + [""]
     sections += ["## Targets missed", ""]
