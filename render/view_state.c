@@ -241,12 +241,14 @@ static int st_end(lmr__render_ctx *c)
         lmr__printf(&l, "    note right of s%d: ", LMR__ST_RUNNING + 1);
         snprintf(txt, sizeof txt, "%" PRIu64 " steps", d->steps);
         lmr__esc_label(&l, txt, 0);
-        lmr__puts(&l, "<br/>");
-        snprintf(txt, sizeof txt, "longest %s in", dur);
-        lmr__esc_label(&l, txt, 0);
-        lmr__puts(&l, " ");
-        lmr__esc_label(&l, task_name(c->model, d->longest_step_loop,
-                                     d->longest_step_task), 32);
+        if (d->longest_step > 0) {
+            lmr__puts(&l, "<br/>");
+            snprintf(txt, sizeof txt, "longest %s in", dur);
+            lmr__esc_label(&l, txt, 0);
+            lmr__puts(&l, " ");
+            lmr__esc_label(&l, task_name(c->model, d->longest_step_loop,
+                                         d->longest_step_task), 32);
+        }
         lmr__puts(&l, "\n");
         put_line(o, &lb, &dropped);
     }

@@ -83,9 +83,9 @@ int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err)
             const vocab_def *d = first ? find_vocab(p, n) : NULL;
             if (!d)
                 return vocab_err(err,
-                    first ? "--states: unknown vocabulary '%s' (use loopmaid, "
+                    first ? "unknown vocabulary '%s' (use loopmaid, "
                             "asyncio, seed002 or STATE=NAME,...)"
-                          : "--states: '%s' is not STATE=NAME (a base "
+                          : "'%s' is not STATE=NAME (a base "
                             "vocabulary may only come first)", p, n);
             set_base(v, d);
         } else {
@@ -95,15 +95,15 @@ int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err)
                 if (strlen(st_token[i]) == kn && strncmp(st_token[i], p, kn) == 0)
                     st = i;
             if (st < 0)
-                return vocab_err(err, "--states: unknown state '%s' (states are "
+                return vocab_err(err, "unknown state '%s' (states are "
                                  "created pending running awaiting done failed "
                                  "cancelled)", p, kn);
             if (seen[st])
-                return vocab_err(err, "--states: state '%s' named twice", p, kn);
+                return vocab_err(err, "state '%s' named twice", p, kn);
             if (vn == 0)
-                return vocab_err(err, "--states: empty name for state '%s'", p, kn);
+                return vocab_err(err, "empty name for state '%s'", p, kn);
             if (vn >= LMR__VOCAB_NAME_MAX)
-                return vocab_err(err, "--states: the name for state '%s' is "
+                return vocab_err(err, "the name for state '%s' is "
                                  "longer than 63 bytes", p, kn);
             seen[st] = true;
             memcpy(v->name[st], eq + 1, vn);
