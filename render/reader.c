@@ -644,6 +644,18 @@ static int get_state(const decoder *d, int k, int *out)
                     "failed or cancelled)");
 }
 
+/* `dir` is a closed token set (docs/trace-format.md, 4.5). */
+static int get_dir(const decoder *d, bool required, const char **out)
+{
+    int rc = get_s(d, K_DIR, required, out);
+    if (rc || !*out)
+        return rc;
+    if (strcmp(*out, "read") && strcmp(*out, "write") &&
+        strcmp(*out, "readwrite"))
+        return mistyped(d, K_DIR, "read, write or readwrite");
+    return 0;
+}
+
 #define TRY(x)                                                                 \
     do {                                                                       \
         int rc_ = (x);                                                         \
@@ -688,12 +700,12 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
     case LMR__EV_LOOP_END:
         break;
     case LMR__EV_LOOP_START:
-        TRY(get_s(&d, K_NAME, false, &e->name));
+        TRY(get_s(&d, K_NAME, true, &e->name));
         break;
     case LMR__EV_SPAWN:
         TRY(get_u(&d, K_TASK, true, &e->task));
-        TRY(get_s(&d, K_NAME, false, &e->name));
-        TRY(get_u(&d, K_PARENT, false, &e->parent));
+        TRY(get_s(&d, K_NAME, true, &e->name));
+        TRY(get_u(&d, K_PARENT, true, &e->parent));
         break;
     case LMR__EV_STATE:
         TRY(get_u(&d, K_TASK, true, &e->task));
@@ -701,7 +713,7 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         TRY(get_state(&d, K_TO, &e->to));
         TRY(get_s(&d, K_ON, false, &e->on));
         TRY(get_i(&d, K_FD, false, &e->fd));
-        TRY(get_s(&d, K_DIR, false, &e->dir));
+        TRY(get_dir(&d, false, &e->dir));
         TRY(get_u(&d, K_AWAITS, false, &e->awaits));
         TRY(get_u32(&d, K_GROUP, false, &e->group));
         TRY(get_s(&d, K_BY, false, &e->by));
@@ -712,7 +724,7 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         TRY(get_s(&d, K_LABEL, false, &e->label));
         break;
     case LMR__EV_NOTE:
-        TRY(get_u(&d, K_TASK, false, &e->task));
+        TRY(get_u(&d, K_TASK, true, &e->task));
         TRY(get_s(&d, K_TEXT, true, &e->text));
         break;
     case LMR__EV_NAME:
@@ -723,7 +735,9 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         TRY(get_u32(&d, K_GROUP, true, &e->group));
         TRY(get_s(&d, K_KIND, true, &e->group_kind));
         TRY(get_u(&d, K_OWNER, true, &e->owner));
-        if (r->slots[K_MEMBERS].set && !r->slots[K_MEMBERS].null) {
+        if (!r->slots[K_MEMBERS].set)
+            return missing(&d, K_MEMBERS, "a list of task ids like [2, 3]");
+        if (!r->slots[K_MEMBERS].null) {
             if (!r->slots[K_MEMBERS].seq)
                 return mistyped(&d, K_MEMBERS,
                                 "a list of task ids like [2, 3]");
@@ -736,25 +750,25 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         break;
     case LMR__EV_GROUP_END:
         TRY(get_u32(&d, K_GROUP, true, &e->group));
-        TRY(get_s(&d, K_OUTCOME, false, &e->outcome));
+        TRY(get_s(&d, K_OUTCOME, true, &e->outcome));
         TRY(get_s(&d, K_ERROR, false, &e->error));
         break;
     case LMR__EV_CANCEL:
         TRY(get_u(&d, K_TASK, true, &e->task));
-        TRY(get_s(&d, K_REASON, false, &e->reason));
+        TRY(get_s(&d, K_REASON, true, &e->reason));
         TRY(get_u(&d, K_BY_TASK, false, &e->by_task));
         break;
     case LMR__EV_POLL:
-        TRY(get_i(&d, K_TIMEOUT, false, &e->timeout));
-        TRY(get_i(&d, K_WAITED, false, &e->waited));
-        TRY(get_i(&d, K_READY, false, &e->ready));
+        TRY(get_i(&d, K_TIMEOUT, true, &e->timeout));
+        TRY(get_i(&d, K_WAITED, true, &e->waited));
+        TRY(get_i(&d, K_READY, true, &e->ready));
         if (e->waited < 0)
             return mistyped(&d, K_WAITED, "a duration in nanoseconds");
         break;
     case LMR__EV_IO:
         TRY(get_u(&d, K_TASK, true, &e->task));
-        TRY(get_i(&d, K_FD, false, &e->fd));
-        TRY(get_s(&d, K_DIR, false, &e->dir));
+        TRY(get_i(&d, K_FD, true, &e->fd));
+        TRY(get_dir(&d, true, &e->dir));
         break;
     case LMR__EV_TIMER:
         TRY(get_u(&d, K_TASK, true, &e->task));
@@ -764,9 +778,9 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         break;
     case LMR__EV_TICK:
         TRY(get_u(&d, K_N, true, &e->n));
-        TRY(get_u(&d, K_RAN, false, &e->ran));
-        TRY(get_u(&d, K_IO, false, &e->io));
-        TRY(get_u(&d, K_TIMERS, false, &e->timers));
+        TRY(get_u(&d, K_RAN, true, &e->ran));
+        TRY(get_u(&d, K_IO, true, &e->io));
+        TRY(get_u(&d, K_TIMERS, true, &e->timers));
         break;
     case LMR__EV_GAP:
         TRY(get_i(&d, K_DROPPED, true, &e->dropped));
