@@ -13,10 +13,10 @@
 .PHONY: demo demo-golden gallery gallery-check
 
 demo: $(DEPS_STAMP) all
-	@sh scripts/demo.sh $(BUILD)
+	@bash scripts/demo.sh $(BUILD)
 
 demo-golden: $(DEPS_STAMP) all
-	@sh scripts/demo.sh --golden $(BUILD)
+	@bash scripts/demo.sh --golden $(BUILD)
 
 gallery: $(DEPS_STAMP) all
 	$(BUILD)/loopmaid build -c docs/gallery.yaml
