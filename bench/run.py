@@ -41,7 +41,7 @@ LOOP_WORKLOADS = [
     ("timers", 1_000_000, 100_000),
     ("echo", 100_000, 10_000),
 ]
-RENDER_EVENTS = (1_000_000, 100_000)
+RENDER_EVENTS = (1_000_000, 50_000)
 RENDER_TASKS = (1_000, 100)
 VIEWS = ["state", "sequence", "flowchart", "tasks", "gantt", "advise"]
 
