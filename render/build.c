@@ -676,9 +676,13 @@ static int md_scan(const char *file, const char *text, size_t len,
                 return lmr__err(err, LMR_ECONFIG, file, line, col,
                                 "region '%s' opened at line %d is not closed before this marker (add <!-- /loopmaid -->)",
                                 cur_name, cur.line);
+            /* The name runs to the first space; a name glued to the
+             * closing "-->" (<!-- loopmaid:a-b-->) loses that suffix. */
             const char *p = ln + 14, *q = p;
-            while (q < ln + n && *q != ' ' && *q != '-')
+            while (q < ln + n && *q != ' ')
                 q++;
+            if (q - p >= 3 && memcmp(q - 3, "-->", 3) == 0 && q == ln + n)
+                q -= 3;
             size_t nl = (size_t)(q - p);
             if (nl == 0 || nl >= sizeof cur_name)
                 return lmr__err(err, LMR_ECONFIG, file, line, col,
@@ -1010,6 +1014,11 @@ static int run_command(const build_config *c, const build_entry *e,
             trace += dl + 1;
         setenv("LOOPMAID_CLOCK", "virtual", 1);
         setenv("LOOPMAID_TRACE", trace, 1);
+        /* Descriptor numbers show up in traces (fd: N): close everything the
+         * build inherited above stderr so a command's trace does not depend
+         * on what the caller happened to leave open. */
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0) {
             dup2(devnull, 1);
@@ -1157,6 +1166,15 @@ static int build_entry_run(const build_config *c, const build_entry *e,
     }
     free(cur);
     lmr_buf_free(&next);
+    return rc;
+}
+
+int lmr__build_check_config(const char *path, lmr_error *err)
+{
+    build_config c;
+    int rc = load_config(path, &c, err);
+    if (rc == 0)
+        build_config_free(&c);
     return rc;
 }
 

@@ -417,5 +417,8 @@ int lmr__err(lmr_error *e, int code, const char *file, int line, int col,
 
 /* The `build` subcommand; argv[0] is "build". Returns the exit code. */
 int lmr__build_main(int argc, char **argv);
+/* Loads and validates a build config without running or writing anything
+ * (for fuzzing and `--check` of the config alone). 0 or LMR_ECONFIG etc. */
+int lmr__build_check_config(const char *path, lmr_error *err);
 
 #endif /* LMR_INTERNAL_H */
