@@ -36,12 +36,14 @@ conformance-selftest: conformance-deps
 	@echo "check.mjs --expect-fail $(CONF_DIR)/known-bad/*.mmd --expect-pass $(CONF_DIR)/known-good/*.mmd"
 	@$(CONF_RUN) $(CONF_SELF)
 
-# Both runs always happen (a failing self-test does not hide the real
-# results), and the target fails if either failed. `make demo` runs when some
-# mk/*.mk defines it, so its diagrams are the current ones.
+# Every step always runs (a failing `make demo` or self-test does not hide
+# the other results), and the target fails if any step failed. `make demo`
+# runs when some mk/*.mk defines it, so its diagrams are the current ones.
 conformance: conformance-deps cli tools
-	@if grep -qs '^demo[[:space:]]*:' Makefile mk/*.mk; then $(MAKE) --no-print-directory demo; fi
 	@st=0; \
+	if grep -qs '^demo[[:space:]]*:' Makefile mk/*.mk; then \
+	    $(MAKE) --no-print-directory demo || { st=1; echo 'conformance: `make demo` FAILED; checking what it wrote'; }; \
+	fi; \
 	echo '== conformance self-test: the checker catches known-bad diagrams =='; \
 	$(CONF_RUN) $(CONF_SELF) || st=1; \
 	echo '== conformance: everything loopmaid emits =='; \
