@@ -49,6 +49,9 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: tools all lib cli examples test tests asan ubsan install uninstall clean deps check-deps
 .DEFAULT_GOAL := all
+# Objects of examples, tools and tests are intermediate files to make; keep
+# them, or every build relinks from scratch.
+.SECONDARY:
 
 all: lib cli examples tools
 lib: $(BUILD)/libloopmaid.a $(BUILD)/libloopmaid.so
