@@ -205,6 +205,13 @@ static int read_handler(void *data, unsigned char *buf, size_t size,
 /* All input has been read (the error, if any, is about the final bytes). */
 static bool at_eof(const rd *r) { return r->eof || feof(r->fp); }
 
+/* The 1-based number of the input's last line (libyaml reports errors at
+ * the end of input one line further: it closes the stream with a break). */
+static int last_line(const rd *r)
+{
+    return r->nl >= INT32_MAX ? INT32_MAX : (int)r->nl + 1;
+}
+
 /* Whether a problem on 0-based `line` is on a last line cut short. */
 static bool on_cut_line(const rd *r, uint64_t line)
 {
@@ -255,9 +262,16 @@ static int mcol(const yaml_mark_t *m)
     return m->column >= INT32_MAX ? INT32_MAX : (int)m->column + 1;
 }
 
-/* Marks the trace as cut short at the given 1-based position. */
+/*
+ * The input ends in a partial line at the given 1-based position. After the
+ * events began, that is a crashed program's trace: say so and stop (a
+ * warning). Before, there is nothing to show: an error.
+ */
 static int cut_here(rd *r, int line, int col)
 {
+    if (!r->in_events)
+        return lmr__err(r->err, LMR_ETRUNCATED, r->name, line, col,
+                        "trace is truncated before its first event");
     lmr__err(r->err, LMR_ETRUNCATED, r->name, line, col,
              "trace is truncated after event %" PRIu64
              "; rendering what was recorded",
@@ -304,12 +318,8 @@ static int yaml_fail(rd *r)
         return lmr__err(r->err, LMR_ENOMEM, r->name, 0, 0, "out of memory");
     case YAML_READER_ERROR: {
         uint64_t off = r->p.problem_offset;
-        if (r->in_events && at_eof(r) && r->last_byte != '\n' &&
-            off >= r->last_nl) {
-            int line, col;
-            offset_to_pos(r, r->last_nl, &line, &col);
-            return cut_here(r, line, col);
-        }
+        if (at_eof(r) && r->last_byte != '\n' && off >= r->last_nl)
+            return cut_here(r, last_line(r), 1);
         int line, col;
         offset_to_pos(r, off, &line, &col);
         if (r->p.problem_value >= 0)
@@ -323,8 +333,9 @@ static int yaml_fail(rd *r)
     }
     default: {
         const yaml_mark_t *m = &r->p.problem_mark;
-        if (on_cut_line(r, m->line))
-            return cut_here(r, mline(m), 1);
+        if (at_eof(r) && r->last_byte >= 0 && r->last_byte != '\n' &&
+            m->line >= r->nl)
+            return cut_here(r, last_line(r), 1);
         if (r->p.context)
             return lmr__err(r->err, LMR_ESYNTAX, r->name, mline(m), mcol(m),
                             "not valid YAML: %s %s (started at %d:%d)",
@@ -892,7 +903,7 @@ static int read_events(rd *r, lmr__event_fn cb, void *ctx)
         /* A bare "  -" at the very end is a line cut short, not a mistake. */
         if (r->ev.type == YAML_SCALAR_EVENT &&
             on_cut_line(r, r->ev.start_mark.line))
-            return cut_here(r, mline(&r->ev.start_mark), 1);
+            return cut_here(r, last_line(r), 1);
         return err_at(r, LMR_ESCHEMA, &r->ev.start_mark,
                       "expected an event like {t: 0, ev: KIND, ...}, found %s",
                       found(r, fb, sizeof fb));
