@@ -261,13 +261,17 @@ function textProblems(text) {
 function svgProblems(svg) {
   const problems = [];
   const add = (m) => { if (!problems.includes(m)) problems.push(m); };
-  if (svg.includes('Maximum text size in diagram exceeded'))
-    add('rendered the "Maximum text size in diagram exceeded" picture');
-  if (/Syntax error in text/.test(svg)) add('rendered the "Syntax error in text" picture');
   if (/<script/i.test(svg)) add('SVG holds <script');
   // A DOMParser document never runs scripts or loads anything; the HTML
   // parser also reads the HTML inside <foreignObject> labels.
   const doc = new DOMParser().parseFromString(`<!doctype html><body>${svg}</body>`, 'text/html');
+  // Mermaid's pictures in place of a diagram: the size one is a one-node
+  // flowchart with that text (a label alone saying so is not flagged), the
+  // error one is marked on its root.
+  if (svg.includes('Maximum text size in diagram exceeded') && doc.querySelectorAll('g.node').length <= 1)
+    add('rendered the "Maximum text size in diagram exceeded" picture');
+  const root = doc.body.querySelector('svg');
+  if (root && root.getAttribute('aria-roledescription') === 'error') add('rendered Mermaid\'s error picture');
   for (const el of doc.body.querySelectorAll('*')) {
     const tag = el.localName.toLowerCase();
     if (['script', 'iframe', 'object', 'embed'].includes(tag)) add(`SVG holds a <${tag}> element`);
@@ -294,8 +298,11 @@ const SVG_CASES = [
   ['<svg><a href="java\tscript:alert(1)"><text>x</text></a></svg>', /javascript: URL/],
   ['<svg><use xlink:href="javascript:alert(1)"/></svg>', /javascript: URL/],
   ['<svg><rect style="fill:url(javascript:alert(1))"/></svg>', /javascript: URL/],
-  ['<svg><g><text>Maximum text size in diagram exceeded</text></g></svg>', /Maximum text size/],
-  ['<svg><g><text>a&lt;script&gt; onload=1 javascript&#58;x</text><use href="#arrow"/></g></svg>', null],
+  ['<svg><g class="node"><text>Maximum text size in diagram exceeded</text></g></svg>', /Maximum text size/],
+  ['<svg aria-roledescription="error"><text>Syntax error in text</text></svg>', /error picture/],
+  ['<svg aria-roledescription="sequence"><g class="node"><text>a&lt;script&gt; onload=1 javascript&#58;x</text>' +
+   '<use href="#arrow"/></g><g class="node"><text>Maximum text size in diagram exceeded</text></g>' +
+   '<text>Syntax error in text</text></svg>', null],
 ];
 
 // Runs inside the page: parse + render each diagram, then inspect the SVG.
