@@ -1,0 +1,281 @@
+/*
+ * test_cli.c: build/loopmaid as a user runs it, in a subprocess: exit codes
+ * (0 ok, 1 bad input, 2 bad usage), --help everywhere, messages on stderr,
+ * `-` for stdin, -o written atomically, the md fence, warnings and -q.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BIN "build/loopmaid"
+#define GATHER "tests/data/traces/gather3.yaml"
+
+static char dir[64];
+static char *out_text, *err_text;
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return strdup("");
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    rewind(fp);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, fp);
+    s[got] = '\0';
+    fclose(fp);
+    return s;
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/lmcli.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    free(out_text);
+    free(err_text);
+    out_text = err_text = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* Runs `loopmaid ARGS` through sh; stdout and stderr land in out/err. */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char args[1024], cmd[1400], o[96], e[96];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(o, sizeof o, "%s/stdout", dir);
+    snprintf(e, sizeof e, "%s/stderr", dir);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", BIN, args, o, e);
+    int st = system(cmd);
+    free(out_text);
+    free(err_text);
+    out_text = slurp(o);
+    err_text = slurp(e);
+    cr_assert(WIFEXITED(st), "%s: did not exit normally", cmd);
+    return WEXITSTATUS(st);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown);
+
+Test(cli, version_and_help)
+{
+    cr_expect_eq(run("--version"), 0);
+    cr_expect(strncmp(out_text, "loopmaid ", 9) == 0, "%s", out_text);
+    cr_expect_eq(run("help"), 0);
+    cr_expect(strstr(out_text, "usage: loopmaid COMMAND") != NULL);
+    cr_expect_eq(run("--help"), 0);
+    cr_expect(strstr(out_text, "render") && strstr(out_text, "inspect"));
+    cr_expect_eq(run("render --help"), 0);
+    cr_expect(strstr(out_text, "usage: loopmaid render") != NULL);
+    cr_expect(strstr(out_text, "--max-chars") != NULL);
+    cr_expect_eq(run("inspect --help"), 0);
+    cr_expect(strstr(out_text, "usage: loopmaid inspect") != NULL);
+    cr_expect_eq(run("help render"), 0);
+    cr_expect(strstr(out_text, "usage: loopmaid render") != NULL);
+    cr_expect_eq(err_text[0], '\0');
+}
+
+Test(cli, usage_errors_exit_2)
+{
+    cr_expect_eq(run("%s", ""), 2);
+    cr_expect(strstr(err_text, "usage: loopmaid") != NULL);
+    cr_expect_eq(run("frobnicate"), 2);
+    cr_expect(strstr(err_text, "unknown command 'frobnicate'") != NULL);
+    cr_expect_eq(run("render --bogus " GATHER), 2);
+    cr_expect(strstr(err_text, "unknown option '--bogus'") != NULL, "%s",
+              err_text);
+    cr_expect_eq(run("render " GATHER " --view"), 2);
+    cr_expect(strstr(err_text, "needs a value") != NULL, "%s", err_text);
+    cr_expect_eq(run("render --view pie " GATHER), 2);
+    cr_expect(strstr(err_text, "unknown view 'pie'") != NULL);
+    cr_expect_eq(run("render --format html " GATHER), 2);
+    cr_expect_eq(run("render --max-chars 12 " GATHER), 2);
+    cr_expect_eq(run("render --max-chars lots " GATHER), 2);
+    cr_expect_eq(run("render --max-messages 0 " GATHER), 2);
+    cr_expect_eq(run("render --from 3parsecs " GATHER), 2);
+    cr_expect(strstr(err_text, "--from expects a time") != NULL);
+    cr_expect_eq(run("render --from 2ms --to 1ms " GATHER), 2);
+    cr_expect_eq(run("render --tasks '(' " GATHER), 2);
+    cr_expect(strstr(err_text, "--tasks") != NULL, "%s", err_text);
+    cr_expect_eq(run("render --states 'nonsense=x' " GATHER), 2);
+    cr_expect_eq(run("render"), 2);
+    cr_expect(strstr(err_text, "missing the TRACE") != NULL);
+    cr_expect_eq(run("render " GATHER " " GATHER), 2);
+    cr_expect_eq(run("inspect"), 2);
+    cr_expect_eq(run("inspect --frob " GATHER), 2);
+    cr_expect_eq(out_text[0], '\0');
+}
+
+Test(cli, bad_input_exits_1_with_position)
+{
+    cr_expect_eq(run("render tests/data/bad/illegal_transition.yaml"), 1);
+    cr_expect_str_eq(err_text, "tests/data/bad/illegal_transition.yaml:7:5: "
+                               "illegal transition created -> running for "
+                               "task 1 \"main\"\n");
+    cr_expect_eq(out_text[0], '\0');
+    cr_expect_eq(run("inspect tests/data/bad/version2.yaml"), 1);
+    cr_expect(strstr(err_text, "version2.yaml:1:11: unsupported trace format "
+                               "version 2 (this reader knows 1)") != NULL);
+    cr_expect_eq(run("render %s/missing.yaml", dir), 1);
+    cr_expect(strstr(err_text, "cannot open") != NULL);
+    cr_expect_eq(run("render %s", dir), 1); /* a directory */
+}
+
+Test(cli, renders_every_view)
+{
+    const char *views[] = {"state", "sequence", "flowchart", "tasks", "gantt",
+                           "advise"};
+    for (size_t i = 0; i < 6; i++) {
+        cr_expect_eq(run("render --view %s " GATHER, views[i]), 0, "%s: %s",
+                     views[i], err_text);
+        cr_expect_gt(strlen(out_text), 10);
+        cr_expect_eq(err_text[0], '\0', "%s", err_text);
+    }
+}
+
+Test(cli, stdin_gives_the_same_bytes)
+{
+    cr_expect_eq(run("render --view sequence " GATHER), 0);
+    char *direct = strdup(out_text);
+    cr_expect_eq(run("render --view sequence - < " GATHER), 0);
+    cr_expect_str_eq(out_text, direct);
+    cr_expect_eq(run("render --view sequence - < tests/data/bad/deep.yaml"), 1);
+    cr_expect(strncmp(err_text, "<stdin>:7:55: ", 14) == 0, "%s", err_text);
+    cr_expect_eq(run("inspect - < " GATHER), 0);
+    cr_expect(strstr(out_text, "tasks: 4") != NULL, "%s", out_text);
+    free(direct);
+}
+
+static int count_entries(const char *d)
+{
+    DIR *dp = opendir(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    closedir(dp);
+    return n;
+}
+
+Test(cli, output_file_is_replaced_atomically)
+{
+    char sub[128], target[160];
+    snprintf(sub, sizeof sub, "%s/out", dir);
+    cr_assert_eq(mkdir(sub, 0755), 0);
+    snprintf(target, sizeof target, "%s/diagram.mmd", sub);
+    FILE *fp = fopen(target, "w");
+    fputs("old contents\n", fp);
+    fclose(fp);
+    struct stat before, after;
+    stat(target, &before);
+
+    /* A failing render leaves the old file alone. */
+    cr_expect_eq(run("render -o %s tests/data/bad/backwards.yaml", target), 1);
+    char *s = slurp(target);
+    cr_expect_str_eq(s, "old contents\n");
+    free(s);
+    cr_expect_eq(count_entries(sub), 1);
+
+    cr_expect_eq(run("render --view state " GATHER), 0);
+    char *want = strdup(out_text);
+    cr_expect_eq(run("render --view state -o %s " GATHER, target), 0);
+    cr_expect_eq(out_text[0], '\0');
+    s = slurp(target);
+    cr_expect_str_eq(s, want);
+    free(s);
+    free(want);
+    stat(target, &after);
+    cr_expect_neq(before.st_ino, after.st_ino, "not replaced by rename");
+    cr_expect_eq(after.st_mode & 0777, 0666 & ~(mode_t)umask(022),
+                 "mode %o", after.st_mode & 0777);
+    cr_expect_eq(count_entries(sub), 1, "temporary file left behind");
+
+    cr_expect_eq(run("render -o %s/nodir/x.mmd " GATHER, dir), 1);
+    cr_expect(strstr(err_text, "cannot create a temporary file") != NULL);
+}
+
+Test(cli, markdown_fence)
+{
+    cr_expect_eq(run("render --format md --view gantt " GATHER), 0);
+    cr_expect(strncmp(out_text, "```mermaid\n", 11) == 0, "%s", out_text);
+    size_t n = strlen(out_text);
+    cr_assert_gt(n, 16);
+    cr_expect_str_eq(out_text + n - 4, "\n```\n" + 1);
+    cr_expect_eq(out_text[n - 5], '\n');
+}
+
+Test(cli, truncated_trace_warns_unless_quiet)
+{
+    cr_expect_eq(run("render tests/data/truncated/midline.yaml"), 0);
+    cr_expect_str_eq(err_text, "tests/data/truncated/midline.yaml:8:1: "
+                               "warning: trace is truncated after event 3; "
+                               "rendering what was recorded\n");
+    cr_expect_gt(strlen(out_text), 10);
+    cr_expect_eq(run("render -q tests/data/truncated/midline.yaml"), 0);
+    cr_expect_eq(err_text[0], '\0');
+    cr_expect_eq(run("inspect tests/data/truncated/midline.yaml"), 0);
+    cr_expect(strstr(err_text, "warning: trace is truncated") != NULL);
+    cr_expect(strstr(out_text, "(truncated)") != NULL);
+}
+
+Test(cli, inspect_summary_and_advice)
+{
+    cr_expect_eq(run("inspect tests/data/traces/timeout.yaml"), 0);
+    cr_expect(strstr(out_text, "tasks: 2: 1 done, 0 failed, 1 cancelled (1 by "
+                               "timeout), 0 unfinished") != NULL,
+              "%s", out_text);
+    cr_expect(strstr(out_text, "task 2 \"slow_query\" cancelled by task 1 "
+                               "\"main\" (timeout), ended cancelled") != NULL,
+              "%s", out_text);
+    cr_expect(strstr(out_text, "advice") == NULL);
+    cr_expect_eq(run("inspect --advise " GATHER), 0);
+    cr_expect(strstr(out_text, "advice") != NULL);
+    cr_expect(strstr(out_text, "Waiting on I/O? yes") != NULL, "%s", out_text);
+    cr_expect_eq(run("inspect tests/data/traces/failure.yaml"), 0);
+    cr_expect(strstr(out_text, "task 2 \"parse_config\": LM_EUSER") != NULL,
+              "%s", out_text);
+}
+
+Test(cli, time_units_select_a_window)
+{
+    cr_expect_eq(run("render --view sequence --from 2ms --to 3.012ms " GATHER),
+                 0, "%s", err_text);
+    char *win = strdup(out_text);
+    cr_expect_eq(run("render --view sequence --from 2000000 --to 3012000ns "
+                     GATHER),
+                 0);
+    cr_expect_str_eq(out_text, win);
+    cr_expect_eq(run("render --view sequence --from 2000us --to 3012us " GATHER),
+                 0);
+    cr_expect_str_eq(out_text, win);
+    cr_expect_eq(run("render --view sequence " GATHER), 0);
+    cr_expect_str_neq(out_text, win);
+    free(win);
+}
+
+Test(cli, write_error_is_reported)
+{
+    if (access("/dev/full", W_OK) != 0)
+        return;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "%s render " GATHER " >/dev/full 2>%s/err", BIN,
+             dir);
+    int st = system(cmd);
+    cr_expect_eq(WEXITSTATUS(st), 1);
+}
