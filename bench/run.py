@@ -212,11 +212,17 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="smaller sizes (bench-quick: under a minute)")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--profile", dest="profile", action="store_true", default=None,
+                    help="profile loopmaid where a target is missed (default: on, "
+                         "off with --quick)")
+    ap.add_argument("--no-profile", dest="profile", action="store_false")
     ap.add_argument("--only", default="",
                     help="comma-separated workloads (yields,...,trace,render)")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be at least 1")
+    if args.profile is None:
+        args.profile = not args.quick
     size = 1 if args.quick else 0
     if args.quick:
         RUN_TIMEOUT[0] = 20.0
@@ -253,6 +259,9 @@ def main():
     sections = ["# loopmaid benchmarks", "", head, ""]
     notes = []
     missed = []
+    # (label, argv, env) of loopmaid runs whose target was missed: profiled
+    # at the end so the table says where the time goes.
+    to_profile = []
     t_start = time.perf_counter()
 
     # --- loop workloads vs libuv and asyncio ---------------------------
@@ -287,6 +296,8 @@ def main():
                     if not ok:
                         missed.append("%s vs %s: %.2fx (target %s%.4gx)"
                                       % (w, peer, ratio, ">=" if tgt != 1.0 else ">", tgt))
+                        if not any(p[0] == w for p in to_profile):
+                            to_profile.append((w, [lm, w, str(n)], None))
             else:
                 cells.append("n/a")
         mem = [w]
@@ -308,6 +319,8 @@ def main():
                 if not ok:
                     missed.append("spawn: %.2f KiB per task (target <= %.0f)"
                                   % (kib, SPAWN_KIB_PER_TASK))
+                    if not any(p[0] == w for p in to_profile):
+                        to_profile.append((w, [lm, w, str(n)], None))
         else:
             mem.append("")
         for name, f in figs.items():
@@ -360,6 +373,7 @@ def main():
                 if not ok:
                     missed.append("trace-overhead echo: %.3fx (target <= %.2fx)"
                                   % (ratio, TRACE_ECHO_MAX))
+                    to_profile.append(("echo traced", [lm, w, str(n)], env_of("traced")))
             trows.append([w, "{:,}".format(n), fmt_time(off.t()), fmt_time(on.t()),
                           "%.3fx" % ratio, "{:,}".format(events),
                           "%s (%.1f MB)" % (fmt_rate(events, on.t()), size_b / 1e6), tgt])
@@ -373,7 +387,16 @@ def main():
 
     # --- render vs a plain libyaml parse -------------------------------
     if want("render"):
-        sections += render_section(build, bindir, size, args.runs, missed, notes)
+        sections += render_section(build, bindir, size, args.runs, missed, notes,
+                                   to_profile)
+
+    if to_profile and args.profile:
+        sections += ["## Where the time goes (targets missed)", "",
+                     "`perf record -g` of one loopmaid run per missed target, hottest "
+                     "functions by self time (rerun one with `make bench-profile "
+                     "BENCH_W=...` for the call graph).", ""]
+        for label, argv, env in to_profile:
+            sections += profile(label, argv, env, bindir)
 
     total = time.perf_counter() - t_start
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
@@ -412,7 +435,42 @@ def count_events(path):
     return events, size_b
 
 
-def render_section(build, bindir, size, runs, missed, notes):
+def profile(label, argv, env, bindir):
+    """perf record of one run; returns Markdown lines with the hottest
+    functions. Nothing (a note) when perf is missing or not permitted."""
+    data = os.path.join(bindir, "profile.data")
+    try:
+        rec = subprocess.run(["perf", "record", "-q", "-g", "-o", data, "--"] + argv,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=env, cwd=TOP, timeout=RUN_TIMEOUT[0])
+        if rec.returncode != 0:
+            return ["### %s" % label, "",
+                    "perf record failed (%s); try `make bench-profile`." %
+                    rec.stderr.decode("utf-8", "replace").strip()[-200:], ""]
+        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                              "-g", "none", "--percent-limit", "1.5"],
+                             capture_output=True, text=True, cwd=TOP, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return ["### %s" % label, "", "no profile: perf unavailable (%s); "
+                "`make bench-profile` falls back to callgrind." % e, ""]
+    finally:
+        if env and env.get("LOOPMAID_TRACE"):
+            try:
+                os.unlink(env["LOOPMAID_TRACE"])
+            except OSError:
+                pass
+    lines = [l.rstrip() for l in rep.stdout.splitlines()
+             if l.strip() and not l.startswith("#")][:12]
+    try:
+        os.unlink(data)
+    except OSError:
+        pass
+    return ["### %s (`%s`)" % (label, " ".join(os.path.relpath(a, TOP) if os.sep in a
+                                                 else a for a in argv)), "",
+            "```"] + lines + ["```", ""]
+
+
+def render_section(build, bindir, size, runs, missed, notes, to_profile):
     cli = os.path.join(build, "loopmaid")
     gen = os.path.join(build, "tools", "gentrace")
     parse = os.path.join(bindir, "yaml_parse")
@@ -459,6 +517,8 @@ def render_section(build, bindir, size, runs, missed, notes):
         ok = ratio <= RENDER_MAX
         if not ok:
             missed.append("render %s: %.2fx the parse (target <= %.1fx)" % (v, ratio, RENDER_MAX))
+            if not any(p[0].startswith("render") for p in to_profile):
+                to_profile.append(("render --view " + v, cmds[v], None))
         rows.append(["render --view " + v, fmt_time(f.t()), fmt_rate(evs, f.t()),
                      "%.2fx" % ratio, fmt_mib(f.rss_kib()),
                      "<= %.1fx: %s" % (RENDER_MAX, verdict(ok))])
