@@ -94,30 +94,37 @@ static void edge(lmr__out *o, const char *from, const char *text,
     lmr__printf(o, "\"| %s\n", to);
 }
 
-static int ad_end(lmr__render_ctx *c)
+/*
+ * Writes the tree; `full` adds the measurements to the questions and the
+ * verdict's sentence, `compact` (for budgets near the 1,000 minimum) keeps
+ * the seed's words, the path and nothing else.
+ */
+static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
 {
     lmr__out *o = c->out;
-    lmr__advice a;
-    lmr__advise_compute(c->model, &a);
+    lmr__advice a = *ap;
     char l1[96], l2[96], l3[160], dio[32], drun[32], dstep[32], dthr[32];
     lmr__fmt_dur(dio, sizeof dio, a.await_io + a.await_sleep);
     lmr__fmt_dur(drun, sizeof drun, a.running);
     lmr__fmt_dur(dstep, sizeof dstep, a.longest_step);
     lmr__fmt_dur(dthr, sizeof dthr, a.await_thread);
-    o->reserve = 0;
     lmr__begin_diagram(o, c->opts->title, NULL, "flowchart TD");
     node(o, "START", "[", "]", (const char *[]){"What kind of work?", NULL});
     snprintf(l1, sizeof l1, "this trace awaited I/O and sleeps %s", dio);
     snprintf(l2, sizeof l2, "and ran on the loop %s", drun);
     node(o, "Q1", "{", "}",
-         (const char *[]){"Waiting on I/O?", "(network, files, DB)", l1, l2, NULL});
+         full ? (const char *[]){"Waiting on I/O?", "(network, files, DB)", l1, l2, NULL}
+              : (const char *[]){"Waiting on I/O?", NULL});
     snprintf(l1, sizeof l1, "%" PRIu64 " tasks", a.ntasks);
-    node(o, "Q2", "{", "}", (const char *[]){"Multiple I/O operations?", l1, NULL});
+    node(o, "Q2", "{", "}",
+         (const char *[]){"Multiple I/O operations?", full ? l1 : NULL, NULL});
     snprintf(l1, sizeof l1, "longest step %s", dstep);
     node(o, "Q3", "{", "}",
-         (const char *[]){"CPU-heavy?", "(math, image processing)", l1, NULL});
+         full ? (const char *[]){"CPU-heavy?", "(math, image processing)", l1, NULL}
+              : (const char *[]){"CPU-heavy?", NULL});
     snprintf(l1, sizeof l1, "offloaded to threads %s", dthr);
-    node(o, "Q4", "{", "}", (const char *[]){"Need shared memory?", l1, NULL});
+    node(o, "Q4", "{", "}",
+         (const char *[]){"Need shared memory?", full ? l1 : NULL, NULL});
     node(o, "ASYNC", "[", "]",
          (const char *[]){"Use asyncio", "async/await + gather()", NULL});
     node(o, "SYNC_OK", "[", "]",
@@ -128,7 +135,8 @@ static int ad_end(lmr__render_ctx *c)
     node(o, "MULTI", "[", "]",
          (const char *[]){"Use multiprocessing", "One process per core", NULL});
     snprintf(l3, sizeof l3, "This trace: %s", lmr__advise_text(a.verdict));
-    node(o, "VERDICT", "[", "]", (const char *[]){l3, NULL});
+    node(o, "VERDICT", "[", "]",
+         (const char *[]){full ? l3 : "This trace", NULL});
     /* Edge order matters: linkStyle below refers to these indexes. */
     lmr__puts(o, "    START --> Q1\n");                 /* 0 */
     edge(o, "Q1", "Yes", "Q2");                         /* 1 */
@@ -156,20 +164,35 @@ static int ad_end(lmr__render_ctx *c)
         [LMR__ADV_NOTHING] = "9", [LMR__ADV_ASYNC] = "0,1,3,9",
         [LMR__ADV_SYNC_ONE] = "0,1,4,9", [LMR__ADV_SYNC] = "0,2,6,9",
         [LMR__ADV_THREAD] = "0,2,5,7,9", [LMR__ADV_MULTI] = "0,2,5,8,9"};
-    lmr__puts(o, "    classDef path fill:#ffd43b,stroke:#e8590c,stroke-width:3px,color:#000\n"
-                 "    classDef off fill:#f1f3f5,stroke:#ced4da,color:#868e96\n");
+    lmr__puts(o, "    classDef path fill:#ffd43b,stroke:#e8590c,stroke-width:3px,color:#000\n");
+    if (full)
+        lmr__puts(o, "    classDef off fill:#f1f3f5,stroke:#ced4da,color:#868e96\n");
     static const char *const all[] = {"START", "Q1", "Q2", "Q3", "Q4", "ASYNC",
                                       "SYNC_OK", "SYNC", "THREAD", "MULTI"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         bool on = strcmp(all[i], leaf[a.verdict]) == 0;
         for (size_t k = 0; k < 4 && path_nodes[a.verdict][k]; k++)
             on = on || strcmp(all[i], path_nodes[a.verdict][k]) == 0;
-        lmr__printf(o, "    class %s %s\n", all[i], on ? "path" : "off");
+        if (on || full)
+            lmr__printf(o, "    class %s %s\n", all[i], on ? "path" : "off");
     }
     lmr__puts(o, "    class VERDICT path\n");
     lmr__printf(o, "    linkStyle %s stroke:#e8590c,stroke-width:4px\n",
                 path_edges[a.verdict]);
-    return o->err;
+}
+
+static int ad_end(lmr__render_ctx *c)
+{
+    lmr__advice a;
+    lmr__advise_compute(c->model, &a);
+    c->out->reserve = 0;
+    size_t mark = lmr__mark(c->out);
+    ad_write(c, &a, true);
+    if (lmr__used(c->out) > lmr__budget(c->out)) {
+        lmr__rollback(c->out, mark);
+        ad_write(c, &a, false);
+    }
+    return c->out->err;
 }
 
 const lmr__renderer lmr__view_advise = {"advise", ad_begin, NULL, ad_end};

@@ -8,12 +8,15 @@
  * chosen so that the span is at most 100,000 units; one unit is written as
  * one millisecond of `dateFormat x` and `axisFormat %Q` prints the raw
  * number, so the axis reads "units since the loop started" (the section
- * title names the unit). Stretches shorter than 1/200 of the span are merged
- * into their neighbours, a row keeps at most BAR_CAP bars (merging pairs
- * when it would exceed that), at most ROW_CAP tasks get a row, and what was
- * cut is said in a last section. Memory: ROW_CAP * BAR_CAP bars plus one int
- * per task. Compact display mode (set in front matter, never from trace
- * text) puts a task's bars on one line.
+ * title names the unit). The span is cut into BINS slices; each row adds up
+ * how long the task spent running, ready or awaiting (by what) in each
+ * slice, each slice shows its dominant state, and neighbouring slices with
+ * the same state make one bar. So a busy task's thousands of stretches cost
+ * at most BINS bars, and what is shorter than a slice is said to be folded.
+ * At most ROW_CAP tasks get a row (and fewer when the budget is tight); what
+ * was cut is said in a last section. Memory: ROW_CAP * BINS * NKINDS
+ * counters plus one int per task. Compact display mode (set in front
+ * matter, never from trace text) puts a task's bars on one line.
  */
 #include "lmr_internal.h"
 
@@ -24,35 +27,33 @@
 #include <string.h>
 
 #define ROW_CAP 30
-#define BAR_CAP 24
+#define BINS 100
 #define NAME_CP 32
-#define ON_MAX 16
 #define CLOSE_RESERVE 400
 
-enum { K_RUN, K_READY, K_AWAIT };
-
-typedef struct gt_bar {
-    int kind;
-    char on[ON_MAX]; /* what it awaited (trace token, escaped on output) */
-    int64_t a, b;
-} gt_bar;
+/* Kinds of time in a slice: running, ready, then awaiting by what. */
+static const char *const await_on[] = {
+    "sleep", "io", "task", "gather", "wait", "taskgroup", "wait_for",
+    "future", "event", "queue", "lock", "semaphore", "thread"};
+#define N_ON (sizeof await_on / sizeof await_on[0])
+enum { K_RUN, K_READY, K_AWAIT0 };
+#define K_OTHER (K_AWAIT0 + N_ON) /* awaiting something else */
+#define NKINDS (K_OTHER + 1)
 
 typedef struct gt_row {
     size_t task;        /* index in model->tasks */
-    gt_bar bars[BAR_CAP];
-    size_t nbars;
-    int64_t q;          /* merge resolution of this row, ns */
+    int64_t bins[BINS][NKINDS]; /* ns of each kind in each slice */
     int64_t t_enter;    /* when the current state began */
     int state;          /* current state, -1 unknown */
-    char on[ON_MAX];
-    uint64_t merged;    /* stretches merged into others */
+    int kind;           /* the current state's kind when awaiting */
+    uint64_t stretches; /* stretches recorded */
 } gt_row;
 
 typedef struct gt_data {
     int32_t *row_of;    /* per task index: row or -1 */
     gt_row *rows;
     size_t nrows, eligible;
-    int64_t t0, t1;
+    int64_t t0, t1, q;
     lmr_buf scratch;
 } gt_data;
 
@@ -85,7 +86,9 @@ static int gt_begin(lmr__render_ctx *c)
     d->t1 = (c->opts->to >= 0 && c->opts->to < m->t_last) ? c->opts->to : m->t_last;
     if (d->t1 < d->t0)
         d->t1 = d->t0;
-    int64_t q = (d->t1 - d->t0) / 200;
+    d->q = (d->t1 - d->t0 + BINS - 1) / BINS;
+    if (d->q < 1)
+        d->q = 1;
     /* Rows go to the first tasks in spawn order (ord), not in id order. */
     for (size_t i = 0; i < m->ntasks; i++)
         d->row_of[i] = -1;
@@ -110,7 +113,6 @@ static int gt_begin(lmr__render_ctx *c)
         d->row_of[i] = (int32_t)d->nrows;
         gt_row *r = &d->rows[d->nrows++];
         r->task = i;
-        r->q = q > 0 ? q : 1;
         r->state = -1;
     }
     free(by_ord);
@@ -120,54 +122,42 @@ static int gt_begin(lmr__render_ctx *c)
     return 0;
 }
 
-static void add_bar(gt_row *r, int kind, const char *on, int64_t a, int64_t b)
+/* Adds [a, b) of one kind to the row's slices. O(slices covered). */
+static void add_time(gt_data *d, gt_row *r, int kind, int64_t a, int64_t b)
 {
+    if (a < d->t0)
+        a = d->t0;
+    if (b > d->t1)
+        b = d->t1;
     if (b <= a)
         return;
-    gt_bar *last = r->nbars ? &r->bars[r->nbars - 1] : NULL;
-    bool same = last && last->kind == kind && strcmp(last->on, on) == 0 &&
-                a - last->b <= r->q;
-    if (same || (last && b - a < r->q && a - last->b <= r->q)) {
-        if (!same)
-            r->merged++;
-        last->b = b;
-        return;
+    r->stretches++;
+    while (a < b) {
+        int64_t bin = (a - d->t0) / d->q;
+        if (bin >= BINS)
+            bin = BINS - 1;
+        int64_t edge = d->t0 + (bin + 1) * d->q;
+        int64_t e = (bin == BINS - 1 || edge > b) ? b : edge;
+        r->bins[bin][kind] += e - a;
+        a = e;
     }
-    if (r->nbars == BAR_CAP) {
-        /* Halve: merge neighbours, keeping the kind of the longer one. */
-        size_t k = 0;
-        for (size_t i = 0; i < r->nbars; i += 2) {
-            gt_bar x = r->bars[i];
-            if (i + 1 < r->nbars) {
-                gt_bar y = r->bars[i + 1];
-                if (y.b - y.a > x.b - x.a) {
-                    x.kind = y.kind;
-                    memcpy(x.on, y.on, sizeof x.on);
-                }
-                x.b = y.b;
-                r->merged++;
-            }
-            r->bars[k++] = x;
-        }
-        r->nbars = k;
-        r->q *= 2;
-    }
-    gt_bar *nb = &r->bars[r->nbars++];
-    nb->kind = kind;
-    snprintf(nb->on, sizeof nb->on, "%s", on);
-    nb->a = a;
-    nb->b = b;
+}
+
+static int kind_of_on(const char *on)
+{
+    for (size_t i = 0; on && i < N_ON; i++)
+        if (strcmp(on, await_on[i]) == 0)
+            return K_AWAIT0 + (int)i;
+    return K_OTHER;
 }
 
 static void close_stretch(gt_data *d, gt_row *r, int64_t t)
 {
     if (r->state < LMR__ST_PENDING || r->state > LMR__ST_AWAITING)
         return;
-    int64_t a = r->t_enter < d->t0 ? d->t0 : r->t_enter;
-    int64_t b = t > d->t1 ? d->t1 : t;
     int kind = r->state == LMR__ST_RUNNING ? K_RUN
-             : r->state == LMR__ST_PENDING ? K_READY : K_AWAIT;
-    add_bar(r, kind, kind == K_AWAIT ? r->on : "", a, b);
+             : r->state == LMR__ST_PENDING ? K_READY : r->kind;
+    add_time(d, r, kind, r->t_enter, t);
 }
 
 static int gt_event(lmr__render_ctx *c, const lmr__event *ev)
@@ -187,9 +177,22 @@ static int gt_event(lmr__render_ctx *c, const lmr__event *ev)
     close_stretch(d, r, ev->t);
     r->state = ev->to;
     r->t_enter = ev->t;
-    snprintf(r->on, sizeof r->on, "%s", ev->to == LMR__ST_AWAITING && ev->on
-                                            ? ev->on : "");
+    r->kind = ev->to == LMR__ST_AWAITING ? kind_of_on(ev->on) : K_RUN;
     return 0;
+}
+
+/* The dominant kind of a slice; -1 when the task did not exist then.
+ * Ties go to the lower kind, so the result is deterministic. */
+static int dominant(const gt_row *r, int bin)
+{
+    int best = -1;
+    int64_t most = 0;
+    for (int k = 0; k < (int)NKINDS; k++)
+        if (r->bins[bin][k] > most) {
+            most = r->bins[bin][k];
+            best = k;
+        }
+    return best;
 }
 
 static void bar_line(lmr__out *l, const char *text, const char *tag,
@@ -264,28 +267,38 @@ static int gt_end(lmr__render_ctx *c)
         lmr__esc_gantt(&l, t->name ? t->name : "", NAME_CP);
         lmr__puts(&l, "\n");
         uint64_t id0 = id;
-        if (r->nbars == 0) {
-            /* Never changed state inside the window: say so on one bar. */
+        size_t nbars = 0;
+        for (int bin = 0; bin < BINS;) {
+            int k = dominant(r, bin);
+            int end = bin + 1;
+            while (end < BINS && dominant(r, end) == k)
+                end++;
+            if (k >= 0) {
+                int64_t a = (int64_t)bin * d->q / u;
+                int64_t e = end == BINS ? span / u : (int64_t)end * d->q / u;
+                if (e <= a)
+                    e = a + 1;
+                nbars++;
+                if (k == K_RUN)
+                    bar_line(&l, lmr__state_label(c->opts, LMR__ST_RUNNING),
+                             "active", ++id, a, e);
+                else if (k == K_READY)
+                    bar_line(&l, lmr__state_label(c->opts, LMR__ST_PENDING),
+                             "done", ++id, a, e);
+                else {
+                    snprintf(txt, sizeof txt, "%s%s%s",
+                             lmr__state_label(c->opts, LMR__ST_AWAITING),
+                             k == K_OTHER ? "" : " ",
+                             k == K_OTHER ? "" : await_on[k - K_AWAIT0]);
+                    bar_line(&l, txt, "", ++id, a, e);
+                }
+            }
+            bin = end;
+        }
+        if (nbars == 0) {
+            /* No measurable time in the window: say what state it was in. */
             snprintf(txt, sizeof txt, "%s", lmr__state_label(c->opts, t->state));
             bar_line(&l, txt, "done", ++id, 0, 1);
-        }
-        for (size_t k = 0; k < r->nbars; k++) {
-            const gt_bar *b = &r->bars[k];
-            int64_t a = (b->a - d->t0) / u, e = (b->b - d->t0) / u;
-            if (e <= a)
-                e = a + 1;
-            if (b->kind == K_RUN)
-                bar_line(&l, lmr__state_label(c->opts, LMR__ST_RUNNING),
-                         "active", ++id, a, e);
-            else if (b->kind == K_READY)
-                bar_line(&l, lmr__state_label(c->opts, LMR__ST_PENDING), "done",
-                         ++id, a, e);
-            else {
-                snprintf(txt, sizeof txt, "%s%s%s",
-                         lmr__state_label(c->opts, LMR__ST_AWAITING),
-                         *b->on ? " " : "", b->on);
-                bar_line(&l, txt, "", ++id, a, e);
-            }
         }
         if (!lmr__fits(o, d->scratch.len)) {
             id = id0;
@@ -293,7 +306,8 @@ static int gt_end(lmr__render_ctx *c)
         }
         lmr__outn(o, d->scratch.data, d->scratch.len);
         rows_shown++;
-        merged += r->merged;
+        if (r->stretches > nbars)
+            merged += r->stretches - nbars;
     }
     o->reserve = 0;
     if (rows_shown < d->eligible || merged) {
@@ -306,7 +320,10 @@ static int gt_end(lmr__render_ctx *c)
             bar_line(o, txt, "done", ++id, 0, span / u > 0 ? span / u : 1);
         }
         if (merged) {
-            snprintf(txt, sizeof txt, "%" PRIu64 " short stretches merged", merged);
+            char qd[32];
+            lmr__fmt_dur(qd, sizeof qd, d->q);
+            snprintf(txt, sizeof txt,
+                     "%" PRIu64 " stretches folded into %s slices", merged, qd);
             bar_line(o, txt, "done", ++id, 0, span / u > 0 ? span / u : 1);
         }
     }

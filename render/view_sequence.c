@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FOLD_K 6        /* longest repeated block that folds */
+#define FOLD_K 24       /* longest repeated block that folds */
 #define HIST_MAX (2 * FOLD_K)
 #define MAX_PART 40     /* task participants */
 #define MAX_LOOPS 16    /* loop participants */
@@ -42,6 +42,7 @@ static const char *const wake_tok[] = {
 typedef struct sq_line {
     char *text; /* one line without indentation or newline; owned */
     size_t len;
+    uint64_t hash; /* FNV-1a of text: most comparisons stop here */
     int64_t t;
 } sq_line;
 
@@ -149,7 +150,8 @@ static void flush_block(lmr__render_ctx *c)
 
 static bool line_eq(const sq_line *a, const sq_line *b)
 {
-    return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
+    return a->hash == b->hash && a->len == b->len &&
+           memcmp(a->text, b->text, a->len) == 0;
 }
 
 /*
@@ -207,7 +209,7 @@ static void push_line(lmr__render_ctx *c, sq_line *l)
 static void push_scratch(lmr__render_ctx *c, int64_t t)
 {
     sq_data *d = c->state;
-    sq_line l = {NULL, d->scratch.len, t};
+    sq_line l = {NULL, d->scratch.len, 1469598103934665603ull, t};
     l.text = malloc(l.len + 1);
     if (!l.text) {
         c->out->err = LMR_ENOMEM;
@@ -215,6 +217,8 @@ static void push_scratch(lmr__render_ctx *c, int64_t t)
     }
     memcpy(l.text, d->scratch.data ? d->scratch.data : "", l.len);
     l.text[l.len] = '\0';
+    for (size_t i = 0; i < l.len; i++)
+        l.hash = (l.hash ^ (unsigned char)l.text[i]) * 1099511628211ull;
     push_line(c, &l);
 }
 

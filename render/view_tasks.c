@@ -318,10 +318,11 @@ static int tk_end(lmr__render_ctx *c)
     o->reserve = 0;
     if (shown < eligible || groups_shown < groups_eligible) {
         char txt[200];
-        snprintf(txt, sizeof txt,
-                 "\xE2\x80\xA6 not shown: %zu of %zu tasks and %zu of %zu groups",
-                 eligible - shown, eligible, groups_eligible - groups_shown,
-                 groups_eligible);
+        int k = snprintf(txt, sizeof txt, "\xE2\x80\xA6 not shown: %zu of %zu tasks",
+                         eligible - shown, eligible);
+        if (groups_shown < groups_eligible && k > 0)
+            snprintf(txt + k, sizeof txt - (size_t)k, " and %zu of %zu groups",
+                     groups_eligible - groups_shown, groups_eligible);
         lmr__puts(o, "    more[\"");
         lmr__esc_label(o, txt, 0);
         lmr__puts(o, "\"]\n");
