@@ -630,6 +630,10 @@ int lm__trace_write(lm__trace *tr)
     lm__sink *s = tr->sink;
     if (!s)
         return LM_ESTATE;
+    /* Nothing to say: do not even write the header yet (lm_trace_ring and
+     * lm_trace_set_program may still change it). */
+    if (tr->olen == tr->ooff)
+        return 0;
     tr->busy = 1;
     int rc = 0;
     pthread_mutex_lock(&s->mu);
@@ -670,6 +674,12 @@ void lm__trace_free(lm__trace *tr)
     if (!tr)
         return;
     lm__trace_flush_now(tr);
+    if (tr->sink && !tr->sink->header_done) {
+        /* A loop that recorded nothing still leaves a valid (empty) trace. */
+        pthread_mutex_lock(&tr->sink->mu);
+        sink_header(tr->sink, tr);
+        pthread_mutex_unlock(&tr->sink->mu);
+    }
     reg_remove(tr);
     lm__sink_release(tr->sink);
     free(tr->rec);

@@ -318,10 +318,6 @@ static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
             if (r->c >= 1 && r->c <= 3)
                 kv_tok(e, "dir", dir_tok[r->c]);
             break;
-        case LM__ON_TASK:
-            if (r->b != 0)
-                kv_u64(e, "awaits", r->b);
-            break;
         case LM__ON_GATHER:
         case LM__ON_WAIT:
         case LM__ON_TASKGROUP:
@@ -332,6 +328,9 @@ static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
         default:
             break;
         }
+        /* The awaited task: lm_join, and wait_for's single member. */
+        if (r->b != 0)
+            kv_u64(e, "awaits", r->b);
     }
     if (r->p2 != LM__BY_NONE) {
         kv_tok(e, "by", tok_or(lm__by_tok, LM__BY__COUNT, r->p2, "unknown"));

@@ -1,0 +1,845 @@
+/*
+ * test_trace.c: the trace recorder (tracer/trace*.c) against format v1
+ * (docs/trace-format.md).
+ *
+ *  - fmt:     the formatter and escaper on hand-made records, exact bytes.
+ *  - golden:  small programs run under the virtual clock into a memory
+ *             stream, compared byte for byte with tests/data/trace/NAME.yaml
+ *             (LOOPMAID_UPDATE_GOLDEN=1 rewrites them; review the diff).
+ *  - escape:  hostile names and notes come back intact through libyaml.
+ *  - ring:    flight-recorder mode keeps exactly the last N events.
+ *  - crash:   a child that calls abort() leaves a trace that parses.
+ */
+#include <criterion/criterion.h>
+
+#include "lm_trace.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static lm_loop *vloop(void)
+{
+    lm_loop_options o;
+    lm_loop_options_init(&o);
+    o.clock = LM_CLOCK_VIRTUAL;
+    o.handle_signals = 0;
+    unsetenv("LOOPMAID_TRACE");
+    unsetenv("LOOPMAID_TRACE_RING");
+    lm_loop *l = lm_loop_new(&o);
+    cr_assert_not_null(l);
+    return l;
+}
+
+/* Runs fn as main on a fresh virtual loop traced into memory (ring = 0: the
+ * normal mode); returns the trace text (caller frees) and main's code. */
+static char *run_traced(lm_coro_fn fn, void *arg, size_t ring, int *rc_out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    cr_assert_not_null(fp);
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_trace_file(l, fp), 0);
+    cr_assert_eq(lm_trace_set_program(l, "test"), 0);
+    if (ring)
+        cr_assert_eq(lm_trace_ring(l, ring), 0);
+    int rc = lm_loop_run(l, "main", fn, arg, NULL);
+    if (rc_out)
+        *rc_out = rc;
+    lm_loop_free(l);
+    fclose(fp);
+    return text;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        fwrite(tmp, 1, n, m);
+    fclose(f);
+    fclose(m);
+    return buf;
+}
+
+static void check_golden(const char *name, const char *got)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/data/trace/%s.yaml", name);
+    const char *upd = getenv("LOOPMAID_UPDATE_GOLDEN");
+    if (upd && *upd == '1') {
+        FILE *f = fopen(path, "wb");
+        cr_assert_not_null(f, "cannot write %s", path);
+        fputs(got, f);
+        fclose(f);
+        return;
+    }
+    char *want = slurp(path);
+    cr_assert_not_null(want, "missing golden %s (LOOPMAID_UPDATE_GOLDEN=1)", path);
+    cr_assert_str_eq(got, want, "trace differs from %s", path);
+    free(want);
+}
+
+/* libyaml: the whole text as one document; NULL-safe lookups. */
+typedef struct ydoc {
+    yaml_document_t doc;
+    bool ok;
+} ydoc;
+
+static void yparse(ydoc *d, const char *text)
+{
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+    d->ok = yaml_parser_load(&p, &d->doc) == 1 &&
+            yaml_document_get_root_node(&d->doc) != NULL;
+    if (!d->ok)
+        cr_log_error("libyaml: %s at line %zu col %zu", p.problem ? p.problem : "?",
+                     p.problem_mark.line + 1, p.problem_mark.column + 1);
+    yaml_parser_delete(&p);
+}
+
+static yaml_node_t *yget(ydoc *d, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start;
+         pr < map->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = yaml_document_get_node(&d->doc, pr->key);
+        if (k && k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)k->data.scalar.value, key) == 0)
+            return yaml_document_get_node(&d->doc, pr->value);
+    }
+    return NULL;
+}
+
+static const char *ystr(yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+                                            : NULL;
+}
+
+static size_t ylen(yaml_node_t *n) { return n ? n->data.scalar.length : 0; }
+
+static size_t yevents(ydoc *d, yaml_node_t **out, size_t cap)
+{
+    yaml_node_t *ev = yget(d, yaml_document_get_root_node(&d->doc), "events");
+    if (!ev || ev->type != YAML_SEQUENCE_NODE)
+        return 0;
+    size_t n = 0;
+    for (yaml_node_item_t *it = ev->data.sequence.items.start;
+         it < ev->data.sequence.items.top; it++, n++)
+        if (n < cap)
+            out[n] = yaml_document_get_node(&d->doc, *it);
+    return n;
+}
+
+static size_t count_lines(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* fmt: the formatter on hand-made input                                     */
+/* ------------------------------------------------------------------------ */
+
+static int heap_flush(lm__emit *e, size_t need)
+{
+    size_t cap = e->cap ? e->cap * 2 : 16;
+    while (cap < e->len + need)
+        cap *= 2;
+    e->buf = realloc(e->buf, cap);
+    e->cap = cap;
+    return e->buf ? 0 : -1;
+}
+
+static char *quote(const char *s, size_t n)
+{
+    lm__emit e = {.flush = heap_flush};
+    lm__emit_quoted(&e, s, n);
+    lm__emit_bytes(&e, "", 1);
+    cr_assert(!e.failed);
+    return e.buf;
+}
+
+#define QEQ(in, want)                                                          \
+    do {                                                                       \
+        char *q_ = quote(in, sizeof(in) - 1);                                  \
+        cr_expect_str_eq(q_, want, "quote(%s)", #in);                          \
+        free(q_);                                                              \
+    } while (0)
+
+Test(fmt, escapes)
+{
+    QEQ("plain text", "\"plain text\"");
+    QEQ("", "\"\"");
+    QEQ("a\"b\\c", "\"a\\\"b\\\\c\"");
+    QEQ("l1\nl2\tx\ry", "\"l1\\nl2\\tx\\ry\"");
+    QEQ("\x01\x1f\x7f", "\"\\x01\\x1F\\x7F\"");
+    QEQ("nul\0after", "\"nul\\x00after\"");
+    QEQ("caf\xc3\xa9 \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"");
+    QEQ("\xc2\x85|\xc2\x9f", "\"\\x85|\\x9F\"");                   /* C1 */
+    QEQ("\xe2\x80\xa8\xe2\x80\xa9", "\"\\u2028\\u2029\"");          /* LS, PS */
+    QEQ("\xef\xbb\xbf\xef\xbf\xbe", "\"\\uFEFF\\uFFFE\"");
+    /* Invalid UTF-8: one U+FFFD per maximal ill-formed subpart. */
+    QEQ("a\xff" "b", "\"a\xef\xbf\xbd" "b\"");
+    QEQ("\xe2\x82", "\"\xef\xbf\xbd\"");                  /* truncated 3-byte */
+    QEQ("\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\"");      /* overlong */
+    QEQ("\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* surrogate */
+    QEQ("\xf4\x90\x80\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    QEQ("\xf0\x9f\x98", "\"\xef\xbf\xbd\"");
+}
+
+Test(fmt, integers)
+{
+    lm__emit e = {.flush = heap_flush};
+    lm__emit_i64(&e, 0);
+    lm__emit_str(&e, " ");
+    lm__emit_i64(&e, -1);
+    lm__emit_str(&e, " ");
+    lm__emit_i64(&e, INT64_MIN);
+    lm__emit_str(&e, " ");
+    lm__emit_i64(&e, INT64_MAX);
+    lm__emit_bytes(&e, "", 1);
+    cr_assert_str_eq(e.buf, "0 -1 -9223372036854775808 9223372036854775807");
+    free(e.buf);
+}
+
+/* A trace with no sink, for records made by hand. */
+static lm__trace *bare_trace(void)
+{
+    char *buf;
+    size_t len;
+    FILE *fp = open_memstream(&buf, &len);
+    lm__sink *s;
+    cr_assert_eq(lm__sink_open_file(fp, &s), 0);
+    lm__trace *tr = lm__trace_new(s, LM_CLOCK_VIRTUAL);
+    cr_assert_not_null(tr);
+    return tr;
+}
+
+static char *fmt_rec(lm__trace *tr, const lm__rec *r)
+{
+    lm__emit e = {.flush = heap_flush};
+    lm__emit_rec(&e, tr, r);
+    lm__emit_bytes(&e, "", 1);
+    return e.buf;
+}
+
+Test(fmt, records)
+{
+    lm__trace *tr = bare_trace();
+    tr->loopno = 1;
+    struct {
+        lm__rec r;
+        const char *want;
+    } cases[] = {
+        {{.t = 5, .kind = LM__R_STATE, .a = 3,
+          .p0 = LM_STATE_RUNNING | LM_STATE_AWAITING << 4, .p1 = LM__ON_IO,
+          .i = 7, .c = 3},
+         "  - {t: 5, ev: state, task: 3, from: running, to: awaiting, on: io, fd: 7, dir: readwrite}\n"},
+        {{.t = 6, .kind = LM__R_STATE, .a = 3, .b = 9,
+          .p0 = LM_STATE_AWAITING | LM_STATE_PENDING << 4, .p2 = LM__BY_TASK},
+         "  - {t: 6, ev: state, task: 3, from: awaiting, to: pending, by: task, by_task: 9}\n"},
+        {{.t = 7, .kind = LM__R_STATE, .a = 3,
+          .p0 = LM_STATE_RUNNING | LM_STATE_FAILED << 4, .i = LM_EUSER - 7},
+         "  - {t: 7, ev: state, task: 3, from: running, to: failed, error: \"LM_EUSER\", code: -107}\n"},
+        {{.t = 8, .kind = LM__R_CANCEL, .a = 4, .b = 1, .p0 = LM__CANCEL_TIMEOUT},
+         "  - {t: 8, ev: cancel, task: 4, reason: timeout, by_task: 1}\n"},
+        {{.t = 9, .kind = LM__R_POLL, .c = -5, .b = 0, .i = 2},
+         "  - {t: 9, ev: poll, timeout: -1, waited: 0, ready: 2}\n"},
+        {{.t = 10, .kind = LM__R_TICK, .a = 4, .i = 3, .b = 1, .c = 2},
+         "  - {t: 10, ev: tick, n: 4, ran: 3, io: 1, timers: 2}\n"},
+        {{.t = 11, .kind = LM__R_GROUP_END, .a = 2, .p0 = LM__OUT_TIMEOUT,
+          .i = LM_ETIMEDOUT},
+         "  - {t: 11, ev: group_end, group: 2, outcome: timeout, error: \"LM_ETIMEDOUT\"}\n"},
+        {{.t = 12, .kind = LM__R_LOOP_END},
+         "  - {t: 12, ev: loop_end, loop: 1}\n"},
+        {{.t = 13, .kind = LM__R_IO, .a = 2, .i = 5, .p0 = LM_WRITABLE},
+         "  - {t: 13, ev: io, task: 2, fd: 5, dir: write}\n"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *got = fmt_rec(tr, &cases[k].r);
+        cr_expect_str_eq(got, cases[k].want, "case %zu", k);
+        free(got);
+    }
+    /* Strings: members, interned labels, arena text; loop 2 shows itself. */
+    uint64_t mem[3] = {2, 3, 4};
+    lm__rec g = {.t = 1, .kind = LM__R_GROUP, .a = 1, .b = 1, .p0 = LM__GROUP_WAIT,
+                 .p1 = 3, .c = 500, .i = 3};
+    g.s2 = lm__trace_blob(tr, mem, sizeof mem);
+    g.s1 = lm__trace_intern(tr, "wait(A, B, C)");
+    cr_assert_eq(lm__trace_intern(tr, "wait(A, B, C)"), g.s1, "interned twice");
+    tr->loopno = 2;
+    char *got = fmt_rec(tr, &g);
+    cr_expect_str_eq(got, "  - {t: 1, ev: group, loop: 2, group: 1, kind: wait, owner: 1, "
+                          "members: [2, 3, 4], mode: first_completed, timeout: 500, "
+                          "label: \"wait(A, B, C)\"}\n");
+    free(got);
+    lm__trace_free(tr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* golden: one small program per primitive                                   */
+/* ------------------------------------------------------------------------ */
+
+static int p_sleep(void *arg)
+{
+    (void)arg;
+    lm_sleep(LM_MSEC(10));
+    return lm_sleep(LM_MSEC(5));
+}
+
+static int child_yield(void *arg)
+{
+    (void)arg;
+    lm_yield();
+    return 0;
+}
+
+static int p_yield(void *arg)
+{
+    (void)arg;
+    lm_task *c = lm_spawn("child", child_yield, NULL);
+    lm_yield();
+    lm_yield();
+    int rc = lm_join(c, NULL);
+    lm_task_release(c);
+    return rc;
+}
+
+static int body_never(void *arg)
+{
+    (void)arg;
+    cr_assert_fail("a task cancelled before it ran must not run");
+    return 0;
+}
+
+static int p_cancel_pending(void *arg)
+{
+    (void)arg;
+    lm_task *a = lm_spawn("pending one", body_never, NULL);
+    lm_task *b = lm_task_new(lm_loop_current(), "created one", body_never, NULL);
+    lm_cancel(a);
+    lm_cancel(b);
+    int rc = lm_join(a, NULL);
+    lm_task_release(a);
+    lm_task_release(b);
+    return rc == LM_ECANCELED ? 0 : -1;
+}
+
+static int sleeper_cleanup(void *arg)
+{
+    (void)arg;
+    int rc = lm_sleep(LM_SEC(1));
+    if (rc == LM_ECANCELED)
+        lm_note("cleaning up");
+    return rc;
+}
+
+static int p_cancel_awaiting(void *arg)
+{
+    (void)arg;
+    lm_task *c = lm_spawn("sleeper", sleeper_cleanup, NULL);
+    lm_sleep(LM_MSEC(1));
+    lm_cancel(c);
+    int rc = lm_join(c, NULL);
+    lm_task_release(c);
+    return rc == LM_ECANCELED ? 0 : -1;
+}
+
+static int failer(void *arg)
+{
+    (void)arg;
+    lm_sleep(LM_MSEC(2));
+    return lm_fail(LM_EUSER - 7, "bad \"reply\":\n\tno body");
+}
+
+static int p_failure(void *arg)
+{
+    (void)arg;
+    lm_task *c = lm_spawn("failer", failer, NULL);
+    int rc = lm_join(c, NULL);
+    lm_task_release(c);
+    return rc == LM_EUSER - 7 ? 0 : -1;
+}
+
+static int p_note_rename(void *arg)
+{
+    (void)arg;
+    lm_note("Send HTTP request");
+    lm_notef("attempt %d of %d", 1, 3);
+    lm_task_set_name(lm_current(), "renamed main");
+    lm_loop_set_name(lm_loop_current(), "the loop");
+    return 0;
+}
+
+static int quick(void *arg)
+{
+    return lm_sleep(LM_MSEC((intptr_t)arg));
+}
+
+static int bad(void *arg)
+{
+    lm_sleep(LM_MSEC((intptr_t)arg));
+    return lm_fail(LM_EIO, "boom");
+}
+
+static int p_groups(void *arg)
+{
+    (void)arg;
+    lm_task *t[3] = {lm_spawn("A", quick, (void *)3), lm_spawn("B", bad, (void *)1),
+                     lm_spawn("C", quick, (void *)2)};
+    int errs[3];
+    lm_gather(t, 3, LM_GATHER_RETURN_EXCEPTIONS, NULL, errs);
+    for (int i = 0; i < 3; i++)
+        lm_task_release(t[i]);
+
+    lm_task *w[2] = {lm_spawn("fast", quick, (void *)1), lm_spawn("slow", quick, (void *)50)};
+    unsigned char done[2];
+    lm_wait(w, 2, LM_FIRST_COMPLETED, LM_MSEC(20), done, NULL);
+    lm_task *slow = lm_spawn("slower", quick, (void *)100);
+    int rc = lm_wait_for(slow, LM_MSEC(5), NULL);
+    cr_expect_eq(rc, LM_ETIMEDOUT);
+    lm_task_release(slow);
+    lm_cancel(w[1]);
+    lm_join(w[1], NULL);
+    lm_task_release(w[0]);
+    lm_task_release(w[1]);
+
+    lm_taskgroup *g = lm_taskgroup_new("fetchers");
+    lm_taskgroup_spawn(g, "g1", quick, (void *)4);
+    lm_taskgroup_spawn(g, "g2", quick, (void *)6);
+    rc = lm_taskgroup_wait(g);
+    lm_taskgroup_free(g);
+    return rc;
+}
+
+static int consumer(void *arg)
+{
+    lm_queue *q = arg;
+    void *item;
+    int n = 0;
+    while (lm_queue_get(q, &item) == 0)
+        n++;
+    return n == 2 ? 0 : -1;
+}
+
+static int locker(void *arg)
+{
+    lm_lock *l = arg;
+    lm_lock_acquire(l);
+    lm_sleep(LM_MSEC(1));
+    lm_lock_release(l);
+    return 0;
+}
+
+static int p_sync(void *arg)
+{
+    (void)arg;
+    lm_queue *q = lm_queue_new(1);
+    lm_task *c = lm_spawn("consumer", consumer, q);
+    lm_queue_put(q, (void *)1);
+    lm_queue_put(q, (void *)2);
+    lm_queue_close(q);
+    lm_join(c, NULL);
+    lm_task_release(c);
+    lm_queue_free(q);
+
+    lm_lock *l = lm_lock_new();
+    lm_task *a = lm_spawn("locker 1", locker, l);
+    lm_task *b = lm_spawn("locker 2", locker, l);
+    lm_join(a, NULL);
+    lm_join(b, NULL);
+    lm_task_release(a);
+    lm_task_release(b);
+    lm_lock_free(l);
+    return 0;
+}
+
+static const struct golden {
+    const char *name;
+    lm_coro_fn fn;
+} goldens[] = {
+    {"sleep", p_sleep},
+    {"yield", p_yield},
+    {"cancel_pending", p_cancel_pending},
+    {"cancel_awaiting", p_cancel_awaiting},
+    {"failure", p_failure},
+    {"note_rename", p_note_rename},
+    {"groups", p_groups},
+    {"sync", p_sync},
+};
+
+Test(golden, primitives)
+{
+    for (size_t i = 0; i < sizeof goldens / sizeof goldens[0]; i++) {
+        char *a = run_traced(goldens[i].fn, NULL, 0, NULL);
+        check_golden(goldens[i].name, a);
+        /* Determinism: a second run gives the same bytes. */
+        char *b = run_traced(goldens[i].fn, NULL, 0, NULL);
+        cr_expect_str_eq(a, b, "%s: two runs differ", goldens[i].name);
+        ydoc d;
+        yparse(&d, a);
+        cr_expect(d.ok, "%s: not valid YAML", goldens[i].name);
+        if (d.ok)
+            yaml_document_delete(&d.doc);
+        free(a);
+        free(b);
+    }
+}
+
+Test(golden, content_checks)
+{
+    /* Independent of the golden files: the facts the doc promises. */
+    char *s = run_traced(p_cancel_pending, NULL, 0, NULL);
+    cr_expect(strstr(s, "from: pending, to: cancelled, by: cancel") != NULL);
+    cr_expect(strstr(s, "from: created, to: cancelled, by: cancel") != NULL);
+    cr_expect(strstr(s, "ev: cancel, task: 2, reason: explicit, by_task: 1") != NULL);
+    free(s);
+    s = run_traced(p_cancel_awaiting, NULL, 0, NULL);
+    cr_expect(strstr(s, "from: awaiting, to: pending, by: cancel") != NULL);
+    cr_expect(strstr(s, "from: running, to: cancelled") != NULL);
+    cr_expect(strstr(s, "awaiting, to: cancelled") == NULL);
+    free(s);
+    s = run_traced(p_failure, NULL, 0, NULL);
+    cr_expect(strstr(s, "to: failed, error: \"LM_EUSER\", code: -107, "
+                        "message: \"bad \\\"reply\\\":\\n\\tno body\"}") != NULL, "%s", s);
+    free(s);
+    s = run_traced(p_note_rename, NULL, 0, NULL);
+    cr_expect(strstr(s, "ev: note, task: 1, text: \"attempt 1 of 3\"") != NULL);
+    cr_expect(strstr(s, "ev: name, task: 1, name: \"renamed main\"") != NULL);
+    cr_expect(strncmp(s, "loopmaid: 1\nprogram: \"test\"\nclock: virtual\nevents:\n", 50) == 0);
+    free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* escape: hostile names round-trip through libyaml                          */
+/* ------------------------------------------------------------------------ */
+
+static char long_name[5001];
+
+static const struct hostile {
+    const char *in, *want; /* want NULL: same as in */
+} hostile[] = {
+    {"say \"hi\"", NULL},
+    {"line1\nline2\r\n", NULL},
+    {"back\\slash\\", NULL},
+    {"tab\there", NULL},
+    {"emoji \xf0\x9f\x90\x8d snake, \xe6\x97\xa5\xe6\x9c\xac", NULL},
+    {"bad \xff\xfe utf8 \xc3", "bad \xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd"},
+    {"ctl \x01\x07\x1b[31m", NULL},
+    {"ls\xe2\x80\xa8ps\xe2\x80\xa9nel\xc2\x85", NULL},
+    {"}, ev: spawn, task: 99 #", NULL},
+    {"%%{init: {}}%% click x", NULL},
+    {"- {t: 0}\n  - {t: 1, ev: loop_end}", NULL},
+    {"", NULL},
+    {long_name, NULL},
+};
+#define NHOSTILE (sizeof hostile / sizeof hostile[0])
+
+static int noop(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int p_hostile(void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < NHOSTILE; i++) {
+        lm_task *t = lm_spawn(hostile[i].in, noop, NULL);
+        lm_note(hostile[i].in);
+        lm_join(t, NULL);
+        lm_task_release(t);
+    }
+    return 0;
+}
+
+Test(escape, hostile_names_round_trip)
+{
+    for (size_t i = 0; i < 5000; i++)
+        long_name[i] = (char)('a' + i % 26);
+    char *s = run_traced(p_hostile, NULL, 0, NULL);
+    ydoc d;
+    yparse(&d, s);
+    cr_assert(d.ok, "trace with hostile names is not valid YAML");
+    yaml_node_t *ev[4096];
+    size_t n = yevents(&d, ev, 4096);
+    cr_assert(n > 2 * NHOSTILE);
+    size_t spawns = 0, notes = 0;
+    for (size_t k = 0; k < n && k < 4096; k++) {
+        const char *kind = ystr(yget(&d, ev[k], "ev"));
+        cr_assert_not_null(kind);
+        const char *key = strcmp(kind, "spawn") == 0  ? "name"
+                          : strcmp(kind, "note") == 0 ? "text"
+                                                      : NULL;
+        if (!key)
+            continue;
+        size_t *cnt = strcmp(kind, "spawn") == 0 ? &spawns : &notes;
+        if (strcmp(kind, "spawn") == 0 && *cnt == 0 &&
+            strcmp(ystr(yget(&d, ev[k], "name")), "main") == 0)
+            continue; /* main itself */
+        cr_assert_lt(*cnt, NHOSTILE);
+        const struct hostile *h = &hostile[*cnt];
+        const char *want = h->want ? h->want : h->in;
+        yaml_node_t *v = yget(&d, ev[k], key);
+        cr_expect_eq(ylen(v), strlen(want), "%s %zu: length", kind, *cnt);
+        cr_expect(ystr(v) && strcmp(ystr(v), want) == 0, "%s %zu differs", kind, *cnt);
+        (*cnt)++;
+    }
+    cr_expect_eq(spawns, NHOSTILE);
+    cr_expect_eq(notes, NHOSTILE);
+    /* Still one event per line: the number of "  - {" lines is the count. */
+    cr_expect_eq(count_lines(s, "\n  - {"), n);
+    yaml_document_delete(&d.doc);
+    free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* ring: exactly the last N                                                  */
+/* ------------------------------------------------------------------------ */
+
+static int p_chatty(void *arg)
+{
+    int rounds = (int)(intptr_t)arg;
+    for (int i = 0; i < rounds; i++) {
+        lm_notef("round %d: %s", i, "some text that makes the arena grow a bit");
+        lm_yield();
+    }
+    return 0;
+}
+
+/* The event lines of a trace (the lines starting "  - {"), as offsets. */
+static size_t event_lines(const char *s, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = strstr(s, "\n  - {"); p; p = strstr(p + 1, "\n  - {"))
+        if (n < cap)
+            out[n++] = p + 1;
+        else
+            n++;
+    return n;
+}
+
+static size_t line_len(const char *p) { return (size_t)(strchr(p, '\n') - p) + 1; }
+
+Test(ring, keeps_exactly_the_last_n)
+{
+    const size_t N = 25;
+    char *full = run_traced(p_chatty, (void *)(intptr_t)200, 0, NULL);
+    char *ring = run_traced(p_chatty, (void *)(intptr_t)200, N, NULL);
+    static const char *fl[100000], *rl[1000];
+    size_t nf = event_lines(full, fl, 100000), nr = event_lines(ring, rl, 1000);
+    cr_assert_gt(nf, N + 1);
+    cr_assert_eq(nr, N + 1, "ring: %zu event lines, want gap + %zu", nr, N);
+    cr_expect(strstr(ring, "\nring: 25\n") != NULL);
+    cr_expect(strstr(rl[0], "ev: gap, dropped: ") == rl[0] + strcspn(rl[0], "e"),
+              "first line is the gap");
+    char want_gap[64];
+    snprintf(want_gap, sizeof want_gap, "dropped: %zu}", nf - N);
+    cr_expect(strncmp(strstr(rl[0], "dropped: "), want_gap, strlen(want_gap)) == 0,
+              "gap counts the dropped events");
+    for (size_t k = 0; k < N; k++) {
+        const char *a = fl[nf - N + k], *b = rl[1 + k];
+        cr_expect(line_len(a) == line_len(b) && memcmp(a, b, line_len(a)) == 0,
+                  "ring line %zu differs from the full trace's", k);
+    }
+    free(full);
+    free(ring);
+}
+
+Test(ring, strings_survive_compaction)
+{
+    /* 40000 notes of ~60 bytes: the arena passes its compaction threshold
+     * several times; the kept notes must still read right. */
+    const size_t N = 100;
+    char *ring = run_traced(p_chatty, (void *)(intptr_t)40000, N, NULL);
+    char *full = run_traced(p_chatty, (void *)(intptr_t)40000, 0, NULL);
+    static const char *fl[400000], *rl[1000];
+    size_t nf = event_lines(full, fl, 400000), nr = event_lines(ring, rl, 1000);
+    cr_assert_eq(nr, N + 1);
+    for (size_t k = 0; k < N; k++)
+        cr_expect(memcmp(fl[nf - N + k], rl[1 + k], line_len(rl[1 + k])) == 0,
+                  "line %zu", k);
+    free(full);
+    free(ring);
+}
+
+Test(ring, flush_on_demand_then_rest)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    lm_loop *l = vloop();
+    lm_trace_file(l, fp);
+    lm_trace_set_program(l, "test");
+    cr_assert_eq(lm_trace_ring(l, 5), 0);
+    cr_assert_eq(lm_trace_ring(l, 0), LM_EINVAL);
+    lm_loop_run(l, "main", p_chatty, (void *)(intptr_t)3, NULL);
+    lm_trace_flush(l);
+    size_t after_first = len;
+    lm_trace_flush(l); /* nothing new: nothing written */
+    cr_expect_eq(len, after_first);
+    lm_loop_free(l);
+    fclose(fp);
+    cr_expect_eq(count_lines(text, "loopmaid: 1"), 1, "one header");
+    free(text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* multi-loop: one file, loop numbers                                        */
+/* ------------------------------------------------------------------------ */
+
+Test(multi, two_loops_one_file)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    lm_loop *a = vloop(), *b = vloop();
+    lm_trace_file(a, fp);
+    lm_trace_file(b, fp);
+    lm_trace_set_program(a, "test");
+    lm_loop_run(a, "main", p_sleep, NULL, NULL);
+    lm_loop_run(b, "main", p_sleep, NULL, NULL);
+    lm_loop_free(a);
+    lm_loop_free(b);
+    fclose(fp);
+    cr_expect_eq(count_lines(text, "loopmaid: 1"), 1, "one header");
+    const char *second = strstr(text, "ev: loop_end, loop: 1}");
+    cr_assert_not_null(second);
+    /* Every event after loop 1 ended carries loop: 2. */
+    size_t lines = 0, tagged = 0;
+    for (const char *p = strstr(second, "\n  - {"); p; p = strstr(p + 1, "\n  - {")) {
+        lines++;
+        const char *nl = strchr(p + 1, '\n');
+        const char *tag = strstr(p, "loop: 2");
+        if (tag && tag < nl)
+            tagged++;
+    }
+    cr_expect_gt(lines, 3);
+    cr_expect_eq(lines, tagged);
+    ydoc d;
+    yparse(&d, text);
+    cr_expect(d.ok);
+    if (d.ok)
+        yaml_document_delete(&d.doc);
+    free(text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* crash: abort() in a child leaves a readable trace                         */
+/* ------------------------------------------------------------------------ */
+
+static int p_abort(void *arg)
+{
+    (void)arg;
+    lm_task *c = lm_spawn("worker", quick, (void *)1);
+    lm_sleep(LM_MSEC(3));
+    lm_note("about to abort");
+    abort();
+    lm_task_release(c);
+    return 0;
+}
+
+Test(crash, abort_leaves_a_parseable_trace)
+{
+    char path[] = "/tmp/loopmaid-trace-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* Only our handler between abort() and the default action. */
+        signal(SIGABRT, SIG_DFL);
+        lm_loop *l = vloop();
+        if (lm_trace_open(l, path) != 0)
+            _exit(3);
+        lm_loop_run(l, "main", p_abort, NULL, NULL);
+        _exit(4);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "child status %d", st);
+    char *s = slurp(path);
+    unlink(path);
+    cr_assert_not_null(s);
+    cr_assert_gt(strlen(s), 0, "empty trace after abort");
+    cr_expect_eq(s[strlen(s) - 1], '\n', "ends with a whole line");
+    ydoc d;
+    yparse(&d, s);
+    cr_assert(d.ok, "trace cut by abort does not parse:\n%s", s);
+    yaml_node_t *ev[1024];
+    size_t n = yevents(&d, ev, 1024);
+    cr_assert_gt(n, 3);
+    cr_expect_str_eq(ystr(yget(&d, ev[n - 1], "ev")), "note");
+    cr_expect_str_eq(ystr(yget(&d, ev[n - 1], "text")), "about to abort");
+    yaml_document_delete(&d.doc);
+    free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* API edges                                                                 */
+/* ------------------------------------------------------------------------ */
+
+Test(api, off_and_errors)
+{
+    lm_loop *l = vloop();
+    cr_expect_eq(lm_trace_set_program(l, "x"), LM_ESTATE);
+    cr_expect_eq(lm_trace_ring(l, 4), LM_ESTATE);
+    cr_expect_eq(lm_trace_flush(l), 0);
+    cr_expect_eq(lm_trace_open(l, "/nonexistent-dir/x.yaml"), LM_ESYS);
+    cr_expect_eq(lm_trace_open(l, ""), LM_EINVAL);
+    lm_trace_close(l); /* off: harmless */
+    lm_note("no trace, no crash");
+    lm_loop_free(l);
+    lm_note("no loop, no crash");
+}
+
+Test(api, env_trace_shared_by_sequential_loops)
+{
+    char path[] = "/tmp/loopmaid-env-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("LOOPMAID_TRACE", path, 1);
+        setenv("LOOPMAID_CLOCK", "virtual", 1);
+        for (int i = 0; i < 2; i++) {
+            lm_loop_options o;
+            lm_loop_options_init(&o);
+            o.handle_signals = 0;
+            lm_loop *l = lm_loop_new(&o);
+            lm_loop_run(l, "main", p_sleep, NULL, NULL);
+            lm_loop_free(l);
+        }
+        exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char *s = slurp(path);
+    unlink(path);
+    cr_expect_eq(count_lines(s, "loopmaid: 1"), 1);
+    cr_expect_eq(count_lines(s, "ev: loop_start, loop: 1"), 1);
+    cr_expect_eq(count_lines(s, "ev: loop_start, loop: 2"), 1);
+    cr_expect(strstr(s, "clock: virtual") != NULL);
+    free(s);
+}
