@@ -115,6 +115,9 @@ typedef enum lm_clock_kind {
     LM_CLOCK_MONOTONIC,   /* the real clock (CLOCK_MONOTONIC) */
     LM_CLOCK_VIRTUAL      /* time jumps to the next timer when nothing is ready */
 } lm_clock_kind;
+/* Virtual time stands still while anything is ready: a task that waits for a
+ * timer by spinning on lm_yield() never lets it come due. Await instead
+ * (lm_sleep, lm_join, an event ...). */
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                     */

@@ -1,0 +1,325 @@
+/*
+ * coro.c: stackful coroutines for the task runtime, and their stack pool.
+ *
+ * The picture of a stack mapping is in lm_coro.h; the pictures of a saved
+ * context are in switch_x86_64.S and switch_aarch64.S. This file builds the
+ * first frame of a new coroutine, talks to the sanitizers, and keeps stacks
+ * for reuse so that spawning a task costs no system call once the pool is
+ * warm.
+ *
+ * Memory: a stack is mapped with MAP_NORESERVE, so only the pages a task
+ * actually touches use memory (typically one or two 4 KiB pages for a task
+ * that sleeps), however large the virtual size.
+ */
+#include "lm_coro.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* ---- sanitizer and valgrind glue ---------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define LM__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LM__ASAN 1
+#endif
+#endif
+
+#ifdef LM__ASAN
+/* Declared here rather than through <sanitizer/common_interface_defs.h> so
+ * the build does not depend on where a compiler keeps that header. */
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
+                                    size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save,
+                                     const void **bottom_old, size_t *size_old);
+#define LM__ASAN_START(save, bottom, size)                                     \
+    __sanitizer_start_switch_fiber((save), (bottom), (size))
+#define LM__ASAN_FINISH(save, bottom, size)                                    \
+    __sanitizer_finish_switch_fiber((save), (bottom), (size))
+#else
+#define LM__ASAN_START(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define LM__ASAN_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define LM__VALGRIND 1
+#endif
+#endif
+
+/* MADV_GUARD_INSTALL (Linux 6.13) makes a guard page without splitting the
+ * mapping into two VMAs; older kernels refuse it and mprotect is used. This
+ * matters for 100,000 tasks: vm.max_map_count is 65530 by default. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#ifndef MAP_STACK
+#define MAP_STACK 0
+#endif
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
+/* ---- the control block -------------------------------------------------- */
+
+struct lm__coro {
+    lm__ctx ctx;
+    void (*fn)(void *);
+    void *arg;
+    lm__coro_sched *sched;
+    char *map;            /* start of the mapping (the guard page) */
+    char *lo;             /* lowest usable byte */
+    size_t size;          /* usable bytes, lo .. initial stack top */
+    lm__coro *next_free;  /* in sched->free_list while pooled */
+    void *asan_fake;      /* ASan's fake stack of this coroutine */
+    unsigned vg_id;       /* valgrind's stack id */
+};
+
+/* The control block takes the top of the mapping, rounded to 64 bytes so the
+ * stack top below it is 16-byte aligned as both ABIs require. */
+#define LM__CB_SIZE ((sizeof(lm__coro) + 63u) & ~(size_t)63u)
+
+#ifdef LM_CORO_UCONTEXT
+static _Thread_local lm__coro *lm__boot_coro;
+
+static void lm__ctx_switch(lm__ctx *from, lm__ctx *to)
+{
+    swapcontext(&from->uc, &to->uc);
+}
+#else
+void lm__ctx_switch(lm__ctx *from, lm__ctx *to);
+void lm__ctx_boot(void);
+#endif
+
+/* ---- the pool ----------------------------------------------------------- */
+
+static size_t lm__env_stack_size(void)
+{
+    const char *e = getenv("LOOPMAID_STACK");
+    if (e == NULL || *e == '\0')
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(e, &end, 10);
+    if (errno != 0 || end == e)
+        return 0;
+    if (*end == 'k' || *end == 'K')
+        v *= 1024ull;
+    else if (*end == 'm' || *end == 'M')
+        v *= 1024ull * 1024ull;
+    if (v > (1ull << 32))
+        return 0; /* absurd values fall back to the default */
+    return (size_t)v;
+}
+
+void lm__coro_sched_init(lm__coro_sched *s, size_t stack_size)
+{
+    memset(s, 0, sizeof *s);
+    long pg = sysconf(_SC_PAGESIZE);
+    s->page = pg > 0 ? (size_t)pg : 4096;
+    if (stack_size == 0)
+        stack_size = lm__env_stack_size();
+    if (stack_size == 0) {
+#ifdef LM__ASAN
+        /* ASan's redzones make frames several times larger. */
+        stack_size = 256 * 1024;
+#else
+        stack_size = 64 * 1024;
+#endif
+    }
+    if (stack_size < 16 * 1024)
+        stack_size = 16 * 1024;
+    stack_size = (stack_size + s->page - 1) & ~(s->page - 1);
+    s->stack_size = stack_size;
+    s->map_size = stack_size + s->page;
+    s->max_free = 256;
+}
+
+static void lm__coro_unmap(lm__coro_sched *s, lm__coro *c)
+{
+#ifdef LM__VALGRIND
+    VALGRIND_STACK_DEREGISTER(c->vg_id);
+#endif
+    s->mapped--;
+    munmap(c->map, s->map_size);
+}
+
+void lm__coro_sched_destroy(lm__coro_sched *s)
+{
+    while (s->free_list != NULL) {
+        lm__coro *c = s->free_list;
+        s->free_list = c->next_free;
+        lm__coro_unmap(s, c);
+    }
+    s->nfree = 0;
+}
+
+/* Maps a fresh stack with its guard page. Costs one mmap and one madvise or
+ * mprotect. If the kernel refuses a guard (too many mappings), the stack is
+ * still usable without one rather than failing the task. */
+static lm__coro *lm__coro_map(lm__coro_sched *s)
+{
+    char *m = mmap(NULL, s->map_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (madvise(m, s->page, MADV_GUARD_INSTALL) != 0)
+        (void)mprotect(m, s->page, PROT_NONE);
+    lm__coro *c = (lm__coro *)(void *)(m + s->map_size - LM__CB_SIZE);
+    memset(c, 0, sizeof *c);
+    c->map = m;
+    c->lo = m + s->page;
+    c->size = (size_t)((char *)c - c->lo);
+#ifdef LM__VALGRIND
+    c->vg_id = VALGRIND_STACK_REGISTER(c->lo, (char *)c);
+#endif
+    s->mapped++;
+    return c;
+}
+
+#ifdef LM_CORO_UCONTEXT
+static void lm__coro_main(void);
+#else
+static void lm__coro_main(void *arg);
+#endif
+
+#ifdef LM_CORO_UCONTEXT
+/* Kept out of line: getcontext returns twice as far as the compiler knows,
+ * which would make every local of the caller suspect. */
+__attribute__((noinline)) static int lm__uc_prepare(lm__coro *c)
+{
+    if (getcontext(&c->ctx.uc) != 0)
+        return -1;
+    c->ctx.uc.uc_stack.ss_sp = c->lo;
+    c->ctx.uc.uc_stack.ss_size = c->size;
+    c->ctx.uc.uc_link = NULL;
+    makecontext(&c->ctx.uc, lm__coro_main, 0);
+    return 0;
+}
+#endif
+
+lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
+{
+    lm__coro *c = s->free_list;
+    if (c != NULL) {
+        s->free_list = c->next_free;
+        s->nfree--;
+    } else {
+        c = lm__coro_map(s);
+        if (c == NULL)
+            return NULL;
+    }
+    c->next_free = NULL;
+    c->fn = fn;
+    c->arg = arg;
+    c->sched = s;
+    c->asan_fake = NULL;
+    s->live++;
+
+#ifdef LM_CORO_UCONTEXT
+    if (lm__uc_prepare(c) != 0) {
+        lm__coro_free(s, c);
+        return NULL;
+    }
+#else
+    /* Build the frame lm__ctx_switch expects to pop (see the .S files). */
+    uintptr_t top = (uintptr_t)c & ~(uintptr_t)15;
+    void **sp = (void **)top;
+#if defined(__x86_64__)
+    *--sp = NULL;                        /* alignment: boot runs at top-16 */
+    *--sp = NULL;
+    *--sp = (void *)lm__ctx_boot;        /* return address */
+    *--sp = NULL;                        /* rbp: ends backtraces */
+    *--sp = NULL;                        /* rbx */
+    *--sp = (void *)lm__coro_main;       /* r12: called by lm__ctx_boot */
+    *--sp = (void *)c;                   /* r13: its argument */
+    *--sp = NULL;                        /* r14 */
+    *--sp = NULL;                        /* r15 */
+    /* MXCSR (all exceptions masked) and the x87 control word (double
+     * extended precision, all masked): the ABI's initial values. */
+    *--sp = (void *)(uintptr_t)(0x1F80u | ((uint64_t)0x037Fu << 32));
+#elif defined(__aarch64__)
+    sp -= 20;                            /* 160 bytes */
+    memset(sp, 0, 160);
+    sp[0] = (void *)lm__coro_main;       /* x19: called by lm__ctx_boot */
+    sp[1] = (void *)c;                   /* x20: its argument */
+    sp[10] = NULL;                       /* x29: ends backtraces */
+    sp[11] = (void *)lm__ctx_boot;       /* x30: where the switch returns */
+#endif
+    c->ctx.sp = sp;
+#endif
+    return c;
+}
+
+void lm__coro_free(lm__coro_sched *s, lm__coro *c)
+{
+    s->live--;
+    if (s->nfree < s->max_free) {
+        c->next_free = s->free_list;
+        s->free_list = c;
+        s->nfree++;
+    } else {
+        lm__coro_unmap(s, c);
+    }
+}
+
+/* ---- switching ---------------------------------------------------------- */
+
+#ifdef LM_CORO_UCONTEXT
+static void lm__coro_main(void)
+{
+    lm__coro *c = lm__boot_coro;
+#else
+static void lm__coro_main(void *arg)
+{
+    lm__coro *c = arg;
+#endif
+    lm__coro_sched *s = c->sched;
+    /* Completes the switch that started us, and learns the bounds of the
+     * thread stack the scheduler runs on. */
+    LM__ASAN_FINISH(NULL, &s->asan_bottom, &s->asan_size);
+    c->fn(c->arg);
+    abort(); /* fn must end with lm__coro_exit */
+}
+
+void lm__coro_resume(lm__coro_sched *s, lm__coro *c)
+{
+    s->running = c;
+#ifdef LM_CORO_UCONTEXT
+    lm__boot_coro = c;
+#endif
+    LM__ASAN_START(&s->asan_fake, c->lo, c->size);
+    lm__ctx_switch(&s->ctx, &c->ctx);
+    LM__ASAN_FINISH(s->asan_fake, NULL, NULL);
+    s->running = NULL;
+}
+
+void lm__coro_suspend(lm__coro_sched *s)
+{
+    lm__coro *c = s->running;
+    LM__ASAN_START(&c->asan_fake, s->asan_bottom, s->asan_size);
+    lm__ctx_switch(&c->ctx, &s->ctx);
+    LM__ASAN_FINISH(c->asan_fake, &s->asan_bottom, &s->asan_size);
+}
+
+_Noreturn void lm__coro_exit(lm__coro_sched *s)
+{
+    lm__coro *c = s->running;
+    /* NULL: this fiber is leaving for good, so ASan frees its fake stack. */
+    LM__ASAN_START(NULL, s->asan_bottom, s->asan_size);
+    lm__ctx_switch(&c->ctx, &s->ctx);
+    abort(); /* an exited coroutine is never resumed */
+}
+
+void lm__coro_stack(const lm__coro *c, void **lo, size_t *size)
+{
+    *lo = c->lo;
+    *size = c->size;
+}

@@ -1,0 +1,378 @@
+/*
+ * io.c: waiting for file descriptors, and the non-blocking socket helpers
+ * built on it.
+ *
+ * The fd table (loop->fds, indexed by fd) says which task waits to read and
+ * which to write. Registration with the poller is lazy: an fd stays
+ * registered after its waiter woke, so a task reading a stream in a loop
+ * costs one epoll_ctl for the whole stream instead of two per read; an fd
+ * is dropped from the poller only when it reports readiness that nobody
+ * waits for. A closed fd leaves the poller by itself (the kernel does it),
+ * and the backend re-adds a reused number transparently.
+ */
+#include "lm_runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- the fd table -------------------------------------------------------- */
+
+/* Makes room for fd; the only allocation on the I/O path (new highest fd). */
+static int lm__fd_reserve(lm_loop *loop, int fd)
+{
+    if (fd < loop->fds_cap)
+        return 0;
+    int cap = loop->fds_cap > 0 ? loop->fds_cap : 64;
+    while (cap <= fd)
+        cap *= 2;
+    lm__fdw *n = realloc(loop->fds, (size_t)cap * sizeof *n);
+    if (n == NULL)
+        return LM_ENOMEM;
+    memset(n + loop->fds_cap, 0, (size_t)(cap - loop->fds_cap) * sizeof *n);
+    loop->fds = n;
+    loop->fds_cap = cap;
+    return 0;
+}
+
+void lm__io_free(lm_loop *loop)
+{
+    free(loop->fds);
+    loop->fds = NULL;
+    loop->fds_cap = 0;
+}
+
+static void lm__io_wake(lm_loop *loop, lm_task *t, int fd, unsigned bits)
+{
+    loop->stats.io_wakeups++;
+    LM__TRACE(loop, io, t->id, fd, (int)bits);
+    lm__wake(t, LM__BY_IO, 0, (int)bits);
+}
+
+void lm__io_ready(lm_loop *loop, int fd, unsigned events)
+{
+    if (fd < 0 || fd >= loop->fds_cap)
+        return;
+    lm__fdw *w = &loop->fds[fd];
+    lm_task *rd = w->reader, *wr = w->writer;
+    unsigned waited = (rd != NULL ? LM_READABLE : 0) | (wr != NULL ? LM_WRITABLE : 0);
+    if (rd != NULL && (events & LM_READABLE)) {
+        unsigned bits = LM_READABLE;
+        w->reader = NULL;
+        if (wr == rd) { /* one task waiting for either direction */
+            bits |= events & LM_WRITABLE;
+            w->writer = NULL;
+            wr = NULL;
+        }
+        lm__io_wake(loop, rd, fd, bits);
+    }
+    if (wr != NULL && (events & LM_WRITABLE)) {
+        w->writer = NULL;
+        lm__io_wake(loop, wr, fd, LM_WRITABLE);
+    }
+    unsigned idle = events & w->registered & ~waited;
+    if (idle != 0) {
+        unsigned now = w->registered & ~idle;
+        (void)lm__poller_set(loop->poller, fd, w->registered, now);
+        w->registered = now;
+    }
+}
+
+int lm_wait_fd(int fd, int events, lm_time timeout)
+{
+    lm_loop *loop = lm__tl_loop;
+    lm_task *t = loop != NULL ? loop->current : NULL;
+    if (t == NULL)
+        return LM_ENOTASK;
+    events &= LM_READABLE | LM_WRITABLE;
+    if (fd < 0 || events == 0)
+        return LM_EINVAL;
+    if (t->cancel_pending) {
+        t->cancel_pending = false;
+        return LM_ECANCELED;
+    }
+    if (lm__fd_reserve(loop, fd) != 0)
+        return LM_ENOMEM;
+    lm__fdw *w = &loop->fds[fd];
+    if (((events & LM_READABLE) && w->reader != NULL) ||
+        ((events & LM_WRITABLE) && w->writer != NULL))
+        return LM_EBUSY;
+    unsigned want = w->registered | (unsigned)events;
+    if (want != w->registered) {
+        int rc = lm__poller_set(loop->poller, fd, w->registered, want);
+        if (rc != 0) {
+            errno = -rc;
+            return rc == -EBADF ? LM_EINVAL : LM_ESYS;
+        }
+        w->registered = want;
+    }
+    if (events & LM_READABLE)
+        w->reader = t;
+    if (events & LM_WRITABLE)
+        w->writer = t;
+    loop->io_waiters++;
+    lm__reason r = {.on = LM__ON_IO, .fd = fd, .dir = (uint8_t)events};
+    int rc = lm__park(&r, timeout >= 0 ? loop->now + timeout : -1);
+    loop->io_waiters--;
+    w = &loop->fds[fd]; /* the table may have grown meanwhile */
+    if (w->reader == t)
+        w->reader = NULL;
+    if (w->writer == t)
+        w->writer = NULL;
+    return rc;
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+static int lm__sys_error(int e)
+{
+    switch (e) {
+    case ECONNREFUSED:
+        return LM_ECONNREFUSED;
+    case ECONNRESET:
+        return LM_ECONNRESET;
+    case EPIPE:
+        return LM_EPIPE;
+    case ETIMEDOUT:
+        return LM_ETIMEDOUT;
+    case ENOMEM:
+    case ENOBUFS:
+        return LM_ENOMEM;
+    case EBADF:
+    case EINVAL:
+        errno = e;
+        return LM_EINVAL;
+    default:
+        errno = e;
+        return LM_ESYS;
+    }
+}
+
+static int lm__resolve(const char *host, int port, int flags, struct addrinfo **out)
+{
+    if (port < 0 || port > 65535)
+        return LM_EINVAL;
+    char serv[16];
+    snprintf(serv, sizeof serv, "%d", port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | flags;
+    int rc = getaddrinfo(host != NULL ? host : "127.0.0.1", serv, &hints, out);
+    if (rc == EAI_MEMORY)
+        return LM_ENOMEM;
+    if (rc != 0)
+        return LM_ENOENT;
+    return 0;
+}
+
+int lm_tcp_listen(const char *host, int port, int backlog)
+{
+    struct addrinfo *ai;
+    int rc = lm__resolve(host, port, AI_PASSIVE, &ai);
+    if (rc != 0)
+        return rc;
+    int err = LM_ENOENT;
+    for (struct addrinfo *a = ai; a != NULL; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        a->ai_protocol);
+        if (fd < 0) {
+            err = lm__sys_error(errno);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+            listen(fd, backlog > 0 ? backlog : 128) == 0) {
+            freeaddrinfo(ai);
+            return fd;
+        }
+        err = lm__sys_error(errno);
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    freeaddrinfo(ai);
+    return err;
+}
+
+int lm_socket_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return lm__sys_error(errno);
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return LM_EINVAL;
+}
+
+int lm_accept(int listen_fd)
+{
+    if (lm__current() == NULL)
+        return LM_ENOTASK;
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        int e = errno;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            int rc = lm_wait_fd(listen_fd, LM_READABLE, -1);
+            if (rc < 0)
+                return rc;
+        } else if (e != EINTR && e != ECONNABORTED) {
+            return lm__sys_error(e);
+        }
+    }
+}
+
+/* Connects one address: non-blocking connect, await writability, then ask
+ * SO_ERROR how it went. Returns the fd or a code; closes the fd on error. */
+static int lm__connect_one(const struct addrinfo *a)
+{
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    a->ai_protocol);
+    if (fd < 0)
+        return lm__sys_error(errno);
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+        return fd;
+    if (errno != EINPROGRESS) {
+        int rc = lm__sys_error(errno);
+        close(fd);
+        return rc;
+    }
+    int rc = lm_wait_fd(fd, LM_WRITABLE, -1);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+        soerr = errno;
+    if (soerr != 0) {
+        close(fd);
+        return lm__sys_error(soerr);
+    }
+    return fd;
+}
+
+int lm_tcp_connect(const char *host, int port)
+{
+    if (lm__current() == NULL)
+        return LM_ENOTASK;
+    struct addrinfo *ai;
+    int rc = lm__resolve(host, port, 0, &ai);
+    if (rc != 0)
+        return rc;
+    rc = LM_ENOENT;
+    for (struct addrinfo *a = ai; a != NULL; a = a->ai_next) {
+        rc = lm__connect_one(a);
+        if (rc >= 0 || rc == LM_ECANCELED)
+            break;
+    }
+    freeaddrinfo(ai);
+    if (rc >= 0) {
+        int one = 1;
+        setsockopt(rc, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    return rc;
+}
+
+/* One read attempt loop with an absolute deadline (negative: none). */
+static ssize_t lm__read_until(int fd, void *buf, size_t len, lm_time deadline)
+{
+    lm_loop *loop = lm__tl_loop;
+    if (loop == NULL || loop->current == NULL)
+        return LM_ENOTASK;
+    for (;;) {
+        ssize_t n = read(fd, buf, len);
+        if (n >= 0)
+            return n;
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN && e != EWOULDBLOCK)
+            return lm__sys_error(e);
+        lm_time timeout = -1;
+        if (deadline >= 0) {
+            timeout = deadline - loop->now;
+            if (timeout < 0)
+                timeout = 0;
+        }
+        int rc = lm_wait_fd(fd, LM_READABLE, timeout);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+ssize_t lm_read(int fd, void *buf, size_t len)
+{
+    return lm__read_until(fd, buf, len, -1);
+}
+
+ssize_t lm_read_timeout(int fd, void *buf, size_t len, lm_time timeout)
+{
+    lm_loop *loop = lm__tl_loop;
+    if (loop == NULL || loop->current == NULL)
+        return LM_ENOTASK;
+    return lm__read_until(fd, buf, len, timeout >= 0 ? loop->now + timeout : -1);
+}
+
+ssize_t lm_read_full(int fd, void *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = lm_read(fd, (char *)buf + got, len - got);
+        if (n < 0)
+            return n;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+ssize_t lm_write_all(int fd, const void *buf, size_t len)
+{
+    if (lm__current() == NULL)
+        return LM_ENOTASK;
+    size_t done = 0;
+    bool sock = true;
+    while (done < len) {
+        ssize_t n;
+        if (sock) {
+            /* MSG_NOSIGNAL: a closed peer is an LM_EPIPE, not a SIGPIPE. */
+            n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+            if (n < 0 && errno == ENOTSOCK) {
+                sock = false;
+                continue;
+            }
+        } else {
+            n = write(fd, (const char *)buf + done, len - done);
+        }
+        if (n >= 0) {
+            done += (size_t)n;
+            continue;
+        }
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN && e != EWOULDBLOCK)
+            return lm__sys_error(e);
+        int rc = lm_wait_fd(fd, LM_WRITABLE, -1);
+        if (rc < 0)
+            return rc;
+    }
+    return (ssize_t)len;
+}

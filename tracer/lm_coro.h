@@ -1,0 +1,97 @@
+/*
+ * lm_coro.h: stackful coroutines and their stack pool (coro.c and the
+ * switch_*.S files). Private to the runtime (loop.c, task.c); never installed.
+ *
+ * A coroutine is a stack plus a saved context. Its control block lives at the
+ * top of its own stack mapping, so making one allocates nothing beyond the
+ * stack, and a recycled stack brings its control block with it.
+ *
+ *   high addresses  +--------------------------------+  <- end of the mapping
+ *                   | struct lm__coro (control block)|
+ *                   +--------------------------------+  <- initial stack top
+ *                   | the coroutine's frames, growing |     (16-byte aligned)
+ *                   | downwards ...                   |
+ *                   |                                 |
+ *                   +--------------------------------+  <- lo (usable bottom)
+ *                   | guard page (no access)          |  a stack overflow faults
+ *   low addresses   +--------------------------------+  <- start of the mapping
+ *
+ * Which switch is used is chosen at build time: the hand-written assembly
+ * for x86-64 and aarch64, or ucontext everywhere else and whenever
+ * LM_CORO_UCONTEXT is defined (e.g. make EXTRA_CFLAGS=-DLM_CORO_UCONTEXT).
+ */
+#ifndef LM_CORO_H
+#define LM_CORO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#if !defined(LM_CORO_UCONTEXT) && !defined(__x86_64__) && !defined(__aarch64__)
+#define LM_CORO_UCONTEXT 1
+#endif
+
+#ifdef LM_CORO_UCONTEXT
+#include <ucontext.h>
+struct lm__ctx {
+    ucontext_t uc;
+};
+#else
+/* The assembly saves the callee-saved registers on the stack being left,
+ * so a context is nothing but the saved stack pointer. */
+struct lm__ctx {
+    void *sp;
+};
+#endif
+
+typedef struct lm__ctx lm__ctx;
+typedef struct lm__coro lm__coro;
+
+/* The scheduler side: the loop's own context plus the stack pool. One per
+ * loop; it lives inside struct lm_loop. */
+typedef struct lm__coro_sched {
+    lm__ctx ctx;             /* the loop's context while a coroutine runs */
+    lm__coro *running;       /* the coroutine running now, or NULL */
+    /* Stack pool: a LIFO of stacks ready for reuse (the most recently used
+     * one is still warm in the cache and already backed by pages). */
+    lm__coro *free_list;
+    size_t nfree;
+    size_t max_free;         /* how many stacks the pool keeps at most */
+    size_t stack_size;       /* usable bytes per stack (page multiple) */
+    size_t map_size;         /* bytes per mapping, guard page included */
+    size_t page;
+    size_t live;             /* stacks handed out and not returned */
+    size_t mapped;           /* mappings that exist (live + pooled) */
+    /* AddressSanitizer's view of the thread stack the loop runs on. */
+    void *asan_fake;
+    const void *asan_bottom;
+    size_t asan_size;
+} lm__coro_sched;
+
+/* Prepares s. stack_size 0 means LOOPMAID_STACK from the environment
+ * (bytes, or with a K/M suffix), else 64 KiB. */
+void lm__coro_sched_init(lm__coro_sched *s, size_t stack_size);
+/* Unmaps every pooled stack. Stacks still handed out must be freed first. */
+void lm__coro_sched_destroy(lm__coro_sched *s);
+
+/*
+ * A coroutine that will run fn(arg) when first resumed. fn must never return:
+ * it ends with lm__coro_exit(). Takes a stack from the pool or maps one
+ * (mmap, guard page); NULL when the system refuses memory. O(1) from the pool.
+ */
+lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg);
+/* Returns c's stack to the pool (or unmaps it when the pool is full). c must
+ * not be running, and must have exited or never started. */
+void lm__coro_free(lm__coro_sched *s, lm__coro *c);
+
+/* From the scheduler: runs c until it suspends or exits. */
+void lm__coro_resume(lm__coro_sched *s, lm__coro *c);
+/* From inside the running coroutine: back to the scheduler. Returns when
+ * the scheduler resumes it. */
+void lm__coro_suspend(lm__coro_sched *s);
+/* From inside the running coroutine, for the last time. */
+_Noreturn void lm__coro_exit(lm__coro_sched *s);
+
+/* The usable stack bounds of c (for tests and diagnostics). */
+void lm__coro_stack(const lm__coro *c, void **lo, size_t *size);
+
+#endif /* LM_CORO_H */

@@ -1,0 +1,183 @@
+/*
+ * lm_runtime.h: the loop's private structure and the services loop.c,
+ * task.c, io.c and pool.c share. Private to the runtime: the other tracer
+ * modules (sync.c, group.c, trace.c) use only lm_internal.h.
+ */
+#ifndef LM_RUNTIME_H
+#define LM_RUNTIME_H
+
+#include "lm_coro.h"
+#include "lm_internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+/* Inside the runtime the trace check is a field load, not a call: this is
+ * the "one predictable branch" LM__TRACE promises. loop.c still defines the
+ * function for the other modules. */
+#define lm__loop_trace(l) ((l)->trace)
+
+/* ---- the poller contract (poll_epoll.c) --------------------------------- */
+
+/* A backend implements these five calls; the loop uses nothing else. Events
+ * are LM_READABLE / LM_WRITABLE; an error or hang-up reports both, so the
+ * waiting task wakes and learns what happened from its next system call. */
+typedef struct lm__poller lm__poller;
+typedef struct lm__poll_event {
+    int fd;
+    unsigned events;
+} lm__poll_event;
+
+lm__poller *lm__poller_new(void);          /* NULL with errno on failure */
+void lm__poller_free(lm__poller *p);
+/* Changes the interest in fd from `old` to `now` (0 = not registered). */
+int lm__poller_set(lm__poller *p, int fd, unsigned old, unsigned now);
+/* Waits for at most timeout ns (negative: forever; 0: do not block).
+ * Returns the number of events written to out, or -errno. */
+int lm__poller_wait(lm__poller *p, lm__poll_event *out, int max, lm_time timeout);
+
+/* ---- handles (plain callbacks) ------------------------------------------ */
+
+enum {
+    LM__H_TIMER = 1,  /* waiting in the timer heap */
+    LM__H_READY,      /* in the ready queue */
+    LM__H_RUNNING     /* its callback is running */
+};
+
+struct lm_handle {
+    lm_loop *loop;
+    lm_callback_fn cb;
+    void *arg;
+    lm__list ready_node;  /* in loop->ready_handles, or in loop->inbox */
+    uint64_t ready_seq;
+    lm__timer timer;
+    uint8_t state;
+    bool cancelled;
+    lm__list all_node;    /* in loop->handles while the loop owns it */
+};
+
+/* ---- the fd table -------------------------------------------------------- */
+
+/* Who waits on an fd. One reader and one writer at a time; a second waiter in
+ * the same direction gets LM_EBUSY. Indexed by fd, grown on demand (the only
+ * allocation on the I/O path, and only for a new highest fd). */
+typedef struct lm__fdw {
+    lm_task *reader;
+    lm_task *writer;
+    unsigned registered;  /* interest the poller has now */
+    unsigned ready;       /* readiness found by the current poll */
+} lm__fdw;
+
+/* ---- thread pool (pool.c) ----------------------------------------------- */
+
+typedef struct lm__work {
+    lm__list node;        /* in pool queue, then in loop->done_work */
+    lm_work_fn fn;
+    void *arg;
+    void *result;
+    lm_task *task;        /* the waiting task; NULL once it stopped waiting */
+    const char *label;
+    bool done;            /* collected by the loop (loop thread only) */
+} lm__work;
+
+/* ---- the loop ----------------------------------------------------------- */
+
+struct lm_loop {
+    uint32_t id;
+    char *name;
+    lm_clock_kind clock;
+    lm_time now;              /* cached loop time, ns since start */
+    int64_t mono_start;       /* CLOCK_MONOTONIC at creation, ns */
+    lm__trace *trace;
+
+    lm__coro_sched sched;
+    lm_task *current;
+
+    /* Ready queues: tasks and callbacks run in one FIFO order given by
+     * ready_seq (a task and a handle never share a stamp). */
+    lm__list ready_tasks;
+    lm__list ready_handles;
+    uint64_t ready_seq;
+    size_t nready;
+
+    /* Timer min-heap (intrusive, pointer based: arming never allocates). */
+    lm__heap_node *timer_min;
+    size_t ntimers;
+    uint64_t timer_seq;
+
+    lm__list tasks;           /* every task not yet freed, creation order */
+    lm__list handles;         /* every handle the loop owns */
+    uint64_t next_task_id;
+    uint32_t next_group_id;
+
+    /* I/O */
+    lm__poller *poller;
+    lm__fdw *fds;
+    int fds_cap;
+    int io_waiters;           /* tasks waiting on an fd */
+    int efd;                  /* eventfd: threads wake the loop through it */
+
+    /* Cross-thread traffic, under `mu`: callbacks from other threads and
+     * finished offloaded work. */
+    pthread_mutex_t mu;
+    lm__list inbox;
+    lm__list done_work;
+    bool efd_signalled;       /* an eventfd write is outstanding (under mu) */
+
+    /* Thread pool (pool.c); the queue is under `mu` as well. */
+    pthread_cond_t work_cv;
+    lm__list work_queue;
+    pthread_t *threads;
+    int nthreads;
+    int threads_wanted;
+    bool pool_stop;
+    int offloads;             /* offloaded works not yet collected */
+
+    /* Signals: SIGINT/SIGTERM cancel the main task during lm_loop_run. */
+    bool handle_signals;
+    bool signals_installed;
+    struct sigaction old_sigint, old_sigterm;
+    int sig_fd;               /* eventfd written by the signal handler */
+
+    lm_task *main;
+    bool running;
+    bool main_done;
+    bool shutting_down;
+    lm_loop *prev_current;    /* the thread's current loop before run */
+    lm_loop_stats stats;
+};
+
+/* ---- services ----------------------------------------------------------- */
+
+/* Timers (loop.c). O(log n), never allocate. */
+void lm__timer_arm(lm_loop *loop, lm__timer *tm, lm_time due, uint8_t kind);
+void lm__timer_disarm(lm_loop *loop, lm__timer *tm);
+
+/* Makes t runnable at the end of the ready queue (it must be pending). */
+void lm__ready_task(lm_loop *loop, lm_task *t);
+
+/* Runs one step of t (loop.c calls it for each ready task; task.c). */
+void lm__task_step(lm_loop *loop, lm_task *t);
+/* A timer of t fired (task.c). */
+void lm__task_timer_fired(lm_loop *loop, lm_task *t);
+/* Frees a task regardless of references (lm_loop_free). */
+void lm__task_destroy(lm_task *t);
+/* Cancels every task still alive with reason shutdown, in creation order. */
+void lm__cancel_all(lm_loop *loop, uint8_t reason);
+
+/* The fd table (io.c). */
+void lm__io_ready(lm_loop *loop, int fd, unsigned events);
+void lm__io_free(lm_loop *loop);
+
+/* Eventfd traffic (pool.c): wakes the loop / drains the inbox and the
+ * finished work. */
+void lm__loop_wakeup(lm_loop *loop);
+void lm__loop_drain(lm_loop *loop);
+void lm__pool_stop(lm_loop *loop);
+
+/* Thread-local current loop. */
+extern _Thread_local lm_loop *lm__tl_loop;
+
+/* Signal handling during lm_loop_run (loop.c). */
+
+#endif /* LM_RUNTIME_H */

@@ -1,0 +1,648 @@
+/*
+ * loop.c: the event loop: clocks, the timer heap, the ready queues, the
+ * tick, plain callbacks, shutdown, and the signal handling of lm_loop_run.
+ *
+ * ONE TICK, always in this order (seed 000, "Event Loop Internals"):
+ *
+ *   1. RUN    Every task and callback that was ready when the tick began
+ *             runs, one at a time, in the order it became ready (one FIFO
+ *             for both). Work made ready meanwhile waits for the next tick,
+ *             so a task that keeps yielding cannot starve I/O or timers.
+ *   2. POLL   Ask the poller for I/O readiness. It blocks only as long as
+ *             the nearest timer allows, and not at all when anything is
+ *             ready. With the virtual clock and no I/O pending it never
+ *             blocks: time jumps straight to the nearest timer instead.
+ *   3. WAKE   Tasks whose fd became ready move to the ready queue (by: io);
+ *             the eventfd hands over callbacks from other threads and
+ *             finished thread-pool work; a signal cancels the main task.
+ *   4. TIMERS Every timer due by now fires, earliest first, ties in the
+ *             order they were armed: sleeping tasks become ready
+ *             (by: timer), call_later callbacks join the ready queue.
+ *
+ * Each phase is visible in the trace (state/call, poll, io, timer events)
+ * and the tick ends with one `tick` event carrying the counts.
+ */
+#include "lm_runtime.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+_Thread_local lm_loop *lm__tl_loop;
+
+static atomic_uint lm__loop_ids;
+
+/* ---- clocks ------------------------------------------------------------- */
+
+static int64_t lm__mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void lm__update_time(lm_loop *loop)
+{
+    if (loop->clock == LM_CLOCK_MONOTONIC)
+        loop->now = lm__mono_ns() - loop->mono_start;
+}
+
+lm_time lm_loop_now(const lm_loop *loop) { return loop != NULL ? loop->now : 0; }
+
+lm_time lm_now(void)
+{
+    lm_loop *l = lm__tl_loop;
+    return l != NULL ? l->now : 0;
+}
+
+lm_clock_kind lm_loop_clock(const lm_loop *loop) { return loop->clock; }
+
+lm_time lm__loop_stamp(const lm_loop *loop)
+{
+    if (loop->clock == LM_CLOCK_VIRTUAL)
+        return loop->now;
+    return lm__mono_ns() - loop->mono_start;
+}
+
+/* The real functions behind the macro in lm_runtime.h, for other modules. */
+lm__trace *(lm__loop_trace)(const lm_loop *loop) { return loop->trace; }
+void lm__loop_set_trace(lm_loop *loop, lm__trace *tr) { loop->trace = tr; }
+uint32_t lm__loop_id(const lm_loop *loop) { return loop->id; }
+const char *lm__loop_name(const lm_loop *loop) { return loop->name; }
+uint32_t lm__group_id(lm_loop *loop) { return ++loop->next_group_id; }
+lm_loop *lm_loop_current(void) { return lm__tl_loop; }
+
+int lm_loop_set_name(lm_loop *loop, const char *name)
+{
+    if (loop == NULL || name == NULL)
+        return LM_EINVAL;
+    size_t n = strlen(name) + 1;
+    char *p = malloc(n);
+    if (p == NULL)
+        return LM_ENOMEM;
+    memcpy(p, name, n);
+    free(loop->name);
+    loop->name = p;
+    return 0;
+}
+
+void lm_loop_stats_get(const lm_loop *loop, lm_loop_stats *out)
+{
+    *out = loop->stats;
+}
+
+/* ---- the timer heap ----------------------------------------------------- */
+
+/* A binary min-heap made of the nodes themselves: a node's position is
+ * given by its pointers, and the path to slot k (1-based) is spelled by the
+ * bits of k below its top bit (0 = left, 1 = right). Insert and remove are
+ * O(log n) and touch only the nodes on one path. */
+
+static inline lm__timer *lm__tm(lm__heap_node *n)
+{
+    return LM__CONTAINER_OF(n, lm__timer, node);
+}
+
+static inline bool lm__tm_less(lm__heap_node *a, lm__heap_node *b)
+{
+    lm__timer *x = lm__tm(a), *y = lm__tm(b);
+    return x->due < y->due || (x->due == y->due && x->seq < y->seq);
+}
+
+/* The link that points at slot k: the root pointer or a child field. */
+static lm__heap_node **lm__heap_slot(lm_loop *loop, size_t k,
+                                     lm__heap_node **parent)
+{
+    int depth = 0;
+    size_t path = 0;
+    for (; k >= 2; k >>= 1, depth++)
+        path = (path << 1) | (k & 1);
+    lm__heap_node **link = &loop->timer_min;
+    *parent = NULL;
+    while (depth-- > 0) {
+        *parent = *link;
+        link = (path & 1) ? &(*link)->right : &(*link)->left;
+        path >>= 1;
+    }
+    return link;
+}
+
+/* Exchanges child c with its parent p in the tree (not their contents). */
+static void lm__heap_swap(lm_loop *loop, lm__heap_node *p, lm__heap_node *c)
+{
+    lm__heap_node *gp = p->parent;
+    lm__heap_node *cl = c->left, *cr = c->right;
+    lm__heap_node *sib;
+    if (p->left == c) {
+        sib = p->right;
+        c->left = p;
+        c->right = sib;
+    } else {
+        sib = p->left;
+        c->right = p;
+        c->left = sib;
+    }
+    if (sib != NULL)
+        sib->parent = c;
+    c->parent = gp;
+    p->parent = c;
+    p->left = cl;
+    p->right = cr;
+    if (cl != NULL)
+        cl->parent = p;
+    if (cr != NULL)
+        cr->parent = p;
+    if (gp == NULL)
+        loop->timer_min = c;
+    else if (gp->left == p)
+        gp->left = c;
+    else
+        gp->right = c;
+}
+
+void lm__timer_arm(lm_loop *loop, lm__timer *tm, lm_time due, uint8_t kind)
+{
+    if (tm->armed)
+        lm__timer_disarm(loop, tm);
+    tm->due = due;
+    tm->seq = ++loop->timer_seq;
+    tm->kind = kind;
+    tm->armed = true;
+    lm__heap_node *n = &tm->node;
+    n->left = n->right = NULL;
+    lm__heap_node *parent;
+    lm__heap_node **link = lm__heap_slot(loop, loop->ntimers + 1, &parent);
+    *link = n;
+    n->parent = parent;
+    loop->ntimers++;
+    while (n->parent != NULL && lm__tm_less(n, n->parent))
+        lm__heap_swap(loop, n->parent, n);
+}
+
+void lm__timer_disarm(lm_loop *loop, lm__timer *tm)
+{
+    if (!tm->armed)
+        return;
+    tm->armed = false;
+    lm__heap_node *n = &tm->node;
+    lm__heap_node *parent;
+    lm__heap_node **link = lm__heap_slot(loop, loop->ntimers, &parent);
+    lm__heap_node *last = *link;
+    *link = NULL; /* detach the last slot */
+    loop->ntimers--;
+    if (last == n)
+        return;
+    /* The last node takes n's place, then sinks or rises. */
+    last->left = n->left;
+    last->right = n->right;
+    last->parent = n->parent;
+    if (last->left != NULL)
+        last->left->parent = last;
+    if (last->right != NULL)
+        last->right->parent = last;
+    if (n->parent == NULL)
+        loop->timer_min = last;
+    else if (n->parent->left == n)
+        n->parent->left = last;
+    else
+        n->parent->right = last;
+    for (;;) {
+        lm__heap_node *m = last;
+        if (last->left != NULL && lm__tm_less(last->left, m))
+            m = last->left;
+        if (last->right != NULL && lm__tm_less(last->right, m))
+            m = last->right;
+        if (m == last)
+            break;
+        lm__heap_swap(loop, last, m);
+    }
+    while (last->parent != NULL && lm__tm_less(last, last->parent))
+        lm__heap_swap(loop, last->parent, last);
+}
+
+/* ---- ready queues ------------------------------------------------------- */
+
+void lm__ready_task(lm_loop *loop, lm_task *t)
+{
+    t->ready_seq = loop->ready_seq++;
+    t->in_ready = true;
+    lm__list_push_back(&loop->ready_tasks, &t->ready_node);
+    loop->nready++;
+}
+
+static void lm__ready_handle(lm_loop *loop, lm_handle *h)
+{
+    h->state = LM__H_READY;
+    h->ready_seq = loop->ready_seq++;
+    lm__list_push_back(&loop->ready_handles, &h->ready_node);
+    loop->nready++;
+}
+
+/* ---- plain callbacks ---------------------------------------------------- */
+
+static lm_handle *lm__handle_new(lm_loop *loop, lm_callback_fn cb, void *arg)
+{
+    lm_handle *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return NULL;
+    h->loop = loop;
+    h->cb = cb;
+    h->arg = arg;
+    h->timer.kind = LM__TIMER_HANDLE;
+    lm__list_init(&h->ready_node);
+    lm__list_init(&h->all_node);
+    return h;
+}
+
+static void lm__handle_free(lm_handle *h)
+{
+    lm__list_remove(&h->all_node);
+    free(h);
+}
+
+lm_handle *lm_call_soon(lm_loop *loop, lm_callback_fn cb, void *arg)
+{
+    if (loop == NULL || cb == NULL)
+        return NULL;
+    lm_handle *h = lm__handle_new(loop, cb, arg);
+    if (h == NULL)
+        return NULL;
+    lm__list_push_back(&loop->handles, &h->all_node);
+    lm__ready_handle(loop, h);
+    return h;
+}
+
+lm_handle *lm_call_later(lm_loop *loop, lm_time delay, lm_callback_fn cb,
+                         void *arg)
+{
+    if (loop == NULL || cb == NULL)
+        return NULL;
+    lm_handle *h = lm__handle_new(loop, cb, arg);
+    if (h == NULL)
+        return NULL;
+    lm__list_push_back(&loop->handles, &h->all_node);
+    h->state = LM__H_TIMER;
+    lm__timer_arm(loop, &h->timer, loop->now + (delay > 0 ? delay : 0),
+                  LM__TIMER_HANDLE);
+    return h;
+}
+
+void lm_handle_cancel(lm_handle *h)
+{
+    if (h == NULL || h->cancelled)
+        return;
+    lm_loop *loop = h->loop;
+    switch (h->state) {
+    case LM__H_TIMER:
+        lm__timer_disarm(loop, &h->timer);
+        lm__handle_free(h);
+        break;
+    case LM__H_READY:
+        lm__list_remove(&h->ready_node);
+        loop->nready--;
+        lm__handle_free(h);
+        break;
+    default:
+        /* Running: it is freed when its callback returns. */
+        h->cancelled = true;
+        break;
+    }
+}
+
+static void lm__run_handle(lm_loop *loop, lm_handle *h)
+{
+    h->state = LM__H_RUNNING;
+    loop->stats.callbacks++;
+    LM__TRACE(loop, call, "callback");
+    h->cb(h->arg);
+    lm__handle_free(h);
+}
+
+/* Called by pool.c when a callback arrives from another thread. */
+void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h);
+void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h)
+{
+    lm__list_push_back(&loop->handles, &h->all_node);
+    lm__ready_handle(loop, h);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+/* The eventfd of the one loop that handles SIGINT/SIGTERM now (-1: none).
+ * A signal handler can only reach process-wide state, hence the global. */
+static atomic_int lm__sig_target = -1;
+
+static void lm__on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    int fd = atomic_load(&lm__sig_target);
+    if (fd >= 0) {
+        uint64_t one = 1;
+        ssize_t r = write(fd, &one, sizeof one);
+        (void)r;
+    }
+    errno = saved;
+}
+
+static void lm__signals_install(lm_loop *loop)
+{
+    if (!loop->handle_signals)
+        return;
+    if (loop->sig_fd < 0) {
+        loop->sig_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (loop->sig_fd < 0)
+            return;
+        if (lm__poller_set(loop->poller, loop->sig_fd, 0, LM_READABLE) != 0) {
+            close(loop->sig_fd);
+            loop->sig_fd = -1;
+            return;
+        }
+    }
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&lm__sig_target, &expected, loop->sig_fd))
+        return; /* another loop of this process handles them */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = lm__on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, &loop->old_sigint);
+    sigaction(SIGTERM, &sa, &loop->old_sigterm);
+    loop->signals_installed = true;
+}
+
+static void lm__signals_restore(lm_loop *loop)
+{
+    if (!loop->signals_installed)
+        return;
+    sigaction(SIGINT, &loop->old_sigint, NULL);
+    sigaction(SIGTERM, &loop->old_sigterm, NULL);
+    atomic_store(&lm__sig_target, -1);
+    loop->signals_installed = false;
+}
+
+static void lm__on_sig_fd(lm_loop *loop)
+{
+    uint64_t v;
+    while (read(loop->sig_fd, &v, sizeof v) > 0)
+        ;
+    if (loop->main != NULL && !loop->main_done)
+        lm__cancel(loop->main, LM__CANCEL_SIGNAL, 0);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+void lm_loop_options_init(lm_loop_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->clock = LM_CLOCK_DEFAULT;
+    opts->handle_signals = 1;
+}
+
+lm_loop *lm_loop_new(const lm_loop_options *opts)
+{
+    lm_loop_options o;
+    if (opts != NULL)
+        o = *opts;
+    else
+        lm_loop_options_init(&o);
+    lm_loop *loop = calloc(1, sizeof *loop);
+    if (loop == NULL)
+        return NULL;
+    loop->id = atomic_fetch_add(&lm__loop_ids, 1) + 1;
+    loop->clock = o.clock;
+    if (loop->clock == LM_CLOCK_DEFAULT) {
+        const char *e = getenv("LOOPMAID_CLOCK");
+        loop->clock = (e != NULL && strcmp(e, "virtual") == 0) ? LM_CLOCK_VIRTUAL
+                                                               : LM_CLOCK_MONOTONIC;
+    }
+    loop->efd = -1;
+    loop->sig_fd = -1;
+    loop->handle_signals = o.handle_signals != 0;
+    loop->threads_wanted = o.threads > 0 ? o.threads : 4;
+    lm__coro_sched_init(&loop->sched, o.stack_size);
+    lm__list_init(&loop->ready_tasks);
+    lm__list_init(&loop->ready_handles);
+    lm__list_init(&loop->tasks);
+    lm__list_init(&loop->handles);
+    lm__list_init(&loop->inbox);
+    lm__list_init(&loop->done_work);
+    lm__list_init(&loop->work_queue);
+    pthread_mutex_init(&loop->mu, NULL);
+    pthread_cond_init(&loop->work_cv, NULL);
+    loop->name = malloc(strlen(o.name != NULL ? o.name : "loop") + 1);
+    loop->poller = lm__poller_new();
+    loop->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->name == NULL || loop->poller == NULL || loop->efd < 0 ||
+        lm__poller_set(loop->poller, loop->efd, 0, LM_READABLE) != 0) {
+        int e = errno;
+        lm_loop_free(loop);
+        errno = e;
+        return NULL;
+    }
+    strcpy(loop->name, o.name != NULL ? o.name : "loop");
+    loop->mono_start = lm__mono_ns();
+    if (lm__trace_from_env(loop, &loop->trace) != 0)
+        loop->trace = NULL;
+    if (lm__tl_loop == NULL)
+        lm__tl_loop = loop;
+    return loop;
+}
+
+void lm_loop_free(lm_loop *loop)
+{
+    if (loop == NULL)
+        return;
+    lm__pool_stop(loop);
+    if (loop->trace != NULL) {
+        lm__trace_destroy(loop->trace);
+        loop->trace = NULL;
+    }
+    while (!lm__list_empty(&loop->tasks))
+        lm__task_destroy(LM__CONTAINER_OF(loop->tasks.next, lm_task, all_node));
+    while (!lm__list_empty(&loop->handles))
+        lm__handle_free(LM__CONTAINER_OF(loop->handles.next, lm_handle, all_node));
+    lm__list *n;
+    while ((n = lm__list_pop_front(&loop->inbox)) != NULL)
+        free(LM__CONTAINER_OF(n, lm_handle, ready_node));
+    while ((n = lm__list_pop_front(&loop->done_work)) != NULL)
+        free(LM__CONTAINER_OF(n, lm__work, node));
+    lm__io_free(loop);
+    if (loop->poller != NULL)
+        lm__poller_free(loop->poller);
+    if (loop->efd >= 0)
+        close(loop->efd);
+    if (loop->sig_fd >= 0)
+        close(loop->sig_fd);
+    lm__coro_sched_destroy(&loop->sched);
+    pthread_cond_destroy(&loop->work_cv);
+    pthread_mutex_destroy(&loop->mu);
+    if (lm__tl_loop == loop)
+        lm__tl_loop = NULL;
+    free(loop->name);
+    free(loop);
+}
+
+/* Runs one tick: the four phases described at the top of this file. */
+static void lm__tick(lm_loop *loop)
+{
+    uint64_t tick = ++loop->stats.ticks;
+    uint32_t ran = 0, nio = 0, nfired = 0;
+    lm__update_time(loop);
+
+    /* 1. RUN: what was ready when the tick began, in FIFO order. */
+    uint64_t limit = loop->ready_seq;
+    for (;;) {
+        lm_task *t = NULL;
+        lm_handle *h = NULL;
+        if (!lm__list_empty(&loop->ready_tasks)) {
+            t = LM__CONTAINER_OF(loop->ready_tasks.next, lm_task, ready_node);
+            if (t->ready_seq >= limit)
+                t = NULL;
+        }
+        if (!lm__list_empty(&loop->ready_handles)) {
+            h = LM__CONTAINER_OF(loop->ready_handles.next, lm_handle, ready_node);
+            if (h->ready_seq >= limit)
+                h = NULL;
+        }
+        if (t != NULL && (h == NULL || t->ready_seq < h->ready_seq)) {
+            lm__list_remove(&t->ready_node);
+            t->in_ready = false;
+            loop->nready--;
+            lm__task_step(loop, t);
+        } else if (h != NULL) {
+            lm__list_remove(&h->ready_node);
+            loop->nready--;
+            lm__run_handle(loop, h);
+        } else {
+            break;
+        }
+        ran++;
+    }
+
+    /* 2. POLL */
+    /* Never block when the loop is about to stop: the main task ended and
+     * either shutdown has not begun yet or nothing is left alive. */
+    bool busy = loop->nready > 0 ||
+                (loop->main_done &&
+                 (!loop->shutting_down || loop->stats.tasks_alive == 0));
+    bool io_pending = loop->io_waiters > 0 || loop->offloads > 0;
+    lm_time timeout;
+    if (busy) {
+        timeout = 0;
+    } else if (loop->timer_min != NULL) {
+        lm_time due = lm__tm(loop->timer_min)->due;
+        if (loop->clock == LM_CLOCK_VIRTUAL && !io_pending)
+            timeout = 0;
+        else
+            timeout = due > loop->now ? due - loop->now : 0;
+    } else {
+        timeout = -1;
+    }
+    lm__poll_event ev[64];
+    int64_t before = loop->clock == LM_CLOCK_MONOTONIC ? lm__mono_ns() : 0;
+    int nev = lm__poller_wait(loop->poller, ev, 64, timeout);
+    lm_time waited = 0;
+    if (loop->clock == LM_CLOCK_MONOTONIC) {
+        waited = lm__mono_ns() - before;
+        lm__update_time(loop);
+    }
+    loop->stats.polls++;
+    if (nev < 0)
+        nev = 0; /* EINTR: a signal; its eventfd reports it next time */
+    LM__TRACE(loop, poll, timeout, waited, nev);
+
+    /* 3. WAKE */
+    for (int i = 0; i < nev; i++) {
+        int fd = ev[i].fd;
+        if (fd == loop->efd) {
+            lm__loop_drain(loop);
+        } else if (fd == loop->sig_fd) {
+            lm__on_sig_fd(loop);
+        } else {
+            uint64_t before_io = loop->stats.io_wakeups;
+            lm__io_ready(loop, fd, ev[i].events);
+            nio += (uint32_t)(loop->stats.io_wakeups - before_io);
+        }
+    }
+    if (loop->clock == LM_CLOCK_VIRTUAL && !busy && nev == 0 &&
+        loop->nready == 0 && loop->timer_min != NULL) {
+        lm_time due = lm__tm(loop->timer_min)->due;
+        if (due > loop->now)
+            loop->now = due; /* the jump: nothing else can happen first */
+    }
+
+    /* 4. TIMERS */
+    while (loop->timer_min != NULL && lm__tm(loop->timer_min)->due <= loop->now) {
+        lm__timer *tm = lm__tm(loop->timer_min);
+        lm__timer_disarm(loop, tm);
+        nfired++;
+        loop->stats.timers_fired++;
+        if (tm->kind == LM__TIMER_TASK) {
+            lm__task_timer_fired(loop, LM__CONTAINER_OF(tm, lm_task, timer));
+        } else {
+            lm_handle *h = LM__CONTAINER_OF(tm, lm_handle, timer);
+            LM__TRACE(loop, timer, 0);
+            lm__ready_handle(loop, h);
+        }
+    }
+    LM__TRACE(loop, tick, tick, ran, nio, nfired);
+}
+
+int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,
+                void **result)
+{
+    if (loop == NULL || fn == NULL)
+        return LM_EINVAL;
+    if (loop->running || (lm__tl_loop != NULL && lm__tl_loop->running))
+        return LM_EBUSY;
+    lm_task *main = lm_task_new(loop, name != NULL ? name : "main", fn, arg);
+    if (main == NULL)
+        return LM_ENOMEM;
+    loop->prev_current = lm__tl_loop;
+    lm__tl_loop = loop;
+    loop->running = true;
+    loop->main_done = false;
+    loop->shutting_down = false;
+    loop->main = main;
+    lm__update_time(loop);
+    LM__TRACE(loop, loop_start, 0);
+    lm_task_start(main);
+    lm__signals_install(loop);
+
+    while (!(loop->shutting_down && loop->stats.tasks_alive == 0)) {
+        lm__tick(loop);
+        if (loop->main_done && !loop->shutting_down) {
+            /* Shutdown: the rest is cancelled and runs its cleanup. */
+            loop->shutting_down = true;
+            lm__cancel_all(loop, LM__CANCEL_SHUTDOWN);
+        }
+    }
+
+    lm__signals_restore(loop);
+    LM__TRACE(loop, loop_end, 0);
+    int rc = main->error;
+    if (result != NULL)
+        *result = main->result;
+    loop->main = NULL;
+    lm_task_release(main);
+    loop->running = false;
+    lm__tl_loop = loop->prev_current;
+    return rc;
+}
+
+int lm_run(const char *name, lm_coro_fn fn, void *arg)
+{
+    lm_loop *loop = lm_loop_new(NULL);
+    if (loop == NULL)
+        return LM_ENOMEM;
+    int rc = lm_loop_run(loop, name, fn, arg, NULL);
+    lm_loop_free(loop);
+    return rc;
+}

@@ -1,0 +1,457 @@
+/*
+ * task.c: tasks, the one state-transition function, and the await
+ * primitives every other module is built on (lm__park / lm__wake /
+ * lm__cancel).
+ *
+ * The life of a task (the only transitions lm__transition allows):
+ *
+ *   created --spawn--> pending --pick--> running --await--> awaiting
+ *      |                  |  ^              |  |                |
+ *      |                  |  +----yield-----+  |                |
+ *      |                  |  +------------wake (by: ...)--------+
+ *      +---cancel---------+--> cancelled <-----+--> done / failed
+ *
+ * A task that is cancelled before its body ever ran goes straight from
+ * created or pending to cancelled. A task cancelled at an await point gets
+ * LM_ECANCELED from that await, is made pending (by: cancel), runs its own
+ * cleanup and ends cancelled by returning LM_ECANCELED.
+ *
+ * Memory: a task is one calloc (plus its name); its stack comes from the
+ * loop's pool when it first runs and goes back as soon as it ends, so
+ * thousands of created or pending tasks cost no stacks. Nothing on the
+ * yield, sleep, park or wake path allocates.
+ */
+#include "lm_runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* legal[from] has bit `to` set when from -> to is allowed. */
+#define LM__BIT(s) (1u << (s))
+static const uint8_t lm__legal[7] = {
+    [LM_STATE_CREATED] = LM__BIT(LM_STATE_PENDING) | LM__BIT(LM_STATE_CANCELLED),
+    [LM_STATE_PENDING] = LM__BIT(LM_STATE_RUNNING) | LM__BIT(LM_STATE_CANCELLED),
+    [LM_STATE_RUNNING] = LM__BIT(LM_STATE_AWAITING) | LM__BIT(LM_STATE_PENDING) |
+                         LM__BIT(LM_STATE_DONE) | LM__BIT(LM_STATE_FAILED) |
+                         LM__BIT(LM_STATE_CANCELLED),
+    [LM_STATE_AWAITING] = LM__BIT(LM_STATE_PENDING),
+};
+
+static const lm__reason lm__no_reason = {.fd = -1};
+
+__attribute__((noreturn, cold)) static void lm__illegal(const lm_task *t,
+                                                        lm_state to)
+{
+    fprintf(stderr, "loopmaid: illegal transition of task %llu (%s): %s -> %s\n",
+            (unsigned long long)t->id, t->name, lm_state_name(t->state),
+            lm_state_name(to));
+    abort();
+}
+
+void lm__transition(lm_task *t, lm_state to, const lm__reason *r)
+{
+    lm_state from = t->state;
+    if (LM__UNLIKELY(!(lm__legal[from] & LM__BIT(to))))
+        lm__illegal(t, to);
+    t->state = to;
+    LM__TRACE(t->loop, state, t, from, to, r != NULL ? r : &lm__no_reason);
+}
+
+lm_task *lm__current(void)
+{
+    lm_loop *l = lm__tl_loop;
+    return l != NULL ? l->current : NULL;
+}
+
+lm_loop *lm__loop(void) { return lm__tl_loop; }
+
+lm_task *lm_current(void) { return lm__current(); }
+
+/* ---- creation and references -------------------------------------------- */
+
+static char *lm__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
+}
+
+lm_task *lm_task_new(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg)
+{
+    if (loop == NULL || fn == NULL)
+        return NULL;
+    lm_task *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    uint64_t id = loop->next_task_id + 1;
+    if (name != NULL) {
+        t->name = lm__strdup(name);
+    } else {
+        char buf[32];
+        snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)id);
+        t->name = lm__strdup(buf);
+    }
+    if (t->name == NULL) {
+        free(t);
+        return NULL;
+    }
+    loop->next_task_id = id;
+    t->loop = loop;
+    t->id = id;
+    lm_task *cur = loop->current;
+    t->parent_id = cur != NULL ? cur->id : 0;
+    t->state = LM_STATE_CREATED;
+    t->fn = fn;
+    t->arg = arg;
+    t->refs = 2; /* the caller's and the loop's (held while alive) */
+    t->wake_status = 0;
+    t->timer.kind = LM__TIMER_TASK;
+    lm__list_init(&t->ready_node);
+    lm__list_init(&t->wait_node);
+    lm__list_init(&t->joiners);
+    lm__list_push_back(&loop->tasks, &t->all_node);
+    loop->stats.tasks_created++;
+    loop->stats.tasks_alive++;
+    LM__TRACE(loop, spawn, t);
+    return t;
+}
+
+int lm_task_start(lm_task *t)
+{
+    if (t == NULL)
+        return LM_EINVAL;
+    if (t->state != LM_STATE_CREATED)
+        return LM_ESTATE;
+    lm_task *cur = t->loop->current;
+    lm__reason r = {.by = LM__BY_SPAWN, .fd = -1, .task = cur != NULL ? cur->id : 0};
+    lm__transition(t, LM_STATE_PENDING, &r);
+    lm__ready_task(t->loop, t);
+    return 0;
+}
+
+lm_task *lm_spawn(const char *name, lm_coro_fn fn, void *arg)
+{
+    lm_task *t = lm_task_new(lm__tl_loop, name, fn, arg);
+    if (t != NULL)
+        lm_task_start(t);
+    return t;
+}
+
+void lm__task_destroy(lm_task *t)
+{
+    if (t->coro != NULL) {
+        /* Only when a loop is freed with a task still suspended: its stack
+         * goes back, whatever its frames held is lost. */
+        lm__coro_free(&t->loop->sched, t->coro);
+        t->coro = NULL;
+    }
+    lm__list_remove(&t->all_node);
+    lm__list_remove(&t->ready_node);
+    lm__list_remove(&t->wait_node);
+    free(t->name);
+    free(t->error_message);
+    free(t);
+}
+
+void lm_task_release(lm_task *t)
+{
+    if (t != NULL && --t->refs == 0)
+        lm__task_destroy(t);
+}
+
+lm_task *lm_task_retain(lm_task *t)
+{
+    if (t != NULL)
+        t->refs++;
+    return t;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+uint64_t lm_task_id(const lm_task *t) { return t != NULL ? t->id : 0; }
+const char *lm_task_name(const lm_task *t) { return t != NULL ? t->name : ""; }
+lm_state lm_task_state(const lm_task *t) { return t->state; }
+uint64_t lm_task_parent_id(const lm_task *t) { return t->parent_id; }
+void *lm_task_result(const lm_task *t) { return t->result; }
+const char *lm_task_error_message(const lm_task *t) { return t->error_message; }
+
+int lm_task_finished(const lm_task *t)
+{
+    return t->state == LM_STATE_DONE || t->state == LM_STATE_FAILED ||
+           t->state == LM_STATE_CANCELLED;
+}
+
+int lm_task_error(const lm_task *t)
+{
+    return lm_task_finished(t) ? t->error : LM_ESTATE;
+}
+
+int lm_task_set_name(lm_task *t, const char *name)
+{
+    if (t == NULL || name == NULL)
+        return LM_EINVAL;
+    char *n = lm__strdup(name);
+    if (n == NULL)
+        return LM_ENOMEM;
+    free(t->name);
+    t->name = n;
+    LM__TRACE(t->loop, name, t->id, n);
+    return 0;
+}
+
+int lm_return(void *value)
+{
+    lm_task *t = lm__current();
+    if (t == NULL)
+        return LM_ENOTASK;
+    t->result = value;
+    return 0;
+}
+
+int lm_fail(int code, const char *message)
+{
+    if (code >= 0)
+        code = LM_EFAILED; /* a failure must not read as success */
+    lm_task *t = lm__current();
+    if (t == NULL)
+        return code;
+    if (message != NULL) {
+        char *m = lm__strdup(message);
+        if (m != NULL) {
+            free(t->error_message);
+            t->error_message = m;
+        }
+    }
+    return code;
+}
+
+/* ---- running ------------------------------------------------------------ */
+
+/* After a task ended (on the loop's stack): its stack goes back to the pool,
+ * joiners are woken, and the loop drops its reference. */
+static void lm__task_finish(lm_loop *loop, lm_task *t)
+{
+    if (t->coro != NULL) {
+        lm__coro_free(&loop->sched, t->coro);
+        t->coro = NULL;
+    }
+    loop->stats.tasks_alive--;
+    if (t == loop->main)
+        loop->main_done = true;
+    lm__list *n;
+    while ((n = lm__list_pop_front(&t->joiners)) != NULL) {
+        lm__waiter *w = LM__CONTAINER_OF(n, lm__waiter, node);
+        lm__wake(w->task, LM__BY_TASK, t->id, 0);
+    }
+    lm_task_release(t);
+}
+
+/* The bottom frame of every task's stack. */
+static void lm__task_entry(void *arg)
+{
+    lm_task *t = arg;
+    lm_loop *loop = t->loop;
+    int rc = t->fn(t->arg);
+    lm__reason r = {.fd = -1};
+    lm_state to;
+    if (rc >= 0) {
+        rc = 0;
+        to = LM_STATE_DONE;
+    } else if (rc == LM_ECANCELED) {
+        to = LM_STATE_CANCELLED;
+        r.by = LM__BY_CANCEL;
+        r.task = t->cancel_by;
+    } else {
+        to = LM_STATE_FAILED;
+        r.message = t->error_message;
+    }
+    r.error = rc;
+    t->error = rc;
+    lm__transition(t, to, &r);
+    lm__coro_exit(&loop->sched);
+}
+
+void lm__task_step(lm_loop *loop, lm_task *t)
+{
+    if (!t->started && t->cancel_pending) {
+        /* Cancelled while pending: the body never runs. */
+        lm__reason r = {.by = LM__BY_CANCEL, .task = t->cancel_by, .fd = -1,
+                        .error = LM_ECANCELED};
+        t->error = LM_ECANCELED;
+        t->cancel_pending = false;
+        lm__transition(t, LM_STATE_CANCELLED, &r);
+        lm__task_finish(loop, t);
+        return;
+    }
+    lm__transition(t, LM_STATE_RUNNING, NULL);
+    if (LM__UNLIKELY(t->coro == NULL)) {
+        t->coro = lm__coro_new(&loop->sched, lm__task_entry, t);
+        if (t->coro == NULL) {
+            lm__reason r = {.fd = -1, .error = LM_ENOMEM, .message = "no memory for a stack"};
+            t->error = LM_ENOMEM;
+            lm__transition(t, LM_STATE_FAILED, &r);
+            lm__task_finish(loop, t);
+            return;
+        }
+        t->started = true;
+    }
+    loop->current = t;
+    loop->stats.steps++;
+    lm__coro_resume(&loop->sched, t->coro);
+    loop->current = NULL;
+    if (lm_task_finished(t))
+        lm__task_finish(loop, t);
+}
+
+/* ---- park / wake / cancel ----------------------------------------------- */
+
+int lm__park(const lm__reason *w, lm_time deadline)
+{
+    lm_loop *loop = lm__tl_loop;
+    lm_task *t = loop != NULL ? loop->current : NULL;
+    if (t == NULL)
+        return LM_ENOTASK;
+    if (t->cancel_pending) {
+        t->cancel_pending = false;
+        return LM_ECANCELED;
+    }
+    t->wake_status = 0;
+    lm__transition(t, LM_STATE_AWAITING, w);
+    if (deadline >= 0)
+        lm__timer_arm(loop, &t->timer, deadline, LM__TIMER_TASK);
+    lm__coro_suspend(&loop->sched);
+    /* Running again: lm__wake (or the timer, or a cancel) set the status. */
+    if (t->timer.armed)
+        lm__timer_disarm(loop, &t->timer);
+    int st = t->wake_status;
+    if (st == LM_ECANCELED)
+        t->cancel_pending = false; /* delivered */
+    return st;
+}
+
+void lm__wake(lm_task *t, uint8_t by, uint64_t by_task, int status)
+{
+    if (t == NULL || t->state != LM_STATE_AWAITING)
+        return;
+    lm_loop *loop = t->loop;
+    t->wake_status = status;
+    if (t->timer.armed)
+        lm__timer_disarm(loop, &t->timer);
+    lm__reason r = {.by = by, .task = by_task, .fd = -1};
+    lm__transition(t, LM_STATE_PENDING, &r);
+    lm__ready_task(loop, t);
+}
+
+void lm__task_timer_fired(lm_loop *loop, lm_task *t)
+{
+    if (t->state != LM_STATE_AWAITING)
+        return;
+    LM__TRACE(loop, timer, t->id);
+    lm__wake(t, LM__BY_TIMER, 0, LM_ETIMEDOUT);
+}
+
+int lm__cancel(lm_task *t, uint8_t reason, uint64_t by)
+{
+    if (t == NULL)
+        return LM_EINVAL;
+    if (lm_task_finished(t) || t->cancel_pending)
+        return 0; /* harmless: finished, or a request is still on its way */
+    lm_loop *loop = t->loop;
+    t->cancel_requested = true;
+    t->cancel_pending = true;
+    t->cancel_reason = reason;
+    t->cancel_by = by;
+    LM__TRACE(loop, cancel, t->id, by, reason);
+    switch (t->state) {
+    case LM_STATE_CREATED: {
+        lm__reason r = {.by = LM__BY_CANCEL, .task = by, .fd = -1, .error = LM_ECANCELED};
+        t->error = LM_ECANCELED;
+        t->cancel_pending = false;
+        lm__transition(t, LM_STATE_CANCELLED, &r);
+        lm__task_finish(loop, t);
+        break;
+    }
+    case LM_STATE_AWAITING:
+        lm__wake(t, LM__BY_CANCEL, by, LM_ECANCELED);
+        break;
+    default:
+        /* pending: ends at its turn without running (never started) or
+         * gets LM_ECANCELED at its next await; running: at its next await. */
+        break;
+    }
+    return 0;
+}
+
+int lm_cancel(lm_task *t)
+{
+    lm_task *cur = lm__current();
+    return lm__cancel(t, LM__CANCEL_EXPLICIT, cur != NULL ? cur->id : 0);
+}
+
+void lm__cancel_all(lm_loop *loop, uint8_t reason)
+{
+    lm__list *n = loop->tasks.next;
+    while (n != &loop->tasks) {
+        lm__list *next = n->next; /* n may be freed by the cancel */
+        lm_task *t = LM__CONTAINER_OF(n, lm_task, all_node);
+        if (!lm_task_finished(t))
+            lm__cancel(t, reason, 0);
+        n = next;
+    }
+}
+
+int lm_cancelled(void)
+{
+    lm_task *t = lm__current();
+    return t != NULL && t->cancel_requested;
+}
+
+int lm_uncancel(void)
+{
+    lm_task *t = lm__current();
+    if (t == NULL)
+        return LM_ENOTASK;
+    t->cancel_requested = false;
+    t->cancel_pending = false;
+    return 0;
+}
+
+/* ---- the simplest awaits ------------------------------------------------ */
+
+int lm_sleep(lm_time d)
+{
+    lm_loop *loop = lm__tl_loop;
+    if (loop == NULL || loop->current == NULL)
+        return LM_ENOTASK;
+    if (d < 0)
+        d = 0;
+    lm__reason w = {.on = LM__ON_SLEEP, .fd = -1};
+    int rc = lm__park(&w, loop->now + d);
+    return rc == LM_ETIMEDOUT ? 0 : rc;
+}
+
+int lm_yield(void)
+{
+    lm_loop *loop = lm__tl_loop;
+    lm_task *t = loop != NULL ? loop->current : NULL;
+    if (t == NULL)
+        return LM_ENOTASK;
+    if (t->cancel_pending) {
+        t->cancel_pending = false;
+        return LM_ECANCELED;
+    }
+    lm__reason r = {.by = LM__BY_YIELD, .task = t->id, .fd = -1};
+    lm__transition(t, LM_STATE_PENDING, &r);
+    lm__ready_task(loop, t);
+    lm__coro_suspend(&loop->sched);
+    /* A yield hands nothing over, so a cancel that came meanwhile is
+     * delivered right here. */
+    if (t->cancel_pending) {
+        t->cancel_pending = false;
+        return LM_ECANCELED;
+    }
+    return 0;
+}
