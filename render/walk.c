@@ -78,7 +78,9 @@ static int rx_compile(rx *r, const char *pat, const char *flag,
                         "bad regular expression at offset %zu: %s",
                         (size_t)off, (const char *)msg);
     }
-    (void)pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE); /* optional */
+    /* No JIT: each pattern runs once per task, so compiling machine code
+     * would not pay off, and JIT code reads past the subject in 16-byte
+     * loads, which valgrind reports. */
     r->md = pcre2_match_data_create_from_pattern(r->code, NULL);
     r->mc = pcre2_match_context_create(NULL);
     if (!r->md || !r->mc) {

@@ -12,7 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define BIN "build/loopmaid"
+/* The loopmaid next to this test binary (BUILD/tests/test_cli ->
+ * BUILD/loopmaid), so `make asan` tests the sanitized CLI. */
+static char bin[512];
+#define BIN bin
 #define GATHER "tests/data/traces/gather3.yaml"
 
 static char dir[64];
@@ -35,6 +38,14 @@ static char *slurp(const char *path)
 
 static void setup(void)
 {
+    ssize_t n = readlink("/proc/self/exe", bin, sizeof bin - 16);
+    cr_assert_gt(n, 0);
+    bin[n] = '\0';
+    char *slash = strrchr(bin, '/');
+    *slash = '\0';
+    slash = strrchr(bin, '/');
+    strcpy(slash ? slash + 1 : bin, "loopmaid");
+    cr_assert_eq(access(bin, X_OK), 0, "no CLI at %s", bin);
     snprintf(dir, sizeof dir, "/tmp/lmcli.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
 }
@@ -53,7 +64,7 @@ static void teardown(void)
 static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run(const char *fmt, ...)
 {
-    char args[1024], cmd[1400], o[96], e[96];
+    char args[1024], cmd[2048], o[96], e[96];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
@@ -273,7 +284,7 @@ Test(cli, write_error_is_reported)
 {
     if (access("/dev/full", W_OK) != 0)
         return;
-    char cmd[256];
+    char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s render " GATHER " >/dev/full 2>%s/err", BIN,
              dir);
     int st = system(cmd);
