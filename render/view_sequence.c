@@ -28,7 +28,7 @@
 #define MAX_PART 40     /* task participants */
 #define MAX_LOOPS 16    /* loop participants */
 #define NAME_CP 40      /* participant labels */
-#define TEXT_CP 60      /* message and note text */
+#define TEXT_CP 80      /* message and note text */
 #define CLOSE_RESERVE 600 /* closing notes */
 
 enum { F_DECLARED = 1, F_STARTED = 2, F_HIDDEN = 4 };
