@@ -34,7 +34,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { extractDiagrams } from './extract.mjs';
 
@@ -138,45 +138,64 @@ function walk(dir, pred, acc = []) {
   return acc;
 }
 
-// Runs a command with a time limit; returns {ok, stdout, why}.
-function run(cmd, args, { timeoutMs = 600_000, stdoutFile = null } = {}) {
-  let fd = null;
-  if (stdoutFile) fd = fs.openSync(stdoutFile, 'w');
-  const r = spawnSync(cmd, args, {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    maxBuffer: 64 << 20,
-    stdio: ['ignore', fd ?? 'pipe', 'pipe'],
-  });
-  if (fd !== null) fs.closeSync(fd);
+// Runs a command with a time limit, stdout to `stdoutFile`; resolves to
+// {ok, why}. Asynchronous so that several renders share the machine's cores.
+function run(cmd, args, { timeoutMs = 600_000, stdoutFile }) {
   const shown = `${rel(cmd)} ${args.map((x) => (path.isAbsolute(x) ? rel(x) : x)).join(' ')}`;
-  if (r.error) return { ok: false, why: `${shown}: ${r.error.code === 'ETIMEDOUT' ? `timed out after ${timeoutMs / 1000}s` : r.error.message}` };
-  if (r.status !== 0) {
-    const err = (r.stderr || '').trim().split('\n').slice(0, 3).join(' | ');
-    return { ok: false, why: `${shown}: exit ${r.status ?? r.signal}${err ? `: ${err}` : ''}` };
-  }
-  return { ok: true, stdout: r.stdout ?? '' };
+  return new Promise((resolve) => {
+    const fd = fs.openSync(stdoutFile, 'w');
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', fd, 'pipe'] });
+    fs.closeSync(fd); // the child holds its own copy
+    let stderr = '';
+    let timedOut = false;
+    child.stderr.on('data', (d) => { if (stderr.length < 4096) stderr += d; });
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.on('error', (e) => { clearTimeout(timer); resolve({ ok: false, why: `${shown}: ${e.message}` }); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) return resolve({ ok: false, why: `${shown}: timed out after ${timeoutMs / 1000}s` });
+      if (code === 0) return resolve({ ok: true });
+      const err = stderr.trim().split('\n').slice(0, 3).join(' | ');
+      resolve({ ok: false, why: `${shown}: exit ${code ?? signal}${err ? `: ${err}` : ''}` });
+    });
+  });
 }
 
-// Renders every view of `trace` into OUT/<tag>/<view>.mmd and queues them.
-function addViews(cli, trace, tag) {
+const mtime = (f) => fs.statSync(f).mtimeMs;
+
+// Renders every view of `trace` into OUT/<tag>/<view>.mmd (a few at a time)
+// and queues them in view order. A view newer than both the CLI and the
+// trace is reused, as make would (the big trace takes a while to read); a
+// failed render leaves no file, so a failure is never reused.
+async function addViews(cli, trace, tag) {
   const dir = path.join(OUT, tag);
   fs.mkdirSync(dir, { recursive: true });
-  for (const view of VIEWS) {
-    const file = path.join(dir, `${view}.mmd`);
-    fs.rmSync(file, { force: true });
-    const r = run(cli, ['render', '--view', view, trace], { stdoutFile: file });
-    if (!r.ok) {
-      // The CLI exists, so rendering must work: never a skip.
-      setupFailures.push(`${rel(file)}: ${r.why}`);
-      continue;
+  const files = VIEWS.map((view) => path.join(dir, `${view}.mmd`));
+  const results = new Array(VIEWS.length);
+  const newest = Math.max(mtime(cli), mtime(trace));
+  let next = 0;
+  const worker = async () => {
+    while (next < VIEWS.length) {
+      const k = next++;
+      if (fs.existsSync(files[k]) && mtime(files[k]) > newest) {
+        results[k] = { ok: true };
+        continue;
+      }
+      results[k] = await run(cli, ['render', '--view', VIEWS[k], trace], { stdoutFile: files[k] });
+      if (!results[k].ok) fs.rmSync(files[k], { force: true });
     }
-    addFile(file, 'pass', `${tag} trace views`);
-  }
+  };
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: Math.min(VIEWS.length, os.cpus().length || 1) }, worker));
+  console.log(`rendered ${VIEWS.length} views of ${rel(trace)} (new or reused) in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  VIEWS.forEach((view, k) => {
+    // The CLI exists, so rendering must work: never a skip.
+    if (!results[k].ok) setupFailures.push(`${rel(files[k])}: ${results[k].why}`);
+    else addFile(files[k], 'pass', `${tag} trace views`);
+  });
 }
 
-function collectAll() {
+async function collectAll() {
   fs.mkdirSync(OUT, { recursive: true });
 
   const golden = walk(path.join(ROOT, 'tests/data'), (p) => p.endsWith('.mmd'));
@@ -213,7 +232,7 @@ function collectAll() {
     missing(`${rel(cli)}: not built, so the hostile and large trace views were not rendered (run \`make\`)`, CI);
     return;
   }
-  if (fs.existsSync(hostile)) addViews(cli, hostile, 'hostile');
+  if (fs.existsSync(hostile)) await addViews(cli, hostile, 'hostile');
   else missing('tests/data/hostile.yaml: missing, so the hostile-names views were not checked', CI);
 
   if (!fs.existsSync(gentrace)) {
@@ -230,7 +249,7 @@ function collectAll() {
     fs.statSync(big).mtimeMs >= fs.statSync(gentrace).mtimeMs;
   if (!fresh) {
     const t0 = Date.now();
-    const r = run(gentrace, ['--events', String(opt.events)], { stdoutFile: `${big}.tmp` });
+    const r = await run(gentrace, ['--events', String(opt.events)], { stdoutFile: `${big}.tmp` });
     if (!r.ok) {
       setupFailures.push(`${rel(big)}: ${r.why}`);
       return;
@@ -239,7 +258,7 @@ function collectAll() {
     fs.writeFileSync(stamp, `${opt.events}\n`);
     console.log(`generated ${rel(big)} (${opt.events} events, ${(fs.statSync(big).size / 1e6).toFixed(1)} MB) in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
-  addViews(cli, big, 'big');
+  await addViews(cli, big, 'big');
 }
 
 // ---- checks ----------------------------------------------------------------
@@ -314,6 +333,7 @@ async function pageCheck(batch) {
     return m.split('\n').filter((l) => l.trim()).slice(0, 4).join(' | ').slice(0, 400);
   };
   for (const { id, text } of batch) {
+    const t0 = performance.now();
     const problems = [];
     let svg = '';
     try {
@@ -332,7 +352,7 @@ async function pageCheck(batch) {
     }
     document.body.innerHTML = ''; // render leaves temporary nodes behind on errors
     if (svg) problems.push(...globalThis.__svgProblems(svg));
-    results.push({ problems });
+    results.push({ problems, ms: Math.round(performance.now() - t0) });
   }
   return results;
 }
@@ -461,7 +481,7 @@ async function screenshots(page, list) {
 // ---- main ------------------------------------------------------------------
 
 const t0 = Date.now();
-if (opt.all) collectAll();
+if (opt.all) await collectAll();
 for (const n of notes) console.log(`skipped: ${n}`);
 
 const selfTest = items.some((it) => it.expect === 'fail');
@@ -488,6 +508,10 @@ try {
   }));
   for (const [k, { version, results, page }] of runs.entries()) {
     versionNames.push(version);
+    if (opt.verbose) {
+      const slow = results.map((r, i) => [r.ms ?? 0, items[i].name]).sort((a, b) => b[0] - a[0]).slice(0, 3);
+      console.log(`mermaid ${version}: slowest ${slow.map(([ms, n]) => `${n} ${ms}ms`).join(', ')}`);
+    }
     results.forEach((r, i) => perItem[i].problems.set(version, [...textProblems(items[i].text), ...r.problems]));
     if (opt.versions[k] === PNG_VERSION) pngPage = page;
     else await page.close();
