@@ -136,16 +136,30 @@ int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
     if (!fp)
         return err->code;
     lmr__model m;
+    /* Pass 1 also copies the decoded events to a spill, so pass 2 need not
+     * parse the YAML again. Without a spill (no temporary file, a write
+     * error) pass 2 reads the trace itself: slower, same result. */
+    FILE *spill = tmpfile();
+    lmr__read_tee(spill);
     lmr__progress_maybe(warn, size, "reading");
     rc = lmr__model_build(fp, name, &m, warn, err);
     lmr__progress_set(NULL, 0, NULL);
+    if (lmr__read_tee(NULL) != 0 || (spill && (fflush(spill) != 0 ||
+                                               fseeko(spill, 0, SEEK_SET))))
+    {
+        if (spill)
+            fclose(spill);
+        spill = NULL;
+    }
     if (rc) {
+        if (spill)
+            fclose(spill);
         fclose(fp);
         return rc;
     }
     if ((rc = lmr__select(&m, o, err)) != 0)
         goto done;
-    if (fseeko(fp, 0, SEEK_SET) != 0) {
+    if (!spill && fseeko(fp, 0, SEEK_SET) != 0) {
         rc = lmr__err(err, LMR_EIO, name, 0, 0, "cannot rewind: %s",
                       strerror(errno));
         goto done;
@@ -161,7 +175,8 @@ int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
                    .max_chars = o->max_chars ? o->max_chars
                                              : LMR__DEFAULT_MAX_CHARS};
     lmr__progress_maybe(warn, size, "rendering");
-    rc = lmr__walk(fp, name, &m, o, r, &lo, err);
+    rc = spill ? lmr__walk_spill(spill, name, &m, o, r, &lo, err)
+               : lmr__walk(fp, name, &m, o, r, &lo, err);
     lmr__progress_set(NULL, 0, NULL);
     /* A fence is closed on its own line even if a renderer forgot the
      * final newline. */
@@ -182,6 +197,8 @@ int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
     }
 done:
     lmr__model_free(&m);
+    if (spill)
+        fclose(spill);
     fclose(fp);
     return rc;
 }

@@ -404,6 +404,23 @@ FILE *lmr__open_trace(const char *path, const char **name, uint64_t *size,
 /* Turns on read progress when warn is a terminal and the input is big. */
 void lmr__progress_maybe(FILE *warn, uint64_t size, const char *what);
 
+/*
+ * spill.c: a compact binary copy of decoded events, so that pass 2 replays
+ * pass 1's events instead of parsing the YAML again. While a tee is set
+ * (per thread), lmr__read appends every event it delivers to it.
+ * lmr__read_tee(NULL) ends it and returns 0, or LMR_EIO when a write failed
+ * (then replay must not be used). Replay calls cb per event (h holds only the
+ * version); returns 0, cb's code, or LMR_EIO / LMR_ENOMEM.
+ */
+int lmr__read_tee(FILE *spill);
+int lmr__spill_put(FILE *spill, const lmr__event *e);
+int lmr__spill_replay(FILE *spill, const char *name, lmr__event_fn cb,
+                      void *ctx, lmr_error *err);
+/* lmr__walk over a spill written during pass 1 (rewound by the caller). */
+int lmr__walk_spill(FILE *spill, const char *name, const lmr__model *m,
+                    const lmr_options *o, const lmr__renderer *r,
+                    lmr__out *out, lmr_error *err);
+
 /* Display name of a state under the options' vocabulary. */
 const char *lmr__state_label(const lmr_options *o, int state);
 

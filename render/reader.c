@@ -156,6 +156,18 @@ static void progress_tick(uint64_t nread)
     }
 }
 
+/* The pass-1 tee (spill.c): where decoded events are copied, if anywhere. */
+static _Thread_local FILE *tee;
+static _Thread_local int tee_rc;
+
+int lmr__read_tee(FILE *spill)
+{
+    int rc = tee_rc;
+    tee = spill;
+    tee_rc = 0;
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Input                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -869,6 +881,8 @@ static int read_event(rd *r, lmr__event_fn cb, void *ctx)
     if ((rc = decode(r, &start, &e)) != 0)
         return rc;
     r->nevents++;
+    if (tee && !tee_rc)
+        tee_rc = lmr__spill_put(tee, &e);
     if (cb && (rc = cb(ctx, r->h, &e, r->err)) != 0) {
         if (rc > 0 || r->err->code == 0)
             rc = lmr__err(r->err, LMR_ESEMANTIC, r->name, e.line, e.col,

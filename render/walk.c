@@ -203,9 +203,10 @@ static int walk_event(void *ctx, const lmr__header *h, const lmr__event *e,
     return rc < 0 ? rc : 0;
 }
 
-int lmr__walk(FILE *fp, const char *name, const lmr__model *m,
-              const lmr_options *o, const lmr__renderer *r, lmr__out *out,
-              lmr_error *err)
+/* Both walks: the events come from the trace (YAML) or from a spill. */
+static int walk_any(FILE *fp, bool spilled, const char *name,
+                    const lmr__model *m, const lmr_options *o,
+                    const lmr__renderer *r, lmr__out *out, lmr_error *err)
 {
     lmr_error dummy;
     if (!err)
@@ -232,10 +233,14 @@ int lmr__walk(FILE *fp, const char *name, const lmr__model *m,
             lmr__err(err, rc, w.name, 0, 0, "%s", lmr_strerror(rc));
         return rc;
     }
-    lmr__header h;
-    int truncated = 0;
-    rc = lmr__read(fp, w.name, &h, walk_event, &w, &truncated, err);
-    lmr__header_free(&h);
+    if (spilled) {
+        rc = lmr__spill_replay(fp, w.name, walk_event, &w, err);
+    } else {
+        lmr__header h;
+        int truncated = 0;
+        rc = lmr__read(fp, w.name, &h, walk_event, &w, &truncated, err);
+        lmr__header_free(&h);
+    }
     if (rc == 0)
         memset(err, 0, sizeof *err); /* pass 1 already warned */
     /* end() frees the renderer's state, so it runs even after an error. */
@@ -248,4 +253,18 @@ int lmr__walk(FILE *fp, const char *name, const lmr__model *m,
     if (rc == 0 && out->err < 0)
         rc = lmr__err(err, out->err, w.name, 0, 0, "out of memory");
     return rc;
+}
+
+int lmr__walk(FILE *fp, const char *name, const lmr__model *m,
+              const lmr_options *o, const lmr__renderer *r, lmr__out *out,
+              lmr_error *err)
+{
+    return walk_any(fp, false, name, m, o, r, out, err);
+}
+
+int lmr__walk_spill(FILE *spill, const char *name, const lmr__model *m,
+                    const lmr_options *o, const lmr__renderer *r,
+                    lmr__out *out, lmr_error *err)
+{
+    return walk_any(spill, true, name, m, o, r, out, err);
 }

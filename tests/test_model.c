@@ -318,3 +318,49 @@ Test(walk, renderer_for_every_view)
     cr_expect_null(lmr__renderer_for(LMR_VIEW__COUNT));
     cr_expect_lt(lmr_view_parse("nope"), 0);
 }
+
+/* Pass 2 from the spill must give the same bytes as pass 2 from the YAML. */
+static void render_both(const char *path, lmr_view v)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = v;
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp);
+    FILE *spill = tmpfile();
+    lmr__read_tee(spill);
+    lmr__model m;
+    lmr_error err;
+    cr_assert_eq(lmr__model_build(fp, path, &m, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(lmr__read_tee(NULL), 0);
+    rewind(fp);
+    rewind(spill);
+    lmr_buf a = {0}, b = {0};
+    lmr__out oa = {.buf = &a, .max_chars = 50000};
+    lmr__out ob = {.buf = &b, .max_chars = 50000};
+    const lmr__renderer *r = lmr__renderer_for(v);
+    cr_assert_eq(lmr__walk(fp, path, &m, &o, r, &oa, &err), 0, "%s", err.msg);
+    cr_assert_eq(lmr__walk_spill(spill, path, &m, &o, r, &ob, &err), 0, "%s",
+                 err.msg);
+    cr_assert_gt(a.len, 0);
+    cr_expect_eq(a.len, b.len, "%s %s: %zu vs %zu bytes", path,
+                 lmr_view_name(v), a.len, b.len);
+    cr_expect(a.len == b.len && memcmp(a.data, b.data, a.len) == 0,
+              "%s %s differs", path, lmr_view_name(v));
+    lmr_buf_free(&a);
+    lmr_buf_free(&b);
+    lmr__model_free(&m);
+    fclose(spill);
+    fclose(fp);
+}
+
+Test(walk, spill_replay_matches_yaml)
+{
+    const char *files[] = {"tests/data/traces/gather3.yaml",
+                           "tests/data/traces/timeout.yaml",
+                           "tests/data/traces/failure.yaml",
+                           "tests/data/hostile.yaml"};
+    for (size_t f = 0; f < 4; f++)
+        for (int v = 0; v < LMR_VIEW__COUNT; v++)
+            render_both(files[f], (lmr_view)v);
+}

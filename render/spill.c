@@ -1,0 +1,239 @@
+/*
+ * spill.c: a compact binary copy of the decoded events, written during pass 1
+ * so that pass 2 does not parse the YAML a second time.
+ *
+ * Parsing YAML is the cost of a render; the renderers themselves are cheap.
+ * Pass 1 (the model) must see every event before any renderer starts, so a
+ * render reads the trace twice. Instead of asking libyaml twice, the reader
+ * "tees" each decoded event into a temporary file (lmr__read_tee) in this
+ * format, and the walker replays it (lmr__spill_replay): ~30 bytes an event
+ * on disk, nothing kept in memory but one event.
+ *
+ * Record: kind (1 byte), then varints: zigzag t, loop, line, col, a presence
+ * mask, then each present field in mask order (integers as zigzag varints,
+ * strings as length + bytes, members as count + ids).
+ */
+#include "lmr_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { /* numeric fields */
+    F_TASK, F_PARENT, F_FROM, F_TO, F_FD, F_BY_TASK, F_GROUP, F_OWNER,
+    F_TIMEOUT, F_WAITED, F_READY, F_N, F_RAN, F_IO, F_TIMERS, F_AWAITS,
+    F_CODE, F_DROPPED, F__NUM
+};
+enum { /* strings, after the numbers */
+    S_EV, S_NAME, S_ON, S_LABEL, S_DIR, S_BY, S_ERROR, S_TEXT, S_KIND, S_MODE,
+    S_OUTCOME, S_REASON, S_MESSAGE, S__NUM
+};
+#define F_MEMBERS (F__NUM + S__NUM)
+
+static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+static void put_var(FILE *fp, uint64_t v)
+{
+    while (v >= 0x80) {
+        putc((int)(v & 0x7f) | 0x80, fp);
+        v >>= 7;
+    }
+    putc((int)v, fp);
+}
+
+static bool get_var(FILE *fp, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        int c = getc(fp);
+        if (c == EOF)
+            return false;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The event's numbers and their "absent" values, in F_ order. */
+static void nums(const lmr__event *e, int64_t v[F__NUM], int64_t def[F__NUM])
+{
+    int64_t vals[F__NUM] = {
+        (int64_t)e->task, (int64_t)e->parent, e->from, e->to, e->fd,
+        (int64_t)e->by_task, e->group, (int64_t)e->owner, e->timeout,
+        e->waited, e->ready, (int64_t)e->n, (int64_t)e->ran, (int64_t)e->io,
+        (int64_t)e->timers, (int64_t)e->awaits, e->code, e->dropped,
+    };
+    memcpy(v, vals, sizeof vals);
+    for (int i = 0; i < F__NUM; i++)
+        def[i] = (i == F_FROM || i == F_TO || i == F_FD || i == F_TIMEOUT) ? -1
+                                                                           : 0;
+}
+
+static void strs(const lmr__event *e, const char *s[S__NUM])
+{
+    const char *v[S__NUM] = {e->ev,    e->name,   e->on,      e->label,
+                             e->dir,   e->by,     e->error,   e->text,
+                             e->group_kind, e->mode, e->outcome, e->reason,
+                             e->message};
+    memcpy(s, v, sizeof v);
+}
+
+int lmr__spill_put(FILE *fp, const lmr__event *e)
+{
+    int64_t v[F__NUM], def[F__NUM];
+    const char *s[S__NUM];
+    nums(e, v, def);
+    strs(e, s);
+    uint64_t mask = 0;
+    for (int i = 0; i < F__NUM; i++)
+        if (v[i] != def[i])
+            mask |= 1ull << i;
+    for (int i = 0; i < S__NUM; i++)
+        if (s[i])
+            mask |= 1ull << (F__NUM + i);
+    if (e->members)
+        mask |= 1ull << F_MEMBERS;
+    putc((int)e->kind, fp);
+    put_var(fp, zz(e->t));
+    put_var(fp, e->loop);
+    put_var(fp, (uint64_t)e->line);
+    put_var(fp, (uint64_t)e->col);
+    put_var(fp, mask);
+    for (int i = 0; i < F__NUM; i++)
+        if (mask & (1ull << i))
+            put_var(fp, zz(v[i]));
+    for (int i = 0; i < S__NUM; i++)
+        if (s[i]) {
+            size_t n = strlen(s[i]);
+            put_var(fp, n);
+            fwrite(s[i], 1, n, fp);
+        }
+    if (e->members) {
+        put_var(fp, e->nmembers);
+        for (size_t i = 0; i < e->nmembers; i++)
+            put_var(fp, e->members[i]);
+    }
+    return ferror(fp) ? LMR_EIO : 0;
+}
+
+int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
+                      void *ctx, lmr_error *err)
+{
+    char *sbuf = NULL;
+    size_t scap = 0;
+    uint64_t *mem = NULL;
+    size_t mcap = 0;
+    int rc = 0;
+    lmr__header h = {.version = LMR_TRACE_FORMAT_MAJOR, .ring = -1};
+    for (;;) {
+        int kind = getc(fp);
+        if (kind == EOF)
+            break;
+        lmr__event e;
+        memset(&e, 0, sizeof e);
+        uint64_t t, loop, line, col, mask, x;
+        if (kind >= LMR__EV__COUNT || !get_var(fp, &t) || !get_var(fp, &loop) ||
+            !get_var(fp, &line) || !get_var(fp, &col) || !get_var(fp, &mask))
+            goto corrupt;
+        e.kind = (lmr__ev_kind)kind;
+        e.t = unzz(t);
+        e.loop = (uint32_t)loop;
+        e.line = (int)line;
+        e.col = (int)col;
+        int64_t v[F__NUM], def[F__NUM];
+        nums(&e, v, def);
+        for (int i = 0; i < F__NUM; i++) {
+            v[i] = def[i];
+            if (mask & (1ull << i)) {
+                if (!get_var(fp, &x))
+                    goto corrupt;
+                v[i] = unzz(x);
+            }
+        }
+        e.task = (uint64_t)v[F_TASK];
+        e.parent = (uint64_t)v[F_PARENT];
+        e.from = (int)v[F_FROM];
+        e.to = (int)v[F_TO];
+        e.fd = v[F_FD];
+        e.by_task = (uint64_t)v[F_BY_TASK];
+        e.group = (uint32_t)v[F_GROUP];
+        e.owner = (uint64_t)v[F_OWNER];
+        e.timeout = v[F_TIMEOUT];
+        e.waited = v[F_WAITED];
+        e.ready = v[F_READY];
+        e.n = (uint64_t)v[F_N];
+        e.ran = (uint64_t)v[F_RAN];
+        e.io = (uint64_t)v[F_IO];
+        e.timers = (uint64_t)v[F_TIMERS];
+        e.awaits = (uint64_t)v[F_AWAITS];
+        e.code = v[F_CODE];
+        e.dropped = v[F_DROPPED];
+        /* Strings go into one buffer; pointers are fixed once it is full. */
+        size_t off[S__NUM], len = 0;
+        for (int i = 0; i < S__NUM; i++) {
+            off[i] = SIZE_MAX;
+            if (!(mask & (1ull << (F__NUM + i))))
+                continue;
+            if (!get_var(fp, &x) || x > LMR__MAX_SCALAR)
+                goto corrupt;
+            if (len + x + 1 > scap) {
+                size_t cap = scap ? scap : 4096;
+                while (cap < len + x + 1)
+                    cap *= 2;
+                char *nb = realloc(sbuf, cap);
+                if (!nb)
+                    goto nomem;
+                sbuf = nb;
+                scap = cap;
+            }
+            if (fread(sbuf + len, 1, x, fp) != x)
+                goto corrupt;
+            sbuf[len + x] = '\0';
+            off[i] = len;
+            len += x + 1;
+        }
+        const char **dst[S__NUM] = {&e.ev,    &e.name,   &e.on,    &e.label,
+                                    &e.dir,   &e.by,     &e.error, &e.text,
+                                    &e.group_kind, &e.mode, &e.outcome,
+                                    &e.reason, &e.message};
+        for (int i = 0; i < S__NUM; i++)
+            *dst[i] = off[i] == SIZE_MAX ? NULL : sbuf + off[i];
+        if (mask & (1ull << F_MEMBERS)) {
+            if (!get_var(fp, &x) || x > LMR__MAX_MEMBERS)
+                goto corrupt;
+            if (x > mcap) {
+                uint64_t *nm = realloc(mem, (size_t)x * sizeof *nm);
+                if (!nm)
+                    goto nomem;
+                mem = nm;
+                mcap = (size_t)x;
+            }
+            for (uint64_t i = 0; i < x; i++)
+                if (!get_var(fp, &mem[i]))
+                    goto corrupt;
+            e.members = mem;
+            e.nmembers = (size_t)x;
+        }
+        if ((rc = cb(ctx, &h, &e, err)) != 0)
+            goto out;
+    }
+    if (ferror(fp))
+        rc = lmr__err(err, LMR_EIO, name, 0, 0,
+                      "cannot read the temporary copy of the trace: %s",
+                      strerror(errno));
+    goto out;
+corrupt:
+    rc = lmr__err(err, LMR_EIO, name, 0, 0,
+                  "the temporary copy of the trace is damaged");
+    goto out;
+nomem:
+    rc = lmr__err(err, LMR_ENOMEM, name, 0, 0, "out of memory");
+out:
+    free(sbuf);
+    free(mem);
+    return rc;
+}
