@@ -1,0 +1,236 @@
+/*
+ * test_io.c: fd waits and the socket helpers over loopback.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "loopmaid.h"
+
+static lm_loop *mkloop(lm_clock_kind clock)
+{
+    lm_loop_options o;
+    lm_loop_options_init(&o);
+    o.clock = clock;
+    o.handle_signals = 0;
+    lm_loop *l = lm_loop_new(&o);
+    cr_assert_not_null(l);
+    return l;
+}
+
+#ifndef BIG
+#define BIG (4 * 1024 * 1024)
+#endif
+
+struct echo {
+    int lfd;
+    int port;
+    size_t served;
+};
+
+static int echo_server(void *arg)
+{
+    struct echo *e = arg;
+    int fd = lm_accept(e->lfd);
+    cr_assert_geq(fd, 0, "accept: %s", lm_strerror(fd));
+    char buf[8192]; /* task stacks are small (64 KiB by default) */
+    for (;;) {
+        ssize_t n = lm_read(fd, buf, sizeof buf);
+        cr_assert_geq(n, 0, "read: %s", lm_strerror((int)n));
+        if (n == 0)
+            break;
+        cr_assert_eq(lm_write_all(fd, buf, (size_t)n), n);
+        e->served += (size_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
+struct client {
+    int fd;
+    unsigned char *out;
+    size_t sent;
+};
+
+static int sender(void *arg)
+{
+    struct client *c = arg;
+    ssize_t n = lm_write_all(c->fd, c->out, BIG);
+    cr_assert_eq(n, BIG, "write_all: %s", lm_strerror((int)n));
+    c->sent = (size_t)n;
+    shutdown(c->fd, SHUT_WR);
+    return 0;
+}
+
+static int echo_main(void *arg)
+{
+    struct echo *e = arg;
+    lm_task *srv = lm_spawn("server", echo_server, e);
+    int fd = lm_tcp_connect("127.0.0.1", e->port);
+    cr_assert_geq(fd, 0, "connect: %s", lm_strerror(fd));
+    /* A small send buffer forces many partial writes and EAGAINs. */
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    struct client c = {.fd = fd, .out = malloc(BIG)};
+    for (size_t i = 0; i < BIG; i++)
+        c.out[i] = (unsigned char)(i * 131 + (i >> 11));
+    lm_task *snd = lm_spawn("sender", sender, &c);
+    unsigned char *in = malloc(BIG);
+    ssize_t got = lm_read_full(fd, in, BIG);
+    cr_assert_eq(got, BIG, "read_full: %zd", got);
+    cr_assert(memcmp(in, c.out, BIG) == 0, "echoed bytes differ");
+    char extra;
+    cr_assert_eq(lm_read(fd, &extra, 1), 0, "EOF after the echo");
+    lm_join(snd, NULL);
+    lm_join(srv, NULL);
+    cr_assert_eq(e->served, BIG);
+    lm_task_release(snd);
+    lm_task_release(srv);
+    close(fd);
+    free(in);
+    free(c.out);
+    return 0;
+}
+
+Test(io, echo_over_loopback_with_partial_writes)
+{
+    struct echo e = {0};
+    e.lfd = lm_tcp_listen(NULL, 0, 16);
+    cr_assert_geq(e.lfd, 0);
+    e.port = lm_socket_port(e.lfd);
+    cr_assert_gt(e.port, 0);
+    lm_loop *l = mkloop(LM_CLOCK_MONOTONIC);
+    cr_assert_eq(lm_loop_run(l, "main", echo_main, &e, NULL), 0);
+    lm_loop_stats st;
+    lm_loop_stats_get(l, &st);
+    cr_assert_gt(st.io_wakeups, 2, "the transfer must have waited for I/O");
+    lm_loop_free(l);
+    close(e.lfd);
+}
+
+static int pipefd[2];
+
+static int wait_timeout_main(void *arg)
+{
+    (void)arg;
+    lm_time t0 = lm_now();
+    cr_assert_eq(lm_wait_fd(pipefd[0], LM_READABLE, LM_MSEC(30)), LM_ETIMEDOUT);
+    cr_assert_geq(lm_now() - t0, LM_MSEC(30));
+    char b;
+    cr_assert_eq(lm_read_timeout(pipefd[0], &b, 1, LM_MSEC(5)), LM_ETIMEDOUT);
+    /* Writable right away. */
+    cr_assert_eq(lm_wait_fd(pipefd[1], LM_WRITABLE, LM_SEC(1)), LM_WRITABLE);
+    cr_assert_eq(write(pipefd[1], "z", 1), 1);
+    cr_assert_eq(lm_wait_fd(pipefd[0], LM_READABLE, 0), LM_READABLE);
+    cr_assert_eq(lm_read_timeout(pipefd[0], &b, 1, LM_MSEC(5)), 1);
+    cr_assert_eq(b, 'z');
+    return 0;
+}
+
+static void mkpipe(void)
+{
+    cr_assert_eq(pipe2(pipefd, O_NONBLOCK | O_CLOEXEC), 0);
+}
+
+Test(io, wait_fd_timeout_real_clock)
+{
+    mkpipe();
+    lm_loop *l = mkloop(LM_CLOCK_MONOTONIC);
+    cr_assert_eq(lm_loop_run(l, "main", wait_timeout_main, NULL, NULL), 0);
+    lm_loop_free(l);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
+Test(io, wait_fd_timeout_virtual_clock)
+{
+    mkpipe();
+    lm_loop *l = mkloop(LM_CLOCK_VIRTUAL);
+    cr_assert_eq(lm_loop_run(l, "main", wait_timeout_main, NULL, NULL), 0);
+    lm_loop_free(l);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
+static int reader_rc;
+static int blocked_reader(void *arg)
+{
+    (void)arg;
+    char b;
+    reader_rc = (int)lm_read(pipefd[0], &b, 1);
+    return reader_rc < 0 ? reader_rc : 0;
+}
+
+static int writer_later(void *arg)
+{
+    (void)arg;
+    lm_sleep(LM_MSEC(2));
+    cr_assert_eq(write(pipefd[1], "q", 1), 1);
+    return 0;
+}
+
+static int busy_cancel_main(void *arg)
+{
+    (void)arg;
+    lm_task *r = lm_spawn("reader", blocked_reader, NULL);
+    lm_yield();
+    /* Same fd, same direction: refused rather than silently stolen. */
+    cr_assert_eq(lm_wait_fd(pipefd[0], LM_READABLE, 0), LM_EBUSY);
+    lm_cancel(r);
+    lm_yield();
+    cr_assert_eq(lm_task_state(r), LM_STATE_CANCELLED);
+    cr_assert_eq(reader_rc, LM_ECANCELED);
+    lm_task_release(r);
+    /* The fd works again for a new reader, woken by I/O. */
+    r = lm_spawn("reader2", blocked_reader, NULL);
+    lm_task *w = lm_spawn("writer", writer_later, NULL);
+    cr_assert_eq(lm_join(r, NULL), 0);
+    cr_assert_eq(reader_rc, 1);
+    lm_join(w, NULL);
+    lm_task_release(r);
+    lm_task_release(w);
+    return 0;
+}
+
+Test(io, busy_fd_and_cancel_while_reading)
+{
+    mkpipe();
+    lm_loop *l = mkloop(LM_CLOCK_MONOTONIC);
+    cr_assert_eq(lm_loop_run(l, "main", busy_cancel_main, NULL, NULL), 0);
+    lm_loop_free(l);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
+static int refused_main(void *arg)
+{
+    int port = *(int *)arg;
+    cr_assert_eq(lm_tcp_connect("127.0.0.1", port), LM_ECONNREFUSED);
+    cr_assert_eq(lm_tcp_connect("127.0.0.1", 70000), LM_EINVAL);
+    return 0;
+}
+
+Test(io, connect_refused)
+{
+    /* A port that was just free and is closed again. */
+    int lfd = lm_tcp_listen(NULL, 0, 1);
+    int port = lm_socket_port(lfd);
+    close(lfd);
+    lm_loop *l = mkloop(LM_CLOCK_MONOTONIC);
+    cr_assert_eq(lm_loop_run(l, "main", refused_main, &port, NULL), 0);
+    lm_loop_free(l);
+}
+
+Test(io, calls_outside_tasks)
+{
+    char b;
+    cr_assert_eq(lm_wait_fd(0, LM_READABLE, 0), LM_ENOTASK);
+    cr_assert_eq(lm_read(0, &b, 1), LM_ENOTASK);
+    cr_assert_eq(lm_accept(0), LM_ENOTASK);
+    cr_assert_eq(lm_socket_port(-1), LM_EINVAL);
+    cr_assert_lt(lm_tcp_listen("not an address at all", 0, 1), 0);
+}

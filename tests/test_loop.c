@@ -1,0 +1,489 @@
+/*
+ * test_loop.c: the tick, timers, callbacks, clocks, threads, signals.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loopmaid.h"
+
+static lm_loop *vloop(void)
+{
+    lm_loop_options o;
+    lm_loop_options_init(&o);
+    o.clock = LM_CLOCK_VIRTUAL;
+    o.handle_signals = 0;
+    lm_loop *l = lm_loop_new(&o);
+    cr_assert_not_null(l);
+    return l;
+}
+
+static char log_buf[4096];
+static size_t log_len;
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(log_buf + log_len, sizeof log_buf - log_len, fmt, ap);
+    va_end(ap);
+    if (n > 0 && (size_t)n < sizeof log_buf - log_len)
+        log_len += (size_t)n;
+}
+static void log_reset(void)
+{
+    log_len = 0;
+    log_buf[0] = '\0';
+}
+
+/* ---- timers and callbacks ----------------------------------------------- */
+
+static void cb_log(void *arg) { logf_("%s@%lld ", (const char *)arg, (long long)(lm_now() / 1000000)); }
+
+static int timers_main(void *arg)
+{
+    lm_loop *l = arg;
+    lm_call_later(l, LM_MSEC(20), cb_log, "c");
+    lm_call_later(l, LM_MSEC(10), cb_log, "a");
+    lm_handle *x = lm_call_later(l, LM_MSEC(10), cb_log, "x");
+    lm_call_later(l, LM_MSEC(10), cb_log, "b"); /* same due time: after a */
+    lm_call_soon(l, cb_log, "soon");
+    lm_handle *y = lm_call_soon(l, cb_log, "y");
+    lm_handle_cancel(x);
+    lm_handle_cancel(y);
+    lm_sleep(LM_MSEC(30));
+    return 0;
+}
+
+Test(loop, call_later_ordering_ties_by_insertion_and_cancel)
+{
+    log_reset();
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_run(l, "main", timers_main, l, NULL), 0);
+    cr_assert_str_eq(log_buf, "soon@0 a@10 b@10 c@20 ");
+    lm_loop_stats st;
+    lm_loop_stats_get(l, &st);
+    cr_assert_eq(st.callbacks, 4);
+    lm_loop_free(l);
+}
+
+static int sleeper(void *arg)
+{
+    lm_sleep(LM_MSEC(10));
+    logf_("%s ", (const char *)arg);
+    return 0;
+}
+
+static int sleep_ties_main(void *arg)
+{
+    (void)arg;
+    static const char *names[] = {"s1", "s2", "s3", "s4"};
+    for (int i = 0; i < 4; i++)
+        lm_task_release(lm_spawn(names[i], sleeper, (void *)names[i]));
+    lm_sleep(LM_MSEC(20));
+    return 0;
+}
+
+Test(loop, sleeping_tasks_due_together_wake_in_sleep_order)
+{
+    log_reset();
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_run(l, "main", sleep_ties_main, NULL, NULL), 0);
+    cr_assert_str_eq(log_buf, "s1 s2 s3 s4 ");
+    lm_loop_free(l);
+}
+
+/* Many timers with pseudo-random delays, some cancelled: they must fire
+ * sorted by (due time, arming order). Exercises every heap path. */
+#define NT 2000
+static int fired[NT], nfired;
+static lm_time delays[NT];
+static void cb_index(void *arg) { fired[nfired++] = (int)(intptr_t)arg; }
+
+static int heap_main(void *arg)
+{
+    lm_loop *l = arg;
+    lm_handle *h[NT];
+    uint32_t seed = 12345;
+    for (int i = 0; i < NT; i++) {
+        seed = seed * 1103515245u + 12345u;
+        delays[i] = LM_MSEC((seed >> 16) % 50);
+        h[i] = lm_call_later(l, delays[i], cb_index, (void *)(intptr_t)i);
+    }
+    for (int i = 0; i < NT; i += 3)
+        lm_handle_cancel(h[i]);
+    lm_sleep(LM_MSEC(100));
+    return 0;
+}
+
+Test(loop, timer_heap_orders_by_due_then_insertion)
+{
+    nfired = 0;
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_run(l, "main", heap_main, l, NULL), 0);
+    int expect = NT - (NT + 2) / 3;
+    cr_assert_eq(nfired, expect);
+    for (int k = 0; k < nfired; k++) {
+        cr_assert_neq(fired[k] % 3, 0, "cancelled timer %d fired", fired[k]);
+        if (k > 0) {
+            int a = fired[k - 1], b = fired[k];
+            cr_assert(delays[a] < delays[b] || (delays[a] == delays[b] && a < b),
+                      "timer %d fired before %d", a, b);
+        }
+    }
+    lm_loop_free(l);
+}
+
+static int soon_and_tasks_main(void *arg)
+{
+    lm_loop *l = arg;
+    lm_call_soon(l, cb_log, "cb1");
+    lm_task_release(lm_spawn("t", sleeper, "never"));
+    lm_call_soon(l, cb_log, "cb2");
+    lm_yield();
+    logf_("main ");
+    return 0;
+}
+
+Test(loop, callbacks_and_tasks_share_one_fifo)
+{
+    log_reset();
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_run(l, "main", soon_and_tasks_main, l, NULL), 0);
+    /* cb1, the task's first step (it goes to sleep), cb2, then main again;
+     * at shutdown the sleeper is cancelled at time 0 and logs on its way out. */
+    cr_assert_str_eq(log_buf, "cb1@0 cb2@0 main never ");
+    cr_assert_eq(lm_loop_now(l), 0);
+    lm_loop_free(l);
+}
+
+/* ---- clocks ------------------------------------------------------------- */
+
+static int long_sleep_main(void *arg)
+{
+    (void)arg;
+    lm_time t0 = lm_now();
+    cr_assert_eq(lm_sleep(LM_SEC(3600)), 0);
+    cr_assert_eq(lm_now() - t0, LM_SEC(3600));
+    return 0;
+}
+
+Test(loop, virtual_clock_jumps_to_the_next_timer)
+{
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_clock(l), LM_CLOCK_VIRTUAL);
+    cr_assert_eq(lm_loop_run(l, "main", long_sleep_main, NULL, NULL), 0);
+    lm_loop_free(l);
+}
+
+Test(loop, clock_from_environment)
+{
+    setenv("LOOPMAID_CLOCK", "virtual", 1);
+    lm_loop *l = lm_loop_new(NULL);
+    cr_assert_eq(lm_loop_clock(l), LM_CLOCK_VIRTUAL);
+    lm_loop_free(l);
+    unsetenv("LOOPMAID_CLOCK");
+    l = lm_loop_new(NULL);
+    cr_assert_eq(lm_loop_clock(l), LM_CLOCK_MONOTONIC);
+    lm_loop_free(l);
+}
+
+static int worker(void *arg)
+{
+    intptr_t k = (intptr_t)arg;
+    for (int i = 0; i < 3; i++) {
+        lm_sleep(LM_MSEC(k * 3 + i));
+        logf_("%ld@%lld ", (long)k, (long long)lm_now());
+        if (i == 1)
+            lm_yield();
+    }
+    return 0;
+}
+
+static int mixed_main(void *arg)
+{
+    (void)arg;
+    lm_task *t[5];
+    for (intptr_t k = 0; k < 5; k++)
+        t[k] = lm_spawn(NULL, worker, (void *)k);
+    lm_sleep(LM_MSEC(100));
+    for (int k = 0; k < 5; k++)
+        lm_task_release(t[k]);
+    return 0;
+}
+
+Test(loop, virtual_clock_gives_identical_runs)
+{
+    char first[4096];
+    log_reset();
+    lm_loop *l = vloop();
+    lm_loop_run(l, "main", mixed_main, NULL, NULL);
+    lm_loop_free(l);
+    strcpy(first, log_buf);
+    cr_assert_gt(strlen(first), 20);
+    for (int run = 0; run < 3; run++) {
+        log_reset();
+        l = vloop();
+        lm_loop_run(l, "main", mixed_main, NULL, NULL);
+        lm_loop_free(l);
+        cr_assert_str_eq(log_buf, first);
+    }
+}
+
+static int real_sleep_main(void *arg)
+{
+    (void)arg;
+    lm_time t0 = lm_now();
+    lm_sleep(LM_MSEC(5));
+    /* A lower bound only: the real clock must really have advanced. */
+    cr_assert_geq(lm_now() - t0, LM_MSEC(5));
+    return 0;
+}
+
+Test(loop, monotonic_sleep_waits_at_least_its_duration)
+{
+    lm_loop_options o;
+    lm_loop_options_init(&o);
+    o.clock = LM_CLOCK_MONOTONIC;
+    o.handle_signals = 0;
+    lm_loop *l = lm_loop_new(&o);
+    cr_assert_eq(lm_loop_run(l, "main", real_sleep_main, NULL, NULL), 0);
+    lm_loop_free(l);
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+static pthread_t poster;
+static int posted_value;
+static void on_posted(void *arg)
+{
+    posted_value = *(int *)arg;
+    cr_assert_eq(pthread_equal(pthread_self(), poster), 0, "must run on the loop thread");
+}
+
+static void *post_from_thread(void *arg)
+{
+    static int v = 77;
+    lm_call_soon_threadsafe(arg, on_posted, &v);
+    return NULL;
+}
+
+static int threadsafe_main(void *arg)
+{
+    pthread_create(&poster, NULL, post_from_thread, arg);
+    /* Awaits with no timer and no I/O: only the eventfd can wake the loop. */
+    while (posted_value == 0)
+        lm_sleep(LM_MSEC(1));
+    pthread_join(poster, NULL);
+    return 0;
+}
+
+Test(loop, call_soon_threadsafe_from_another_thread)
+{
+    posted_value = 0;
+    lm_loop_options o;
+    lm_loop_options_init(&o);
+    o.handle_signals = 0;
+    lm_loop *l = lm_loop_new(&o);
+    cr_assert_eq(lm_loop_run(l, "main", threadsafe_main, l, NULL), 0);
+    cr_assert_eq(posted_value, 77);
+    lm_loop_free(l);
+}
+
+static void *square(void *arg)
+{
+    long v = (long)(intptr_t)arg;
+    return (void *)(intptr_t)(v * v);
+}
+
+static int offload_main(void *arg)
+{
+    (void)arg;
+    void *r = NULL;
+    cr_assert_eq(lm_offload("square", square, (void *)(intptr_t)12, &r), 0);
+    cr_assert_eq((intptr_t)r, 144);
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(lm_offload(NULL, square, (void *)(intptr_t)i, &r), 0);
+        cr_assert_eq((intptr_t)r, i * i);
+    }
+    return 0;
+}
+
+Test(loop, offload_result)
+{
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_run(l, "main", offload_main, NULL, NULL), 0);
+    lm_loop_free(l);
+}
+
+static void *slow(void *arg)
+{
+    usleep(20000);
+    return arg;
+}
+
+static int offload_cancelled(void *arg)
+{
+    (void)arg;
+    return lm_offload("slow", slow, NULL, NULL);
+}
+
+static int offload_cancel_main(void *arg)
+{
+    (void)arg;
+    lm_task *t = lm_spawn("off", offload_cancelled, NULL);
+    lm_yield();
+    lm_cancel(t);
+    lm_yield();
+    cr_assert_eq(lm_task_state(t), LM_STATE_CANCELLED);
+    lm_task_release(t);
+    return 0;
+}
+
+Test(loop, offload_cancel_returns_at_once_and_work_is_not_leaked)
+{
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_run(l, "main", offload_cancel_main, NULL, NULL), 0);
+    lm_loop_free(l); /* joins the pool; the late completion is freed */
+}
+
+struct thread_run {
+    int rc;
+    char log[256];
+};
+
+static int thread_loop_main(void *arg)
+{
+    struct thread_run *tr = arg;
+    size_t n = 0;
+    for (int i = 0; i < 5; i++) {
+        lm_sleep(LM_MSEC(10));
+        n += (size_t)snprintf(tr->log + n, sizeof tr->log - n, "%lld ",
+                              (long long)(lm_now() / 1000000));
+        cr_assert_not_null(lm_loop_current());
+    }
+    return 0;
+}
+
+static void *run_loop_thread(void *arg)
+{
+    struct thread_run *tr = arg;
+    lm_loop *l = vloop();
+    tr->rc = lm_loop_run(l, "main", thread_loop_main, tr, NULL);
+    lm_loop_free(l);
+    return NULL;
+}
+
+Test(loop, two_loops_on_two_threads)
+{
+    struct thread_run a = {0}, b = {0};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, run_loop_thread, &a);
+    pthread_create(&tb, NULL, run_loop_thread, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    cr_assert_eq(a.rc, 0);
+    cr_assert_eq(b.rc, 0);
+    cr_assert_str_eq(a.log, "10 20 30 40 50 ");
+    cr_assert_str_eq(b.log, "10 20 30 40 50 ");
+}
+
+static int inner_id;
+static int inner_main(void *arg)
+{
+    (void)arg;
+    inner_id = (int)lm_task_id(lm_current());
+    return 0;
+}
+
+static int nested_main(void *arg)
+{
+    lm_loop *other = arg;
+    /* One loop per thread at a time: running another from inside a task is refused. */
+    cr_assert_eq(lm_loop_run(other, "inner", inner_main, NULL, NULL), LM_EBUSY);
+    return 0;
+}
+
+Test(loop, one_running_loop_per_thread)
+{
+    lm_loop *a = vloop();
+    lm_loop *b = vloop();
+    cr_assert_eq(lm_loop_run(a, "main", nested_main, b, NULL), 0);
+    cr_assert_eq(lm_loop_run(b, "inner", inner_main, NULL, NULL), 0);
+    cr_assert_eq(inner_id, 1, "task ids count per loop");
+    lm_loop_free(a);
+    lm_loop_free(b);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static int sig_cleanup;
+static int sigterm_main(void *arg)
+{
+    (void)arg;
+    kill(getpid(), SIGTERM);
+    int rc = lm_sleep(LM_SEC(60));
+    if (rc == LM_ECANCELED)
+        sig_cleanup = 1;
+    return rc;
+}
+
+Test(loop, sigterm_cancels_the_main_task_and_handlers_are_restored)
+{
+    lm_loop_options o;
+    lm_loop_options_init(&o);
+    o.clock = LM_CLOCK_VIRTUAL;
+    lm_loop *l = lm_loop_new(&o);
+    cr_assert_eq(lm_loop_run(l, "main", sigterm_main, NULL, NULL), LM_ECANCELED);
+    cr_assert_eq(sig_cleanup, 1);
+    cr_assert_lt(lm_loop_now(l), LM_SEC(60));
+    struct sigaction sa;
+    sigaction(SIGTERM, NULL, &sa);
+    cr_assert_eq(sa.sa_handler, SIG_DFL);
+    lm_loop_free(l);
+}
+
+/* ---- stats and misc ----------------------------------------------------- */
+
+static int stats_main(void *arg)
+{
+    (void)arg;
+    lm_sleep(LM_MSEC(1));
+    lm_yield();
+    return 0;
+}
+
+Test(loop, stats_count_what_happened)
+{
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_set_name(l, "my loop"), 0);
+    cr_assert_eq(lm_run == NULL, 0);
+    cr_assert_eq(lm_loop_run(l, "main", stats_main, NULL, NULL), 0);
+    lm_loop_stats st;
+    lm_loop_stats_get(l, &st);
+    cr_assert_eq(st.tasks_created, 1);
+    cr_assert_eq(st.tasks_alive, 0);
+    cr_assert_eq(st.timers_fired, 1);
+    cr_assert_eq(st.steps, 3);
+    cr_assert_geq(st.ticks, 3);
+    cr_assert_eq(st.polls, st.ticks);
+    lm_loop_free(l);
+}
+
+static int run_main(void *arg)
+{
+    (void)arg;
+    cr_assert_not_null(lm_loop_current());
+    return LM_EUSER - 1;
+}
+
+Test(loop, lm_run_returns_the_main_code)
+{
+    setenv("LOOPMAID_CLOCK", "virtual", 1);
+    cr_assert_eq(lm_run("main", run_main, NULL), LM_EUSER - 1);
+    cr_assert_null(lm_loop_current());
+    unsetenv("LOOPMAID_CLOCK");
+}
