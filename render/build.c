@@ -523,12 +523,17 @@ static int load_config(const char *path, build_config *c, lmr_error *err)
     char *text;
     size_t len;
     int rc = build_slurp(path, BUILD_MAX_CONFIG, &text, &len);
-    if (rc == -EFBIG)
+    /* Every early return frees c->dir too (found by fuzz/fuzz_config.c). */
+    if (rc == -EFBIG) {
+        build_config_free(c);
         return lmr__err(err, LMR_ECONFIG, path, 0, 0,
                         "config is larger than %u bytes", BUILD_MAX_CONFIG);
-    if (rc != 0)
+    }
+    if (rc != 0) {
+        build_config_free(c);
         return lmr__err(err, LMR_EIO, path, 0, 0, "cannot read config: %s",
                         strerror(-rc));
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);
@@ -539,6 +544,7 @@ static int load_config(const char *path, build_config *c, lmr_error *err)
                       parser.problem ? parser.problem : "parse error");
         yaml_parser_delete(&parser);
         free(text);
+        build_config_free(c);
         return rc;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
