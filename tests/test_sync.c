@@ -455,6 +455,7 @@ static int queue_close_main(void *arg)
     lm_sleep(MS(5));
     lm_queue_close(q); /* wakes the parked getter */
     join_all(&t, 1);
+    lm_queue_free(q);
 
     lm_queue *r = lm_queue_new(1);
     lm_queue_try_put(r, P(1));

@@ -328,6 +328,9 @@ int lm_yield(void);
  * t was cancelled), and *result (if not NULL) gets its result. If the caller
  * itself is cancelled while waiting, returns LM_ECANCELED and t goes on
  * running (use lm_cancelled() to tell the two apart).
+ * A task still `created` is started first (awaiting it would otherwise wait
+ * forever); the same holds for the members of gather, wait and wait_for.
+ * LM_EINVAL for NULL, for t == the caller (a deadlock), or another loop's t.
  */
 int lm_join(lm_task *t, void **result);
 
@@ -354,6 +357,10 @@ enum {
  * end, and the call returns 0 (errors[] tells who failed).
  * If the caller is cancelled, every task is cancelled and LM_ECANCELED is
  * returned after they finished. The caller keeps its references.
+ * In the default mode a member cancelled by someone else counts as a failure
+ * with code LM_ECANCELED (as asyncio.gather raises CancelledError). Members
+ * ending in the same loop step are ranked by index to pick "the first".
+ * Allocates O(n) only above 8 members (and the trace label when tracing).
  */
 int lm_gather(lm_task *const *tasks, size_t n, int flags, void **results,
               int *errors);
@@ -378,6 +385,10 @@ int lm_wait(lm_task *const *tasks, size_t n, lm_wait_mode mode,
  * Awaits t for at most `timeout`. If the deadline passes, t is cancelled, its
  * cleanup runs to the end, and only then does the call return LM_ETIMEDOUT
  * (never LM_ECANCELED for a timeout). Otherwise returns t's code and result.
+ * A t that ignores the cancellation and still ends done or failed gives that
+ * outcome instead (as asyncio returns a result that arrived anyway). If the
+ * caller is cancelled, t is cancelled too and LM_ECANCELED is returned once
+ * t has finished.
  */
 int lm_wait_for(lm_task *t, lm_time timeout, void **result);
 
@@ -393,8 +404,15 @@ int lm_wait_for(lm_task *t, lm_time timeout, void **result);
  * every child succeeded, else the first failure's code; every child's error
  * is available through lm_taskgroup_errors (the ExceptionGroup).
  * The group owns its children (the caller never releases them).
+ * A child failure cancels its siblings at once, even while the owner is
+ * still busy in its own body; unlike asyncio the owner itself is not
+ * cancelled (it learns of the failure from lm_taskgroup_wait). If the waiting
+ * owner is cancelled, the children are cancelled and awaited, and the wait
+ * returns LM_ECANCELED (or the first failure's code, which takes precedence).
+ * Children may spawn more children into the group while the owner waits.
  */
-lm_taskgroup *lm_taskgroup_new(const char *name); /* [task]; NULL: no memory */
+lm_taskgroup *lm_taskgroup_new(const char *name); /* [task]; NULL: no memory
+                                                     or not in a task */
 lm_task *lm_taskgroup_spawn(lm_taskgroup *g, const char *name, lm_coro_fn fn,
                             void *arg); /* borrowed; NULL after wait/fail */
 int lm_taskgroup_wait(lm_taskgroup *g);
@@ -410,6 +428,21 @@ void lm_taskgroup_free(lm_taskgroup *g);
 /* ------------------------------------------------------------------------ */
 /* Futures, events, queues, locks, semaphores                                 */
 /* ------------------------------------------------------------------------ */
+
+/*
+ * Common rules for these primitives:
+ *  - Waiters are served first come, first served. Locks and semaphores hand
+ *    the lock / unit straight to the first waiter, so a newcomer can never
+ *    barge ahead; queues reserve items and room for waiters the same way.
+ *  - A waiter cancelled while parked leaves the line and gets LM_ECANCELED.
+ *    One that was already handed the lock / unit / item when the
+ *    cancellation came keeps it (the call returns 0) and receives
+ *    LM_ECANCELED at its next await; nothing is ever lost.
+ *  - Freeing a primitive that still has waiters is allowed: every waiter
+ *    returns LM_ECLOSED. Any other use of a freed primitive is undefined.
+ *  - None of the waiting paths allocates (an unbounded queue grows its
+ *    buffer by doubling).
+ */
 
 /* A one-shot value. The creator owns it; free with lm_future_free. [loop] */
 lm_future *lm_future_new(void);
@@ -444,7 +477,8 @@ size_t lm_queue_len(const lm_queue *q);
 /* A mutual-exclusion lock between tasks (FIFO fair). */
 lm_lock *lm_lock_new(void);
 void lm_lock_free(lm_lock *l);
-int lm_lock_acquire(lm_lock *l); /* [task] on: lock */
+int lm_lock_acquire(lm_lock *l); /* [task] on: lock; LM_EBUSY if the caller
+                                    already holds it (not reentrant) */
 int lm_lock_release(lm_lock *l); /* LM_ESTATE if not held by the caller */
 
 /* A counting semaphore (FIFO fair). */

@@ -14,10 +14,11 @@
  *            unit, a queue slot or item) that have not run yet.
  *
  * The second list exists for two races. (1) A task can be chosen and then
- * cancelled before it runs: lm__park() then reports LM_ECANCELED although the
- * task was handed something, and the task passes it on to the next waiter so
- * nothing is lost (a lock handed to a cancelled waiter goes to the next one).
- * (2) A primitive can be freed while chosen tasks have not run yet: the free
+ * cancelled before it runs. The runtime's lm__park() then returns the wake's
+ * status (0) and keeps the cancellation for the task's next await, so the
+ * task keeps what it was handed (and releases it in its cleanup). Should
+ * lm__park() report LM_ECANCELED instead, the task passes what it was handed
+ * to the next waiter, so nothing is lost either way. (2) A primitive can be freed while chosen tasks have not run yet: the free
  * flags every waiter on both lists as `closed`, so they return LM_ECLOSED
  * without touching the freed memory.
  *
