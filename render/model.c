@@ -637,12 +637,15 @@ static int on_event(void *ctx, const lmr__header *h, const lmr__event *e,
         m->polls++;
         m->poll_waited += e->waited;
         break;
+    /* Task 0 is the loop itself: a call_later timer, a loop-level fd. */
     case LMR__EV_IO:
         m->io_wakeups++;
-        return task_ref(b, e, e->task, "the task woken", err, &t);
+        return e->task ? task_ref(b, e, e->task, "the task woken", err, &t)
+                       : 0;
     case LMR__EV_TIMER:
         m->timers_fired++;
-        return task_ref(b, e, e->task, "the task woken", err, &t);
+        return e->task ? task_ref(b, e, e->task, "the task woken", err, &t)
+                       : 0;
     case LMR__EV_CALL:
         m->calls++;
         break;

@@ -1010,6 +1010,12 @@ static int read_stream(rd *r, lmr__event_fn cb, void *ctx)
                 return err_at(r, LMR_ELIMIT, &r->ev.start_mark,
                               "'%s' is longer than the limit of %u bytes",
                               key, (unsigned)LMR__MAX_NAME);
+            if (key[0] == 'c' && strcmp(scalar(r), "virtual") != 0 &&
+                strcmp(scalar(r), "monotonic") != 0) /* a closed set */
+                return err_at(r, LMR_ESCHEMA, &r->ev.start_mark,
+                              "key 'clock' expects virtual or monotonic, "
+                              "found %s",
+                              found(r, fb, sizeof fb));
             char **dst = key[0] == 'p' ? &r->h->program : &r->h->clock;
             free(*dst);
             if (!(*dst = dup_scalar(r)))

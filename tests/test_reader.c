@@ -81,6 +81,8 @@ static const bad_case bad_cases[] = {
     {"negative_task", LMR_ESCHEMA,
      "key 'task' expects a non-negative integer, found \"-1\"", 7, 29},
     {"events_mapping", LMR_ESCHEMA, "key 'events' expects a sequence", 2, 9},
+    {"bad_clock", LMR_ESCHEMA,
+     "key 'clock' expects virtual or monotonic, found \"sundial\"", 3, 8},
 };
 
 Test(reader, every_bad_file_fails_once_with_position)
