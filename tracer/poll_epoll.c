@@ -15,6 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+
 struct lm__poller {
     int epfd;
     bool no_pwait2; /* the kernel said ENOSYS once */
@@ -32,6 +38,11 @@ lm__poller *lm__poller_new(void)
         errno = e;
         return NULL;
     }
+#ifdef RUNNING_ON_VALGRIND
+    /* Older valgrinds do not know epoll_pwait2 and warn on every call. */
+    if (RUNNING_ON_VALGRIND)
+        p->no_pwait2 = true;
+#endif
     return p;
 }
 
