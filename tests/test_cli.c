@@ -290,3 +290,33 @@ Test(cli, write_error_is_reported)
     int st = system(cmd);
     cr_expect_eq(WEXITSTATUS(st), 1);
 }
+
+/* gentrace (BUILD/tools/gentrace): deterministic, valid, and every view of
+ * its hostile trace stays inside Mermaid's default 50,000-character limit. */
+Test(cli, gentrace_hostile_trace_renders_within_budget)
+{
+    char gen[600], cmd[4096];
+    snprintf(gen, sizeof gen, "%s", bin);
+    char *slash = strrchr(gen, '/');
+    strcpy(slash + 1, "tools/gentrace");
+    if (access(gen, X_OK) != 0)
+        cr_skip_test("no %s (make tools)", gen);
+    snprintf(cmd, sizeof cmd,
+             "%s --events 20000 --tasks 150 --hostile --seed 3 >%s/a.yaml && "
+             "%s --events 20000 --tasks 150 --hostile --seed 3 >%s/b.yaml && "
+             "cmp -s %s/a.yaml %s/b.yaml",
+             gen, dir, gen, dir, dir, dir);
+    cr_assert_eq(system(cmd), 0, "gentrace is not deterministic");
+    const char *views[] = {"state", "sequence", "flowchart", "tasks", "gantt",
+                           "advise"};
+    for (size_t i = 0; i < 6; i++) {
+        cr_expect_eq(run("render --view %s %s/a.yaml", views[i], dir), 0,
+                     "%s: %s", views[i], err_text);
+        cr_expect_leq(strlen(out_text), 50000, "%s: %zu chars", views[i],
+                      strlen(out_text));
+        cr_expect(strstr(out_text, "%%{") == NULL, "%s: directive", views[i]);
+        cr_expect(strstr(out_text, "<script") == NULL, "%s: html", views[i]);
+    }
+    cr_expect_eq(run("inspect %s/a.yaml", dir), 0);
+    cr_expect(strstr(out_text, "tasks: 150:") != NULL, "%s", out_text);
+}
