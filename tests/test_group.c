@@ -744,3 +744,89 @@ Test(taskgroup, child_spawned_during_wait_is_awaited)
     cr_expect_eq(rec.ndone, 2);
     cr_expect_eq(rec.t_return, MS(25));
 }
+
+/* A child cancelled from outside the group is not a failure: the group
+ * goes on and reports no error (asyncio's TaskGroup ignores it too). */
+static int tg_outside_cancel_main(void *arg)
+{
+    (void)arg;
+    job j[2] = {J(0, 100, 0, 0), J(1, 20, 0, 0)};
+    lm_taskgroup *g = lm_taskgroup_new("outside");
+    lm_task *a = lm_taskgroup_spawn(g, "a", worker, &j[0]);
+    lm_taskgroup_spawn(g, "b", worker, &j[1]);
+    lm_sleep(MS(5));
+    lm_cancel(a);
+    rec.rc = lm_taskgroup_wait(g);
+    rec.t_return = lm_now();
+    rec.ndone = lm_taskgroup_errors(g, NULL, 0);
+    rec.done[1] = (unsigned char)lm_task_state(lm_taskgroup_task(g, 1));
+    lm_taskgroup_free(g);
+    return 0;
+}
+
+Test(taskgroup, child_cancelled_from_outside_is_not_an_error)
+{
+    cr_assert_eq(run_main(tg_outside_cancel_main, NULL), 0);
+    cr_expect_eq(rec.rc, 0);
+    cr_expect_eq(rec.ndone, 0);
+    cr_expect_eq(rec.cleanup[0], 1);
+    cr_expect_eq(rec.done[1], LM_STATE_DONE, "the sibling was not cancelled");
+    cr_expect_eq(rec.t_return, MS(20));
+}
+
+/* The task ends in the very tick its deadline passes: the deadline timer
+ * was armed first, so wait_for cancels t, but t has already been woken by
+ * its own timer and returns normally; its result wins (asyncio returns a
+ * result that arrived despite the cancel). */
+Test(wait_for, completion_in_the_deadline_tick_wins)
+{
+    wf_case c = {J(0, 20, 0, 0), MS(20)};
+    cr_assert_eq(run_main(wait_for_main, &c), 0);
+    cr_expect_eq(rec.rc, 0);
+    cr_expect_eq((intptr_t)rec.results[0], 100);
+    cr_expect_eq(rec.t_return, MS(20));
+    cr_expect_eq(rec.done[0], LM_STATE_DONE);
+}
+
+/* The gather owner is woken by its last member's end and cancelled in the
+ * same step, before it runs: it still reports the cancellation, and all its
+ * members had ended by then. */
+static int gather_race_owner(void *arg)
+{
+    job *j = arg;
+    lm_task *t = lm_spawn("m", worker, j);
+    rec.rc = lm_gather(&t, 1, 0, NULL, NULL);
+    rec.rc2 = lm_task_finished(t);
+    lm_task_release(t);
+    return rec.rc;
+}
+
+static int gather_race_member(void *arg)
+{
+    lm_task **owner = arg;
+    lm_sleep(MS(10));
+    lm_cancel(*owner); /* the owner is awaiting: woken by cancel... */
+    return 0;          /* ...and then this member ends */
+}
+
+static int gather_race_main(void *arg)
+{
+    (void)arg;
+    lm_task *owner = NULL;
+    lm_task *m = lm_spawn("canceller", gather_race_member, &owner);
+    job j = J(0, 10, 0, 0);
+    owner = lm_spawn("owner", gather_race_owner, &j);
+    rec.errors[0] = lm_join(owner, NULL);
+    lm_join(m, NULL);
+    lm_task_release(owner);
+    lm_task_release(m);
+    return 0;
+}
+
+Test(gather, owner_cancelled_in_the_tick_its_member_ends)
+{
+    cr_assert_eq(run_main(gather_race_main, NULL), 0);
+    cr_expect_eq(rec.rc, LM_ECANCELED);
+    cr_expect_eq(rec.rc2, 1);
+    cr_expect_eq(rec.errors[0], LM_ECANCELED);
+}
