@@ -119,7 +119,7 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
         w->writer = t;
     loop->io_waiters++;
     lm__reason r = {.on = LM__ON_IO, .fd = fd, .dir = (uint8_t)events};
-    int rc = lm__park(&r, timeout >= 0 ? loop->now + timeout : -1);
+    int rc = lm__park(&r, timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);
     loop->io_waiters--;
     w = &loop->fds[fd]; /* the table may have grown meanwhile */
     if (w->reader == t)
@@ -306,7 +306,7 @@ static ssize_t lm__read_until(int fd, void *buf, size_t len, lm_time deadline)
             return lm__sys_error(e);
         lm_time timeout = -1;
         if (deadline >= 0) {
-            timeout = deadline - loop->now;
+            timeout = deadline - lm__loop_refresh(loop);
             if (timeout < 0)
                 timeout = 0;
         }
@@ -326,7 +326,7 @@ ssize_t lm_read_timeout(int fd, void *buf, size_t len, lm_time timeout)
     lm_loop *loop = lm__tl_loop;
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
-    return lm__read_until(fd, buf, len, timeout >= 0 ? loop->now + timeout : -1);
+    return lm__read_until(fd, buf, len, timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);
 }
 
 ssize_t lm_read_full(int fd, void *buf, size_t len)

@@ -153,6 +153,9 @@ struct lm_loop {
 void lm__timer_arm(lm_loop *loop, lm__timer *tm, lm_time due, uint8_t kind);
 void lm__timer_disarm(lm_loop *loop, lm__timer *tm);
 
+/* Reads the clock into loop->now (monotonic loops) and returns it. */
+lm_time lm__loop_refresh(lm_loop *loop);
+
 /* Makes t runnable at the end of the ready queue (it must be pending). */
 void lm__ready_task(lm_loop *loop, lm_task *t);
 

@@ -52,12 +52,18 @@ static void lm__update_time(lm_loop *loop)
         loop->now = lm__mono_ns() - loop->mono_start;
 }
 
+lm_time lm__loop_refresh(lm_loop *loop)
+{
+    lm__update_time(loop);
+    return loop->now;
+}
+
 lm_time lm_loop_now(const lm_loop *loop) { return loop != NULL ? loop->now : 0; }
 
 lm_time lm_now(void)
 {
     lm_loop *l = lm__tl_loop;
-    return l != NULL ? l->now : 0;
+    return l != NULL ? lm__loop_refresh(l) : 0;
 }
 
 lm_clock_kind lm_loop_clock(const lm_loop *loop) { return loop->clock; }
@@ -287,7 +293,7 @@ lm_handle *lm_call_later(lm_loop *loop, lm_time delay, lm_callback_fn cb,
         return NULL;
     lm__list_push_back(&loop->handles, &h->all_node);
     h->state = LM__H_TIMER;
-    lm__timer_arm(loop, &h->timer, loop->now + (delay > 0 ? delay : 0),
+    lm__timer_arm(loop, &h->timer, lm__loop_refresh(loop) + (delay > 0 ? delay : 0),
                   LM__TIMER_HANDLE);
     return h;
 }
@@ -494,7 +500,12 @@ static void lm__tick(lm_loop *loop)
 {
     uint64_t tick = ++loop->stats.ticks;
     uint32_t ran = 0, nio = 0, nfired = 0;
-    lm__update_time(loop);
+    /* The clock is read once per tick, and only when a timer could be due
+     * (or every 64th tick): on some machines a clock read costs more than
+     * a whole yield. Deadlines are computed from a fresh reading anyway
+     * (lm__loop_refresh in lm_sleep, lm_call_later, lm_wait_fd, lm_now). */
+    if (loop->timer_min != NULL || (tick & 63) == 0)
+        lm__update_time(loop);
 
     /* 1. RUN: what was ready when the tick began, in FIFO order. */
     uint64_t limit = loop->ready_seq;
@@ -546,17 +557,31 @@ static void lm__tick(lm_loop *loop)
         timeout = -1;
     }
     lm__poll_event ev[64];
-    int64_t before = loop->clock == LM_CLOCK_MONOTONIC ? lm__mono_ns() : 0;
-    int nev = lm__poller_wait(loop->poller, ev, 64, timeout);
-    lm_time waited = 0;
-    if (loop->clock == LM_CLOCK_MONOTONIC) {
-        waited = lm__mono_ns() - before;
-        lm__update_time(loop);
+    int nev = 0;
+    /* A busy loop with no fd or thread-pool work outstanding has nothing
+     * the poller could report but a thread-safe callback or a signal, so it
+     * asks only every 64th tick: a yield round trip then costs two context
+     * switches and no system call. A traced loop polls every tick, so the
+     * trace shows every phase of every tick. */
+    bool skip = busy && loop->trace == NULL && loop->io_waiters == 0 &&
+                loop->offloads == 0 &&
+                (tick & 63) != 0 && !loop->main_done;
+    if (!skip) {
+        lm_time waited = 0;
+        if (timeout == 0 || loop->clock != LM_CLOCK_MONOTONIC) {
+            nev = lm__poller_wait(loop->poller, ev, 64, timeout);
+        } else {
+            /* Only a blocking poll is worth two clock reads. */
+            int64_t before = lm__mono_ns();
+            nev = lm__poller_wait(loop->poller, ev, 64, timeout);
+            waited = lm__mono_ns() - before;
+            lm__update_time(loop);
+        }
+        loop->stats.polls++;
+        if (nev < 0)
+            nev = 0; /* EINTR: a signal; its eventfd reports it next time */
+        LM__TRACE(loop, poll, timeout, waited, nev);
     }
-    loop->stats.polls++;
-    if (nev < 0)
-        nev = 0; /* EINTR: a signal; its eventfd reports it next time */
-    LM__TRACE(loop, poll, timeout, waited, nev);
 
     /* 3. WAKE */
     for (int i = 0; i < nev; i++) {
@@ -571,7 +596,7 @@ static void lm__tick(lm_loop *loop)
             nio += (uint32_t)(loop->stats.io_wakeups - before_io);
         }
     }
-    if (loop->clock == LM_CLOCK_VIRTUAL && !busy && nev == 0 &&
+    if (loop->clock == LM_CLOCK_VIRTUAL && !busy && !skip && nev == 0 &&
         loop->nready == 0 && loop->timer_min != NULL) {
         lm_time due = lm__tm(loop->timer_min)->due;
         if (due > loop->now)

@@ -429,7 +429,7 @@ int lm_sleep(lm_time d)
     if (d < 0)
         d = 0;
     lm__reason w = {.on = LM__ON_SLEEP, .fd = -1};
-    int rc = lm__park(&w, loop->now + d);
+    int rc = lm__park(&w, lm__loop_refresh(loop) + d);
     return rc == LM_ETIMEDOUT ? 0 : rc;
 }
 
