@@ -722,8 +722,8 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
     case LMR__EV_UNKNOWN: /* forward compatibility: skipped by consumers */
     case LMR__EV_LOOP_END:
         break;
-    case LMR__EV_LOOP_START:
-        TRY(get_s(&d, K_NAME, true, &e->name));
+    case LMR__EV_LOOP_START: /* without a name, the loop is "loop" */
+        TRY(get_s(&d, K_NAME, false, &e->name));
         break;
     case LMR__EV_SPAWN:
         TRY(get_u(&d, K_TASK, true, &e->task));
