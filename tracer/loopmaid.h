@@ -168,7 +168,11 @@ const char *lm_state_name(lm_state s);
 
 typedef struct lm_loop_options {
     lm_clock_kind clock;    /* LM_CLOCK_DEFAULT reads LOOPMAID_CLOCK */
-    size_t stack_size;      /* per task, virtual; 0 = 64 KiB (LOOPMAID_STACK) */
+    size_t stack_size;      /* per task, virtual; 0 = LOOPMAID_STACK (bytes, or
+                               with a K/M suffix), else 64 KiB (256 KiB under
+                               AddressSanitizer); at least 16 KiB. Stacks are
+                               mmap'd with a guard page: keep big buffers off
+                               them (a 64 KiB array overflows the default). */
     int threads;            /* thread pool size for lm_offload; 0 = 4 */
     const char *name;       /* display name of the loop in traces; NULL = "loop" */
     int handle_signals;     /* 1 (default when the struct is NULL): SIGINT and
@@ -184,6 +188,8 @@ void lm_loop_options_init(lm_loop_options *opts);
  * memory or when the system refuses epoll/eventfd (errno tells why).
  * The caller owns the loop and frees it with lm_loop_free(). One loop per
  * thread may run at a time; several loops in one process are independent.
+ * If the thread has no current loop yet, the new loop becomes it, so
+ * lm_spawn() works before lm_loop_run().
  */
 lm_loop *lm_loop_new(const lm_loop_options *opts);
 
@@ -192,7 +198,12 @@ lm_loop *lm_loop_new(const lm_loop_options *opts);
  * task ends. Then every task still alive is cancelled and the loop runs until
  * their cleanup has finished (shutdown). Returns the main task's code (0,
  * LM_ECANCELED, or its error); *result (if not NULL) gets its lm_return value.
- * [loop] Blocks the calling thread. Not reentrant.
+ * [loop] Blocks the calling thread. Not reentrant: LM_EBUSY when this loop
+ * or another loop of the same thread is already running. Can be called again
+ * after it returned (task ids continue). With handle_signals, the first
+ * SIGINT/SIGTERM cancels the main task (reason: signal); the previous
+ * handlers are restored on return. Only one loop of the process handles
+ * signals at a time (the first to run).
  */
 int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,
                 void **result);
@@ -213,9 +224,10 @@ int lm_run(const char *name, lm_coro_fn fn, void *arg);
 /* The loop running on this thread, or NULL. */
 lm_loop *lm_loop_current(void);
 
-/* The loop's current time: nanoseconds since it started (virtual or real). */
+/* The loop's current time: nanoseconds since it started (virtual or real).
+ * On the real clock this is the time cached at the last clock reading. */
 lm_time lm_loop_now(const lm_loop *loop);
-/* Shorthand for the current loop; 0 outside a loop. */
+/* The current loop's time, read fresh; 0 outside a loop. */
 lm_time lm_now(void);
 
 lm_clock_kind lm_loop_clock(const lm_loop *loop);
@@ -291,7 +303,8 @@ int lm_return(void *value);
 /*
  * Fails the current task with `code` (negative) and a message for the trace
  * and for lm_task_error_message(); returns code, so a task can end with
- * `return lm_fail(LM_EUSER, "bad reply");`. The message is copied. [task]
+ * `return lm_fail(LM_EUSER, "bad reply");`. The message is copied. A code
+ * >= 0 is turned into LM_EFAILED (a failure must not read as success). [task]
  */
 int lm_fail(int code, const char *message);
 /* The message given to lm_fail, or NULL. Owned by the task. */
@@ -303,9 +316,16 @@ const char *lm_task_error_message(const lm_task *t);
  * awaiting gets LM_ECANCELED from its await call and runs its own cleanup.
  * Cancelling a running task (itself) takes effect at its next await.
  * Cancelling twice, or a finished task, is harmless and returns 0. [loop]
+ * The request is delivered once: the await that returned LM_ECANCELED
+ * consumes it, so cleanup code can await again normally (like a finally
+ * block). A new lm_cancel after delivery is delivered again. If a task was
+ * already woken with a result (a queue item, a future value) when the cancel
+ * arrives, that await returns its result and the next await gets
+ * LM_ECANCELED, so nothing handed over is lost.
  */
 int lm_cancel(lm_task *t);
-/* 1 when cancellation of the current task has been requested. [task] */
+/* 1 when cancellation of the current task has been requested (also after
+ * it was delivered, until lm_uncancel); 0 outside tasks. [task] */
 int lm_cancelled(void);
 /*
  * Withdraws a pending cancellation request of the current task (asyncio's
@@ -320,7 +340,8 @@ int lm_uncancel(void);
 /* Suspends for d nanoseconds (on: sleep; by: timer). 0 or LM_ECANCELED. */
 int lm_sleep(lm_time d);
 
-/* Lets every other ready task run once, then continues (by: yield). */
+/* Lets every other ready task run once, then continues (by: yield).
+ * 0, or LM_ECANCELED when the task was cancelled (before or during it). */
 int lm_yield(void);
 
 /*
@@ -497,7 +518,9 @@ enum { LM_READABLE = 1, LM_WRITABLE = 2 };
 /*
  * Awaits readiness of fd (LM_READABLE and/or LM_WRITABLE) for at most
  * `timeout` (negative: none). Returns the ready bits (> 0), LM_ETIMEDOUT or
- * LM_ECANCELED. fd should be non-blocking.
+ * LM_ECANCELED. fd should be non-blocking. One task may wait to read and
+ * one to write on an fd at a time; a second waiter in the same direction
+ * gets LM_EBUSY. An error or hang-up on the fd reports both bits.
  */
 int lm_wait_fd(int fd, int events, lm_time timeout);
 
@@ -511,14 +534,20 @@ int lm_tcp_listen(const char *host, int port, int backlog);
 /* The local port a socket is bound to, or a negative code. */
 int lm_socket_port(int fd);
 int lm_accept(int listen_fd);                      /* [task] new fd */
-int lm_tcp_connect(const char *host, int port);    /* [task] connected fd */
+/* [task] connected fd (TCP_NODELAY set). host NULL = 127.0.0.1. A host name
+ * is resolved with getaddrinfo, which blocks the loop: prefer numeric
+ * addresses, or resolve through lm_offload. */
+int lm_tcp_connect(const char *host, int port);
 /* Reads up to len bytes: > 0 bytes read, 0 at end of file, or an error. */
 ssize_t lm_read(int fd, void *buf, size_t len);
-/* Writes all len bytes (partial writes are continued): len, or an error. */
+/* Writes all len bytes (partial writes are continued): len, or an error.
+ * On sockets a closed peer gives LM_EPIPE, never SIGPIPE. If the task is
+ * cancelled part-way, LM_ECANCELED is returned and some bytes may have been
+ * written. */
 ssize_t lm_write_all(int fd, const void *buf, size_t len);
 /* Reads exactly len bytes unless EOF comes first: bytes read, or an error. */
 ssize_t lm_read_full(int fd, void *buf, size_t len);
-/* Same as lm_read / lm_write_all with an overall timeout. */
+/* lm_read with a timeout: bytes, 0 at EOF, LM_ETIMEDOUT, or an error. */
 ssize_t lm_read_timeout(int fd, void *buf, size_t len, lm_time timeout);
 
 /* ------------------------------------------------------------------------ */
@@ -530,6 +559,8 @@ ssize_t lm_read_timeout(int fd, void *buf, size_t len, lm_time timeout);
  * by: thread). *result gets fn's return value. If the task is cancelled while
  * waiting, LM_ECANCELED is returned at once; the work still finishes on its
  * thread and its result is dropped (fn must own what it allocates).
+ * The pool's threads start on the first call; lm_loop_free waits for every
+ * work function still running.
  */
 int lm_offload(const char *label, lm_work_fn fn, void *arg, void **result);
 
@@ -540,12 +571,17 @@ int lm_offload(const char *label, lm_work_fn fn, void *arg, void **result);
 /*
  * Schedules cb(arg) to run on the loop soon / after delay (asyncio's
  * call_soon / call_later). Returns a handle owned by the loop, valid until the
- * callback has run or been cancelled; NULL when out of memory. [loop]
+ * callback has returned or the handle has been cancelled (the loop frees it
+ * then); NULL when out of memory. Callbacks and tasks share one FIFO ready
+ * queue; call_later callbacks due at the same time run in the order they were
+ * scheduled. Callbacks not yet run when lm_loop_run returns are dropped. [loop]
  */
 lm_handle *lm_call_soon(lm_loop *loop, lm_callback_fn cb, void *arg);
 lm_handle *lm_call_later(lm_loop *loop, lm_time delay, lm_callback_fn cb,
                          void *arg);
-/* Cancels a callback that has not run yet; harmless afterwards. [loop] */
+/* Cancels a callback that has not run yet. Calling it from inside the
+ * callback itself is harmless; after the callback returned or after a first
+ * cancel the handle is gone and must not be used. [loop] */
 void lm_handle_cancel(lm_handle *h);
 /*
  * From any thread: hands the loop a callback to run on its own thread (like
