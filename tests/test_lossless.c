@@ -1,0 +1,294 @@
+/*
+ * test_lossless.c: a traced program that dies loses no events it should
+ * have kept (docs/trace-format.md section 8, docs/reliability.md).
+ *
+ * Each test forks a child that runs a real loop traced to a file. Its main
+ * task writes numbered notes ("mark N") as fast as it can, yielding every
+ * 64, and after each note tells the parent N through a pipe. The parent
+ * ends the child one way or another, drains the pipe to learn the last mark
+ * the child reached, and reads the trace back with the render half's
+ * streaming reader:
+ *  - SIGINT / SIGTERM while the loop handles signals: the loop cancels its
+ *    main task (reason: signal) and ends normally: every mark, the cancel,
+ *    the final transition and loop_end are in the trace, which is complete;
+ *  - SIGTERM / SIGABRT with nobody handling them, and abort() called by the
+ *    program itself: every reported mark is in the trace (the signal
+ *    handlers write what is in memory before the default action);
+ *  - SIGKILL: nothing can run, so what is still in memory is lost; that is
+ *    at most one record buffer (LM__TRACE_CAP events) plus the formatted
+ *    lines not yet written (under 32 KiB); the marks that are there form an
+ *    unbroken prefix, every line but possibly the last is whole, and the
+ *    reader reports the file as truncated instead of failing.
+ */
+#include <criterion/criterion.h>
+
+#include "lm_trace.h"
+#include "lmr_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct child_cfg {
+    int report_fd;     /* write end of the pipe */
+    uint32_t abort_at; /* call abort() after this mark; 0 = never */
+} child_cfg;
+
+static int chatty_main(void *arg)
+{
+    child_cfg *c = arg;
+    for (uint32_t i = 0;; i++) {
+        lm_notef("mark %u", i);
+        /* The parent learns i only once the note has been recorded. */
+        if (write(c->report_fd, &i, sizeof i) != (ssize_t)sizeof i)
+            _exit(90);
+        if (c->abort_at && i == c->abort_at)
+            abort();
+        if (i % 64 == 63) {
+            int rc = lm_yield();
+            if (rc == LM_ECANCELED)
+                return rc; /* the signal's cancellation: end cleanly */
+        }
+    }
+}
+
+/* The child: never returns. */
+static void child(const char *path, int report_fd, int handle_signals,
+                  uint32_t abort_at)
+{
+    /* Whatever the test runner installed, start from the defaults, so the
+     * signals do what they do in an ordinary program. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGABRT, SIG_DFL);
+    unsetenv("LOOPMAID_TRACE");
+    unsetenv("LOOPMAID_TRACE_RING");
+    lm_loop_options o;
+    lm_loop_options_init(&o);
+    o.clock = LM_CLOCK_MONOTONIC;
+    o.handle_signals = handle_signals;
+    lm_loop *loop = lm_loop_new(&o);
+    if (!loop || lm_trace_open(loop, path) != 0)
+        _exit(91);
+    child_cfg c = {.report_fd = report_fd, .abort_at = abort_at};
+    int rc = lm_loop_run(loop, "main", chatty_main, &c, NULL);
+    lm_loop_free(loop);
+    _exit(rc == LM_ECANCELED ? 3 : 92);
+}
+
+typedef struct outcome {
+    int status;             /* waitpid status */
+    int64_t last_reported;  /* -1: none */
+    char path[64];
+} outcome;
+
+/*
+ * Runs a child; once it has reported `after` marks, sends `sig` (0: send
+ * nothing and wait for the child to end on its own).
+ */
+static void run_child(outcome *out, int sig, int handle_signals,
+                      uint32_t abort_at, uint32_t after)
+{
+    strcpy(out->path, "/tmp/loopmaid-lossless-XXXXXX");
+    int fd = mkstemp(out->path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        child(out->path, p[1], handle_signals, abort_at);
+    }
+    close(p[1]);
+    out->last_reported = -1;
+    bool sent = sig == 0;
+    uint32_t v;
+    for (;;) {
+        ssize_t n = read(p[0], &v, sizeof v);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof v)
+            break; /* EOF: the child is gone */
+        out->last_reported = v;
+        if (!sent && v >= after) {
+            cr_assert_eq(kill(pid, sig), 0);
+            sent = true;
+        }
+    }
+    close(p[0]);
+    cr_assert_eq(waitpid(pid, &out->status, 0), pid);
+}
+
+/* What the reader makes of the trace. */
+typedef struct seen {
+    int64_t marks;          /* marks seen, all in order 0, 1, 2, ... */
+    bool out_of_order;
+    uint64_t events, cancels_by_signal, loop_ends;
+    int main_final;         /* last state of task 1 */
+} seen;
+
+static int on_event(void *ctx, const lmr__header *h, const lmr__event *ev,
+                    lmr_error *err)
+{
+    (void)h;
+    (void)err;
+    seen *s = ctx;
+    s->events++;
+    unsigned m;
+    if (ev->kind == LMR__EV_NOTE && ev->text && sscanf(ev->text, "mark %u", &m) == 1) {
+        if ((int64_t)m != s->marks)
+            s->out_of_order = true;
+        s->marks++;
+    } else if (ev->kind == LMR__EV_CANCEL && ev->reason &&
+               !strcmp(ev->reason, "signal")) {
+        s->cancels_by_signal++;
+    } else if (ev->kind == LMR__EV_LOOP_END) {
+        s->loop_ends++;
+    } else if (ev->kind == LMR__EV_STATE && ev->task == 1) {
+        s->main_final = ev->to;
+    }
+    return 0;
+}
+
+static void read_trace(const outcome *o, seen *s, int *truncated)
+{
+    memset(s, 0, sizeof *s);
+    s->main_final = -1;
+    FILE *fp = fopen(o->path, "rb");
+    cr_assert_not_null(fp);
+    lmr__header h;
+    memset(&h, 0, sizeof h);
+    lmr_error err;
+    memset(&err, 0, sizeof err);
+    *truncated = 0;
+    int rc = lmr__read(fp, o->path, &h, on_event, s, truncated, &err);
+    cr_assert_eq(rc, 0, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+    lmr__header_free(&h);
+    fclose(fp);
+    cr_assert(!s->out_of_order, "marks are missing in the middle or reordered");
+}
+
+/* Pass 1 accepts the trace (every transition legal) and calls it truncated
+ * exactly when it should: a trace cut short is a warning, not an error. */
+static void expect_model(const outcome *o, bool want_truncated)
+{
+    FILE *fp = fopen(o->path, "rb");
+    cr_assert_not_null(fp);
+    lmr__model m;
+    memset(&m, 0, sizeof m);
+    lmr_error err;
+    memset(&err, 0, sizeof err);
+    int rc = lmr__model_build(fp, o->path, &m, NULL, &err);
+    cr_expect_eq(rc, 0, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+    cr_expect_eq(m.truncated, want_truncated, "truncated: %d, expected %d",
+                 m.truncated, want_truncated);
+    lmr__model_free(&m);
+    fclose(fp);
+}
+
+static void handled_signal(int sig)
+{
+    outcome o;
+    run_child(&o, sig, 1, 0, 20000);
+    cr_assert(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 3,
+              "the child should end its loop normally (status 0x%x)", o.status);
+    seen s;
+    int truncated;
+    read_trace(&o, &s, &truncated);
+    cr_expect_eq(truncated, 0);
+    cr_expect_eq(s.marks, o.last_reported + 1, "trace has %lld marks, child made %lld",
+                 (long long)s.marks, (long long)o.last_reported + 1);
+    cr_expect_eq(s.cancels_by_signal, 1);
+    cr_expect_eq(s.main_final, LMR__ST_CANCELLED);
+    cr_expect_eq(s.loop_ends, 1);
+    expect_model(&o, false);
+    unlink(o.path);
+}
+
+Test(lossless, sigint_handled_by_the_loop_loses_nothing, .timeout = 120)
+{
+    handled_signal(SIGINT);
+}
+
+Test(lossless, sigterm_handled_by_the_loop_loses_nothing, .timeout = 120)
+{
+    handled_signal(SIGTERM);
+}
+
+/* Death by a signal: every mark the child reported is in the trace (the
+ * mark after it may be too: noted, killed before reporting). */
+static void fatal_signal(int sig, uint32_t abort_at)
+{
+    outcome o;
+    run_child(&o, abort_at ? 0 : sig, 0, abort_at, 20000);
+    cr_assert(WIFSIGNALED(o.status) && WTERMSIG(o.status) == sig,
+              "the child should die of signal %d (status 0x%x)", sig, o.status);
+    seen s;
+    int truncated;
+    read_trace(&o, &s, &truncated);
+    cr_expect_geq(s.marks, o.last_reported + 1, "lost %lld reported marks",
+                  (long long)(o.last_reported + 1 - s.marks));
+    cr_expect_leq(s.marks, o.last_reported + 2);
+    cr_expect_eq(s.loop_ends, 0);
+    expect_model(&o, true);
+    unlink(o.path);
+}
+
+Test(lossless, sigterm_unhandled_loses_nothing, .timeout = 120)
+{
+    fatal_signal(SIGTERM, 0);
+}
+
+Test(lossless, sigint_unhandled_loses_nothing, .timeout = 120)
+{
+    fatal_signal(SIGINT, 0);
+}
+
+Test(lossless, sigabrt_from_outside_loses_nothing, .timeout = 120)
+{
+    fatal_signal(SIGABRT, 0);
+}
+
+Test(lossless, abort_in_a_task_loses_nothing, .timeout = 120)
+{
+    fatal_signal(SIGABRT, 25000);
+}
+
+Test(lossless, sigkill_loses_at_most_one_buffer, .timeout = 120)
+{
+    outcome o;
+    run_child(&o, SIGKILL, 1, 0, 30000);
+    cr_assert(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGKILL);
+    seen s;
+    int truncated;
+    read_trace(&o, &s, &truncated);
+    expect_model(&o, true);
+    int64_t made = o.last_reported + 1, lost = made - s.marks;
+    /* One record buffer, plus at most 32 KiB of formatted lines, each note
+     * line being over 40 bytes. */
+    int64_t bound = LM__TRACE_CAP + 32768 / 40;
+    cr_expect_geq(s.marks, 1, "nothing at all was written before the kill");
+    cr_expect_leq(lost, bound, "lost %lld marks of %lld (bound %lld)",
+                  (long long)lost, (long long)made, (long long)bound);
+    cr_log_info("SIGKILL after %lld marks lost %lld of them", (long long)made,
+                (long long)lost);
+
+    /* Every line but the last is whole: the writer writes whole lines. */
+    FILE *fp = fopen(o.path, "rb");
+    cr_assert_not_null(fp);
+    char line[4096];
+    size_t partial = 0;
+    while (fgets(line, sizeof line, fp))
+        if (!strchr(line, '\n'))
+            partial++;
+    fclose(fp);
+    cr_expect_leq(partial, 1);
+    unlink(o.path);
+}
