@@ -11,7 +11,8 @@
  *
  * Record: kind (1 byte), then varints: zigzag t, loop, line, col, a presence
  * mask, then each present field in mask order (integers as zigzag varints,
- * strings as length + bytes, members as count + ids).
+ * strings as length + bytes, members as count + ids). The spill belongs to
+ * one thread, hence the unlocked stdio calls.
  */
 #include "lmr_internal.h"
 
@@ -36,17 +37,17 @@ static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); 
 static void put_var(FILE *fp, uint64_t v)
 {
     while (v >= 0x80) {
-        putc((int)(v & 0x7f) | 0x80, fp);
+        putc_unlocked((int)(v & 0x7f) | 0x80, fp);
         v >>= 7;
     }
-    putc((int)v, fp);
+    putc_unlocked((int)v, fp);
 }
 
 static bool get_var(FILE *fp, uint64_t *out)
 {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-        int c = getc(fp);
+        int c = getc_unlocked(fp);
         if (c == EOF)
             return false;
         v |= (uint64_t)(c & 0x7f) << shift;
@@ -97,7 +98,7 @@ int lmr__spill_put(FILE *fp, const lmr__event *e)
             mask |= 1ull << (F__NUM + i);
     if (e->members)
         mask |= 1ull << F_MEMBERS;
-    putc((int)e->kind, fp);
+    putc_unlocked((int)e->kind, fp);
     put_var(fp, zz(e->t));
     put_var(fp, e->loop);
     put_var(fp, (uint64_t)e->line);
@@ -130,7 +131,7 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
     int rc = 0;
     lmr__header h = {.version = LMR_TRACE_FORMAT_MAJOR, .ring = -1};
     for (;;) {
-        int kind = getc(fp);
+        int kind = getc_unlocked(fp);
         if (kind == EOF)
             break;
         lmr__event e;
