@@ -7,7 +7,7 @@
 #                      trace twice, then refreshing the golden files under
 #                      tests/data/examples/ that tests/test_examples.c compares
 #                      against (review the diff before committing it)
-#   make gallery       regenerates docs/gallery.md (every seed diagram's twin)
+#   make gallery       regenerates the README's gallery (every seed diagram's twin)
 #                      with `loopmaid build`; `make gallery-check` only checks
 
 .PHONY: demo demo-golden gallery gallery-check
@@ -19,7 +19,7 @@ demo-golden: $(DEPS_STAMP) all
 	@bash scripts/demo.sh --golden $(BUILD)
 
 gallery: $(DEPS_STAMP) all
-	$(BUILD)/loopmaid build -c docs/gallery.yaml
+	$(BUILD)/loopmaid build
 
 gallery-check: $(DEPS_STAMP) all
-	$(BUILD)/loopmaid build -c docs/gallery.yaml --check
+	$(BUILD)/loopmaid build --check

@@ -30,7 +30,7 @@ goldens=tests/data/examples
 
 # The gallery: one row per seed diagram.
 #   example | view | render options | which seed diagram it reproduces
-# docs/gallery.yaml lists the same rows for `loopmaid build` (keep in step).
+# loopmaid.yaml (the README gallery) lists the same rows for `loopmaid build` (keep in step).
 DIAGRAMS='loop_internals|flowchart||seed 000 "Event Loop Internals"
 lifecycle|state|--states asyncio|seed 000 "Task Lifecycle States"
 groups|tasks||seed 000 "gather() vs wait() vs TaskGroup"
