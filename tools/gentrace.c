@@ -2,7 +2,7 @@
  * gentrace: writes a big, valid, deterministic loopmaid trace (format v1,
  * docs/trace-format.md) to stdout, for tests, conformance runs and benchmarks.
  *
- *   gentrace [--events N] [--tasks N] [--seed N] [--hostile]
+ *   gentrace [--events N] [--tasks N] [--seed N] [--loops N] [--hostile]
  *
  * It simulates one loop: `main` (task 1) spawns the other tasks in batches of
  * up to BATCH, gathers each batch, and every worker goes through rounds of
@@ -17,6 +17,9 @@
  * try to break Mermaid (keywords, arrows, ;, #, %%{init}%%, quotes, HTML,
  * newlines, emoji, 5,000-character names, empty names, names that collide
  * once cleaned); they are escaped exactly as the tracer escapes strings.
+ *
+ * With --loops N, N loops (threads) write to the file, one after the other,
+ * each with its own task ids and clock (the events and tasks are shared out).
  *
  * Memory: O(tasks in one batch). Exit status 0, or 2 on bad usage.
  */
@@ -164,17 +167,21 @@ typedef struct worker {
 
 static uint64_t nevents;
 static int64_t now;
+static uint64_t cur_loop = 1;
 
 #define EV(...)                                                                \
     do {                                                                       \
         printf("  - {t: %" PRId64 ", ", now);                                  \
+        if (cur_loop > 1)                                                      \
+            printf("loop: %" PRIu64 ", ", cur_loop);                          \
         printf(__VA_ARGS__);                                                   \
         nevents++;                                                             \
     } while (0)
 
 static void usage(void)
 {
-    fputs("usage: gentrace [--events N] [--tasks N] [--seed N] [--hostile]\n"
+    fputs("usage: gentrace [--events N] [--tasks N] [--seed N] [--loops N] "
+          "[--hostile]\n"
           "Writes a valid loopmaid trace (format v1) of about N events to "
           "stdout.\n",
           stderr);
@@ -194,7 +201,7 @@ static bool num(const char *s, uint64_t *out)
 
 int main(int argc, char **argv)
 {
-    uint64_t want = 10000, ntasks = 100, seed = 1;
+    uint64_t want = 10000, ntasks = 100, seed = 1, nloops = 1;
     bool host = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -205,6 +212,9 @@ int main(int argc, char **argv)
             i++;
         else if (strcmp(a, "--seed") == 0 && i + 1 < argc &&
                  num(argv[i + 1], &seed))
+            i++;
+        else if (strcmp(a, "--loops") == 0 && i + 1 < argc &&
+                 num(argv[i + 1], &nloops) && nloops >= 1 && nloops <= 64)
             i++;
         else if (strcmp(a, "--hostile") == 0)
             host = true;
@@ -224,6 +234,8 @@ int main(int argc, char **argv)
     static char obuf[1 << 16];
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 
+    ntasks = ntasks / nloops < 2 ? 2 : ntasks / nloops;
+    want /= nloops;
     uint64_t workers = ntasks - 1;
     /* Per worker and round: running, awaiting, wake-up, pending (4), plus a
      * share of ticks and polls; 8 events of fixed cost per worker. */
@@ -233,7 +245,12 @@ int main(int argc, char **argv)
     printf("loopmaid: 1\nprogram: ");
     put_str(host ? "gentrace <script>; %%{init: {}}%%" : "gentrace");
     printf("\nclock: virtual\nevents:\n");
-    EV("ev: loop_start, loop: 1, name: ");
+    for (cur_loop = 1; cur_loop <= nloops; cur_loop++) {
+    now = 0;
+    if (cur_loop == 1)
+        EV("ev: loop_start, loop: 1, name: ");
+    else
+        EV("ev: loop_start, name: "); /* EV wrote loop: N */
     put_str(host ? "loop --> end; click" : "loop");
     printf("}\n");
     EV("ev: spawn, task: 1, name: ");
@@ -384,7 +401,11 @@ int main(int argc, char **argv)
     EV("ev: state, task: 1, from: running, to: done}\n");
     tick++;
     EV("ev: tick, n: %" PRIu64 ", ran: 1, io: 0, timers: 0}\n", tick);
-    EV("ev: loop_end, loop: 1}\n");
+    if (cur_loop == 1)
+        EV("ev: loop_end, loop: 1}\n");
+    else
+        EV("ev: loop_end}\n");
+    } /* loops */
     if (fflush(stdout) != 0) {
         perror("gentrace");
         return 1;
