@@ -319,4 +319,15 @@ Test(cli, gentrace_hostile_trace_renders_within_budget)
     }
     cr_expect_eq(run("inspect %s/a.yaml", dir), 0);
     cr_expect(strstr(out_text, "tasks: 150:") != NULL, "%s", out_text);
+
+    /* Several loops: tasks are told apart by (loop, id). */
+    snprintf(cmd, sizeof cmd, "%s --events 6000 --tasks 60 --loops 3 >%s/m.yaml",
+             gen, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_expect_eq(run("inspect %s/m.yaml", dir), 0, "%s", err_text);
+    cr_expect(strstr(out_text, "3 loops") != NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "tasks: 60:") != NULL, "%s", out_text);
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_eq(run("render --view %s %s/m.yaml", views[i], dir), 0,
+                     "%s: %s", views[i], err_text);
 }
