@@ -13,7 +13,9 @@
  *   view_*.c   one renderer per diagram type (state, sequence, flowchart,
  *              tasks, gantt, advise), each an lmr__renderer.
  *   cli.c      lmr_main: flags and dispatch only.
- * Stdin is spooled to a temporary file so that it can be read twice.
+ * Stdin is spooled to a temporary file so that it can be read twice; and
+ * pass 1 tees the decoded events into a compact binary spill (spill.c) that
+ * pass 2 replays, so a render parses the YAML only once.
  */
 #ifndef LMR_INTERNAL_H
 #define LMR_INTERNAL_H
