@@ -8,7 +8,7 @@ the standard event loop (uvloop is not installed on Debian's python3 and is a
 different peer anyway: it would be libuv again). Prints the same result line
 as the C programs (see bench/bench_util.h):
 
-    workload=echo n=100000 seconds=1.234567 rss_kib=12345 base_rss_kib=9876
+    workload=echo n=100000 seconds=1.23 cpu=1.22 rss_kib=12345 base_rss_kib=9876
 
 `seconds` covers asyncio.run(...) only (loop creation and shutdown included,
 interpreter start-up excluded). Exits non-zero when the workload did not
@@ -151,15 +151,17 @@ def main(argv):
         print("asyncio_bench.py: bad count %r" % argv[2], file=sys.stderr)
         return 2
     base = status_kib("VmRSS")
+    c0 = time.process_time()
     t0 = time.perf_counter()
     done = asyncio.run(WORKLOADS[argv[1]](n))
     t1 = time.perf_counter()
+    c1 = time.process_time()
     if done != n:
         print("asyncio_bench.py: %s completed %d of %d" % (argv[1], done, n),
               file=sys.stderr)
         return 1
-    print("workload=%s n=%d seconds=%.6f rss_kib=%d base_rss_kib=%d"
-          % (argv[1], n, t1 - t0, maxrss_kib(), base), flush=True)
+    print("workload=%s n=%d seconds=%.6f cpu=%.6f rss_kib=%d base_rss_kib=%d"
+          % (argv[1], n, t1 - t0, c1 - c0, maxrss_kib(), base), flush=True)
     return 0
 
 

@@ -6,11 +6,12 @@
  * Each program runs ONE workload per process, so peak RSS belongs to that
  * workload alone, and prints exactly one line on stdout:
  *
- *     workload=echo n=100000 seconds=0.123456 rss_kib=4321 base_rss_kib=1234
+ *     workload=echo n=100000 seconds=0.12 cpu=0.11 rss_kib=4321 base_rss_kib=1234
  *
  * `seconds` is the wall time of the measured region only (from just before the
  * loop runs to just after it returns), so process start-up and the dynamic
- * loader are not part of any figure. `rss_kib` is the peak RSS of the
+ * loader are not part of any figure; `cpu` is the user + system CPU time of
+ * the same region. `rss_kib` is the peak RSS of the
  * process image (VmHWM), `base_rss_kib` the RSS just before the measured
  * region; the runner subtracts the two to get memory per task.
  * Everything here is static so each program stays one translation unit.
@@ -77,6 +78,18 @@ static inline long bench_rss_kib(void)
     return v < 0 ? bench_maxrss_kib() : v;
 }
 
+/* CPU time (user + system) this process has used so far, in seconds. On a
+ * busy machine wall time includes waiting for a core; CPU time does not, so
+ * the runner reports both. */
+static inline double bench_cpu(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 /* Parses a positive count; exits with a message on anything else. */
 static inline long bench_parse_n(const char *prog, const char *text)
 {
@@ -91,10 +104,10 @@ static inline long bench_parse_n(const char *prog, const char *text)
 }
 
 static inline void bench_report(const char *workload, long n, double seconds,
-                                long base_rss_kib)
+                                double cpu_seconds, long base_rss_kib)
 {
-    printf("workload=%s n=%ld seconds=%.6f rss_kib=%ld base_rss_kib=%ld\n",
-           workload, n, seconds, bench_maxrss_kib(), base_rss_kib);
+    printf("workload=%s n=%ld seconds=%.6f cpu=%.6f rss_kib=%ld base_rss_kib=%ld\n",
+           workload, n, seconds, cpu_seconds, bench_maxrss_kib(), base_rss_kib);
     fflush(stdout);
 }
 

@@ -82,7 +82,7 @@ def run_once(argv, env=None, wall=False):
     its child, so the child does not inherit this runner's high-water mark."""
     with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as tf:
         if wall:
-            argv = [TIME, "-f", "%M", "-o", tf.name] + list(argv)
+            argv = [TIME, "-f", "%M %U %S", "-o", tf.name] + list(argv)
         t0 = time.perf_counter()
         try:
             p = subprocess.run(argv, stdout=subprocess.DEVNULL if wall else subprocess.PIPE,
@@ -98,10 +98,12 @@ def run_once(argv, env=None, wall=False):
                                                    msg[-600:]))
         if wall:
             try:
-                rss = int(tf.read().split()[-1])
-            except (ValueError, IndexError):
+                m, u, sy = tf.read().split()[-3:]
+                rss, cpu = int(m), float(u) + float(sy)
+            except ValueError:
                 raise BenchError("%s reported no peak RSS" % TIME)
-            return {"seconds": str(wall_s), "rss_kib": str(rss)}, wall_s, rss
+            return ({"seconds": str(wall_s), "cpu": str(cpu), "rss_kib": str(rss)},
+                    wall_s, rss)
     out = p.stdout.decode("utf-8", "replace")
     line = next((l for l in out.splitlines() if l.startswith("workload=")), None)
     if line is None:
@@ -114,11 +116,12 @@ class Figure:
     """The median of several runs of one command."""
 
     def __init__(self):
-        self.secs, self.rss, self.base, self.extra = [], [], [], []
+        self.secs, self.cpus, self.rss, self.base, self.extra = [], [], [], [], []
         self.error = None
 
     def add(self, res, rss):
         self.secs.append(float(res["seconds"]))
+        self.cpus.append(float(res.get("cpu", res["seconds"])))
         self.rss.append(rss)
         self.base.append(int(res.get("base_rss_kib", 0)))
 
@@ -128,6 +131,9 @@ class Figure:
 
     def t(self):
         return statistics.median(self.secs)
+
+    def cpu(self):
+        return statistics.median(self.cpus)
 
     def rss_kib(self):
         return statistics.median(self.rss)
@@ -265,7 +271,7 @@ def main():
     t_start = time.perf_counter()
 
     # --- loop workloads vs libuv and asyncio ---------------------------
-    rows, mem_rows, lm_figs = [], [], {}
+    rows, mem_rows, cpu_rows = [], [], []
     for w, nfull, nquick in LOOP_WORKLOADS:
         if not want(w):
             continue
@@ -276,7 +282,15 @@ def main():
             "asyncio": py + [w, str(n)],
         }
         figs = measure(cmds, args.runs, w)
-        lm_figs[w] = (n, figs["loopmaid"])
+        crow = [w]
+        for name in ("loopmaid", "libuv", "asyncio"):
+            f = figs[name]
+            crow.append(fmt_time(f.cpu()) if f.ok else "failed")
+        for peer in ("libuv", "asyncio"):
+            f, l = figs[peer], figs["loopmaid"]
+            crow.append("%.2fx" % (f.cpu() / l.cpu()) if f.ok and l.ok and l.cpu() > 0
+                        else "n/a")
+        cpu_rows.append(crow)
         cells = [w, "{:,}".format(n)]
         for name in ("loopmaid", "libuv", "asyncio"):
             f = figs[name]
@@ -338,6 +352,12 @@ def main():
                      "Ratio = peer time / loopmaid time: above 1 means loopmaid is faster.", "",
                      table(["workload", "N", "loopmaid", "libuv", "asyncio",
                             "vs libuv", "vs asyncio", "targets"], rows), "",
+                     "### CPU time (user + system, median)", "",
+                     "The same runs' CPU time: unlike wall time it does not grow while a "
+                     "process waits for a core, so on a busy machine these ratios are the "
+                     "steadier ones (the targets above are judged on wall time).", "",
+                     table(["workload", "loopmaid", "libuv", "asyncio", "vs libuv",
+                            "vs asyncio"], cpu_rows), "",
                      "### Peak RSS (median)", "",
                      table(["workload", "loopmaid", "libuv", "asyncio", "note"], mem_rows), ""]
 
@@ -362,7 +382,7 @@ def main():
             off, on = figs["off"], figs["traced"]
             if not (off.ok and on.ok):
                 missed.append("trace-overhead %s: %s" % (w, off.error or on.error))
-                trows.append([w, "{:,}".format(n), "failed", "", "", "", "", ""])
+                trows.append([w, "{:,}".format(n), "failed", "", "", "", "", "", ""])
                 continue
             events, size_b = count_events(path)
             ratio = on.t() / off.t()
@@ -375,14 +395,17 @@ def main():
                                   % (ratio, TRACE_ECHO_MAX))
                     to_profile.append(("echo traced", [lm, w, str(n)], env_of("traced")))
             trows.append([w, "{:,}".format(n), fmt_time(off.t()), fmt_time(on.t()),
-                          "%.3fx" % ratio, "{:,}".format(events),
+                          "%.3fx" % ratio,
+                          "%.3fx" % (on.cpu() / off.cpu()) if off.cpu() > 0 else "n/a",
+                          "{:,}".format(events),
                           "%s (%.1f MB)" % (fmt_rate(events, on.t()), size_b / 1e6), tgt])
             try:
                 os.unlink(path)
             except OSError:
                 pass
         sections += ["## Trace overhead (loopmaid, LOOPMAID_TRACE=file vs off)", "",
-                     table(["workload", "N", "off", "traced", "traced/off", "events",
+                     table(["workload", "N", "off", "traced", "traced/off", "CPU traced/off",
+                            "events",
                             "events/s recorded (file size)", "target"], trows), ""]
 
     # --- render vs a plain libyaml parse -------------------------------
@@ -506,11 +529,11 @@ def render_section(build, bindir, size, runs, missed, notes, to_profile):
         return out + ["parse failed", ""]
     evs = nev
     rows.append(["libyaml parse only", fmt_time(base.t()), fmt_rate(evs, base.t()),
-                 "1.00x", fmt_mib(base.rss_kib()), ""])
+                 "1.00x", fmt_time(base.cpu()), "1.00x", fmt_mib(base.rss_kib()), ""])
     for v in VIEWS:
         f = figs[v]
         if not f.ok:
-            rows.append(["render --view " + v, "failed", "", "", "", ""])
+            rows.append(["render --view " + v, "failed", "", "", "", "", "", ""])
             missed.append("render %s: %s" % (v, f.error))
             continue
         ratio = f.t() / base.t()
@@ -520,11 +543,14 @@ def render_section(build, bindir, size, runs, missed, notes, to_profile):
             if not any(p[0].startswith("render") for p in to_profile):
                 to_profile.append(("render --view " + v, cmds[v], None))
         rows.append(["render --view " + v, fmt_time(f.t()), fmt_rate(evs, f.t()),
-                     "%.2fx" % ratio, fmt_mib(f.rss_kib()),
+                     "%.2fx" % ratio, fmt_time(f.cpu()),
+                     "%.2fx" % (f.cpu() / base.cpu()) if base.cpu() > 0 else "n/a",
+                     fmt_mib(f.rss_kib()),
                      "<= %.1fx: %s" % (RENDER_MAX, verdict(ok))])
     out += ["Trace: %s events, %d tasks, %.1f MB (build/tools/gentrace)." % (
         "{:,}".format(nev), ntasks, mb), "",
-        table(["program", "time", "events/s", "vs parse", "peak RSS", "target"], rows), ""]
+        table(["program", "wall", "events/s", "vs parse", "CPU", "CPU vs parse",
+               "peak RSS", "target"], rows), ""]
     return out
 
 

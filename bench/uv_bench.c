@@ -311,6 +311,7 @@ int main(int argc, char **argv)
     CHECK(uv_loop_init(loop));
 
     long base = bench_rss_kib(), done;
+    double c0 = bench_cpu();
     double t0 = bench_now();
     if (strcmp(w, "yields") == 0)
         done = run_yields(n);
@@ -327,11 +328,12 @@ int main(int argc, char **argv)
         return 2;
     }
     double t1 = bench_now();
+    double c1 = bench_cpu();
     if (done != n) {
         fprintf(stderr, "uv_bench: %s completed %ld of %ld\n", w, done, n);
         return 1;
     }
-    bench_report(w, n, t1 - t0, base);
+    bench_report(w, n, t1 - t0, c1 - c0, base);
     CHECK(uv_loop_close(loop));
     return 0;
 }

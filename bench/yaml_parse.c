@@ -26,6 +26,7 @@ int main(int argc, char **argv)
         return 1;
     }
     long base = bench_rss_kib();
+    double c0 = bench_cpu();
     double t0 = bench_now();
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
@@ -52,8 +53,9 @@ int main(int argc, char **argv)
     }
     yaml_parser_delete(&parser);
     double t1 = bench_now();
+    double c1 = bench_cpu();
     fclose(fp);
     if (rc == 0)
-        bench_report("parse", events, t1 - t0, base);
+        bench_report("parse", events, t1 - t0, c1 - c0, base);
     return rc;
 }
