@@ -234,3 +234,139 @@ Test(io, calls_outside_tasks)
     cr_assert_eq(lm_socket_port(-1), LM_EINVAL);
     cr_assert_lt(lm_tcp_listen("not an address at all", 0, 1), 0);
 }
+
+/* ---- the virtual clock with I/O pending --------------------------------- */
+
+static lm_time reader_woke_at;
+static int timed_reader(void *arg)
+{
+    (void)arg;
+    char b;
+    cr_assert_eq(lm_read(pipefd[0], &b, 1), 1);
+    reader_woke_at = lm_now();
+    return 0;
+}
+
+static int virtual_io_main(void *arg)
+{
+    (void)arg;
+    /* I/O already there is taken before time jumps: the reader wakes at 0
+     * although a timer (the sleep below) is pending. */
+    lm_task *r = lm_spawn("reader", timed_reader, NULL);
+    lm_yield();
+    cr_assert_eq(write(pipefd[1], "a", 1), 1);
+    lm_sleep(LM_MSEC(10));
+    cr_assert_eq(lm_join(r, NULL), 0);
+    cr_assert_eq(reader_woke_at, 0);
+    lm_task_release(r);
+    /* With a reader waiting and an hour-long timer, the loop must jump to
+     * the timer instead of blocking in the poll for a real hour (the
+     * Criterion timeout catches that). */
+    r = lm_spawn("reader", timed_reader, NULL);
+    lm_time t0 = lm_now();
+    lm_sleep(LM_SEC(3600));
+    cr_assert_eq(lm_now() - t0, LM_SEC(3600));
+    cr_assert_eq(write(pipefd[1], "b", 1), 1);
+    cr_assert_eq(lm_join(r, NULL), 0);
+    cr_assert_eq(reader_woke_at, t0 + LM_SEC(3600));
+    lm_task_release(r);
+    /* An fd timeout is a timer too: it passes in no real time. */
+    char b;
+    cr_assert_eq(lm_read_timeout(pipefd[0], &b, 1, LM_SEC(7200)), LM_ETIMEDOUT);
+    cr_assert_eq(lm_now() - t0, LM_SEC(3600 + 7200));
+    return 0;
+}
+
+Test(io, virtual_clock_never_blocks_for_a_timer_while_io_is_pending, .timeout = 30)
+{
+    mkpipe();
+    lm_loop *l = mkloop(LM_CLOCK_VIRTUAL);
+    cr_assert_eq(lm_loop_run(l, "main", virtual_io_main, NULL, NULL), 0);
+    lm_loop_free(l);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
+/* Loopback TCP in one process under the virtual clock: a server that
+ * answers after a (virtual) delay, a client with a read timeout. The log of
+ * who did what when must be the same on every run. */
+static char vlog[512];
+static size_t vlog_len;
+static void vlogf(const char *what)
+{
+    int n = snprintf(vlog + vlog_len, sizeof vlog - vlog_len, "%s@%lld ", what,
+                     (long long)(lm_now() / 1000000));
+    if (n > 0 && (size_t)n < sizeof vlog - vlog_len)
+        vlog_len += (size_t)n;
+}
+
+static int delayed_server(void *arg)
+{
+    struct echo *e = arg;
+    int fd = lm_accept(e->lfd);
+    cr_assert_geq(fd, 0);
+    vlogf("accepted");
+    char buf[64];
+    for (;;) {
+        ssize_t n = lm_read(fd, buf, sizeof buf);
+        cr_assert_geq(n, 0);
+        if (n == 0)
+            break;
+        vlogf("request");
+        lm_sleep(LM_MSEC(250));
+        cr_assert_eq(lm_write_all(fd, buf, (size_t)n), n);
+    }
+    close(fd);
+    return 0;
+}
+
+static int loopback_main(void *arg)
+{
+    struct echo *e = arg;
+    lm_task *srv = lm_spawn("server", delayed_server, e);
+    int fd = lm_tcp_connect("127.0.0.1", e->port);
+    cr_assert_geq(fd, 0);
+    vlogf("connected");
+    char b[8];
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(lm_write_all(fd, "ping", 4), 4);
+        /* 100 ms is too short for a 250 ms answer, 1 s is enough. */
+        ssize_t n = lm_read_timeout(fd, b, sizeof b, i == 1 ? LM_MSEC(100) : LM_SEC(1));
+        if (i == 1) {
+            cr_assert_eq(n, LM_ETIMEDOUT);
+            vlogf("timeout");
+            cr_assert_eq(lm_read_full(fd, b, 4), 4);
+        } else {
+            cr_assert_eq(n, 4);
+        }
+        vlogf("answer");
+    }
+    shutdown(fd, SHUT_WR);
+    cr_assert_eq(lm_join(srv, NULL), 0);
+    lm_task_release(srv);
+    close(fd);
+    return 0;
+}
+
+Test(io, virtual_clock_loopback_is_deterministic, .timeout = 30)
+{
+    char first[sizeof vlog];
+    for (int run = 0; run < 3; run++) {
+        vlog_len = 0;
+        vlog[0] = '\0';
+        struct echo e = {0};
+        e.lfd = lm_tcp_listen(NULL, 0, 4);
+        cr_assert_geq(e.lfd, 0);
+        e.port = lm_socket_port(e.lfd);
+        lm_loop *l = mkloop(LM_CLOCK_VIRTUAL);
+        cr_assert_eq(lm_loop_run(l, "main", loopback_main, &e, NULL), 0);
+        lm_loop_free(l);
+        close(e.lfd);
+        if (run == 0)
+            memcpy(first, vlog, sizeof first);
+        else
+            cr_assert_str_eq(vlog, first, "run %d", run);
+    }
+    cr_assert_str_eq(first, "accepted@0 connected@0 request@0 answer@250 request@250 "
+                            "timeout@350 answer@500 request@500 answer@750 ");
+}

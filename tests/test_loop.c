@@ -4,6 +4,8 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -487,4 +489,146 @@ Test(loop, lm_run_returns_the_main_code)
     cr_assert_eq(lm_run("main", run_main, NULL), LM_EUSER - 1);
     cr_assert_null(lm_loop_current());
     unsetenv("LOOPMAID_CLOCK");
+}
+
+/* ---- the virtual clock and the thread pool ------------------------------ */
+
+/* Job i sleeps (real time) longer the earlier it was submitted, so the
+ * threads finish in the reverse of submission order. */
+static _Atomic int jobs_finished;
+static void *reverse_job(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    usleep((useconds_t)(4 - i) * 15000);
+    atomic_fetch_add(&jobs_finished, 1);
+    return arg;
+}
+
+static int offload_task(void *arg)
+{
+    void *r = NULL;
+    int rc = lm_offload("job", reverse_job, arg, &r);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(r, arg);
+    logf_("o%d@%lld ", (int)(intptr_t)arg, (long long)(lm_now() / 1000000));
+    return 0;
+}
+
+static int tick_task(void *arg)
+{
+    (void)arg;
+    lm_sleep(LM_MSEC(1));
+    logf_("s@%lld ", (long long)(lm_now() / 1000000));
+    return 0;
+}
+
+static int submission_order_main(void *arg)
+{
+    (void)arg;
+    lm_task *t[5];
+    for (int i = 0; i < 4; i++)
+        t[i] = lm_spawn("off", offload_task, (void *)(intptr_t)i);
+    /* A timer due while the jobs run: virtual time must not jump to it
+     * before every offload has completed. */
+    t[4] = lm_spawn("tick", tick_task, NULL);
+    cr_assert_eq(lm_gather(t, 5, 0, NULL, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        lm_task_release(t[i]);
+    return 0;
+}
+
+Test(loop, virtual_clock_offloads_complete_in_submission_order_in_zero_time)
+{
+    for (int run = 0; run < 3; run++) {
+        log_reset();
+        lm_loop_options o;
+        lm_loop_options_init(&o);
+        o.clock = LM_CLOCK_VIRTUAL;
+        o.handle_signals = 0;
+        o.threads = 4; /* every job on its own thread */
+        lm_loop *l = lm_loop_new(&o);
+        cr_assert_not_null(l);
+        cr_assert_eq(lm_loop_run(l, "main", submission_order_main, NULL, NULL), 0);
+        cr_assert_str_eq(log_buf, "o0@0 o1@0 o2@0 o3@0 s@1 ", "run %d", run);
+        lm_loop_free(l);
+    }
+}
+
+static _Atomic int quick_done;
+static void *quick_job(void *arg)
+{
+    atomic_store(&quick_done, 1);
+    return arg;
+}
+
+static int quick_offloader(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(lm_offload("quick", quick_job, NULL, NULL), 0);
+    logf_("offload ");
+    return 0;
+}
+
+/* Keeps the loop busy until the job has certainly finished on its thread,
+ * then for a few ticks more: the completion must still wait for the loop to
+ * be idle. */
+static int busy_yielder(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&quick_done))
+        lm_yield();
+    for (int i = 0; i < 100; i++)
+        lm_yield();
+    logf_("yielder ");
+    return 0;
+}
+
+static int held_main(void *arg)
+{
+    (void)arg;
+    lm_task *t[2];
+    t[0] = lm_spawn("offloader", quick_offloader, NULL);
+    t[1] = lm_spawn("yielder", busy_yielder, NULL);
+    cr_assert_eq(lm_gather(t, 2, 0, NULL, NULL), 0);
+    lm_task_release(t[0]);
+    lm_task_release(t[1]);
+    return 0;
+}
+
+Test(loop, virtual_clock_holds_offload_completions_while_tasks_are_ready)
+{
+    log_reset();
+    atomic_store(&quick_done, 0);
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_run(l, "main", held_main, NULL, NULL), 0);
+    cr_assert_str_eq(log_buf, "yielder offload ");
+    lm_loop_free(l);
+}
+
+/* A cancelled offload still finishes on its thread; under the virtual clock
+ * the loop collects it with the others and frees it. */
+static int cancelled_among_others_main(void *arg)
+{
+    (void)arg;
+    lm_task *t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = lm_spawn("off", offload_task, (void *)(intptr_t)i);
+    lm_task *victim = lm_spawn("victim", offload_cancelled, NULL);
+    lm_yield();
+    lm_cancel(victim);
+    cr_assert_eq(lm_gather(t, 4, 0, NULL, NULL), 0);
+    cr_assert_eq(lm_task_state(victim), LM_STATE_CANCELLED);
+    for (int i = 0; i < 4; i++)
+        lm_task_release(t[i]);
+    lm_task_release(victim);
+    return 0;
+}
+
+Test(loop, virtual_clock_collects_a_cancelled_offload_with_the_others)
+{
+    log_reset();
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_loop_run(l, "main", cancelled_among_others_main, NULL, NULL), 0);
+    cr_assert_str_eq(log_buf, "o0@0 o1@0 o2@0 o3@0 ");
+    lm_loop_free(l);
 }

@@ -72,6 +72,9 @@ typedef struct lm__fdw {
 
 typedef struct lm__work {
     lm__list node;        /* in pool queue, then in loop->done_work */
+    lm__list order_node;  /* in loop->offload_order until collected (loop
+                             thread only): submission order */
+    uint64_t seq;         /* submission number, per loop */
     lm_work_fn fn;
     void *arg;
     void *result;
@@ -132,6 +135,13 @@ struct lm_loop {
     int threads_wanted;
     bool pool_stop;
     int offloads;             /* offloaded works not yet collected */
+    /* Virtual clock only: completions are collected all at once, in
+     * submission order (lm__pool_collect_all), never as threads finish. */
+    lm__list offload_order;   /* uncollected works, submission order (loop thread) */
+    uint64_t offload_seq;
+    int works_finished;       /* works in done_work (under mu) */
+    bool collector_waiting;   /* the loop waits on done_cv (under mu) */
+    pthread_cond_t done_cv;   /* a work finished while collector_waiting */
 
     /* Signals: SIGINT/SIGTERM cancel the main task during lm_loop_run. */
     bool handle_signals;
@@ -176,6 +186,9 @@ void lm__io_free(lm_loop *loop);
  * finished work. */
 void lm__loop_wakeup(lm_loop *loop);
 void lm__loop_drain(lm_loop *loop);
+/* Virtual clock, idle loop: blocks (real time) until every outstanding
+ * offload has finished, then wakes their tasks in submission order. */
+void lm__pool_collect_all(lm_loop *loop);
 void lm__pool_stop(lm_loop *loop);
 
 /* Thread-local current loop. */

@@ -10,14 +10,28 @@
  *             so a task that keeps yielding cannot starve I/O or timers.
  *   2. POLL   Ask the poller for I/O readiness. It blocks only as long as
  *             the nearest timer allows, and not at all when anything is
- *             ready. With the virtual clock and no I/O pending it never
- *             blocks: time jumps straight to the nearest timer instead.
+ *             ready.
  *   3. WAKE   Tasks whose fd became ready move to the ready queue (by: io);
  *             the eventfd hands over callbacks from other threads and
  *             finished thread-pool work; a signal cancels the main task.
  *   4. TIMERS Every timer due by now fires, earliest first, ties in the
  *             order they were armed: sleeping tasks become ready
  *             (by: timer), call_later callbacks join the ready queue.
+ *
+ * Under the virtual clock (LM_CLOCK_VIRTUAL) nothing waits in real time
+ * for virtual time to pass. An idle tick (nothing ready) polls with timeout
+ * 0; I/O found there is processed as usual. If it made nothing ready:
+ *   - with thread-pool offloads outstanding, the loop blocks (real time)
+ *     until EVERY one has finished and then wakes their tasks in submission
+ *     order. Offloaded work thus takes zero virtual time and completes in
+ *     submission order whatever the threads did; time never jumps while an
+ *     offload is outstanding, and while tasks are ready finished offloads
+ *     stay queued (no eventfd traffic for them either).
+ *   - else, with a timer, time jumps straight to the nearest one;
+ *   - only with no timer and no offload does the poll block (-1): then only
+ *     I/O or another thread can make progress.
+ * So loopback I/O within one process and offloads give the same trace on
+ * every run.
  *
  * Each phase is visible in the trace (state/call, poll, io, timer events)
  * and the tick ends with one `tick` event carrying the counts.
@@ -440,8 +454,10 @@ lm_loop *lm_loop_new(const lm_loop_options *opts)
     lm__list_init(&loop->inbox);
     lm__list_init(&loop->done_work);
     lm__list_init(&loop->work_queue);
+    lm__list_init(&loop->offload_order);
     pthread_mutex_init(&loop->mu, NULL);
     pthread_cond_init(&loop->work_cv, NULL);
+    pthread_cond_init(&loop->done_cv, NULL);
     loop->name = malloc(strlen(o.name != NULL ? o.name : "loop") + 1);
     loop->poller = lm__poller_new();
     loop->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -488,6 +504,7 @@ void lm_loop_free(lm_loop *loop)
         close(loop->sig_fd);
     lm__coro_sched_destroy(&loop->sched);
     pthread_cond_destroy(&loop->work_cv);
+    pthread_cond_destroy(&loop->done_cv);
     pthread_mutex_destroy(&loop->mu);
     if (lm__tl_loop == loop)
         lm__tl_loop = NULL;
@@ -543,16 +560,18 @@ static void lm__tick(lm_loop *loop)
     bool busy = loop->nready > 0 ||
                 (loop->main_done &&
                  (!loop->shutting_down || loop->stats.tasks_alive == 0));
-    bool io_pending = loop->io_waiters > 0 || loop->offloads > 0;
     lm_time timeout;
     if (busy) {
         timeout = 0;
+    } else if (loop->clock == LM_CLOCK_VIRTUAL) {
+        /* Virtual time never waits in real time for a timer: look for I/O
+         * that is already there, and jump (below) if there is none. Only a
+         * loop with no timer and no offload outstanding blocks, since then
+         * nothing but I/O or another thread can make progress. */
+        timeout = (loop->timer_min != NULL || loop->offloads > 0) ? 0 : -1;
     } else if (loop->timer_min != NULL) {
         lm_time due = lm__tm(loop->timer_min)->due;
-        if (loop->clock == LM_CLOCK_VIRTUAL && !io_pending)
-            timeout = 0;
-        else
-            timeout = due > loop->now ? due - loop->now : 0;
+        timeout = due > loop->now ? due - loop->now : 0;
     } else {
         timeout = -1;
     }
@@ -596,11 +615,17 @@ static void lm__tick(lm_loop *loop)
             nio += (uint32_t)(loop->stats.io_wakeups - before_io);
         }
     }
-    if (loop->clock == LM_CLOCK_VIRTUAL && !busy && !skip && nev == 0 &&
-        loop->nready == 0 && loop->timer_min != NULL) {
-        lm_time due = lm__tm(loop->timer_min)->due;
-        if (due > loop->now)
-            loop->now = due; /* the jump: nothing else can happen first */
+    if (loop->clock == LM_CLOCK_VIRTUAL && !busy && !skip && loop->nready == 0) {
+        if (loop->offloads > 0) {
+            /* Idle with offloads outstanding: their completions are the
+             * next thing to happen, all at once, in submission order; time
+             * does not move while any is outstanding. */
+            lm__pool_collect_all(loop);
+        } else if (loop->timer_min != NULL) {
+            lm_time due = lm__tm(loop->timer_min)->due;
+            if (due > loop->now)
+                loop->now = due; /* the jump: nothing else can happen first */
+        }
     }
 
     /* 4. TIMERS */

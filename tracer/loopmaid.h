@@ -561,6 +561,13 @@ ssize_t lm_read_timeout(int fd, void *buf, size_t len, lm_time timeout);
  * thread and its result is dropped (fn must own what it allocates).
  * The pool's threads start on the first call; lm_loop_free waits for every
  * work function still running.
+ * Under the virtual clock offloaded work takes zero virtual time and
+ * completes in submission order: completions are held until the loop has
+ * nothing ready, then the loop waits (in real time) for EVERY outstanding
+ * offload and wakes their tasks in the order they called lm_offload, so the
+ * trace is the same on every run. Virtual time does not move while an
+ * offload is outstanding. A work function must therefore never wait for the
+ * loop (e.g. for a callback it posted with lm_call_soon_threadsafe).
  */
 int lm_offload(const char *label, lm_work_fn fn, void *arg, void **result);
 

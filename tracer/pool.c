@@ -55,12 +55,28 @@ int lm_call_soon_threadsafe(lm_loop *loop, lm_callback_fn cb, void *arg)
     return 0;
 }
 
-/* The eventfd was readable: take over the inbox and the finished work. */
+/* Hands one collected work to its task (loop thread). */
+static void lm__work_deliver(lm_loop *loop, lm__work *w)
+{
+    lm__list_remove(&w->order_node);
+    loop->offloads--;
+    w->done = true;
+    if (w->task != NULL)
+        lm__wake(w->task, LM__BY_THREAD, 0, 0);
+    else
+        free(w); /* its task stopped waiting (cancelled) */
+}
+
+/* The eventfd was readable: take over the inbox and, with the real clock,
+ * the finished work. Under the virtual clock finished work stays in
+ * done_work until lm__pool_collect_all: the order in which threads finish
+ * is a race, and the loop must not let it show. */
 void lm__loop_drain(lm_loop *loop)
 {
     uint64_t v;
     ssize_t r = read(loop->efd, &v, sizeof v);
     (void)r;
+    bool take_done = loop->clock != LM_CLOCK_VIRTUAL;
     lm__list inbox, done;
     lm__list_init(&inbox);
     lm__list_init(&done);
@@ -69,21 +85,43 @@ void lm__loop_drain(lm_loop *loop)
     lm__list *n;
     while ((n = lm__list_pop_front(&loop->inbox)) != NULL)
         lm__list_push_back(&inbox, n);
-    while ((n = lm__list_pop_front(&loop->done_work)) != NULL)
-        lm__list_push_back(&done, n);
+    if (take_done) {
+        while ((n = lm__list_pop_front(&loop->done_work)) != NULL)
+            lm__list_push_back(&done, n);
+        loop->works_finished = 0;
+    }
     pthread_mutex_unlock(&loop->mu);
 
     while ((n = lm__list_pop_front(&inbox)) != NULL)
         lm__loop_adopt_handle(loop, LM__CONTAINER_OF(n, lm_handle, ready_node));
-    while ((n = lm__list_pop_front(&done)) != NULL) {
-        lm__work *w = LM__CONTAINER_OF(n, lm__work, node);
-        loop->offloads--;
-        w->done = true;
-        if (w->task != NULL)
-            lm__wake(w->task, LM__BY_THREAD, 0, 0);
-        else
-            free(w); /* its task stopped waiting (cancelled) */
-    }
+    while ((n = lm__list_pop_front(&done)) != NULL)
+        lm__work_deliver(loop, LM__CONTAINER_OF(n, lm__work, node));
+}
+
+/* Virtual clock, nothing ready: the only thing that can happen next is an
+ * offload finishing, and which one finishes first is up to the scheduler.
+ * So wait (real time, on done_cv) until EVERY outstanding offload has
+ * finished, then wake the tasks in submission order. Offloaded work thus
+ * takes zero virtual time and the trace is the same on every run. Costs one
+ * lock and a walk of the outstanding works; a work function that waits for
+ * the loop itself would wait forever here (it must not). */
+void lm__pool_collect_all(lm_loop *loop)
+{
+    if (loop->offloads == 0)
+        return;
+    pthread_mutex_lock(&loop->mu);
+    loop->collector_waiting = true;
+    while (loop->works_finished < loop->offloads)
+        pthread_cond_wait(&loop->done_cv, &loop->mu);
+    loop->collector_waiting = false;
+    /* Every uncollected work is in done_work: the walk below uses the
+     * submission list, so done_work is simply emptied. */
+    lm__list_init(&loop->done_work);
+    loop->works_finished = 0;
+    pthread_mutex_unlock(&loop->mu);
+    while (!lm__list_empty(&loop->offload_order))
+        lm__work_deliver(loop, LM__CONTAINER_OF(loop->offload_order.next,
+                                                lm__work, order_node));
 }
 
 /* ---- the thread pool ---------------------------------------------------- */
@@ -105,8 +143,16 @@ static void *lm__worker(void *arg)
         w->result = w->fn(w->arg);
         pthread_mutex_lock(&loop->mu);
         lm__list_push_back(&loop->done_work, &w->node);
-        if (lm__need_wakeup(loop))
+        loop->works_finished++;
+        /* The virtual clock collects completions only in
+         * lm__pool_collect_all, so no eventfd write: it would only show up
+         * as a poll event at a moment decided by the race. */
+        if (loop->clock == LM_CLOCK_VIRTUAL) {
+            if (loop->collector_waiting)
+                pthread_cond_signal(&loop->done_cv);
+        } else if (lm__need_wakeup(loop)) {
             lm__loop_wakeup(loop);
+        }
     }
     pthread_mutex_unlock(&loop->mu);
     return NULL;
@@ -171,6 +217,8 @@ int lm_offload(const char *label, lm_work_fn fn, void *arg, void **result)
     w->arg = arg;
     w->task = t;
     w->label = label;
+    w->seq = ++loop->offload_seq;
+    lm__list_push_back(&loop->offload_order, &w->order_node);
     pthread_mutex_lock(&loop->mu);
     lm__list_push_back(&loop->work_queue, &w->node);
     pthread_cond_signal(&loop->work_cv);
