@@ -43,14 +43,6 @@ crunch.real|advise||seed 002 "When to Use Which Approach", for a CPU-bound run (
 
 EXAMPLES='loop_internals lifecycle groups timeout state_machine fetch concurrent_parallel crunch'
 
-# Examples whose trace is not yet the same on every run under the virtual
-# clock, for a reason in the runtime rather than in the example: the thread
-# pool's completions reach the loop in whatever order the threads finish.
-# The runtime must, under the virtual clock, wait for every outstanding
-# offload before polling and deliver completions in submission order.
-# `--golden` warns instead of failing for these, and keeps no golden file.
-RACY='concurrent_parallel'
-
 die() { echo "demo: $*" >&2; exit 1; }
 
 [ -x "$cli" ] || die "$cli is missing: run 'make' first"
@@ -90,15 +82,6 @@ for name in $EXAMPLES; do
         if ! cmp -s "$out/$name.yaml" "$out/$name.again.yaml" ||
            ! cmp -s "$out/$name.out" "$out/$name.again.out"; then
             diff -u "$out/$name.yaml" "$out/$name.again.yaml" | head -n 40 >&2 || true
-            case " $RACY " in
-            *" $name "*)
-                # Known: see RACY above. No golden, so its test says "skipped".
-                echo "demo: WARNING: '$name' is not repeatable yet (thread-pool" \
-                     "completions race under the virtual clock); no golden kept" >&2
-                rm -f "$goldens/$name.yaml" "$goldens/$name.out" \
-                      "$out/$name.again.yaml" "$out/$name.again.out"
-                continue ;;
-            esac
             die "example '$name' is not deterministic under the virtual clock"
         fi
         rm -f "$out/$name.again.yaml" "$out/$name.again.out"

@@ -391,14 +391,6 @@ static long note_over(const lines *d, const char *id, const char *text)
 
 static void golden_test(const char *name)
 {
-    /* `make demo-golden` keeps no golden for an example whose trace is not
-     * yet repeatable because of the runtime (scripts/demo.sh, RACY). */
-    char golden[PATH_MAX];
-    snprintf(golden, sizeof golden, "tests/data/examples/%s.yaml", name);
-    if (access(golden, R_OK) != 0 && strcmp(name, "concurrent_parallel") == 0)
-        cr_skip_test("no golden for %s: its trace is not repeatable until the runtime "
-                     "delivers thread-pool completions deterministically under the "
-                     "virtual clock (see scripts/demo.sh)", name);
     run r;
     run_example(name, &r);
     char file[128];

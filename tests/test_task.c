@@ -3,7 +3,10 @@
  * shutdown, on the virtual clock so every run is the same.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lm_internal.h"
 
@@ -411,3 +414,72 @@ Test(errors, strings_and_names_come_from_one_table)
     cr_assert_str_eq(lm_state_name(LM_STATE_AWAITING), "awaiting");
     cr_assert_str_eq(lm_state_name((lm_state)99), "unknown");
 }
+
+/* ---- wait_for giving up early ------------------------------------------- */
+
+/* Reported on an older build: after wait_for gave up on a task sleeping
+ * longer than its timeout, the loop was said to hang in the poll with no
+ * task alive. Checked under both clocks, traced and not: the run returns,
+ * the sleeper ended cancelled, and nothing is left alive or armed. */
+static int long_sleeper(void *arg)
+{
+    (void)arg;
+    return lm_sleep(LM_MSEC(40));
+}
+
+static int gives_up_main(void *arg)
+{
+    int *rc = arg;
+    lm_task *t = lm_spawn("slow", long_sleeper, NULL);
+    *rc = lm_wait_for(t, LM_MSEC(5), NULL);
+    cr_assert_eq(lm_task_state(t), LM_STATE_CANCELLED);
+    lm_task_release(t);
+    /* Leaves one more sleeper behind for the shutdown to cancel. */
+    lm_task_release(lm_spawn("left behind", long_sleeper, NULL));
+    return 0;
+}
+
+static void gives_up(lm_clock_kind clock, bool traced)
+{
+    char path[] = "/tmp/lm-test-waitfor-XXXXXX";
+    if (traced) {
+        int fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        setenv("LOOPMAID_TRACE", path, 1);
+    } else {
+        unsetenv("LOOPMAID_TRACE");
+    }
+    lm_loop_options o;
+    lm_loop_options_init(&o);
+    o.clock = clock;
+    o.handle_signals = 0;
+    lm_loop *l = lm_loop_new(&o);
+    cr_assert_not_null(l);
+    int rc = 0;
+    cr_assert_eq(lm_loop_run(l, "main", gives_up_main, &rc, NULL), 0);
+    cr_assert_eq(rc, LM_ETIMEDOUT);
+    lm_loop_stats st;
+    lm_loop_stats_get(l, &st);
+    cr_assert_eq(st.tasks_alive, 0);
+    cr_assert_eq(st.tasks_created, 3);
+    lm_loop_free(l);
+    if (traced) {
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        char line[512];
+        bool ended = false;
+        while (fgets(line, sizeof line, f) != NULL)
+            if (strstr(line, "ev: loop_end") != NULL)
+                ended = true;
+        fclose(f);
+        unlink(path);
+        unsetenv("LOOPMAID_TRACE");
+        cr_assert(ended, "the trace must record the loop's end");
+    }
+}
+
+Test(wait_for_early, virtual_untraced, .timeout = 30) { gives_up(LM_CLOCK_VIRTUAL, false); }
+Test(wait_for_early, virtual_traced, .timeout = 30) { gives_up(LM_CLOCK_VIRTUAL, true); }
+Test(wait_for_early, real_untraced, .timeout = 30) { gives_up(LM_CLOCK_MONOTONIC, false); }
+Test(wait_for_early, real_traced, .timeout = 30) { gives_up(LM_CLOCK_MONOTONIC, true); }
