@@ -117,7 +117,13 @@ typedef enum lm_clock_kind {
 } lm_clock_kind;
 /* Virtual time stands still while anything is ready: a task that waits for a
  * timer by spinning on lm_yield() never lets it come due. Await instead
- * (lm_sleep, lm_join, an event ...). */
+ * (lm_sleep, lm_join, an event ...).
+ * Nothing waits in real time for virtual time: with nothing ready the loop
+ * takes any I/O that is already there (a poll that does not block), else
+ * jumps to the next timer; it blocks for I/O only when no timer exists. So
+ * loopback I/O within one process is repeatable; I/O from outside (another
+ * process, the network) is not, since time does not wait for it. Offloads:
+ * see lm_offload. */
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                     */
