@@ -117,6 +117,8 @@ struct lm__trace {
     uint32_t nid, idcap;
     uint32_t *itab;        /* hash slots holding id + 1; 0 = empty */
     uint32_t itabcap;      /* power of two */
+    const char *lc_ptr;    /* last label pointer interned, and its id: */
+    uint32_t lc_id;        /* compared by content, never trusted alone */
 
     /* Formatted YAML not yet written: out[ooff..olen). Only whole lines. */
     char *out;

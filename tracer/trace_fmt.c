@@ -103,6 +103,20 @@ void lm__emit_bytes(lm__emit *e, const char *p, size_t n)
 
 void lm__emit_str(lm__emit *e, const char *s) { lm__emit_bytes(e, s, strlen(s)); }
 
+/* The common case inline: room in the buffer, copy, done. Formatting cost is
+ * mostly these small copies, so literals carry their length (PUTL). */
+static inline void put(lm__emit *e, const char *p, size_t n)
+{
+    if (LM__LIKELY(e->len + n <= e->cap && !e->failed)) {
+        memcpy(e->buf + e->len, p, n);
+        e->len += n;
+    } else {
+        lm__emit_bytes(e, p, n);
+    }
+}
+#define PUTL(e, lit) put((e), (lit), sizeof(lit) - 1)
+#define PUTS(e, str) put((e), (str), strlen(str))
+
 void lm__emit_i64(lm__emit *e, int64_t v)
 {
     char tmp[24];
@@ -115,7 +129,7 @@ void lm__emit_i64(lm__emit *e, int64_t v)
     } while (u != 0);
     if (v < 0)
         tmp[--i] = '-';
-    lm__emit_bytes(e, tmp + i, sizeof tmp - i);
+    put(e, tmp + i, sizeof tmp - i);
 }
 
 static const char hexd[] = "0123456789ABCDEF";
@@ -177,7 +191,7 @@ void lm__emit_quoted(lm__emit *e, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, run = 0; /* s[run..i) is a stretch written as is */
-    lm__emit_bytes(e, "\"", 1);
+    PUTL(e, "\"");
     while (i < n) {
         unsigned c = s[i];
         if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
@@ -192,7 +206,7 @@ void lm__emit_quoted(lm__emit *e, const char *str, size_t n)
                 i += len; /* printable: stays in the raw run */
                 continue;
             }
-            lm__emit_bytes(e, (const char *)s + run, i - run);
+            put(e, (const char *)s + run, i - run);
             if (len == 0) {
                 lm__emit_bytes(e, "\xEF\xBF\xBD", 3); /* U+FFFD */
                 i += bad;
@@ -206,7 +220,7 @@ void lm__emit_quoted(lm__emit *e, const char *str, size_t n)
             run = i;
             continue;
         }
-        lm__emit_bytes(e, (const char *)s + run, i - run);
+        put(e, (const char *)s + run, i - run);
         switch (c) {
         case '"': lm__emit_bytes(e, "\\\"", 2); break;
         case '\\': lm__emit_bytes(e, "\\\\", 2); break;
@@ -217,8 +231,8 @@ void lm__emit_quoted(lm__emit *e, const char *str, size_t n)
         }
         run = ++i;
     }
-    lm__emit_bytes(e, (const char *)s + run, i - run);
-    lm__emit_bytes(e, "\"", 1);
+    put(e, (const char *)s + run, i - run);
+    PUTL(e, "\"");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -228,74 +242,49 @@ void lm__emit_quoted(lm__emit *e, const char *str, size_t n)
 void lm__emit_header(lm__emit *e, const char *program, lm_clock_kind clock,
                      size_t ring)
 {
-    lm__emit_str(e, "loopmaid: 1\nprogram: ");
+    PUTL(e, "loopmaid: 1\nprogram: ");
     lm__emit_quoted(e, program, strlen(program));
     lm__emit_str(e, clock == LM_CLOCK_VIRTUAL ? "\nclock: virtual\n"
                                               : "\nclock: monotonic\n");
     if (ring > 0) {
-        lm__emit_str(e, "ring: ");
+        PUTL(e, "ring: ");
         lm__emit_i64(e, (int64_t)ring);
-        lm__emit_str(e, "\n");
+        PUTL(e, "\n");
     }
-    lm__emit_str(e, "events:\n");
+    PUTL(e, "events:\n");
 }
 
-/* ", key: " then an integer / a token / a quoted string. */
-static void kv_int(lm__emit *e, const char *key, int64_t v)
+/* ", key: " then an integer / a token / a quoted string; key is a literal. */
+static void put_u64(lm__emit *e, uint64_t v)
 {
-    lm__emit_str(e, ", ");
-    lm__emit_str(e, key);
-    lm__emit_str(e, ": ");
-    lm__emit_i64(e, v);
-}
-
-static void kv_u64(lm__emit *e, const char *key, uint64_t v)
-{
-    /* Ids are below 2^63 in practice; print them unsigned anyway. */
     char tmp[24];
     size_t i = sizeof tmp;
     do {
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    lm__emit_str(e, ", ");
-    lm__emit_str(e, key);
-    lm__emit_str(e, ": ");
-    lm__emit_bytes(e, tmp + i, sizeof tmp - i);
+    put(e, tmp + i, sizeof tmp - i);
 }
-
-static void kv_tok(lm__emit *e, const char *key, const char *tok)
-{
-    lm__emit_str(e, ", ");
-    lm__emit_str(e, key);
-    lm__emit_str(e, ": ");
-    lm__emit_str(e, tok);
-}
-
-static void kv_quoted(lm__emit *e, const char *key, const char *s, size_t n)
-{
-    lm__emit_str(e, ", ");
-    lm__emit_str(e, key);
-    lm__emit_str(e, ": ");
-    lm__emit_quoted(e, s, n);
-}
+#define kv_int(e, key, v) (PUTL(e, ", " key ": "), lm__emit_i64(e, v))
+#define kv_u64(e, key, v) (PUTL(e, ", " key ": "), put_u64(e, v))
+#define kv_tok(e, key, tok) (PUTL(e, ", " key ": "), PUTS(e, tok))
+#define kv_istr(e, tr, key, ref) (PUTL(e, ", " key ": "), istr_val(e, tr, ref))
+#define kv_astr(e, tr, key, ref) (PUTL(e, ", " key ": "), astr_val(e, tr, ref))
 
 /* Interned / arena strings: a missing string (out of memory when recorded)
  * is written as "" so the line stays well-formed. */
-static void kv_istr(lm__emit *e, const lm__trace *tr, const char *key,
-                    uint32_t ref)
+static void istr_val(lm__emit *e, const lm__trace *tr, uint32_t ref)
 {
     size_t n = 0;
     const char *s = lm__trace_istr(tr, ref, &n);
-    kv_quoted(e, key, s ? s : "", s ? n : 0);
+    lm__emit_quoted(e, s ? s : "", s ? n : 0);
 }
 
-static void kv_astr(lm__emit *e, const lm__trace *tr, const char *key,
-                    uint32_t ref)
+static void astr_val(lm__emit *e, const lm__trace *tr, uint32_t ref)
 {
     size_t n = 0;
     const char *s = lm__trace_astr(tr, ref, &n);
-    kv_quoted(e, key, s ? s : "", s ? n : 0);
+    lm__emit_quoted(e, s ? s : "", s ? n : 0);
 }
 
 static const char *tok_or(const char *const *tab, size_t n, unsigned i,
@@ -338,9 +327,9 @@ static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
             kv_u64(e, "by_task", r->b);
     }
     if (to == LM_STATE_FAILED) {
-        lm__emit_str(e, ", error: \"");
-        lm__emit_str(e, lm__err_tok(r->i));
-        lm__emit_str(e, "\"");
+        PUTL(e, ", error: \"");
+        PUTS(e, lm__err_tok(r->i));
+        PUTL(e, "\"");
         kv_int(e, "code", r->i);
         if (r->s2)
             kv_astr(e, tr, "message", r->s2);
@@ -354,7 +343,7 @@ static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
     kv_u64(e, "group", r->a);
     kv_tok(e, "kind", tok_or(lm__kind_tok, LM__GROUP__COUNT, r->p0, "unknown"));
     kv_u64(e, "owner", r->b);
-    lm__emit_str(e, ", members: [");
+    PUTL(e, ", members: [");
     size_t n = 0;
     const char *blob = lm__trace_astr(tr, r->s2, &n);
     for (size_t k = 0; blob && k < n / 8; k++) {
@@ -367,10 +356,10 @@ static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
             id /= 10;
         } while (id != 0);
         if (k > 0)
-            lm__emit_str(e, ", ");
-        lm__emit_bytes(e, tmp + i, sizeof tmp - i);
+            PUTL(e, ", ");
+        put(e, tmp + i, sizeof tmp - i);
     }
-    lm__emit_str(e, "]");
+    PUTL(e, "]");
     if (r->p1 > 0 && r->p1 < sizeof mode_tok / sizeof mode_tok[0])
         kv_tok(e, "mode", mode_tok[r->p1]);
     if (r->c >= 0)
@@ -394,10 +383,10 @@ void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
 {
     if (r->kind == 0 || r->kind >= LM__R__COUNT)
         return; /* never recorded; nothing sensible to write */
-    lm__emit_str(e, "  - {t: ");
+    PUTL(e, "  - {t: ");
     lm__emit_i64(e, r->t);
-    lm__emit_str(e, ", ev: ");
-    lm__emit_str(e, kind_name[r->kind]);
+    PUTL(e, ", ev: ");
+    PUTS(e, kind_name[r->kind]);
     uint32_t loop = tr->loopno ? tr->loopno : 1;
     if (loop != 1 || r->kind == LM__R_LOOP_START || r->kind == LM__R_LOOP_END)
         kv_int(e, "loop", loop);
@@ -436,9 +425,9 @@ void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
         else
             kv_tok(e, "outcome", "unknown");
         if (r->i != 0) {
-            lm__emit_str(e, ", error: \"");
-            lm__emit_str(e, lm__err_tok(r->i));
-            lm__emit_str(e, "\"");
+            PUTL(e, ", error: \"");
+            PUTS(e, lm__err_tok(r->i));
+            PUTL(e, "\"");
         }
         break;
     case LM__R_CANCEL:
@@ -477,5 +466,5 @@ void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
     default:
         break;
     }
-    lm__emit_str(e, "}\n");
+    PUTL(e, "}\n");
 }
