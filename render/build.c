@@ -139,6 +139,13 @@ static int build_slurp(const char *path, size_t max, char **out, size_t *len)
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return -errno;
+    /* glibc opens a directory for reading and only the first read fails
+     * (EISDIR), which ferror() would turn into a vague EIO: say what it is. */
+    struct stat st;
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(fp);
+        return -EISDIR;
+    }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
@@ -431,6 +438,13 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
             if (!parse_size(val, &n) || n == 0)
                 return cfg_err(err, f, v->start_mark,
                                "'%s' must be a positive whole number, not '%s'", key, val);
+            /* The same floor as `render --max-chars`: below it the views
+             * cannot fit even their header and elision note, and would
+             * write an empty diagram that reports success. */
+            if (key[4] == 'c' && n < LMR__MIN_MAX_CHARS)
+                return cfg_err(err, f, v->start_mark,
+                               "'max_chars' must be at least %u, not '%s'",
+                               (unsigned)LMR__MIN_MAX_CHARS, val);
             if (key[4] == 'c')
                 e->opts.max_chars = n;
             else
