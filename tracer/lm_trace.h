@@ -100,9 +100,13 @@ struct lm__trace {
     int slot;              /* index in the crash registry, -1 none */
 
     /* Records: a circular array. Stream mode drains when full; ring mode
-     * overwrites the oldest and counts it in `dropped`. */
+     * overwrites the oldest and counts it in `dropped`. The live records are
+     * the totals [rd, wr) (slot = total % cap): each counter only grows and
+     * changes in one store, so a signal handler always sees a consistent
+     * window. head is wr % cap, kept so the hot path never divides. */
     lm__rec *rec;
-    size_t cap, head, count;
+    size_t cap, head;
+    uint64_t wr, rd;
     uint64_t dropped;
     bool ring;
 
@@ -125,7 +129,6 @@ struct lm__trace {
     size_t olen, ocap, ooff;
     int64_t last_write_ns; /* CLOCK_MONOTONIC_COARSE, not in the trace */
 
-    volatile sig_atomic_t busy; /* draining/writing: the crash path is careful */
 };
 
 /* ---- trace_fmt.c: formatting (async-signal-safe: no stdio, no malloc) ---- */
@@ -189,17 +192,17 @@ void lm__trace_full(lm__trace *tr);
  * Cost: a compare and an index bump; no allocation, no lock. */
 static inline lm__rec *lm__trace_slot(lm__trace *tr)
 {
-    if (LM__UNLIKELY(tr->count == tr->cap))
+    if (LM__UNLIKELY(tr->wr - tr->rd == tr->cap))
         lm__trace_full(tr);
     return &tr->rec[tr->head];
 }
 static inline void lm__trace_commit(lm__trace *tr)
 {
-    /* The crash handler reads count: publish the record's bytes first. */
-    atomic_signal_fence(memory_order_release);
+    /* The crash handler reads wr: publish the record's bytes first. */
     if (++tr->head == tr->cap)
         tr->head = 0;
-    tr->count++;
+    atomic_signal_fence(memory_order_release);
+    tr->wr++;
 }
 
 /* Interns s (cut to LM__TRACE_STR_MAX); returns id + 1, 0 when out of memory. */

@@ -5,8 +5,9 @@
  * (atexit, SIGINT/SIGTERM when nobody handles them, crash signals).
  *
  * Crash safety rests on three rules kept throughout this file:
- *  1. A record is visible to the crash handler (counted) only once complete;
- *     a formatted line is visible (tr->olen) only once it ends with '\n'.
+ *  1. A record is visible to the crash handler (tr->wr) only once complete;
+ *     drains and writes, which move records into lines and lines out, run
+ *     with asynchronous signals held, so the handler sees either state.
  *  2. Buffers the handler may read are never realloc'ed in place: a bigger
  *     one is filled, published, and only then is the old one freed.
  *  3. The handler uses write(2) and the async-signal-safe formatter only.
@@ -297,7 +298,7 @@ int lm__trace_set_ring(lm__trace *tr, size_t n)
     lm__rec *old = tr->rec;
     tr->cap = n;
     tr->head = 0;
-    tr->count = 0;
+    tr->wr = tr->rd = 0;
     tr->dropped = 0;
     atomic_signal_fence(memory_order_seq_cst);
     tr->rec = rec;
@@ -309,15 +310,14 @@ int lm__trace_set_ring(lm__trace *tr, size_t n)
 
 void lm__trace_full(lm__trace *tr)
 {
-    if (!tr->ring) {
-        lm__trace_drain(tr);
-        lm__trace_write(tr);
-    }
-    if (tr->count == tr->cap) {
+    if (!tr->ring)
+        lm__trace_flush_now(tr);
+    if (tr->wr - tr->rd == tr->cap) {
         /* Ring mode (or a drain that could not run): the oldest record is
          * at head; forget it before its slot is reused. */
-        tr->count--;
         tr->dropped++;
+        atomic_signal_fence(memory_order_seq_cst);
+        tr->rd++;
         atomic_signal_fence(memory_order_seq_cst);
     }
 }
@@ -476,8 +476,8 @@ static uint32_t intern_slow(lm__trace *tr, const char *s)
 static bool arena_compact(lm__trace *tr, size_t need)
 {
     size_t live = 0;
-    for (size_t k = 0, i = (tr->head + tr->cap - tr->count) % tr->cap;
-         k < tr->count; k++, i = (i + 1 == tr->cap) ? 0 : i + 1) {
+    for (size_t k = 0, i = (size_t)(tr->rd % tr->cap);
+         k < (size_t)(tr->wr - tr->rd); k++, i = (i + 1 == tr->cap) ? 0 : i + 1) {
         size_t n;
         if (tr->rec[i].s2 && lm__trace_astr(tr, tr->rec[i].s2, &n))
             live += 8 + ((n + 1 + 7) & ~(size_t)7);
@@ -496,13 +496,14 @@ static bool arena_compact(lm__trace *tr, size_t need)
      * the new arena first, then switch every reference and the pointer in
      * one go between two fences. A crash inside that window can mislabel a
      * string; it cannot make the output invalid YAML (lengths are checked). */
-    uint32_t *map = malloc(tr->count * sizeof *map);
-    if (!map && tr->count) {
+    size_t live_n = (size_t)(tr->wr - tr->rd);
+    uint32_t *map = malloc((live_n ? live_n : 1) * sizeof *map);
+    if (!map) {
         free(nb);
         return false;
     }
-    for (size_t k = 0, i = (tr->head + tr->cap - tr->count) % tr->cap;
-         k < tr->count; k++, i = (i + 1 == tr->cap) ? 0 : i + 1) {
+    for (size_t k = 0, i = (size_t)(tr->rd % tr->cap);
+         k < (size_t)(tr->wr - tr->rd); k++, i = (i + 1 == tr->cap) ? 0 : i + 1) {
         size_t n;
         const char *s;
         map[k] = 0;
@@ -518,8 +519,8 @@ static bool arena_compact(lm__trace *tr, size_t need)
     }
     char *old = tr->arena;
     atomic_signal_fence(memory_order_seq_cst);
-    for (size_t k = 0, i = (tr->head + tr->cap - tr->count) % tr->cap;
-         k < tr->count; k++, i = (i + 1 == tr->cap) ? 0 : i + 1)
+    for (size_t k = 0, i = (size_t)(tr->rd % tr->cap);
+         k < (size_t)(tr->wr - tr->rd); k++, i = (i + 1 == tr->cap) ? 0 : i + 1)
         tr->rec[i].s2 = map[k];
     tr->arena = nb;
     tr->acap = ncap;
@@ -538,8 +539,7 @@ uint32_t lm__trace_blob(lm__trace *tr, const void *p, size_t n)
         if (!tr->ring && tr->alen > LM__ARENA_SOFT) {
             /* Every buffered record is formatted, then no string is in use.
              * The caller's own record is not counted yet, so it is safe. */
-            lm__trace_drain(tr);
-            lm__trace_write(tr);
+            lm__trace_flush_now(tr);
         } else if (tr->ring && tr->alen > 2 * tr->alive + (1u << 20)) {
             arena_compact(tr, need);
         }
@@ -576,40 +576,68 @@ static void assign_loopno(lm__trace *tr)
         tr->loopno = atomic_fetch_add(&tr->sink->nloops, 1) + 1;
 }
 
-void lm__trace_drain(lm__trace *tr)
+/* Async signals (SIGINT, SIGTERM, a kill -ABRT from outside...) are held
+ * while a drain or a write changes what the crash handler reads, so it never
+ * sees a line both formatted and still pending as a record. Two system calls,
+ * paid only when a batch of records is formatted, not per event. The
+ * synchronous crash signals stay open: they can only come from a bug here. */
+static void hold_signals(sigset_t *old)
 {
-    if (tr->count == 0)
+    sigset_t all;
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+static void release_signals(const sigset_t *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static void drain_locked(lm__trace *tr)
+{
+    if (tr->wr == tr->rd)
         return;
-    tr->busy = 1;
     assign_loopno(tr);
     lm__emit e = {.buf = tr->out, .len = tr->olen, .cap = tr->ocap,
                   .flush = out_grow, .ctx = tr};
     if (tr->dropped > 0) {
         lm__rec gap = {.kind = LM__R_GAP, .a = tr->dropped,
-                       .t = tr->rec[(tr->head + tr->cap - tr->count) % tr->cap].t};
+                       .t = tr->rec[tr->rd % tr->cap].t};
         lm__emit_rec(&e, tr, &gap);
         if (!e.failed) {
             tr->olen = e.len;
             tr->dropped = 0;
         }
     }
-    while (tr->count > 0) {
-        const lm__rec *r = &tr->rec[(tr->head + tr->cap - tr->count) % tr->cap];
+    while (tr->rd != tr->wr) {
+        const lm__rec *r = &tr->rec[tr->rd % tr->cap];
         lm__emit_rec(&e, tr, r);
         if (e.failed) {
             /* Out of memory: drop the rest rather than write half lines. */
             e.len = tr->olen;
-            tr->dropped += tr->count;
-            tr->count = 0;
+            tr->dropped += tr->wr - tr->rd;
+            tr->rd = tr->wr;
             break;
         }
         tr->olen = e.len;
-        atomic_signal_fence(memory_order_seq_cst);
-        tr->count--;
+        tr->rd++;
     }
     tr->alen = 0; /* no record refers to the arena any more */
     tr->alive = 0;
-    tr->busy = 0;
+}
+
+void lm__trace_drain(lm__trace *tr)
+{
+    if (tr->wr == tr->rd)
+        return;
+    sigset_t old;
+    hold_signals(&old);
+    drain_locked(tr);
+    release_signals(&old);
 }
 
 static int64_t coarse_now(void)
@@ -660,7 +688,8 @@ int lm__trace_write(lm__trace *tr)
      * lm_trace_set_program may still change it). */
     if (tr->olen == tr->ooff)
         return 0;
-    tr->busy = 1;
+    sigset_t old;
+    hold_signals(&old);
     int rc = 0;
     pthread_mutex_lock(&s->mu);
     if (!sink_header(s, tr)) {
@@ -672,27 +701,32 @@ int lm__trace_write(lm__trace *tr)
     pthread_mutex_unlock(&s->mu);
     /* Written or not (a broken sink stays broken), the text is gone. */
     tr->ooff = 0;
-    atomic_signal_fence(memory_order_seq_cst);
     tr->olen = 0;
     tr->last_write_ns = coarse_now();
-    tr->busy = 0;
+    release_signals(&old);
     return rc;
 }
 
 int lm__trace_flush_now(lm__trace *tr)
 {
-    lm__trace_drain(tr);
-    return lm__trace_write(tr);
+    sigset_t old;
+    hold_signals(&old);
+    drain_locked(tr);
+    int rc = lm__trace_write(tr);
+    release_signals(&old);
+    return rc;
 }
 
 void lm__trace_tick_boundary(lm__trace *tr)
 {
-    if (tr->ring)
+    /* Records wait in memory (the crash path formats them too) until a
+     * batch is worth formatting and writing: 1024 of them, or 100 ms since
+     * the last write so that a slow program's trace still moves. */
+    if (tr->ring || tr->wr == tr->rd)
         return;
-    lm__trace_drain(tr);
-    if (tr->olen - tr->ooff >= 32768 ||
-        (tr->olen > tr->ooff && coarse_now() - tr->last_write_ns >= 100000000))
-        lm__trace_write(tr);
+    if (tr->wr - tr->rd < 1024 && coarse_now() - tr->last_write_ns < 100000000)
+        return;
+    lm__trace_flush_now(tr);
 }
 
 void lm__trace_free(lm__trace *tr)
@@ -780,19 +814,20 @@ static void dump_one(lm__trace *tr)
         write_all(s->fd, out + off, len - off);
     }
     assign_loopno(tr);
-    size_t count = tr->count, cap = tr->cap, head = tr->head;
-    if (count > cap)
-        count = cap;
-    if (tr->dropped > 0 && count > 0) {
+    uint64_t rd = tr->rd, wr = tr->wr;
+    size_t cap = tr->cap;
+    if (wr - rd > cap)
+        rd = wr - cap;
+    if (tr->dropped > 0 && wr > rd) {
         lm__rec gap = {.kind = LM__R_GAP, .a = tr->dropped,
-                       .t = tr->rec[(head + cap - count) % cap].t};
+                       .t = tr->rec[rd % cap].t};
         lm__emit_rec(&e, tr, &gap);
     }
-    for (size_t k = 0; k < count; k++)
-        lm__emit_rec(&e, tr, &tr->rec[(head + cap - count + k) % cap]);
+    for (uint64_t k = rd; k < wr; k++)
+        lm__emit_rec(&e, tr, &tr->rec[k % cap]);
     sig_flush(&e, 0);
     /* Nothing is written twice if a chained handler goes on to exit(). */
-    tr->count = 0;
+    tr->rd = wr;
     tr->dropped = 0;
     tr->ooff = tr->olen = 0;
 }
