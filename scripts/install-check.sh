@@ -6,7 +6,7 @@
 # under the virtual clock, the installed CLI rendering the trace in every
 # view, and the installed headers compiling as C99/C11 -pedantic and as C++.
 #
-#   sh scripts/install-check.sh [BUILD]     (default BUILD: build/install-check)
+#   sh scripts/install-check.sh [BUILD]     (default: a scratch BUILD, removed at the end)
 #
 # It builds in its own BUILD directory without sanitizers (a program compiled
 # by a plain `cc` cannot link an instrumented library), and ignores the
@@ -14,16 +14,19 @@
 # Exit status 0 when every step worked; otherwise the failing step is named.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-build/install-check}
+build=${1:-}
 tmp=$(mktemp -d /tmp/lm-install-check.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+# Its own build directory by default, inside the scratch one: parallel runs
+# (make test and make asan at once) must not share objects.
+[ -n "$build" ] || build=$tmp/build
 step() { printf 'install-check: %s\n' "$*"; }
 fail() { printf 'install-check: FAILED: %s\n' "$*" >&2; exit 1; }
 
 unset MAKEFLAGS MFLAGS MAKELEVEL || true
 cd "$top"
 step "make install DESTDIR=$tmp/dest PREFIX=/usr/local (BUILD=$build)"
-make --no-print-directory BUILD="$build" SAN= install DESTDIR="$tmp/dest" PREFIX=/usr/local \
+make -j4 --no-print-directory BUILD="$build" SAN= install DESTDIR="$tmp/dest" PREFIX=/usr/local \
     >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log" >&2; fail "make install (DESTDIR)"; }
 root=$tmp/dest/usr/local
 for f in include/loopmaid.h include/loopmaid_render.h lib/libloopmaid.a lib/libloopmaid.so \
@@ -35,7 +38,7 @@ grep -q '^prefix=/usr/local$' "$root/lib/pkgconfig/loopmaid.pc" ||
 grep -q '^Version: [0-9]' "$root/lib/pkgconfig/loopmaid.pc" || fail "loopmaid.pc has no version"
 
 step "make install PREFIX=$tmp/prefix (the README's form, another prefix)"
-make --no-print-directory BUILD="$build" SAN= install PREFIX="$tmp/prefix" \
+make -j4 --no-print-directory BUILD="$build" SAN= install PREFIX="$tmp/prefix" \
     >"$tmp/make2.log" 2>&1 || { cat "$tmp/make2.log" >&2; fail "make install (PREFIX)"; }
 
 # The README's snippet, exactly as printed there.
