@@ -734,3 +734,35 @@ Test(newuser, install_check_readme_quick_start, .timeout = 600)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "make install-check failed (log above)");
     unlink("/tmp/lm-newuser-install.log");
 }
+
+/* ---- Known tracer gaps (tracer/ is still being edited by its owners) ---- */
+
+static int returns_positive(void *arg)
+{
+    (void)arg;
+    return 7; /* outside the contract: "0 on success, or a negative code" */
+}
+
+static int positive_main(void *arg)
+{
+    (void)arg;
+    lm_task *t = lm_spawn("pos", returns_positive, NULL);
+    int rc = lm_join(t, NULL);
+    lm_state st = lm_task_state(t);
+    lm_task_release(t);
+    cr_assert_neq(rc, 0, "a task that returned 7 reads as success");
+    cr_assert_eq(st, LM_STATE_FAILED);
+    return 0;
+}
+
+/*
+ * Disabled: tracer/task.c ends a coroutine that returns a POSITIVE code as
+ * `done` and lm_join returns 0, so the 7 is lost. lm_fail() already maps a
+ * code >= 0 to LM_EFAILED because "a failure must not read as success"; a
+ * returned positive code should get the same treatment (or the header should
+ * say positive codes mean success). Enable once task.c decides.
+ */
+Test(newuser, positive_return_code_is_not_success, .disabled = true)
+{
+    cr_assert_eq(nu_run(positive_main, NULL, NULL), 0);
+}
