@@ -755,14 +755,9 @@ static int positive_main(void *arg)
     return 0;
 }
 
-/*
- * Disabled: tracer/task.c ends a coroutine that returns a POSITIVE code as
- * `done` and lm_join returns 0, so the 7 is lost. lm_fail() already maps a
- * code >= 0 to LM_EFAILED because "a failure must not read as success"; a
- * returned positive code should get the same treatment (or the header should
- * say positive codes mean success). Enable once task.c decides.
- */
-Test(newuser, positive_return_code_is_not_success, .disabled = true)
+/* A coroutine that returns a POSITIVE code fails with LM_EFAILED, like
+ * lm_fail(positive): a failure must not read as success. */
+Test(newuser, positive_return_code_is_not_success)
 {
     cr_assert_eq(nu_run(positive_main, NULL, NULL), 0);
 }

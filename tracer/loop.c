@@ -108,6 +108,8 @@ int lm_loop_set_name(lm_loop *loop, const char *name)
     memcpy(p, name, n);
     free(loop->name);
     loop->name = p;
+    /* Task 0 is the loop: a rename shows up in diagrams like a task's. */
+    LM__TRACE(loop, name, 0, p);
     return 0;
 }
 

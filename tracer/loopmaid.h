@@ -143,7 +143,8 @@ typedef struct lm_handle lm_handle;
  * A coroutine function: the body of a task. It returns 0 on success, or a
  * negative code: LM_ECANCELED means "I was cancelled and have cleaned up"
  * (the task ends `cancelled`), any other negative code means the task failed
- * (it ends `failed` with that error). Its result value, if any, is set with
+ * (it ends `failed` with that error). A positive return is not success: the
+ * task fails with LM_EFAILED. Its result value, if any, is set with
  * lm_return() before returning.
  */
 typedef int (*lm_coro_fn)(void *arg);
@@ -280,7 +281,8 @@ int lm_task_start(lm_task *t);
 lm_task *lm_spawn(const char *name, lm_coro_fn fn, void *arg);
 
 /*
- * Drops the caller's reference. The task keeps running; its memory is freed
+ * Drops the caller's reference (releasing one you do not own, e.g. twice, is
+ * undefined behaviour, as with any reference count). The task keeps running; its memory is freed
  * once it has ended and nobody holds a reference (the loop holds one while
  * it is alive). Releasing NULL does nothing.
  */

@@ -257,8 +257,19 @@ static void lm__task_entry(void *arg)
     int rc = t->fn(t->arg);
     lm__reason r = {.fd = -1};
     lm_state to;
-    if (rc >= 0) {
-        rc = 0;
+    if (rc > 0) {
+        /* The contract is 0 or a negative code. A positive return is most
+         * likely C's "1 means error" habit: reading it as success would hide
+         * a failure, so it fails like lm_fail(positive) does. */
+        if (t->error_message == NULL) {
+            char buf[96];
+            snprintf(buf, sizeof buf,
+                     "task function returned %d (positive codes are not success)", rc);
+            t->error_message = lm__strdup(buf);
+        }
+        rc = LM_EFAILED;
+    }
+    if (rc == 0) {
         to = LM_STATE_DONE;
     } else if (rc == LM_ECANCELED) {
         to = LM_STATE_CANCELLED;
