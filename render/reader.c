@@ -62,28 +62,15 @@ enum {
     K_DROPPED, K__COUNT
 };
 
+/* read_event tracks the filled slots in one 64-bit mask. */
+_Static_assert(K__COUNT <= 64, "slot mask too small");
+
 static const char *const key_names[K__COUNT] = {
     "t", "ev", "loop", "task", "parent", "name", "from", "to", "on", "fd",
     "dir", "awaits", "group", "by", "by_task", "error", "code", "message",
     "label", "text", "kind", "owner", "members", "mode", "timeout",
     "outcome", "reason", "waited", "ready", "n", "ran", "io", "timers",
     "dropped",
-};
-
-static const char *const kind_names[LMR__EV__COUNT] = {
-    [LMR__EV_UNKNOWN] = "",
-    [LMR__EV_LOOP_START] = "loop_start", [LMR__EV_LOOP_END] = "loop_end",
-    [LMR__EV_SPAWN] = "spawn",           [LMR__EV_STATE] = "state",
-    [LMR__EV_NOTE] = "note",             [LMR__EV_NAME] = "name",
-    [LMR__EV_GROUP] = "group",           [LMR__EV_GROUP_END] = "group_end",
-    [LMR__EV_CANCEL] = "cancel",         [LMR__EV_POLL] = "poll",
-    [LMR__EV_IO] = "io",                 [LMR__EV_TIMER] = "timer",
-    [LMR__EV_CALL] = "call",             [LMR__EV_TICK] = "tick",
-    [LMR__EV_GAP] = "gap",
-};
-
-static const char *const state_names[LMR__ST__COUNT] = {
-    "created", "pending", "running", "awaiting", "done", "failed", "cancelled",
 };
 
 /* One key's value inside the event being decoded. */
@@ -117,6 +104,7 @@ typedef struct rd {
     bool in_events;
     uint64_t nevents;
     slot slots[K__COUNT];
+    uint64_t used;       /* bit k: slots[k] was filled by the last event */
     char *arena;         /* NUL-separated scalar values of one event */
     size_t alen, acap;
     uint64_t *mem;       /* members of one event */
@@ -444,6 +432,8 @@ static bool is_null_scalar(const yaml_event_t *e)
     if (e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
     const char *s = (const char *)e->data.scalar.value;
+    if (*s && *s != '~' && *s != 'n' && *s != 'N')
+        return false; /* the common case, decided by one byte */
     return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
            strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
 }
@@ -505,15 +495,148 @@ static bool parse_i64(const char *s, int64_t *out)
 /* One trace event                                                          */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Keys, kinds and states are matched by length first and then by one
+ * fixed-size memcmp (which the compiler inlines), not by a strcmp chain:
+ * this runs for every key of every event, so it is the reader's hot path.
+ * `s` must be a string literal.
+ */
+#define MATCH(s, id)                                                           \
+    do {                                                                       \
+        if (memcmp(k, s, sizeof(s) - 1) == 0)                                  \
+            return id;                                                         \
+    } while (0)
+
 static int key_lookup(const char *k, size_t len)
 {
-    if (len == 0 || len > 8)
+    /* A scalar may hold an escaped NUL ("t\0x"); like the strcmp this
+     * replaces, compare up to the first NUL (a key is at most 8 bytes). */
+    if (len > 8)
         return -1;
-    for (int i = 0; i < K__COUNT; i++)
-        if (key_names[i][0] == k[0] && strcmp(key_names[i], k) == 0)
-            return i;
+    len = strnlen(k, len);
+    switch (len) {
+    case 1:
+        MATCH("t", K_T);
+        MATCH("n", K_N);
+        break;
+    case 2:
+        MATCH("ev", K_EV);
+        MATCH("to", K_TO);
+        MATCH("on", K_ON);
+        MATCH("by", K_BY);
+        MATCH("fd", K_FD);
+        MATCH("io", K_IO);
+        break;
+    case 3:
+        MATCH("dir", K_DIR);
+        MATCH("ran", K_RAN);
+        break;
+    case 4:
+        MATCH("task", K_TASK);
+        MATCH("from", K_FROM);
+        MATCH("name", K_NAME);
+        MATCH("loop", K_LOOP);
+        MATCH("code", K_CODE);
+        MATCH("text", K_TEXT);
+        MATCH("kind", K_KIND);
+        MATCH("mode", K_MODE);
+        break;
+    case 5:
+        MATCH("group", K_GROUP);
+        MATCH("error", K_ERROR);
+        MATCH("label", K_LABEL);
+        MATCH("owner", K_OWNER);
+        MATCH("ready", K_READY);
+        break;
+    case 6:
+        MATCH("parent", K_PARENT);
+        MATCH("awaits", K_AWAITS);
+        MATCH("reason", K_REASON);
+        MATCH("waited", K_WAITED);
+        MATCH("timers", K_TIMERS);
+        break;
+    case 7:
+        MATCH("by_task", K_BY_TASK);
+        MATCH("message", K_MESSAGE);
+        MATCH("members", K_MEMBERS);
+        MATCH("timeout", K_TIMEOUT);
+        MATCH("outcome", K_OUTCOME);
+        MATCH("dropped", K_DROPPED);
+        break;
+    default:
+        break;
+    }
     return -1;
 }
+
+/* The kind named by `ev` (len bytes, NUL-terminated); UNKNOWN otherwise. */
+static lmr__ev_kind kind_lookup(const char *k, size_t len)
+{
+    switch (len) {
+    case 2:
+        MATCH("io", LMR__EV_IO);
+        break;
+    case 3:
+        MATCH("gap", LMR__EV_GAP);
+        break;
+    case 4:
+        MATCH("note", LMR__EV_NOTE);
+        MATCH("name", LMR__EV_NAME);
+        MATCH("poll", LMR__EV_POLL);
+        MATCH("call", LMR__EV_CALL);
+        MATCH("tick", LMR__EV_TICK);
+        break;
+    case 5:
+        MATCH("state", LMR__EV_STATE);
+        MATCH("spawn", LMR__EV_SPAWN);
+        MATCH("group", LMR__EV_GROUP);
+        MATCH("timer", LMR__EV_TIMER);
+        break;
+    case 6:
+        MATCH("cancel", LMR__EV_CANCEL);
+        break;
+    case 8:
+        MATCH("loop_end", LMR__EV_LOOP_END);
+        break;
+    case 9:
+        MATCH("group_end", LMR__EV_GROUP_END);
+        break;
+    case 10:
+        MATCH("loop_start", LMR__EV_LOOP_START);
+        break;
+    default:
+        break;
+    }
+    return LMR__EV_UNKNOWN;
+}
+
+/* A state's number, or -1 when `k` (len bytes) names none. */
+static int state_lookup(const char *k, size_t len)
+{
+    switch (len) {
+    case 4:
+        MATCH("done", LMR__ST_DONE);
+        break;
+    case 6:
+        MATCH("failed", LMR__ST_FAILED);
+        break;
+    case 7:
+        MATCH("running", LMR__ST_RUNNING);
+        MATCH("pending", LMR__ST_PENDING);
+        MATCH("created", LMR__ST_CREATED);
+        break;
+    case 8:
+        MATCH("awaiting", LMR__ST_AWAITING);
+        break;
+    case 9:
+        MATCH("cancelled", LMR__ST_CANCELLED);
+        break;
+    default:
+        break;
+    }
+    return -1;
+}
+#undef MATCH
 
 static int arena_add(rd *r, const char *s, size_t len, size_t *off)
 {
@@ -657,11 +780,11 @@ static int get_state(const decoder *d, int k, int *out)
     int rc = get_s(d, k, true, &v);
     if (rc)
         return rc;
-    for (int i = 0; i < LMR__ST__COUNT; i++)
-        if (strcmp(v, state_names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
+    int st = state_lookup(v, strlen(v)); /* to the first NUL, as before */
+    if (st >= 0) {
+        *out = st;
+        return 0;
+    }
     return mistyped(d, k,
                     "a state (created, pending, running, awaiting, done, "
                     "failed or cancelled)");
@@ -706,11 +829,7 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         return mistyped(&d, K_EV, "an event kind");
     e->ev = ev;
     d.kind = ev;
-    for (int i = 1; i < LMR__EV__COUNT; i++)
-        if (strcmp(kind_names[i], ev) == 0) {
-            e->kind = (lmr__ev_kind)i;
-            break;
-        }
+    e->kind = kind_lookup(ev, strlen(ev)); /* to the first NUL, as before */
     TRY(get_i(&d, K_T, true, &e->t));
     if (e->t < 0)
         return mistyped(&d, K_T, "a time in nanoseconds (0 or more)");
@@ -828,7 +947,11 @@ static int read_event(rd *r, lmr__event_fn cb, void *ctx)
     yaml_mark_t start = r->ev.start_mark;
     int rc;
     char fb[96];
-    memset(r->slots, 0, sizeof r->slots);
+    /* Clear only the slots the previous event filled (a handful), not all
+     * of them: this runs once per event. */
+    for (uint64_t u = r->used; u; u &= u - 1)
+        memset(&r->slots[__builtin_ctzll(u)], 0, sizeof r->slots[0]);
+    r->used = 0;
     r->alen = 0;
     r->nmem = 0;
     for (;;) {
@@ -854,6 +977,7 @@ static int read_event(rd *r, lmr__event_fn cb, void *ctx)
             return err_at(r, LMR_ESCHEMA, &kmark,
                           "duplicate key '%s' in one event", key_names[k]);
         sl->set = true;
+        r->used |= 1ull << k;
         sl->line = mline(&r->ev.start_mark);
         sl->col = mcol(&r->ev.start_mark);
         if (r->ev.type == YAML_SCALAR_EVENT) {

@@ -34,13 +34,15 @@ enum { /* strings, after the numbers */
 static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
-static void put_var(FILE *fp, uint64_t v)
+/* Appends v as a varint at p; returns the end. At most 10 bytes. */
+static unsigned char *put_var(unsigned char *p, uint64_t v)
 {
     while (v >= 0x80) {
-        putc_unlocked((int)(v & 0x7f) | 0x80, fp);
+        *p++ = (unsigned char)((v & 0x7f) | 0x80);
         v >>= 7;
     }
-    putc_unlocked((int)v, fp);
+    *p++ = (unsigned char)v;
+    return p;
 }
 
 static bool get_var(FILE *fp, uint64_t *out)
@@ -83,6 +85,12 @@ static void strs(const lmr__event *e, const char *s[S__NUM])
     memcpy(s, v, sizeof v);
 }
 
+/*
+ * One record is encoded in a stack buffer and handed to stdio in as few
+ * fwrite_unlocked calls as possible (one for a record without long strings):
+ * a putc per byte costs more than the encoding itself. Strings that do not
+ * fit in what is left of the buffer are written straight from the event.
+ */
 int lmr__spill_put(FILE *fp, const lmr__event *e)
 {
     int64_t v[F__NUM], def[F__NUM];
@@ -98,27 +106,53 @@ int lmr__spill_put(FILE *fp, const lmr__event *e)
             mask |= 1ull << (F__NUM + i);
     if (e->members)
         mask |= 1ull << F_MEMBERS;
-    putc_unlocked((int)e->kind, fp);
-    put_var(fp, zz(e->t));
-    put_var(fp, e->loop);
-    put_var(fp, (uint64_t)e->line);
-    put_var(fp, (uint64_t)e->col);
-    put_var(fp, mask);
+    /* 1 kind byte + 5 header varints + F__NUM numbers, 10 bytes each at
+     * most, then room for short strings. */
+    unsigned char buf[1024];
+    unsigned char *p = buf, *end = buf + sizeof buf;
+    *p++ = (unsigned char)e->kind;
+    p = put_var(p, zz(e->t));
+    p = put_var(p, e->loop);
+    p = put_var(p, (uint64_t)e->line);
+    p = put_var(p, (uint64_t)e->col);
+    p = put_var(p, mask);
     for (int i = 0; i < F__NUM; i++)
         if (mask & (1ull << i))
-            put_var(fp, zz(v[i]));
+            p = put_var(p, zz(v[i]));
     for (int i = 0; i < S__NUM; i++)
         if (s[i]) {
             size_t n = strlen(s[i]);
-            put_var(fp, n);
-            fwrite(s[i], 1, n, fp);
+            if ((size_t)(end - p) < n + 10) {
+                fwrite_unlocked(buf, 1, (size_t)(p - buf), fp);
+                p = buf;
+            }
+            p = put_var(p, n);
+            if ((size_t)(end - p) >= n) {
+                memcpy(p, s[i], n);
+                p += n;
+            } else {
+                fwrite_unlocked(buf, 1, (size_t)(p - buf), fp);
+                fwrite_unlocked(s[i], 1, n, fp);
+                p = buf;
+            }
         }
     if (e->members) {
-        put_var(fp, e->nmembers);
-        for (size_t i = 0; i < e->nmembers; i++)
-            put_var(fp, e->members[i]);
+        if ((size_t)(end - p) < 10) {
+            fwrite_unlocked(buf, 1, (size_t)(p - buf), fp);
+            p = buf;
+        }
+        p = put_var(p, e->nmembers);
+        for (size_t i = 0; i < e->nmembers; i++) {
+            if ((size_t)(end - p) < 10) {
+                fwrite_unlocked(buf, 1, (size_t)(p - buf), fp);
+                p = buf;
+            }
+            p = put_var(p, e->members[i]);
+        }
     }
-    return ferror(fp) ? LMR_EIO : 0;
+    if (p > buf)
+        fwrite_unlocked(buf, 1, (size_t)(p - buf), fp);
+    return ferror_unlocked(fp) ? LMR_EIO : 0;
 }
 
 int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
