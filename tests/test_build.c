@@ -89,9 +89,15 @@ static int run(char **out, const char *args)
 
 static void setup(void)
 {
-    char cwd[256];
-    cr_assert_not_null(getcwd(cwd, sizeof cwd));
-    snprintf(cli, sizeof cli, "%s/build/loopmaid", cwd);
+    /* The loopmaid beside this binary (BUILD/tests/test_build ->
+     * BUILD/loopmaid), so `make asan` tests the sanitized CLI. */
+    char self[400];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    cr_assert(n > 0);
+    self[n] = '\0';
+    for (int up = 0; up < 2; up++)
+        *strrchr(self, '/') = '\0';
+    snprintf(cli, sizeof cli, "%s/loopmaid", self);
     const char *b = getenv("LOOPMAID_TEST_CLI");
     if (b)
         snprintf(cli, sizeof cli, "%s", b);

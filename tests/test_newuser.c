@@ -577,9 +577,15 @@ static void cli_setup(void)
     if (b) {
         snprintf(cli, sizeof cli, "%s", b);
     } else {
-        char cwd[256];
-        cr_assert_not_null(getcwd(cwd, sizeof cwd));
-        snprintf(cli, sizeof cli, "%s/build/loopmaid", cwd);
+        /* The loopmaid beside this binary (BUILD/tests/NAME -> BUILD/loopmaid),
+         * so `make asan` tests the sanitized CLI of the same build. */
+        char self[400];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        cr_assert(n > 0);
+        self[n] = '\0';
+        for (int up = 0; up < 2; up++)
+            *strrchr(self, '/') = '\0';
+        snprintf(cli, sizeof cli, "%s/loopmaid", self);
     }
     snprintf(scratch, sizeof scratch, "/tmp/lm-newuser-cli-XXXXXX");
     cr_assert_not_null(mkdtemp(scratch));
