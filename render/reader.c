@@ -161,6 +161,33 @@ int lmr__read_tee(FILE *spill)
 /* ------------------------------------------------------------------------ */
 
 /*
+ * The number of '\n' bytes in buf. Eight bytes at a time: a word's bytes
+ * equal to '\n' become zero after the XOR, and the classic "which bytes are
+ * zero" bit trick (exact, no false positives) marks each with its top bit,
+ * and one multiply adds the marks up. Several times faster than a byte loop, which
+ * matters because every input byte passes here.
+ */
+static uint64_t count_newlines(const unsigned char *buf, size_t n)
+{
+    const uint64_t ones7 = 0x7f7f7f7f7f7f7f7full;
+    const uint64_t nls = 0x0a0a0a0a0a0a0a0aull;
+    uint64_t nl = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        uint64_t x = w ^ nls;
+        uint64_t y = ((x & ones7) + ones7) | x | ones7;
+        /* One 0/1 per byte, summed into the top byte by a multiply. */
+        nl += (((~y >> 7) & 0x0101010101010101ull) * 0x0101010101010101ull) >>
+              56;
+    }
+    for (; i < n; i++)
+        nl += buf[i] == '\n';
+    return nl;
+}
+
+/*
  * libyaml's read callback. Counts what passes (for positions, truncation and
  * the per-token cap) and refuses to read on once one parse step has consumed
  * LMR__MAX_TOKEN bytes. Returns 1 on success (size_read 0 = end of input).
@@ -185,9 +212,7 @@ static int read_handler(void *data, unsigned char *buf, size_t size,
     }
     /* Counting newlines is one cheap pass next to libyaml's own scanning;
      * it tells us which line is the last one (truncation check). */
-    uint64_t nl = 0;
-    for (size_t i = 0; i < n; i++)
-        nl += buf[i] == '\n';
+    uint64_t nl = count_newlines(buf, n);
     if (nl) {
         r->nl += nl;
         const unsigned char *q = memrchr(buf, '\n', n);
@@ -513,7 +538,11 @@ static int key_lookup(const char *k, size_t len)
      * replaces, compare up to the first NUL (a key is at most 8 bytes). */
     if (len > 8)
         return -1;
-    len = strnlen(k, len);
+    for (size_t i = 0; i < len; i++)
+        if (!k[i]) {
+            len = i;
+            break;
+        }
     switch (len) {
     case 1:
         MATCH("t", K_T);
