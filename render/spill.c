@@ -45,15 +45,51 @@ static unsigned char *put_var(unsigned char *p, uint64_t v)
     return p;
 }
 
-static bool get_var(FILE *fp, uint64_t *out)
+/*
+ * Replay reads the spill through a window of WIN bytes and decodes varints
+ * straight from memory: a getc per byte costs more than the decoding. Every
+ * record field but a long string or member list is far smaller than the
+ * window, and those are copied out piece by piece (win_bytes).
+ */
+#define WIN (64u * 1024u)
+
+typedef struct win {
+    FILE *fp;
+    unsigned char *buf;
+    size_t pos, len;
+    bool eof;
+} win;
+
+/* Makes at least `want` (<= WIN) bytes available unless the file ends.
+ * Returns the bytes available. */
+static size_t win_fill(win *w, size_t want)
 {
+    size_t have = w->len - w->pos;
+    if (have >= want || w->eof)
+        return have;
+    memmove(w->buf, w->buf + w->pos, have);
+    w->pos = 0;
+    w->len = have;
+    while (w->len < want && !w->eof) {
+        size_t n = fread_unlocked(w->buf + w->len, 1, WIN - w->len, w->fp);
+        if (n == 0)
+            w->eof = true;
+        w->len += n;
+    }
+    return w->len;
+}
+
+static bool get_var(win *w, uint64_t *out)
+{
+    if (w->len - w->pos < 10 && win_fill(w, 10) == 0)
+        return false;
+    const unsigned char *p = w->buf + w->pos, *end = w->buf + w->len;
     uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        int c = getc_unlocked(fp);
-        if (c == EOF)
-            return false;
+    for (int shift = 0; shift < 64 && p < end; shift += 7) {
+        unsigned c = *p++;
         v |= (uint64_t)(c & 0x7f) << shift;
         if (!(c & 0x80)) {
+            w->pos = (size_t)(p - w->buf);
             *out = v;
             return true;
         }
@@ -61,8 +97,30 @@ static bool get_var(FILE *fp, uint64_t *out)
     return false;
 }
 
-/* The event's numbers and their "absent" values, in F_ order. */
-static void nums(const lmr__event *e, int64_t v[F__NUM], int64_t def[F__NUM])
+/* Copies n bytes of the spill to dst. */
+static bool win_bytes(win *w, void *dst, size_t n)
+{
+    unsigned char *d = dst;
+    while (n > 0) {
+        size_t have = w->len - w->pos;
+        if (have == 0 && (have = win_fill(w, 1)) == 0)
+            return false;
+        size_t k = have < n ? have : n;
+        memcpy(d, w->buf + w->pos, k);
+        w->pos += k;
+        d += k;
+        n -= k;
+    }
+    return true;
+}
+
+/* The numbers' "absent" values, in F_ order (lmr__event's defaults). */
+static const int64_t defs[F__NUM] = {
+    [F_FROM] = -1, [F_TO] = -1, [F_FD] = -1, [F_TIMEOUT] = -1,
+};
+
+/* The event's numbers, in F_ order. */
+static void nums(const lmr__event *e, int64_t v[F__NUM])
 {
     int64_t vals[F__NUM] = {
         (int64_t)e->task, (int64_t)e->parent, e->from, e->to, e->fd,
@@ -71,9 +129,6 @@ static void nums(const lmr__event *e, int64_t v[F__NUM], int64_t def[F__NUM])
         (int64_t)e->timers, (int64_t)e->awaits, e->code, e->dropped,
     };
     memcpy(v, vals, sizeof vals);
-    for (int i = 0; i < F__NUM; i++)
-        def[i] = (i == F_FROM || i == F_TO || i == F_FD || i == F_TIMEOUT) ? -1
-                                                                           : 0;
 }
 
 static void strs(const lmr__event *e, const char *s[S__NUM])
@@ -93,13 +148,13 @@ static void strs(const lmr__event *e, const char *s[S__NUM])
  */
 int lmr__spill_put(FILE *fp, const lmr__event *e)
 {
-    int64_t v[F__NUM], def[F__NUM];
+    int64_t v[F__NUM];
     const char *s[S__NUM];
-    nums(e, v, def);
+    nums(e, v);
     strs(e, s);
     uint64_t mask = 0;
     for (int i = 0; i < F__NUM; i++)
-        if (v[i] != def[i])
+        if (v[i] != defs[i])
             mask |= 1ull << i;
     for (int i = 0; i < S__NUM; i++)
         if (s[i])
@@ -164,27 +219,29 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
     size_t mcap = 0;
     int rc = 0;
     lmr__header h = {.version = LMR_TRACE_FORMAT_MAJOR, .ring = -1};
+    win w = {.fp = fp, .buf = malloc(WIN)};
+    if (!w.buf)
+        goto nomem;
     for (;;) {
-        int kind = getc_unlocked(fp);
-        if (kind == EOF)
+        if (w.pos == w.len && win_fill(&w, 1) == 0)
             break;
+        int kind = w.buf[w.pos++];
         lmr__event e;
         memset(&e, 0, sizeof e);
         uint64_t t, loop, line, col, mask, x;
-        if (kind >= LMR__EV__COUNT || !get_var(fp, &t) || !get_var(fp, &loop) ||
-            !get_var(fp, &line) || !get_var(fp, &col) || !get_var(fp, &mask))
+        if (kind >= LMR__EV__COUNT || !get_var(&w, &t) || !get_var(&w, &loop) ||
+            !get_var(&w, &line) || !get_var(&w, &col) || !get_var(&w, &mask))
             goto corrupt;
         e.kind = (lmr__ev_kind)kind;
         e.t = unzz(t);
         e.loop = (uint32_t)loop;
         e.line = (int)line;
         e.col = (int)col;
-        int64_t v[F__NUM], def[F__NUM];
-        nums(&e, v, def);
+        int64_t v[F__NUM];
         for (int i = 0; i < F__NUM; i++) {
-            v[i] = def[i];
+            v[i] = defs[i];
             if (mask & (1ull << i)) {
-                if (!get_var(fp, &x))
+                if (!get_var(&w, &x))
                     goto corrupt;
                 v[i] = unzz(x);
             }
@@ -213,7 +270,7 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
             off[i] = SIZE_MAX;
             if (!(mask & (1ull << (F__NUM + i))))
                 continue;
-            if (!get_var(fp, &x) || x > LMR__MAX_SCALAR)
+            if (!get_var(&w, &x) || x > LMR__MAX_SCALAR)
                 goto corrupt;
             if (len + x + 1 > scap) {
                 size_t cap = scap ? scap : 4096;
@@ -225,7 +282,7 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
                 sbuf = nb;
                 scap = cap;
             }
-            if (fread(sbuf + len, 1, x, fp) != x)
+            if (!win_bytes(&w, sbuf + len, (size_t)x))
                 goto corrupt;
             sbuf[len + x] = '\0';
             off[i] = len;
@@ -238,7 +295,7 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
         for (int i = 0; i < S__NUM; i++)
             *dst[i] = off[i] == SIZE_MAX ? NULL : sbuf + off[i];
         if (mask & (1ull << F_MEMBERS)) {
-            if (!get_var(fp, &x) || x > LMR__MAX_MEMBERS)
+            if (!get_var(&w, &x) || x > LMR__MAX_MEMBERS)
                 goto corrupt;
             if (x > mcap) {
                 uint64_t *nm = realloc(mem, (size_t)x * sizeof *nm);
@@ -248,7 +305,7 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
                 mcap = (size_t)x;
             }
             for (uint64_t i = 0; i < x; i++)
-                if (!get_var(fp, &mem[i]))
+                if (!get_var(&w, &mem[i]))
                     goto corrupt;
             e.members = mem;
             e.nmembers = (size_t)x;
@@ -268,6 +325,7 @@ corrupt:
 nomem:
     rc = lmr__err(err, LMR_ENOMEM, name, 0, 0, "out of memory");
 out:
+    free(w.buf);
     free(sbuf);
     free(mem);
     return rc;
