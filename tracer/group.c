@@ -20,7 +20,10 @@
  *
  * Costs: every group call allocates one waiter per member (on the stack up to
  * LM__GROUP_SMALL members), plus, only when tracing is on, the member id list
- * and the label. Each wake-up scans the members: O(n) per completion.
+ * and the label. A member's end moves its waiter onto the group's `done`
+ * list (task.c), so the owner learns which members ended in O(1) each and a
+ * gather of n tasks costs O(n) in all, not O(n^2). Only a first failure or a
+ * cancellation scans every member (once).
  */
 #include "lm_internal.h"
 
@@ -102,12 +105,11 @@ typedef struct grp {
     size_t n;
     size_t left;             /* members whose end was not seen yet */
     lm__waiter *w;           /* n waiters, one per member */
-    unsigned char *seen;     /* n flags: the member's end was processed */
+    lm__list done;           /* waiters of members that ended, not yet seen */
     uint32_t id;
     uint8_t on;
     char *label;             /* only when tracing */
     lm__waiter small_w[LM__GROUP_SMALL];
-    unsigned char small_seen[LM__GROUP_SMALL];
 } grp;
 
 static const char *const kind_head[LM__GROUP__COUNT] = {
@@ -188,24 +190,23 @@ static int grp_begin(grp *g, lm_task *self, uint8_t kind, lm_task *const *tasks,
     g->on = kind_on[kind];
     if (n <= LM__GROUP_SMALL) {
         g->w = g->small_w;
-        g->seen = g->small_seen;
     } else {
         g->w = malloc(n * sizeof *g->w);
-        g->seen = malloc(n);
-        if (g->w == NULL || g->seen == NULL) {
-            free(g->w);
-            free(g->seen);
+        if (g->w == NULL)
             return LM_ENOMEM;
-        }
     }
-    memset(g->seen, 0, n);
+    lm__list_init(&g->done);
     for (size_t i = 0; i < n; i++) {
         if (tasks[i]->state == LM_STATE_CREATED)
             lm_task_start(tasks[i]);
         g->w[i].task = self;
+        g->w[i].done = &g->done;
         lm__list_init(&g->w[i].node);
-        if (!lm_task_finished(tasks[i]))
-            lm__list_push_back(&tasks[i]->joiners, &g->w[i].node);
+        /* A member that has already ended is seen at the first look, as
+         * if it had ended just now. */
+        lm__list_push_back(lm_task_finished(tasks[i]) ? &g->done
+                                                      : &tasks[i]->joiners,
+                           &g->w[i].node);
     }
     g->id = lm__group_id(g->loop);
     if (lm__loop_trace(g->loop) != NULL)
@@ -214,18 +215,16 @@ static int grp_begin(grp *g, lm_task *self, uint8_t kind, lm_task *const *tasks,
     return 0;
 }
 
-/* The next member (in index order) whose end was not processed yet. */
+/* A member whose end was not processed yet (in the order they ended), O(1).
+ * Its waiter stays unlinked, so grp_end's unlink is a no-op for it. */
 static bool grp_next(grp *g, size_t *idx)
 {
-    for (size_t i = 0; i < g->n; i++) {
-        if (!g->seen[i] && lm_task_finished(g->tasks[i])) {
-            g->seen[i] = 1;
-            g->left--;
-            *idx = i;
-            return true;
-        }
-    }
-    return false;
+    lm__list *n = lm__list_pop_front(&g->done);
+    if (n == NULL)
+        return false;
+    g->left--;
+    *idx = (size_t)(LM__CONTAINER_OF(n, lm__waiter, node) - g->w);
+    return true;
 }
 
 /* Cancels every member still running (reason group, asked by the owner). */
@@ -254,10 +253,8 @@ static void grp_end(grp *g, const char *outcome, int rc)
     for (size_t i = 0; i < g->n; i++)
         lm__list_remove(&g->w[i].node);
     trace_group_end(g->loop, g->id, outcome, rc);
-    if (g->w != g->small_w) {
+    if (g->w != g->small_w)
         free(g->w);
-        free(g->seen);
-    }
     free(g->label);
 }
 
@@ -284,6 +281,7 @@ int lm_join(lm_task *t, void **result)
     if (!lm_task_finished(t)) {
         lm__waiter w;
         w.task = self;
+        w.done = NULL;
         lm__list_init(&w.node);
         lm__list_push_back(&t->joiners, &w.node);
         lm__reason r = {0};
@@ -329,14 +327,18 @@ int lm_gather(lm_task *const *tasks, size_t n, int flags, void **results,
     bool cancelled = false; /* the owner was cancelled */
     for (;;) {
         size_t i;
-        /* Members that ended since the last look. Those ending in the same
-         * tick are taken in index order: "first" is exact across ticks. */
-        while (grp_next(&g, &i)) {
-            int e = g.tasks[i]->error;
-            if (!collect && e != 0 && first == 0 && !cancelled) {
-                first = e;
-                grp_cancel_rest(&g, LM__CANCEL_GROUP);
-            }
+        /* Members that ended since the last look. Among those that failed
+         * in the same batch the lowest index counts as the first, so
+         * "first" is exact across ticks and does not depend on the order
+         * members ended within one tick. */
+        size_t fi = SIZE_MAX;
+        while (grp_next(&g, &i))
+            if (g.tasks[i]->error != 0 && i < fi)
+                fi = i;
+        if (!collect && fi != SIZE_MAX && first == 0 && !cancelled) {
+            first = g.tasks[fi]->error;
+            grp_cancel_rest(&g, LM__CANCEL_GROUP);
+            continue; /* members that never started have ended now */
         }
         if (g.left == 0)
             break;
@@ -501,6 +503,11 @@ struct lm_taskgroup {
     bool cancelled;  /* the waiting owner was cancelled */
     bool waiting;
     bool waited;
+    /* While the owner waits: children's waiters move here as they end
+     * (task.c), and `left` counts those linked and not yet seen, so a
+     * wake-up costs O(children that ended), not O(children). */
+    lm__list done;
+    size_t left;
 };
 
 static void tg_cancel_rest(lm_taskgroup *g, uint64_t by)
@@ -544,6 +551,7 @@ lm_taskgroup *lm_taskgroup_new(const char *name)
     g->loop = self->loop;
     g->owner = self;
     g->id = lm__group_id(g->loop);
+    lm__list_init(&g->done);
     return g;
 }
 
@@ -568,6 +576,7 @@ lm_task *lm_taskgroup_spawn(lm_taskgroup *g, const char *name, lm_coro_fn fn,
     c->g = g;
     lm__list_init(&c->w.node);
     c->w.task = g->owner;
+    c->w.done = &g->done;
     c->t = lm_task_new(g->loop, name, tg_main, c);
     if (c->t == NULL) {
         free(c);
@@ -577,8 +586,10 @@ lm_task *lm_taskgroup_spawn(lm_taskgroup *g, const char *name, lm_coro_fn fn,
     lm_task_start(c->t);
     /* A child spawned while the owner waits (by another child, say) is
      * awaited too. */
-    if (g->waiting)
+    if (g->waiting) {
         lm__list_push_back(&c->t->joiners, &c->w.node);
+        g->left++;
+    }
     return c->t;
 }
 
@@ -605,12 +616,13 @@ size_t lm_taskgroup_errors(const lm_taskgroup *g, int *errs, size_t cap)
     return k;
 }
 
-static bool tg_all_finished(const lm_taskgroup *g)
+/* Counts the children that ended since the last look; true when none is
+ * left running. */
+static bool tg_all_finished(lm_taskgroup *g)
 {
-    for (size_t i = 0; i < g->n; i++)
-        if (!lm_task_finished(g->c[i]->t))
-            return false;
-    return true;
+    while (lm__list_pop_front(&g->done) != NULL)
+        g->left--;
+    return g->left == 0;
 }
 
 int lm_taskgroup_wait(lm_taskgroup *g)
@@ -638,10 +650,13 @@ int lm_taskgroup_wait(lm_taskgroup *g)
             free(ts);
         }
     }
+    g->left = 0;
     for (size_t i = 0; i < g->n; i++) {
         g->c[i]->w.task = self;
-        if (!lm_task_finished(g->c[i]->t))
+        if (!lm_task_finished(g->c[i]->t)) {
             lm__list_push_back(&g->c[i]->t->joiners, &g->c[i]->w.node);
+            g->left++;
+        }
     }
     lm__reason r = {0};
     r.on = LM__ON_TASKGROUP;

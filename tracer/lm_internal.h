@@ -200,6 +200,11 @@ struct lm_task {
 typedef struct lm__waiter {
     lm__list node;
     lm_task *task;
+    /* NULL, or a list owned by the waiting code: when the joined task ends,
+     * task.c moves node onto *done (instead of leaving it unlinked) before
+     * waking `task`, so a task awaiting many others finds which ones ended
+     * in O(1) each instead of rescanning all of them. */
+    lm__list *done;
 } lm__waiter;
 
 /* ------------------------------------------------------------------------ */

@@ -244,6 +244,8 @@ static void lm__task_finish(lm_loop *loop, lm_task *t)
     lm__list *n;
     while ((n = lm__list_pop_front(&t->joiners)) != NULL) {
         lm__waiter *w = LM__CONTAINER_OF(n, lm__waiter, node);
+        if (w->done != NULL)
+            lm__list_push_back(w->done, &w->node);
         lm__wake(w->task, LM__BY_TASK, t->id, 0);
     }
     lm_task_release(t);
