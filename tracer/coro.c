@@ -10,6 +10,14 @@
  * Memory: a stack is mapped with MAP_NORESERVE, so only the pages a task
  * actually touches use memory (typically one or two 4 KiB pages for a task
  * that sleeps), however large the virtual size.
+ *
+ * Stacks come from slabs: one mapping of sched->slab_stacks stacks (about
+ * 4 MiB of address space), each stack with its own guard page, carved one at
+ * a time so a stack's pages are touched only when a task gets it. A burst of
+ * tasks thus costs one mmap per slab plus one madvise (the guard) per new
+ * stack, and nothing per reused stack. A slab whose stacks are all back in
+ * the pool is unmapped as a whole (one munmap) once the pool holds at least
+ * max_free other stacks, so a burst's memory goes back to the system.
  */
 #include "lm_coro.h"
 
@@ -78,6 +86,8 @@ struct lm__coro {
     char *lo;             /* lowest usable byte */
     size_t size;          /* usable bytes, lo .. initial stack top */
     lm__coro *next_free;  /* in sched->free_list while pooled */
+    lm__coro *prev_free;
+    lm__slab *slab;       /* the mapping this stack was carved from */
     void *asan_fake;      /* ASan's fake stack of this coroutine */
     unsigned vg_id;       /* valgrind's stack id */
 };
@@ -85,6 +95,19 @@ struct lm__coro {
 /* The control block takes the top of the mapping, rounded to 64 bytes so the
  * stack top below it is 16-byte aligned as both ABIs require. */
 #define LM__CB_SIZE ((sizeof(lm__coro) + 63u) & ~(size_t)63u)
+
+/* One mapping holding up to sched->slab_stacks stacks, back to back, each
+ * laid out as in lm_coro.h. The header is malloc'd: the mapping's first page
+ * is stack 0's guard. */
+struct lm__slab {
+    char *map;
+    size_t carved;        /* stacks carved so far (from the bottom) */
+    size_t live;          /* carved stacks handed out now */
+    lm__slab *next, *prev;
+};
+
+/* Address space per slab; stacks are NORESERVE, so this costs no memory. */
+#define LM__SLAB_BYTES ((size_t)4 << 20)
 
 #ifdef LM_CORO_UCONTEXT
 static _Thread_local lm__coro *lm__boot_coro;
@@ -140,43 +163,111 @@ void lm__coro_sched_init(lm__coro_sched *s, size_t stack_size)
     s->stack_size = stack_size;
     s->map_size = stack_size + s->page;
     s->max_free = 256;
+    s->slab_stacks = LM__SLAB_BYTES / s->map_size;
+    if (s->slab_stacks == 0)
+        s->slab_stacks = 1;
 }
 
-static void lm__coro_unmap(lm__coro_sched *s, lm__coro *c)
+/* ---- the free list (LIFO, doubly linked), O(1) -------------------------- */
+
+static void lm__fl_push(lm__coro_sched *s, lm__coro *c)
 {
+    c->prev_free = NULL;
+    c->next_free = s->free_list;
+    if (s->free_list != NULL)
+        s->free_list->prev_free = c;
+    s->free_list = c;
+    s->nfree++;
+}
+
+static void lm__fl_unlink(lm__coro_sched *s, lm__coro *c)
+{
+    if (c->prev_free != NULL)
+        c->prev_free->next_free = c->next_free;
+    else
+        s->free_list = c->next_free;
+    if (c->next_free != NULL)
+        c->next_free->prev_free = c->prev_free;
+    c->next_free = c->prev_free = NULL;
+    s->nfree--;
+}
+
+/* The control block of stack i of slab b (it sits at the top of the stack). */
+static lm__coro *lm__slab_coro(const lm__coro_sched *s, const lm__slab *b, size_t i)
+{
+    return (lm__coro *)(void *)(b->map + (i + 1) * s->map_size - LM__CB_SIZE);
+}
+
+/* Unmaps a slab none of whose stacks is in use: its carved stacks leave the
+ * pool first. One munmap; O(stacks carved). */
+static void lm__slab_unmap(lm__coro_sched *s, lm__slab *b)
+{
+    for (size_t i = 0; i < b->carved; i++) {
+        lm__coro *c = lm__slab_coro(s, b, i);
+        lm__fl_unlink(s, c);
 #ifdef LM__VALGRIND
-    VALGRIND_STACK_DEREGISTER(c->vg_id);
+        VALGRIND_STACK_DEREGISTER(c->vg_id);
 #endif
-    s->mapped--;
-    munmap(c->map, s->map_size);
+    }
+    s->mapped -= b->carved;
+    munmap(b->map, s->slab_stacks * s->map_size);
+    if (b->prev != NULL)
+        b->prev->next = b->next;
+    else
+        s->slabs = b->next;
+    if (b->next != NULL)
+        b->next->prev = b->prev;
+    if (s->carving == b)
+        s->carving = NULL;
+    free(b);
 }
 
 void lm__coro_sched_destroy(lm__coro_sched *s)
 {
-    while (s->free_list != NULL) {
-        lm__coro *c = s->free_list;
-        s->free_list = c->next_free;
-        lm__coro_unmap(s, c);
-    }
+    while (s->slabs != NULL)
+        lm__slab_unmap(s, s->slabs);
+    s->free_list = NULL;
     s->nfree = 0;
 }
 
-/* Maps a fresh stack with its guard page. Costs one mmap and one madvise or
- * mprotect. If the kernel refuses a guard (too many mappings), the stack is
- * still usable without one rather than failing the task. */
+/* Carves a fresh stack, with its guard page, from the current slab, mapping
+ * a new slab when it is used up. Costs one madvise (or mprotect) per stack
+ * and one mmap per slab. If the kernel refuses a guard (too many mappings),
+ * the stack is still usable without one rather than failing the task. */
 static lm__coro *lm__coro_map(lm__coro_sched *s)
 {
-    char *m = mmap(NULL, s->map_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
+    lm__slab *b = s->carving;
+    if (b == NULL || b->carved == s->slab_stacks) {
+        b = malloc(sizeof *b);
+        if (b == NULL)
+            return NULL;
+        char *m = mmap(NULL, s->slab_stacks * s->map_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                       -1, 0);
+        if (m == MAP_FAILED) {
+            free(b);
+            return NULL;
+        }
+        b->map = m;
+        b->carved = 0;
+        b->live = 0;
+        b->prev = NULL;
+        b->next = s->slabs;
+        if (s->slabs != NULL)
+            s->slabs->prev = b;
+        s->slabs = b;
+        s->carving = b;
+    }
+    char *m = b->map + b->carved * s->map_size;
     if (madvise(m, s->page, MADV_GUARD_INSTALL) != 0)
         (void)mprotect(m, s->page, PROT_NONE);
-    lm__coro *c = (lm__coro *)(void *)(m + s->map_size - LM__CB_SIZE);
+    lm__coro *c = lm__slab_coro(s, b, b->carved);
     memset(c, 0, sizeof *c);
     c->map = m;
     c->lo = m + s->page;
     c->size = (size_t)((char *)c - c->lo);
+    c->slab = b;
+    b->carved++;
 #ifdef LM__VALGRIND
     c->vg_id = VALGRIND_STACK_REGISTER(c->lo, (char *)c);
 #endif
@@ -209,14 +300,13 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
 {
     lm__coro *c = s->free_list;
     if (c != NULL) {
-        s->free_list = c->next_free;
-        s->nfree--;
+        lm__fl_unlink(s, c);
     } else {
         c = lm__coro_map(s);
         if (c == NULL)
             return NULL;
     }
-    c->next_free = NULL;
+    c->slab->live++;
     c->fn = fn;
     c->arg = arg;
     c->sched = s;
@@ -261,13 +351,11 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
 void lm__coro_free(lm__coro_sched *s, lm__coro *c)
 {
     s->live--;
-    if (s->nfree < s->max_free) {
-        c->next_free = s->free_list;
-        s->free_list = c;
-        s->nfree++;
-    } else {
-        lm__coro_unmap(s, c);
-    }
+    lm__slab *b = c->slab;
+    b->live--;
+    lm__fl_push(s, c);
+    if (b->live == 0 && s->nfree - b->carved >= s->max_free)
+        lm__slab_unmap(s, b);
 }
 
 /* ---- switching ---------------------------------------------------------- */

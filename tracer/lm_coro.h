@@ -45,6 +45,7 @@ struct lm__ctx {
 
 typedef struct lm__ctx lm__ctx;
 typedef struct lm__coro lm__coro;
+typedef struct lm__slab lm__slab;
 
 /* The scheduler side: the loop's own context plus the stack pool. One per
  * loop; it lives inside struct lm_loop. */
@@ -52,10 +53,17 @@ typedef struct lm__coro_sched {
     lm__ctx ctx;             /* the loop's context while a coroutine runs */
     lm__coro *running;       /* the coroutine running now, or NULL */
     /* Stack pool: a LIFO of stacks ready for reuse (the most recently used
-     * one is still warm in the cache and already backed by pages). */
+     * one is still warm in the cache and already backed by pages), doubly
+     * linked so a whole slab's stacks can leave it when the slab is unmapped.
+     * Stacks are carved from slabs (one mmap for slab_stacks stacks), so a
+     * burst of n new tasks costs n/slab_stacks mmaps, not n. */
     lm__coro *free_list;
     size_t nfree;
-    size_t max_free;         /* how many stacks the pool keeps at most */
+    size_t max_free;         /* a slab with no stack in use is unmapped when
+                                the pool would still keep this many */
+    lm__slab *slabs;         /* every mapped slab (doubly linked) */
+    lm__slab *carving;       /* the slab new stacks are carved from */
+    size_t slab_stacks;      /* stacks per slab */
     size_t stack_size;       /* usable bytes per stack (page multiple) */
     size_t map_size;         /* bytes per mapping, guard page included */
     size_t page;
@@ -79,8 +87,9 @@ void lm__coro_sched_destroy(lm__coro_sched *s);
  * (mmap, guard page); NULL when the system refuses memory. O(1) from the pool.
  */
 lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg);
-/* Returns c's stack to the pool (or unmaps it when the pool is full). c must
- * not be running, and must have exited or never started. */
+/* Returns c's stack to the pool (and unmaps its slab when no stack of it is
+ * in use and the pool holds enough others). c must not be running, and must
+ * have exited or never started. */
 void lm__coro_free(lm__coro_sched *s, lm__coro *c);
 
 /* From the scheduler: runs c until it suspends or exits. */
