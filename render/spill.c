@@ -11,7 +11,9 @@
  *
  * Record: kind (1 byte), then varints: zigzag t, loop, line, col, a presence
  * mask, then each present field in mask order (integers as zigzag varints,
- * strings as length + bytes, members as count + ids). The spill belongs to
+ * strings as length + bytes, members as count + ids). The `ev` string is
+ * stored only for kinds this reader does not know; a known kind's spelling
+ * comes back from the kind byte. The spill belongs to
  * one thread, hence the unlocked stdio calls.
  */
 #include "lmr_internal.h"
@@ -131,6 +133,20 @@ static void nums(const lmr__event *e, int64_t v[F__NUM])
     memcpy(v, vals, sizeof vals);
 }
 
+/* A known kind's spelling: the spill stores `ev` only for unknown kinds,
+ * and replay puts the spelling back from here. */
+static const char *const kind_spelling[LMR__EV__COUNT] = {
+    [LMR__EV_UNKNOWN] = NULL,
+    [LMR__EV_LOOP_START] = "loop_start", [LMR__EV_LOOP_END] = "loop_end",
+    [LMR__EV_SPAWN] = "spawn",           [LMR__EV_STATE] = "state",
+    [LMR__EV_NOTE] = "note",             [LMR__EV_NAME] = "name",
+    [LMR__EV_GROUP] = "group",           [LMR__EV_GROUP_END] = "group_end",
+    [LMR__EV_CANCEL] = "cancel",         [LMR__EV_POLL] = "poll",
+    [LMR__EV_IO] = "io",                 [LMR__EV_TIMER] = "timer",
+    [LMR__EV_CALL] = "call",             [LMR__EV_TICK] = "tick",
+    [LMR__EV_GAP] = "gap",
+};
+
 static void strs(const lmr__event *e, const char *s[S__NUM])
 {
     const char *v[S__NUM] = {e->ev,    e->name,   e->on,      e->label,
@@ -138,6 +154,8 @@ static void strs(const lmr__event *e, const char *s[S__NUM])
                              e->group_kind, e->mode, e->outcome, e->reason,
                              e->message};
     memcpy(s, v, sizeof v);
+    if (e->kind != LMR__EV_UNKNOWN && e->kind < LMR__EV__COUNT)
+        s[S_EV] = NULL; /* implied by the kind byte */
 }
 
 /*
@@ -294,6 +312,8 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
                                     &e.reason, &e.message};
         for (int i = 0; i < S__NUM; i++)
             *dst[i] = off[i] == SIZE_MAX ? NULL : sbuf + off[i];
+        if (!e.ev)
+            e.ev = kind_spelling[e.kind];
         if (mask & (1ull << F_MEMBERS)) {
             if (!get_var(&w, &x) || x > LMR__MAX_MEMBERS)
                 goto corrupt;
