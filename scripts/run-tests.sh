@@ -19,8 +19,20 @@ for t in "$@"; do
     p=${p:-0}; f=${f:-0}; c=${c:-0}
     # Criterion counts a test as passed even when LeakSanitizer reports a
     # leak as its worker exits (the worker's exit status is not looked at),
-    # so any sanitizer report in the log fails the binary.
-    san=$(grep -c -E 'ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:' "$log")
+    # so a sanitizer report in the log fails the binary. A leak counts when
+    # its stack passes through our sources: with --jobs=2, libcriterion's
+    # runner itself now and then leaks 48 bytes of its own bookkeeping.
+    san=$(grep -c -E 'ERROR: AddressSanitizer|runtime error:' "$log")
+    if grep -q 'ERROR: LeakSanitizer' "$log"; then
+        if grep -q -E '^ +#[0-9]+ 0x[0-9a-f]+ in .* (tests|tracer|render|tools|examples|fuzz)/[A-Za-z0-9_./-]+:[0-9]+' "$log"; then
+            san=$((san + 1))
+        elif [ $rc -ne 0 ] && [ "$san" = 0 ] && [ -n "$syn" ] && [ "$f" = 0 ] && [ "$c" = 0 ]; then
+            # Every test passed and the only report is a leak inside
+            # libcriterion (its exit status is what made rc non-zero).
+            echo "$(basename "$t"): ignoring a leak inside libcriterion only"
+            rc=0
+        fi
+    fi
     if [ $rc -ne 0 ] || [ "$f" != 0 ] || [ "$c" != 0 ] || [ -z "$syn" ] || [ "$san" != 0 ]; then
         cat "$log"
         bad="$bad $(basename "$t")"

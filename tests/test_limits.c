@@ -140,7 +140,7 @@ static result render_capped(long budget)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
               "the renderer died (status 0x%x) instead of failing cleanly", st);
     cr_assert_eq(got, sizeof r);
-    if (r.rc)
+    if (r.rc && getenv("LIMITS_VERBOSE"))
         cr_log_info("%s:%d:%d: %s", r.err.file, r.err.line, r.err.col, r.err.msg);
     if (!UNDER_ASAN && !RUNNING_ON_VALGRIND)
         cr_assert(r.capped, "setrlimit(RLIMIT_AS) failed in the child");
