@@ -130,10 +130,11 @@ static const char *DOC_BEFORE = "# Title\n\nText before, kept  exactly.\t\n\n"
 
 Test(build, region_replaced_rest_identical)
 {
+    int rc;
     put("loopmaid.yaml", CONFIG_MD);
     put("doc.md", DOC_BEFORE);
     char *out;
-    int rc = run(&out, "");
+    rc = run(&out, "");
     cr_assert_eq(rc, 0, "build failed: %s", out);
     cr_assert(strstr(out, "wrote: ") != NULL, "%s", out);
     free(out);
@@ -150,17 +151,20 @@ Test(build, region_replaced_rest_identical)
 
 Test(build, second_build_changes_nothing)
 {
+    int rc;
     put("loopmaid.yaml", CONFIG_MD);
     put("doc.md", DOC_BEFORE);
     char *out;
-    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    rc = run(&out, "-q");
+    cr_assert_eq(rc, 0, "%s", out);
     free(out);
     char *first = get("doc.md");
     struct stat st1, st2;
     char p[512];
     snprintf(p, sizeof p, "%s/doc.md", dir);
     cr_assert_eq(stat(p, &st1), 0);
-    cr_assert_eq(run(&out, ""), 0, "%s", out);
+    rc = run(&out, "");
+    cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "nothing to do") != NULL, "%s", out);
     free(out);
     cr_assert_eq(stat(p, &st2), 0);
@@ -174,10 +178,11 @@ Test(build, second_build_changes_nothing)
 
 Test(build, check_exit_codes_and_output)
 {
+    int rc;
     put("loopmaid.yaml", CONFIG_MD);
     put("doc.md", DOC_BEFORE);
     char *out;
-    int rc = run(&out, "--check");
+    rc = run(&out, "--check");
     cr_assert_eq(rc, 1, "stale target must exit 1: %s", out);
     cr_assert(strstr(out, "stale: ") != NULL && strstr(out, "doc.md (seq, region seq)") != NULL,
               "%s", out);
@@ -186,7 +191,8 @@ Test(build, check_exit_codes_and_output)
     char *doc = get("doc.md");
     cr_assert_str_eq(doc, DOC_BEFORE, "--check must not write");
     free(doc);
-    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    rc = run(&out, "-q");
+    cr_assert_eq(rc, 0, "%s", out);
     free(out);
     rc = run(&out, "--check");
     cr_assert_eq(rc, 0, "up-to-date target must exit 0: %s", out);
@@ -196,10 +202,11 @@ Test(build, check_exit_codes_and_output)
 
 Test(build, diff_prints_unified_diff)
 {
+    int rc;
     put("loopmaid.yaml", CONFIG_MD);
     put("doc.md", DOC_BEFORE);
     char *out;
-    int rc = run(&out, "--check --diff");
+    rc = run(&out, "--check --diff");
     cr_assert_eq(rc, 1);
     cr_assert(strstr(out, "--- a/") != NULL && strstr(out, "+++ b/") != NULL, "%s", out);
     cr_assert(strstr(out, "\n-old stuff\n") != NULL, "%s", out);
@@ -210,10 +217,12 @@ Test(build, diff_prints_unified_diff)
 
 Test(build, hand_edited_region_refused)
 {
+    int rc;
     put("loopmaid.yaml", CONFIG_MD);
     put("doc.md", DOC_BEFORE);
     char *out;
-    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    rc = run(&out, "-q");
+    cr_assert_eq(rc, 0, "%s", out);
     free(out);
     /* Edit one character inside the generated block. */
     char *doc = get("doc.md");
@@ -221,7 +230,7 @@ Test(build, hand_edited_region_refused)
     cr_assert_not_null(seq);
     seq[0] = 'S';
     put("doc.md", doc);
-    int rc = run(&out, "");
+    rc = run(&out, "");
     cr_assert_eq(rc, 1, "%s", out);
     cr_assert(strstr(out, "doc.md:5:1: region 'seq' was edited by hand") != NULL, "%s", out);
     free(out);
@@ -240,10 +249,12 @@ Test(build, hand_edited_region_refused)
 
 Test(build, crlf_kept)
 {
+    int rc;
     put("loopmaid.yaml", CONFIG_MD);
     put("doc.md", "# T\r\n\r\n<!-- loopmaid:seq -->\r\n<!-- /loopmaid -->\r\nafter\r\n");
     char *out;
-    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    rc = run(&out, "-q");
+    cr_assert_eq(rc, 0, "%s", out);
     free(out);
     char *doc = get("doc.md");
     for (char *p = doc; *p; p++)
@@ -253,12 +264,14 @@ Test(build, crlf_kept)
     cr_assert(strstr(doc, "<!-- /loopmaid -->\r\nafter\r\n") != NULL);
     free(doc);
     /* And the second build sees nothing to do. */
-    cr_assert_eq(run(&out, "--check"), 0, "%s", out);
+    rc = run(&out, "--check");
+    cr_assert_eq(rc, 0, "%s", out);
     free(out);
 }
 
 Test(build, mmd_target_and_run_command)
 {
+    int rc;
     put("loopmaid.yaml", "version: 1\n"
                          "diagrams:\n"
                          "  - name: st\n"
@@ -270,12 +283,14 @@ Test(build, mmd_target_and_run_command)
     snprintf(p, sizeof p, "%s/out", dir);
     cr_assert_eq(mkdir(p, 0755), 0);
     char *out;
-    cr_assert_eq(run(&out, ""), 0, "%s", out);
+    rc = run(&out, "");
+    cr_assert_eq(rc, 0, "%s", out);
     free(out);
     char *mmd = get("out/st.mmd");
     cr_assert_eq(strncmp(mmd, "stateDiagram-v2\n", 16), 0, "%s", mmd);
     free(mmd);
-    cr_assert_eq(run(&out, "--check"), 0, "%s", out);
+    rc = run(&out, "--check");
+    cr_assert_eq(rc, 0, "%s", out);
     free(out);
 }
 
@@ -328,17 +343,22 @@ Test(build, usage_errors_exit_2)
 {
     put("loopmaid.yaml", CONFIG_MD);
     char *out;
-    cr_assert_eq(run(&out, "--bogus"), 2, "%s", out);
+    int rc = run(&out, "--bogus");
+    cr_assert_eq(rc, 2, "%s", out);
     cr_assert(strstr(out, "unknown option '--bogus'") != NULL, "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "nosuchdiagram"), 2, "%s", out);
+    rc = run(&out, "nosuchdiagram");
+    cr_assert_eq(rc, 2, "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "--help"), 0, "%s", out);
+    rc = run(&out, "--help");
+    cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "usage: loopmaid build") != NULL, "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "-c"), 2, "%s", out);
+    rc = run(&out, "-c");
+    cr_assert_eq(rc, 2, "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "-c nothere.yaml"), 1, "%s", out);
+    rc = run(&out, "-c nothere.yaml");
+    cr_assert_eq(rc, 1, "%s", out);
     cr_assert(strstr(out, "nothere.yaml: cannot read config") != NULL, "%s", out);
     free(out);
 }
