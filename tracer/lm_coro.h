@@ -32,6 +32,7 @@
 
 #ifdef LM_CORO_UCONTEXT
 #include <ucontext.h>
+
 struct lm__ctx {
     ucontext_t uc;
 };
@@ -41,6 +42,15 @@ struct lm__ctx {
 struct lm__ctx {
     void *sp;
 };
+#endif
+
+/* Everything declared below is internal to libloopmaid: hidden, so the
+ * shared library neither exports it nor calls it through the PLT, and (with
+ * -fPIC) the compiler may inline it within a file, which it must not do for
+ * a symbol that could be interposed. Tests link the static archive, where
+ * visibility does not restrict linking. */
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility push(hidden)
 #endif
 
 typedef struct lm__ctx lm__ctx;
@@ -102,5 +112,9 @@ _Noreturn void lm__coro_exit(lm__coro_sched *s);
 
 /* The usable stack bounds of c (for tests and diagnostics). */
 void lm__coro_stack(const lm__coro *c, void **lo, size_t *size);
+
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility pop
+#endif
 
 #endif /* LM_CORO_H */

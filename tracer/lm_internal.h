@@ -21,6 +21,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Everything declared below is internal to libloopmaid: hidden, so the
+ * shared library neither exports it nor calls it through the PLT, and (with
+ * -fPIC) the compiler may inline it within a file, which it must not do for
+ * a symbol that could be interposed. Tests link the static archive, where
+ * visibility does not restrict linking. */
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define LM__LIKELY(x) __builtin_expect(!!(x), 1)
 #define LM__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LM__CONTAINER_OF(ptr, type, member)                                    \
@@ -298,5 +307,9 @@ void lm__tr_timer(lm__trace *, lm_loop *, uint64_t task);
 void lm__tr_call(lm__trace *, lm_loop *, const char *label);
 void lm__tr_tick(lm__trace *, lm_loop *, uint64_t n, uint32_t ran,
                  uint32_t io, uint32_t timers);
+
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility pop
+#endif
 
 #endif /* LM_INTERNAL_H */

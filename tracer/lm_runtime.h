@@ -12,6 +12,15 @@
 #include <pthread.h>
 #include <signal.h>
 
+/* Everything declared below is internal to libloopmaid: hidden, so the
+ * shared library neither exports it nor calls it through the PLT, and (with
+ * -fPIC) the compiler may inline it within a file, which it must not do for
+ * a symbol that could be interposed. Tests link the static archive, where
+ * visibility does not restrict linking. */
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* Inside the runtime the trace check is a field load, not a call: this is
  * the "one predictable branch" LM__TRACE promises. loop.c still defines the
  * function for the other modules. */
@@ -195,5 +204,9 @@ void lm__pool_stop(lm_loop *loop);
 extern _Thread_local lm_loop *lm__tl_loop;
 
 /* Signal handling during lm_loop_run (loop.c). */
+
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility pop
+#endif
 
 #endif /* LM_RUNTIME_H */

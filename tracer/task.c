@@ -315,7 +315,9 @@ void lm__task_step(lm_loop *loop, lm_task *t)
     loop->stats.steps++;
     lm__coro_resume(&loop->sched, t->coro);
     loop->current = NULL;
-    if (lm_task_finished(t))
+    /* lm_task_finished, spelled as one compare: done, failed and cancelled
+     * are the last three states of lm_state. */
+    if (t->state >= LM_STATE_DONE)
         lm__task_finish(loop, t);
 }
 
