@@ -166,6 +166,7 @@ typedef struct lm__timer {
     uint64_t seq;         /* insertion order, breaks ties */
     uint8_t kind;         /* LM__TIMER_TASK or LM__TIMER_HANDLE */
     bool armed;
+    bool in_fifo;         /* armed in the loop's sorted FIFO, not the heap */
 } lm__timer;
 
 enum { LM__TIMER_TASK = 1, LM__TIMER_HANDLE = 2 };

@@ -114,8 +114,15 @@ struct lm_loop {
 
     /* Timer min-heap (intrusive, pointer based: arming never allocates). */
     lm__heap_node *timer_min;
-    size_t ntimers;
+    size_t ntimers;           /* timers in the heap (not the FIFO) */
     uint64_t timer_seq;
+    /* Timers armed in (due, seq) order, e.g. many sleeps of one duration,
+     * skip the heap: they go on this list, sorted because each is appended
+     * only when due no earlier than the tail (linked through node.right /
+     * node.left). Arm, disarm and fire are then O(1) with no pointer
+     * chasing down a deep heap; the next timer is the earlier of the two
+     * heads, so the firing order is exactly the heap-only order. */
+    lm__heap_node *fifo_head, *fifo_tail;
 
     lm__list tasks;           /* every task not yet freed, creation order */
     lm__list handles;         /* every handle the loop owns */

@@ -136,6 +136,18 @@ static inline bool lm__tm_less(lm__heap_node *a, lm__heap_node *b)
     return x->due < y->due || (x->due == y->due && x->seq < y->seq);
 }
 
+/* The next timer to fire: the earlier of the heap's root and the FIFO's
+ * head, or NULL when none is armed. O(1). */
+static inline lm__timer *lm__timer_first(const lm_loop *loop)
+{
+    lm__heap_node *h = loop->timer_min, *f = loop->fifo_head;
+    if (f == NULL)
+        return h != NULL ? lm__tm(h) : NULL;
+    if (h == NULL || lm__tm_less(f, h))
+        return lm__tm(f);
+    return lm__tm(h);
+}
+
 /* The link that points at slot k: the root pointer or a child field. */
 static lm__heap_node **lm__heap_slot(lm_loop *loop, size_t k,
                                      lm__heap_node **parent)
@@ -196,6 +208,20 @@ void lm__timer_arm(lm_loop *loop, lm__timer *tm, lm_time due, uint8_t kind)
     tm->kind = kind;
     tm->armed = true;
     lm__heap_node *n = &tm->node;
+    if (loop->fifo_tail == NULL || due >= lm__tm(loop->fifo_tail)->due) {
+        /* In order (its seq is the largest yet): append to the FIFO. */
+        tm->in_fifo = true;
+        n->parent = NULL;
+        n->right = NULL;
+        n->left = loop->fifo_tail;
+        if (loop->fifo_tail != NULL)
+            loop->fifo_tail->right = n;
+        else
+            loop->fifo_head = n;
+        loop->fifo_tail = n;
+        return;
+    }
+    tm->in_fifo = false;
     n->left = n->right = NULL;
     lm__heap_node *parent;
     lm__heap_node **link = lm__heap_slot(loop, loop->ntimers + 1, &parent);
@@ -212,6 +238,19 @@ void lm__timer_disarm(lm_loop *loop, lm__timer *tm)
         return;
     tm->armed = false;
     lm__heap_node *n = &tm->node;
+    if (tm->in_fifo) {
+        tm->in_fifo = false;
+        if (n->left != NULL)
+            n->left->right = n->right;
+        else
+            loop->fifo_head = n->right;
+        if (n->right != NULL)
+            n->right->left = n->left;
+        else
+            loop->fifo_tail = n->left;
+        n->left = n->right = NULL;
+        return;
+    }
     lm__heap_node *parent;
     lm__heap_node **link = lm__heap_slot(loop, loop->ntimers, &parent);
     lm__heap_node *last = *link;
@@ -523,7 +562,7 @@ static void lm__tick(lm_loop *loop)
      * (or every 64th tick): on some machines a clock read costs more than
      * a whole yield. Deadlines are computed from a fresh reading anyway
      * (lm__loop_refresh in lm_sleep, lm_call_later, lm_wait_fd, lm_now). */
-    if (loop->timer_min != NULL || (tick & 63) == 0)
+    if (lm__timer_first(loop) != NULL || (tick & 63) == 0)
         lm__update_time(loop);
 
     /* 1. RUN: what was ready when the tick began, in FIFO order. */
@@ -570,9 +609,9 @@ static void lm__tick(lm_loop *loop)
          * that is already there, and jump (below) if there is none. Only a
          * loop with no timer and no offload outstanding blocks, since then
          * nothing but I/O or another thread can make progress. */
-        timeout = (loop->timer_min != NULL || loop->offloads > 0) ? 0 : -1;
-    } else if (loop->timer_min != NULL) {
-        lm_time due = lm__tm(loop->timer_min)->due;
+        timeout = (lm__timer_first(loop) != NULL || loop->offloads > 0) ? 0 : -1;
+    } else if (lm__timer_first(loop) != NULL) {
+        lm_time due = lm__timer_first(loop)->due;
         timeout = due > loop->now ? due - loop->now : 0;
     } else {
         timeout = -1;
@@ -623,16 +662,16 @@ static void lm__tick(lm_loop *loop)
              * next thing to happen, all at once, in submission order; time
              * does not move while any is outstanding. */
             lm__pool_collect_all(loop);
-        } else if (loop->timer_min != NULL) {
-            lm_time due = lm__tm(loop->timer_min)->due;
+        } else if (lm__timer_first(loop) != NULL) {
+            lm_time due = lm__timer_first(loop)->due;
             if (due > loop->now)
                 loop->now = due; /* the jump: nothing else can happen first */
         }
     }
 
     /* 4. TIMERS */
-    while (loop->timer_min != NULL && lm__tm(loop->timer_min)->due <= loop->now) {
-        lm__timer *tm = lm__tm(loop->timer_min);
+    lm__timer *tm;
+    while ((tm = lm__timer_first(loop)) != NULL && tm->due <= loop->now) {
         lm__timer_disarm(loop, tm);
         nfired++;
         loop->stats.timers_fired++;
