@@ -30,14 +30,7 @@
 
 /* ---- sanitizer and valgrind glue ---------------------------------------- */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define LM__ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LM__ASAN 1
-#endif
-#endif
-
+/* LM__ASAN comes from lm_coro.h. */
 #ifdef LM__ASAN
 /* Declared here rather than through <sanitizer/common_interface_defs.h> so
  * the build does not depend on where a compiler keeps that header. */
@@ -120,6 +113,10 @@ static void lm__ctx_switch(lm__ctx *from, lm__ctx *to)
 void lm__ctx_switch(lm__ctx *from, lm__ctx *to);
 void lm__ctx_boot(void);
 #endif
+
+/* lm_coro.h's inline resume/suspend hand a coroutine to the switch as its
+ * context. */
+_Static_assert(offsetof(lm__coro, ctx) == 0, "ctx must come first in lm__coro");
 
 /* ---- the pool ----------------------------------------------------------- */
 
@@ -377,6 +374,7 @@ static void lm__coro_main(void *arg)
     abort(); /* fn must end with lm__coro_exit */
 }
 
+#ifndef LM__CORO_INLINE
 void lm__coro_resume(lm__coro_sched *s, lm__coro *c)
 {
     s->running = c;
@@ -396,6 +394,7 @@ void lm__coro_suspend(lm__coro_sched *s)
     lm__ctx_switch(&c->ctx, &s->ctx);
     LM__ASAN_FINISH(c->asan_fake, &s->asan_bottom, &s->asan_size);
 }
+#endif /* LM__CORO_INLINE */
 
 _Noreturn void lm__coro_exit(lm__coro_sched *s)
 {

@@ -102,11 +102,46 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg);
  * have exited or never started. */
 void lm__coro_free(lm__coro_sched *s, lm__coro *c);
 
+#if defined(__SANITIZE_ADDRESS__)
+#define LM__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LM__ASAN 1
+#endif
+#endif
+
+#if !defined(LM_CORO_UCONTEXT) && !defined(LM__ASAN)
+/* The assembly switch with nothing to tell a sanitizer: resume and suspend
+ * are inline, so the frames on either side of a switch are one fewer each.
+ * That matters more than the call itself: every `ret` after a switch lands
+ * somewhere the CPU's return predictor did not expect (it remembers the
+ * other stack's calls), so each frame between the switch and the code that
+ * waits costs a mispredicted return per switch. This relies on ctx being the
+ * first member of struct lm__coro (coro.c checks it). */
+#define LM__CORO_INLINE 1
+void lm__ctx_switch(lm__ctx *from, lm__ctx *to);
+
+/* From the scheduler: runs c until it suspends or exits. */
+static inline void lm__coro_resume(lm__coro_sched *s, lm__coro *c)
+{
+    s->running = c;
+    lm__ctx_switch(&s->ctx, (lm__ctx *)(void *)c);
+    s->running = NULL;
+}
+
+/* From inside the running coroutine: back to the scheduler. Returns when
+ * the scheduler resumes it. */
+static inline void lm__coro_suspend(lm__coro_sched *s)
+{
+    lm__ctx_switch((lm__ctx *)(void *)s->running, &s->ctx);
+}
+#else
 /* From the scheduler: runs c until it suspends or exits. */
 void lm__coro_resume(lm__coro_sched *s, lm__coro *c);
 /* From inside the running coroutine: back to the scheduler. Returns when
  * the scheduler resumes it. */
 void lm__coro_suspend(lm__coro_sched *s);
+#endif
 /* From inside the running coroutine, for the last time. */
 _Noreturn void lm__coro_exit(lm__coro_sched *s);
 

@@ -554,7 +554,9 @@ void lm_loop_free(lm_loop *loop)
 }
 
 /* Runs one tick: the four phases described at the top of this file. */
-static void lm__tick(lm_loop *loop)
+/* Inlined into lm_loop_run: one frame fewer under every context switch
+ * from the loop (each costs a mispredicted return, see lm_coro.h). */
+static inline __attribute__((always_inline)) void lm__tick(lm_loop *loop)
 {
     uint64_t tick = ++loop->stats.ticks;
     uint32_t ran = 0, nio = 0, nfired = 0;

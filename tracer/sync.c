@@ -105,7 +105,11 @@ static void sw_close_all(lm__list *list, bool parked, uint8_t by)
  * a waker of this primitive (which the contract does not produce, but which
  * costs nothing to tolerate) parks again at the same place in the line.
  */
-static int sw_wait(lm__list *list, sw *w, uint8_t on)
+/* Inlined into every wait: one frame fewer between the code that waits and
+ * the context switch, and so one mispredicted return fewer per wake (see
+ * lm_coro.h). */
+static inline __attribute__((always_inline)) int sw_wait(lm__list *list, sw *w,
+                                                         uint8_t on)
 {
     lm__reason r = {0};
     r.on = on;
