@@ -77,6 +77,8 @@ typedef struct lm__coro_sched {
     size_t stack_size;       /* usable bytes per stack (page multiple) */
     size_t map_size;         /* bytes per mapping, guard page included */
     size_t page;
+    bool no_batch_guard;     /* process_madvise refused a guard batch:
+                                install guards one stack at a time */
     size_t live;             /* stacks handed out and not returned */
     size_t mapped;           /* mappings that exist (live + pooled) */
     /* AddressSanitizer's view of the thread stack the loop runs on. */
