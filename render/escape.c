@@ -221,3 +221,15 @@ void lmr__begin_diagram(lmr__out *o, const char *title, const char *config,
     lmr__puts(o, keyword);
     lmr__puts(o, "\n");
 }
+
+void lmr__node(lmr__out *o, const char *id, const char *open, const char *close,
+               const char *const *parts, size_t max_cp)
+{
+    lmr__printf(o, "    %s%s\"", id, open);
+    for (size_t i = 0; parts[i]; i++) {
+        if (i)
+            lmr__puts(o, "<br/>");
+        lmr__esc_label(o, parts[i], max_cp);
+    }
+    lmr__printf(o, "\"%s\n", close);
+}

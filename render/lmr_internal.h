@@ -423,6 +423,15 @@ int lmr__walk_spill(FILE *spill, const char *name, const lmr__model *m,
                     const lmr_options *o, const lmr__renderer *r,
                     lmr__out *out, lmr_error *err);
 
+/* A task the views draw: selected by --tasks/--exclude and alive at some
+ * point inside the --from/--to window. */
+bool lmr__task_in_window(const lmr_options *o, const lmr__task *t);
+
+/* Writes a flowchart node `    ID OPEN"part<br/>part..."CLOSE` from the
+ * NULL-terminated parts, each escaped and cut at max_cp code points. */
+void lmr__node(lmr__out *o, const char *id, const char *open, const char *close,
+               const char *const *parts, size_t max_cp);
+
 /* Display name of a state under the options' vocabulary. */
 const char *lmr__state_label(const lmr_options *o, int state);
 

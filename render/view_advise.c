@@ -74,16 +74,11 @@ static int ad_begin(lmr__render_ctx *c)
     return 0;
 }
 
+/* Decision-tree nodes: labels cut at 120 code points. */
 static void node(lmr__out *o, const char *id, const char *open,
                  const char *close, const char *const *parts)
 {
-    lmr__printf(o, "    %s%s\"", id, open);
-    for (size_t i = 0; parts[i]; i++) {
-        if (i)
-            lmr__puts(o, "<br/>");
-        lmr__esc_label(o, parts[i], 120);
-    }
-    lmr__printf(o, "\"%s\n", close);
+    lmr__node(o, id, open, close, parts, 120);
 }
 
 static void edge(lmr__out *o, const char *from, const char *text,

@@ -74,17 +74,11 @@ static int fc_event(lmr__render_ctx *c, const lmr__event *ev)
     return 0;
 }
 
-/* Writes `NAME OPEN"text<br/>text..."CLOSE` from NULL-terminated parts. */
+/* Flowchart nodes of this view: labels cut at 60 code points. */
 static void node(lmr__out *o, const char *id, const char *open,
                  const char *close, const char *const *parts)
 {
-    lmr__printf(o, "    %s%s\"", id, open);
-    for (size_t i = 0; parts[i]; i++) {
-        if (i)
-            lmr__puts(o, "<br/>");
-        lmr__esc_label(o, parts[i], 60);
-    }
-    lmr__printf(o, "\"%s\n", close);
+    lmr__node(o, id, open, close, parts, 60);
 }
 
 static void edge(lmr__out *o, const char *from, const char *yes_no,

@@ -57,17 +57,6 @@ typedef struct gt_data {
     lmr_buf scratch;
 } gt_data;
 
-static bool in_window(const lmr_options *o, const lmr__task *t)
-{
-    if (!t->selected)
-        return false;
-    if (o->to >= 0 && t->t_spawn > o->to)
-        return false;
-    if (t->t_end >= 0 && t->t_end < o->from)
-        return false;
-    return true;
-}
-
 static int gt_begin(lmr__render_ctx *c)
 {
     const lmr__model *m = c->model;
@@ -108,7 +97,7 @@ static int gt_begin(lmr__render_ctx *c)
             by_ord[m->tasks[i].ord] = i;
     for (size_t k = 0; k < n && d->nrows < ROW_CAP; k++) {
         size_t i = by_ord[k];
-        if (i == SIZE_MAX || !in_window(c->opts, &m->tasks[i]))
+        if (i == SIZE_MAX || !lmr__task_in_window(c->opts, &m->tasks[i]))
             continue;
         d->row_of[i] = (int32_t)d->nrows;
         gt_row *r = &d->rows[d->nrows++];
@@ -117,7 +106,7 @@ static int gt_begin(lmr__render_ctx *c)
     }
     free(by_ord);
     for (size_t i = 0; i < n; i++)
-        d->eligible += in_window(c->opts, &m->tasks[i]);
+        d->eligible += lmr__task_in_window(c->opts, &m->tasks[i]);
     c->state = d;
     return 0;
 }

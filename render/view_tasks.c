@@ -36,17 +36,6 @@ typedef struct tk_data {
 
 #define NONE SIZE_MAX
 
-static bool in_window(const lmr_options *o, const lmr__task *t)
-{
-    if (!t->selected)
-        return false;
-    if (o->to >= 0 && t->t_spawn > o->to)
-        return false;
-    if (t->t_end >= 0 && t->t_end < o->from)
-        return false;
-    return true;
-}
-
 static const char *outcome_class(const lmr__task *t)
 {
     switch (t->state) {
@@ -124,13 +113,13 @@ static int tk_end(lmr__render_ctx *c)
     for (size_t i = n; i-- > 0;) {
         const lmr__task *t = &m->tasks[i];
         d->next[i] = NONE;
-        if (!in_window(c->opts, t))
+        if (!lmr__task_in_window(c->opts, t))
             continue;
         eligible++;
         size_t slot = NONE;
         if (t->parent) {
             const lmr__task *p = lmr__model_task(m, t->loop, t->parent);
-            if (p && in_window(c->opts, p))
+            if (p && lmr__task_in_window(c->opts, p))
                 slot = (size_t)(p - m->tasks);
         }
         if (slot == NONE) {
@@ -250,7 +239,7 @@ static int tk_end(lmr__render_ctx *c)
     for (size_t gi = 0; gi < m->ngroups; gi++) {
         const lmr__group *g = &m->groups[gi];
         const lmr__task *ow = lmr__model_task(m, g->loop, g->owner);
-        if (!ow || !in_window(c->opts, ow))
+        if (!ow || !lmr__task_in_window(c->opts, ow))
             continue;
         groups_eligible++;
         if (!d->shown[ow - m->tasks] || groups_shown >= GROUP_CAP || stop)

@@ -268,3 +268,14 @@ int lmr__walk_spill(FILE *spill, const char *name, const lmr__model *m,
 {
     return walk_any(spill, true, name, m, o, r, out, err);
 }
+
+bool lmr__task_in_window(const lmr_options *o, const lmr__task *t)
+{
+    if (!t->selected)
+        return false;
+    if (o->to >= 0 && t->t_spawn > o->to)
+        return false;
+    if (t->t_end >= 0 && t->t_end < o->from)
+        return false;
+    return true;
+}
