@@ -9,7 +9,9 @@ build=$1; shift
 passed=0; failed=0; bad=""
 for t in "$@"; do
     log=$(mktemp)
-    "$t" --jobs=2 >"$log" 2>&1
+    # A hung test must fail the run, not stall CI: no binary needs anywhere
+    # near this long, even under the sanitizers.
+    timeout --kill-after=10 ${LOOPMAID_TEST_TIMEOUT:-900} "$t" --jobs=2 >"$log" 2>&1
     rc=$?
     # Criterion's closing line: "[====] Synthesis: Tested: 9 | Passing: 9 | Failing: 0 | Crashing: 0"
     syn=$(grep 'Synthesis:' "$log" | tail -n 1)
