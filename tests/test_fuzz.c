@@ -97,7 +97,7 @@ Test(fuzz, config_regressions_and_corpus)
      * YAML leaked the config's directory name) is among these. */
     replay_dir(fuzz_config_one, "tests/data/fuzz-regressions/config", NULL);
     cr_expect_gt(replay_dir(fuzz_config_one, "fuzz/corpus/config", NULL), 0);
-    replay_dir(fuzz_config_one, "docs/gallery.yaml", NULL);
+    replay_dir(fuzz_config_one, "loopmaid.yaml", NULL);
 }
 
 Test(fuzz, escape_regressions_and_corpus)

@@ -211,8 +211,8 @@ async function collectAll() {
     missing(`${rel(demoDir)}: no .mmd files (${demoTarget ? 'run `make demo` first' : 'no `make demo` target yet'})`, CI && demoTarget);
   for (const f of demo) addFile(f, 'pass', 'make demo', `demo-${path.basename(f, '.mmd')}`);
 
-  // The gallery: ```mermaid blocks of the README and of docs/ (docs/gallery.md
-  // is what `make gallery` writes from real runs).
+  // The gallery: ```mermaid blocks of the README (what `make gallery` writes
+  // from real runs) and of any page under docs/.
   const docs = [path.join(ROOT, 'README.md'), ...walk(path.join(ROOT, 'docs'), (p) => p.endsWith('.md'))];
   let blocks = 0;
   for (const doc of docs.filter((f) => fs.existsSync(f))) {
