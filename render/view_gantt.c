@@ -285,9 +285,14 @@ static int gt_end(lmr__render_ctx *c)
             bin = end;
         }
         if (nbars == 0) {
-            /* No measurable time in the window: say what state it was in. */
+            /* No measurable time in the window: say what state it was in,
+             * as a sliver where the task lived (not at 0: work offloaded
+             * under the virtual clock takes no time but happens late). */
             snprintf(txt, sizeof txt, "%s", lmr__state_label(c->opts, t->state));
-            bar_line(&l, txt, "done", ++id, 0, 1);
+            int64_t a = t->t_spawn > d->t0 ? (t->t_spawn - d->t0) / u : 0;
+            if (a >= span / u && span / u > 0)
+                a = span / u - 1;
+            bar_line(&l, txt, "done", ++id, a, a + 1);
         }
         if (!lmr__fits(o, d->scratch.len)) {
             id = id0;

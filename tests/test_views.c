@@ -451,3 +451,32 @@ Test(hooks, state_counts_causes)
     cr_expect(strstr(s, "    s4 --> s2: queue #40;10#41;\n"), "%s", s);
     lmr_buf_free(&f.buf);
 }
+
+/* A task with no measurable time (work offloaded under the virtual clock)
+ * is drawn as a sliver where it lived, not at the start of the chart: in
+ * concurrent_parallel the parallel jobs run at 4 s, the end of the chart
+ * (3999-4000 in ms units), after the sequential and concurrent phases. */
+Test(views, gantt_places_instant_tasks_at_their_time)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_GANTT;
+    o.quiet = 1;
+    lmr_buf out = {0};
+    lmr_error e;
+    int rc = lmr_render_file("tests/data/examples/concurrent_parallel.yaml", &o, &out,
+                             NULL, &e);
+    cr_assert_eq(rc, 0, "%s", e.msg);
+    const char *sec = strstr(out.data, "section #112;arallel A\n");
+    cr_assert_not_null(sec, "%s", out.data);
+    const char *bar = strchr(sec, '\n') + 1;
+    const char *colon = strchr(bar, ':');
+    cr_assert_not_null(colon);
+    /* The bar line reads "TEXT :done, tN, START, END". */
+    int id;
+    long start, end;
+    cr_assert_eq(sscanf(colon, ":done, t%d, %ld, %ld", &id, &start, &end), 3, "%.40s", bar);
+    cr_assert_geq(start, 3999, "instant task drawn at %ld: %.60s", start, bar);
+    cr_assert_eq(end, start + 1);
+    lmr_buf_free(&out);
+}
