@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include "loopmaid.h"
+#include "support/lm_test.h"
 
 #include <string.h>
 
@@ -28,19 +29,6 @@ static struct {
     int errors[16];
     int body_ran[16];
 } rec;
-
-static int run_main(lm_coro_fn fn, void *arg)
-{
-    lm_loop_options o;
-    lm_loop_options_init(&o);
-    o.clock = LM_CLOCK_VIRTUAL;
-    o.handle_signals = 0;
-    lm_loop *l = lm_loop_new(&o);
-    cr_assert_not_null(l);
-    int rc = lm_loop_run(l, "main", fn, arg, NULL);
-    lm_loop_free(l);
-    return rc;
-}
 
 /* A worker: sleeps `ms`, then returns `err` (0: ok, with result idx+100).
  * On cancellation it runs a cleanup that itself awaits (a sleep of
@@ -100,7 +88,7 @@ static int join_main(void *arg)
 
 Test(join, result_error_and_misuse)
 {
-    cr_assert_eq(run_main(join_main, NULL), 0);
+    cr_assert_eq(lmt_run(join_main, NULL), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq((intptr_t)rec.results[0], 100);
     cr_expect_eq(rec.t_return, MS(10));
@@ -136,7 +124,7 @@ static int join_cancel_main(void *arg)
 
 Test(join, cancelled_joiner_leaves_target_running)
 {
-    cr_assert_eq(run_main(join_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(join_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_ECANCELED);
     cr_expect_eq(rec.rc2, 0, "target still running when the joiner returned");
     cr_expect_eq(rec.errors[0], 0);
@@ -166,7 +154,7 @@ static int gather_order_main(void *arg)
 
 Test(gather, results_in_original_order)
 {
-    cr_assert_eq(run_main(gather_order_main, NULL), 0);
+    cr_assert_eq(lmt_run(gather_order_main, NULL), 0);
     cr_expect_eq(rec.rc, 0);
     for (int i = 0; i < 4; i++) {
         cr_expect_eq((intptr_t)rec.results[i], 100 + i, "results[%d]", i);
@@ -196,7 +184,7 @@ static int gather_fail_main(void *arg)
 
 Test(gather, first_error_cancels_others_and_waits_for_them)
 {
-    cr_assert_eq(run_main(gather_fail_main, NULL), 0);
+    cr_assert_eq(lmt_run(gather_fail_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_EUSER - 1);
     cr_expect_eq(rec.done[0], LM_STATE_DONE);
     cr_expect_eq(rec.done[1], LM_STATE_FAILED);
@@ -230,7 +218,7 @@ static int gather_collect_main(void *arg)
 
 Test(gather, return_exceptions_collects_every_error)
 {
-    cr_assert_eq(run_main(gather_collect_main, NULL), 0);
+    cr_assert_eq(lmt_run(gather_collect_main, NULL), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.errors[0], LM_EUSER - 1);
     cr_expect_eq(rec.errors[1], 0);
@@ -268,7 +256,7 @@ static int gather_cancel_main(void *arg)
 
 Test(gather, cancelled_caller_cancels_members)
 {
-    cr_assert_eq(run_main(gather_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(gather_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_ECANCELED);
     cr_expect_eq(rec.rc2, 1);
     cr_expect_eq(rec.t_return, MS(17));
@@ -287,7 +275,7 @@ static int gather_empty_main(void *arg)
 
 Test(gather, empty_and_bad_arguments)
 {
-    cr_assert_eq(run_main(gather_empty_main, NULL), 0);
+    cr_assert_eq(lmt_run(gather_empty_main, NULL), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.rc2, LM_EINVAL);
     cr_expect_eq(rec.errors[0], LM_EINVAL);
@@ -323,7 +311,7 @@ static int wait_main(void *arg)
 Test(wait, first_completed)
 {
     wait_case wc = {LM_FIRST_COMPLETED, -1, {J(0, 30, 0, 0), J(1, 10, 0, 0), J(2, 20, 0, 0)}};
-    cr_assert_eq(run_main(wait_main, &wc), 0);
+    cr_assert_eq(lmt_run(wait_main, &wc), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.t_return, MS(10));
     cr_expect_eq(rec.ndone, 1);
@@ -338,7 +326,7 @@ Test(wait, first_exception)
 {
     wait_case wc = {LM_FIRST_EXCEPTION, -1,
                     {J(0, 10, 0, 0), J(1, 20, LM_EUSER - 4, 0), J(2, 30, 0, 0)}};
-    cr_assert_eq(run_main(wait_main, &wc), 0);
+    cr_assert_eq(lmt_run(wait_main, &wc), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.t_return, MS(20));
     cr_expect_eq(rec.ndone, 2);
@@ -352,7 +340,7 @@ Test(wait, first_exception)
 Test(wait, first_exception_without_exception_waits_for_all)
 {
     wait_case wc = {LM_FIRST_EXCEPTION, -1, {J(0, 10, 0, 0), J(1, 20, 0, 0), J(2, 30, 0, 0)}};
-    cr_assert_eq(run_main(wait_main, &wc), 0);
+    cr_assert_eq(lmt_run(wait_main, &wc), 0);
     cr_expect_eq(rec.t_return, MS(30));
     cr_expect_eq(rec.ndone, 3);
 }
@@ -361,7 +349,7 @@ Test(wait, all_completed)
 {
     wait_case wc = {LM_ALL_COMPLETED, -1,
                     {J(0, 10, LM_EUSER - 1, 0), J(1, 40, 0, 0), J(2, 20, 0, 0)}};
-    cr_assert_eq(run_main(wait_main, &wc), 0);
+    cr_assert_eq(lmt_run(wait_main, &wc), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.t_return, MS(40));
     cr_expect_eq(rec.ndone, 3);
@@ -371,7 +359,7 @@ Test(wait, all_completed)
 Test(wait, timeout_returns_counts_and_cancels_nothing)
 {
     wait_case wc = {LM_ALL_COMPLETED, MS(25), {J(0, 10, 0, 0), J(1, 40, 0, 0), J(2, 50, 0, 0)}};
-    cr_assert_eq(run_main(wait_main, &wc), 0);
+    cr_assert_eq(lmt_run(wait_main, &wc), 0);
     cr_expect_eq(rec.rc, 0, "a timeout is not an error for wait, as in asyncio");
     cr_expect_eq(rec.t_return, MS(25));
     cr_expect_eq(rec.ndone, 1);
@@ -386,7 +374,7 @@ Test(wait, timeout_returns_counts_and_cancels_nothing)
 Test(wait, zero_timeout_polls)
 {
     wait_case wc = {LM_FIRST_COMPLETED, 0, {J(0, 10, 0, 0), J(1, 20, 0, 0), J(2, 30, 0, 0)}};
-    cr_assert_eq(run_main(wait_main, &wc), 0);
+    cr_assert_eq(lmt_run(wait_main, &wc), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.t_return, 0);
     cr_expect_eq(rec.ndone, 0);
@@ -420,7 +408,7 @@ static int wait_cancel_main(void *arg)
 
 Test(wait, cancelled_caller_cancels_nothing)
 {
-    cr_assert_eq(run_main(wait_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(wait_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_ECANCELED);
     cr_expect_eq(rec.t_return, MS(10));
     cr_expect_eq(rec.rc2, 1);
@@ -454,7 +442,7 @@ static int wait_for_main(void *arg)
 Test(wait_for, timeout_cancels_and_waits_for_cleanup)
 {
     wf_case c = {J(0, 100, 0, 5), MS(20)};
-    cr_assert_eq(run_main(wait_for_main, &c), 0);
+    cr_assert_eq(lmt_run(wait_for_main, &c), 0);
     cr_expect_eq(rec.rc, LM_ETIMEDOUT, "a timeout, never LM_ECANCELED");
     cr_expect_eq(rec.rc2, 1, "the cleanup ran before the caller got the timeout");
     cr_expect_eq(rec.cleanup_at[0], MS(25));
@@ -465,7 +453,7 @@ Test(wait_for, timeout_cancels_and_waits_for_cleanup)
 Test(wait_for, in_time_returns_result)
 {
     wf_case c = {J(0, 10, 0, 0), MS(20)};
-    cr_assert_eq(run_main(wait_for_main, &c), 0);
+    cr_assert_eq(lmt_run(wait_for_main, &c), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq((intptr_t)rec.results[0], 100);
     cr_expect_eq(rec.t_return, MS(10));
@@ -475,7 +463,7 @@ Test(wait_for, in_time_returns_result)
 Test(wait_for, in_time_returns_error)
 {
     wf_case c = {J(0, 10, LM_EUSER - 9, 0), MS(20)};
-    cr_assert_eq(run_main(wait_for_main, &c), 0);
+    cr_assert_eq(lmt_run(wait_for_main, &c), 0);
     cr_expect_eq(rec.rc, LM_EUSER - 9);
     cr_expect_eq(rec.t_return, MS(10));
 }
@@ -483,7 +471,7 @@ Test(wait_for, in_time_returns_error)
 Test(wait_for, no_timeout)
 {
     wf_case c = {J(0, 500, 0, 0), -1};
-    cr_assert_eq(run_main(wait_for_main, &c), 0);
+    cr_assert_eq(lmt_run(wait_for_main, &c), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.t_return, MS(500));
 }
@@ -513,7 +501,7 @@ static int wf_cancel_main(void *arg)
 
 Test(wait_for, cancelled_caller_propagates)
 {
-    cr_assert_eq(run_main(wf_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(wf_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_ECANCELED);
     cr_expect_eq(rec.rc2, 1, "the inner task was cancelled and cleaned up first");
     cr_expect_eq(rec.t_return, MS(14));
@@ -543,7 +531,7 @@ static int wf_stubborn_main(void *arg)
 
 Test(wait_for, task_ignoring_cancel_returns_its_result)
 {
-    cr_assert_eq(run_main(wf_stubborn_main, NULL), 0);
+    cr_assert_eq(lmt_run(wf_stubborn_main, NULL), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq((intptr_t)rec.results[0], 7);
     cr_expect_eq(rec.t_return, MS(23));
@@ -574,7 +562,7 @@ static int tg_ok_main(void *arg)
 
 Test(taskgroup, waits_for_all_children)
 {
-    cr_assert_eq(run_main(tg_ok_main, NULL), 0);
+    cr_assert_eq(lmt_run(tg_ok_main, NULL), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.t_return, MS(30));
     cr_expect_eq(rec.ndone, 0);
@@ -606,7 +594,7 @@ static int tg_fail_main(void *arg)
 
 Test(taskgroup, reports_every_error_and_cancels_the_rest)
 {
-    cr_assert_eq(run_main(tg_fail_main, NULL), 0);
+    cr_assert_eq(lmt_run(tg_fail_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_EUSER - 1, "the first failure's code");
     cr_expect_eq(rec.ndone, 2, "both failures, not the cancellation");
     cr_expect_eq(rec.errors[0], LM_EUSER - 1);
@@ -639,7 +627,7 @@ static int tg_busy_main(void *arg)
 
 Test(taskgroup, failure_cancels_siblings_while_owner_busy)
 {
-    cr_assert_eq(run_main(tg_busy_main, NULL), 0);
+    cr_assert_eq(lmt_run(tg_busy_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_EUSER - 1);
     cr_expect_eq(rec.cleanup[1], 1);
     cr_expect_eq(rec.cleanup_at[1], MS(10));
@@ -674,7 +662,7 @@ static int tg_cancel_main(void *arg)
 
 Test(taskgroup, cancelled_owner_cancels_children)
 {
-    cr_assert_eq(run_main(tg_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(tg_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_ECANCELED);
     cr_expect_eq(rec.rc2, 1);
     cr_expect_eq(rec.t_return, MS(18));
@@ -701,7 +689,7 @@ static int tg_free_main(void *arg)
 
 Test(taskgroup, free_cancels_leftovers)
 {
-    cr_assert_eq(run_main(tg_free_main, NULL), 0);
+    cr_assert_eq(lmt_run(tg_free_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_ECANCELED);
     cr_expect_eq(rec.rc2, LM_ECANCELED);
     cr_expect_eq(rec.cleanup[0], 1);
@@ -739,7 +727,7 @@ static int tg_nested_main(void *arg)
 
 Test(taskgroup, child_spawned_during_wait_is_awaited)
 {
-    cr_assert_eq(run_main(tg_nested_main, NULL), 0);
+    cr_assert_eq(lmt_run(tg_nested_main, NULL), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.ndone, 2);
     cr_expect_eq(rec.t_return, MS(25));
@@ -766,7 +754,7 @@ static int tg_outside_cancel_main(void *arg)
 
 Test(taskgroup, child_cancelled_from_outside_is_not_an_error)
 {
-    cr_assert_eq(run_main(tg_outside_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(tg_outside_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq(rec.ndone, 0);
     cr_expect_eq(rec.cleanup[0], 1);
@@ -781,7 +769,7 @@ Test(taskgroup, child_cancelled_from_outside_is_not_an_error)
 Test(wait_for, completion_in_the_deadline_tick_wins)
 {
     wf_case c = {J(0, 20, 0, 0), MS(20)};
-    cr_assert_eq(run_main(wait_for_main, &c), 0);
+    cr_assert_eq(lmt_run(wait_for_main, &c), 0);
     cr_expect_eq(rec.rc, 0);
     cr_expect_eq((intptr_t)rec.results[0], 100);
     cr_expect_eq(rec.t_return, MS(20));
@@ -825,7 +813,7 @@ static int gather_race_main(void *arg)
 
 Test(gather, owner_cancelled_in_the_tick_its_member_ends)
 {
-    cr_assert_eq(run_main(gather_race_main, NULL), 0);
+    cr_assert_eq(lmt_run(gather_race_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_ECANCELED);
     cr_expect_eq(rec.rc2, 1);
     cr_expect_eq(rec.errors[0], LM_ECANCELED);

@@ -17,17 +17,7 @@
 #include <unistd.h>
 
 #include "loopmaid.h"
-
-static lm_loop *mkloop(lm_clock_kind clock)
-{
-    lm_loop_options o;
-    lm_loop_options_init(&o);
-    o.clock = clock;
-    o.handle_signals = 0;
-    lm_loop *l = lm_loop_new(&o);
-    cr_assert_not_null(l);
-    return l;
-}
+#include "support/lm_test.h"
 
 #ifndef BIG
 #define BIG (4 * 1024 * 1024)
@@ -110,7 +100,7 @@ Test(io, echo_over_loopback_with_partial_writes)
     cr_assert_geq(e.lfd, 0);
     e.port = lm_socket_port(e.lfd);
     cr_assert_gt(e.port, 0);
-    lm_loop *l = mkloop(LM_CLOCK_MONOTONIC);
+    lm_loop *l = lmt_loop(LM_CLOCK_MONOTONIC);
     cr_assert_eq(lm_loop_run(l, "main", echo_main, &e, NULL), 0);
     lm_loop_stats st;
     lm_loop_stats_get(l, &st);
@@ -146,7 +136,7 @@ static void mkpipe(void)
 Test(io, wait_fd_timeout_real_clock)
 {
     mkpipe();
-    lm_loop *l = mkloop(LM_CLOCK_MONOTONIC);
+    lm_loop *l = lmt_loop(LM_CLOCK_MONOTONIC);
     cr_assert_eq(lm_loop_run(l, "main", wait_timeout_main, NULL, NULL), 0);
     lm_loop_free(l);
     close(pipefd[0]);
@@ -156,9 +146,7 @@ Test(io, wait_fd_timeout_real_clock)
 Test(io, wait_fd_timeout_virtual_clock)
 {
     mkpipe();
-    lm_loop *l = mkloop(LM_CLOCK_VIRTUAL);
-    cr_assert_eq(lm_loop_run(l, "main", wait_timeout_main, NULL, NULL), 0);
-    lm_loop_free(l);
+    cr_assert_eq(lmt_run(wait_timeout_main, NULL), 0);
     close(pipefd[0]);
     close(pipefd[1]);
 }
@@ -206,7 +194,7 @@ static int busy_cancel_main(void *arg)
 Test(io, busy_fd_and_cancel_while_reading)
 {
     mkpipe();
-    lm_loop *l = mkloop(LM_CLOCK_MONOTONIC);
+    lm_loop *l = lmt_loop(LM_CLOCK_MONOTONIC);
     cr_assert_eq(lm_loop_run(l, "main", busy_cancel_main, NULL, NULL), 0);
     lm_loop_free(l);
     close(pipefd[0]);
@@ -227,7 +215,7 @@ Test(io, connect_refused)
     int lfd = lm_tcp_listen(NULL, 0, 1);
     int port = lm_socket_port(lfd);
     close(lfd);
-    lm_loop *l = mkloop(LM_CLOCK_MONOTONIC);
+    lm_loop *l = lmt_loop(LM_CLOCK_MONOTONIC);
     cr_assert_eq(lm_loop_run(l, "main", refused_main, &port, NULL), 0);
     lm_loop_free(l);
 }
@@ -287,9 +275,7 @@ static int virtual_io_main(void *arg)
 Test(io, virtual_clock_never_blocks_for_a_timer_while_io_is_pending, .timeout = 30)
 {
     mkpipe();
-    lm_loop *l = mkloop(LM_CLOCK_VIRTUAL);
-    cr_assert_eq(lm_loop_run(l, "main", virtual_io_main, NULL, NULL), 0);
-    lm_loop_free(l);
+    cr_assert_eq(lmt_run(virtual_io_main, NULL), 0);
     close(pipefd[0]);
     close(pipefd[1]);
 }
@@ -365,9 +351,7 @@ Test(io, virtual_clock_loopback_is_deterministic, .timeout = 30)
         e.lfd = lm_tcp_listen(NULL, 0, 4);
         cr_assert_geq(e.lfd, 0);
         e.port = lm_socket_port(e.lfd);
-        lm_loop *l = mkloop(LM_CLOCK_VIRTUAL);
-        cr_assert_eq(lm_loop_run(l, "main", loopback_main, &e, NULL), 0);
-        lm_loop_free(l);
+        cr_assert_eq(lmt_run(loopback_main, &e), 0);
         close(e.lfd);
         if (run == 0)
             memcpy(first, vlog, sizeof first);
@@ -455,7 +439,7 @@ Test(io, epoll_pwait2_enosys_falls_back_to_epoll_wait_once, .timeout = 30)
     mkpipe();
     if (install_pwait2_trap() != 0)
         cr_skip_test("seccomp filters are not allowed here: %s", strerror(errno));
-    lm_loop *l = mkloop(LM_CLOCK_MONOTONIC);
+    lm_loop *l = lmt_loop(LM_CLOCK_MONOTONIC);
     cr_assert_eq(lm_loop_run(l, "main", fallback_main, NULL, NULL), 0);
     lm_loop_stats st;
     lm_loop_stats_get(l, &st);

@@ -11,17 +11,7 @@
 #include <unistd.h>
 
 #include "loopmaid.h"
-
-static lm_loop *vloop(void)
-{
-    lm_loop_options o;
-    lm_loop_options_init(&o);
-    o.clock = LM_CLOCK_VIRTUAL;
-    o.handle_signals = 0;
-    lm_loop *l = lm_loop_new(&o);
-    cr_assert_not_null(l);
-    return l;
-}
+#include "support/lm_test.h"
 
 static char log_buf[4096];
 static size_t log_len;
@@ -63,7 +53,7 @@ static int timers_main(void *arg)
 Test(loop, call_later_ordering_ties_by_insertion_and_cancel)
 {
     log_reset();
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", timers_main, l, NULL), 0);
     cr_assert_str_eq(log_buf, "soon@0 a@10 b@10 c@20 ");
     lm_loop_stats st;
@@ -92,7 +82,7 @@ static int sleep_ties_main(void *arg)
 Test(loop, sleeping_tasks_due_together_wake_in_sleep_order)
 {
     log_reset();
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", sleep_ties_main, NULL, NULL), 0);
     cr_assert_str_eq(log_buf, "s1 s2 s3 s4 ");
     lm_loop_free(l);
@@ -124,7 +114,7 @@ static int heap_main(void *arg)
 Test(loop, timer_heap_orders_by_due_then_insertion)
 {
     nfired = 0;
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", heap_main, l, NULL), 0);
     int expect = NT - (NT + 2) / 3;
     cr_assert_eq(nfired, expect);
@@ -153,7 +143,7 @@ static int soon_and_tasks_main(void *arg)
 Test(loop, callbacks_and_tasks_share_one_fifo)
 {
     log_reset();
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", soon_and_tasks_main, l, NULL), 0);
     /* cb1, the task's first step (it goes to sleep), cb2, then main again;
      * at shutdown the sleeper is cancelled at time 0 and logs on its way out. */
@@ -175,7 +165,7 @@ static int long_sleep_main(void *arg)
 
 Test(loop, virtual_clock_jumps_to_the_next_timer)
 {
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_clock(l), LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", long_sleep_main, NULL, NULL), 0);
     lm_loop_free(l);
@@ -221,14 +211,14 @@ Test(loop, virtual_clock_gives_identical_runs)
 {
     char first[4096];
     log_reset();
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     lm_loop_run(l, "main", mixed_main, NULL, NULL);
     lm_loop_free(l);
     strcpy(first, log_buf);
     cr_assert_gt(strlen(first), 20);
     for (int run = 0; run < 3; run++) {
         log_reset();
-        l = vloop();
+        l = lmt_loop(LM_CLOCK_VIRTUAL);
         lm_loop_run(l, "main", mixed_main, NULL, NULL);
         lm_loop_free(l);
         cr_assert_str_eq(log_buf, first);
@@ -316,9 +306,7 @@ static int offload_main(void *arg)
 
 Test(loop, offload_result)
 {
-    lm_loop *l = vloop();
-    cr_assert_eq(lm_loop_run(l, "main", offload_main, NULL, NULL), 0);
-    lm_loop_free(l);
+    cr_assert_eq(lmt_run(offload_main, NULL), 0);
 }
 
 static void *slow(void *arg)
@@ -347,7 +335,7 @@ static int offload_cancel_main(void *arg)
 
 Test(loop, offload_cancel_returns_at_once_and_work_is_not_leaked)
 {
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", offload_cancel_main, NULL, NULL), 0);
     lm_loop_free(l); /* joins the pool; the late completion is freed */
 }
@@ -373,7 +361,7 @@ static int thread_loop_main(void *arg)
 static void *run_loop_thread(void *arg)
 {
     struct thread_run *tr = arg;
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     tr->rc = lm_loop_run(l, "main", thread_loop_main, tr, NULL);
     lm_loop_free(l);
     return NULL;
@@ -411,8 +399,8 @@ static int nested_main(void *arg)
 
 Test(loop, one_running_loop_per_thread)
 {
-    lm_loop *a = vloop();
-    lm_loop *b = vloop();
+    lm_loop *a = lmt_loop(LM_CLOCK_VIRTUAL);
+    lm_loop *b = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(a, "main", nested_main, b, NULL), 0);
     cr_assert_eq(lm_loop_run(b, "inner", inner_main, NULL, NULL), 0);
     cr_assert_eq(inner_id, 1, "task ids count per loop");
@@ -460,7 +448,7 @@ static int stats_main(void *arg)
 
 Test(loop, stats_count_what_happened)
 {
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_set_name(l, "my loop"), 0);
     cr_assert_eq(lm_run == NULL, 0);
     cr_assert_eq(lm_loop_run(l, "main", stats_main, NULL, NULL), 0);
@@ -599,7 +587,7 @@ Test(loop, virtual_clock_holds_offload_completions_while_tasks_are_ready)
 {
     log_reset();
     atomic_store(&quick_done, 0);
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", held_main, NULL, NULL), 0);
     cr_assert_str_eq(log_buf, "yielder offload ");
     lm_loop_free(l);
@@ -627,7 +615,7 @@ static int cancelled_among_others_main(void *arg)
 Test(loop, virtual_clock_collects_a_cancelled_offload_with_the_others)
 {
     log_reset();
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", cancelled_among_others_main, NULL, NULL), 0);
     cr_assert_str_eq(log_buf, "o0@0 o1@0 o2@0 o3@0 ");
     lm_loop_free(l);

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "loopmaid.h"
+#include "support/lm_test.h"
 
 #include <stdint.h>
 
@@ -29,19 +30,6 @@ static void logi(int v)
 {
     if (rec.nlog < 64)
         rec.log[rec.nlog++] = v;
-}
-
-static int run_main(lm_coro_fn fn, void *arg)
-{
-    lm_loop_options o;
-    lm_loop_options_init(&o);
-    o.clock = LM_CLOCK_VIRTUAL;
-    o.handle_signals = 0;
-    lm_loop *l = lm_loop_new(&o);
-    cr_assert_not_null(l);
-    int rc = lm_loop_run(l, "main", fn, arg, NULL);
-    lm_loop_free(l);
-    return rc;
 }
 
 /* The argument of a helper task: which primitive, and its index in rec. */
@@ -98,7 +86,7 @@ static int fut_main(void *arg)
 
 Test(future, set_wakes_every_waiter_with_the_value)
 {
-    cr_assert_eq(run_main(fut_main, NULL), 0);
+    cr_assert_eq(lmt_run(fut_main, NULL), 0);
     cr_expect_eq(rec.flag[0], 0);
     cr_expect_eq(rec.flag[1], 1);
     for (int i = 0; i < 3; i++) {
@@ -133,7 +121,7 @@ static int fut_cancel_main(void *arg)
 
 Test(future, cancelled_waiter_gets_ecanceled_others_the_value)
 {
-    cr_assert_eq(run_main(fut_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(fut_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc[0], LM_ECANCELED);
     cr_expect_eq(rec.at[0], MS(5));
     cr_expect_eq(rec.rc[1], 0);
@@ -155,7 +143,7 @@ static int fut_free_main(void *arg)
 
 Test(future, free_with_waiters_closes_them)
 {
-    cr_assert_eq(run_main(fut_free_main, NULL), 0);
+    cr_assert_eq(lmt_run(fut_free_main, NULL), 0);
     cr_expect_eq(rec.rc[0], LM_ECLOSED);
 }
 
@@ -208,7 +196,7 @@ static int ev_main(void *arg)
 
 Test(event, set_wakes_all_clear_blocks_cancel_works)
 {
-    cr_assert_eq(run_main(ev_main, NULL), 0);
+    cr_assert_eq(lmt_run(ev_main, NULL), 0);
     cr_expect_eq(rec.flag[0], 1);
     cr_expect_eq(rec.flag[1], 0);
     cr_expect_eq(rec.rc[0], 0);
@@ -236,7 +224,7 @@ static int ev_free_main(void *arg)
 
 Test(event, free_with_waiters_closes_them)
 {
-    cr_assert_eq(run_main(ev_free_main, NULL), 0);
+    cr_assert_eq(lmt_run(ev_free_main, NULL), 0);
     cr_expect_eq(rec.rc[0], LM_ECLOSED);
 }
 
@@ -291,7 +279,7 @@ static int queue_pc_main(void *arg)
 
 Test(queue, capacity_one_keeps_order_and_blocks_the_producer)
 {
-    cr_assert_eq(run_main(queue_pc_main, NULL), 0);
+    cr_assert_eq(lmt_run(queue_pc_main, NULL), 0);
     cr_expect_eq(rec.rc[0], 0);
     cr_expect_eq(rec.rc[1], 0);
     cr_assert_eq(rec.nlog, 5);
@@ -352,7 +340,7 @@ static int queue_try_main(void *arg)
 
 Test(queue, try_ops_and_close)
 {
-    cr_assert_eq(run_main(queue_try_main, NULL), 0);
+    cr_assert_eq(lmt_run(queue_try_main, NULL), 0);
     cr_expect_eq(rec.rc[0], LM_EAGAIN);
     cr_expect_eq(rec.rc[1], 0);
     cr_expect_eq(rec.rc[2], 0);
@@ -430,7 +418,7 @@ static int queue_cancel_main(void *arg)
 
 Test(queue, cancelled_waiters_lose_nothing)
 {
-    cr_assert_eq(run_main(queue_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(queue_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc[0], LM_ECANCELED);
     cr_expect_eq(rec.at[0], MS(5));
     /* Item 100 was received exactly once, by getter 1 or getter 2. */
@@ -479,7 +467,7 @@ static int queue_close_main(void *arg)
 
 Test(queue, close_and_free_wake_waiters)
 {
-    cr_assert_eq(run_main(queue_close_main, NULL), 0);
+    cr_assert_eq(lmt_run(queue_close_main, NULL), 0);
     cr_expect_eq(rec.rc[0], LM_ECLOSED);
     cr_expect_eq(rec.at[0], MS(5));
     cr_expect_eq(rec.flag[0], 1);
@@ -535,7 +523,7 @@ static int lock_fifo_main(void *arg)
 
 Test(lock, fifo_order_no_barging_mutual_exclusion)
 {
-    cr_assert_eq(run_main(lock_fifo_main, NULL), 0);
+    cr_assert_eq(lmt_run(lock_fifo_main, NULL), 0);
     cr_assert_eq(rec.nlog, 5);
     for (int i = 0; i < 5; i++) {
         cr_expect_eq(rec.log[i], i, "acquisition %d", i);
@@ -566,7 +554,7 @@ static int lock_misuse_main(void *arg)
 
 Test(lock, not_reentrant_and_release_checks_owner)
 {
-    cr_assert_eq(run_main(lock_misuse_main, NULL), 0);
+    cr_assert_eq(lmt_run(lock_misuse_main, NULL), 0);
     cr_expect_eq(rec.rc[0], 0);
     cr_expect_eq(rec.rc[1], LM_EBUSY);
     cr_expect_eq(rec.rc[2], 0);
@@ -601,7 +589,7 @@ static int lock_cancel_main(void *arg)
 
 Test(lock, cancelled_waiters_pass_the_lock_on)
 {
-    cr_assert_eq(run_main(lock_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(lock_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc[1], LM_ECANCELED);
     cr_expect_eq(rec.at[1], MS(5));
     cr_expect(rec.rc[0] == 0 || rec.rc[0] == LM_ECANCELED);
@@ -629,7 +617,7 @@ static int lock_free_main(void *arg)
 
 Test(lock, free_with_waiters_closes_them)
 {
-    cr_assert_eq(run_main(lock_free_main, NULL), 0);
+    cr_assert_eq(lmt_run(lock_free_main, NULL), 0);
     cr_expect_eq(rec.rc[0], LM_ECLOSED);
 }
 
@@ -674,7 +662,7 @@ static int sem_main(void *arg)
 
 Test(semaphore, limits_concurrency_fifo)
 {
-    cr_assert_eq(run_main(sem_main, NULL), 0);
+    cr_assert_eq(lmt_run(sem_main, NULL), 0);
     cr_expect_eq(rec.max, 2, "never more than 2 inside");
     cr_assert_eq(rec.nlog, 6);
     for (int i = 0; i < 6; i++) {
@@ -706,7 +694,7 @@ static int sem_cancel_main(void *arg)
 
 Test(semaphore, cancelled_waiters_pass_units_on)
 {
-    cr_assert_eq(run_main(sem_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(sem_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc[0], LM_ECANCELED);
     cr_expect_eq(rec.at[0], MS(5));
     cr_expect(rec.rc[1] == 0 || rec.rc[1] == LM_ECANCELED);
@@ -728,7 +716,7 @@ static int sem_free_main(void *arg)
 
 Test(semaphore, free_with_waiters_closes_them)
 {
-    cr_assert_eq(run_main(sem_free_main, NULL), 0);
+    cr_assert_eq(lmt_run(sem_free_main, NULL), 0);
     cr_expect_eq(rec.rc[0], LM_ECLOSED);
 }
 

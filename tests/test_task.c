@@ -9,17 +9,7 @@
 #include <unistd.h>
 
 #include "lm_internal.h"
-
-static lm_loop *vloop(void)
-{
-    lm_loop_options o;
-    lm_loop_options_init(&o);
-    o.clock = LM_CLOCK_VIRTUAL;
-    o.handle_signals = 0;
-    lm_loop *l = lm_loop_new(&o);
-    cr_assert_not_null(l);
-    return l;
-}
+#include "support/lm_test.h"
 
 /* A log of events, one char each, to check orderings. */
 static char order[256];
@@ -63,7 +53,7 @@ static int main_three_yielders(void *arg)
 Test(task, ready_tasks_run_in_fifo_order_and_yield_round_robins)
 {
     reset();
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", main_three_yielders, NULL, NULL), 0);
     cr_assert_str_eq(order, "abcabcabc");
     lm_loop_free(l);
@@ -89,9 +79,7 @@ static int ids_main(void *arg)
 
 Test(task, ids_names_and_parents)
 {
-    lm_loop *l = vloop();
-    cr_assert_eq(lm_loop_run(l, "main", ids_main, NULL, NULL), 0);
-    lm_loop_free(l);
+    cr_assert_eq(lmt_run(ids_main, NULL), 0);
 }
 
 static int ran_body;
@@ -124,7 +112,7 @@ static int created_main(void *arg)
 Test(task, task_new_does_not_run_start_schedules)
 {
     ran_body = 0;
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", created_main, l, NULL), 0);
     lm_loop_free(l);
 }
@@ -152,7 +140,7 @@ static int cancel_pending_main(void *arg)
 Test(task, cancel_of_pending_task_never_runs_its_body)
 {
     ran_body = 0;
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", cancel_pending_main, NULL, NULL), 0);
     cr_assert_eq(ran_body, 0);
     lm_loop_free(l);
@@ -194,9 +182,7 @@ static int cancel_await_main(void *arg)
 Test(task, cancel_at_await_returns_ecanceled_and_cleanup_runs)
 {
     cleanup_ran = 0;
-    lm_loop *l = vloop();
-    cr_assert_eq(lm_loop_run(l, "main", cancel_await_main, NULL, NULL), 0);
-    lm_loop_free(l);
+    cr_assert_eq(lmt_run(cancel_await_main, NULL), 0);
 }
 
 static int self_cancel_main(void *arg)
@@ -215,9 +201,7 @@ static int self_cancel_main(void *arg)
 
 Test(task, self_cancel_is_delivered_at_next_await_and_uncancel_withdraws)
 {
-    lm_loop *l = vloop();
-    cr_assert_eq(lm_loop_run(l, "main", self_cancel_main, NULL, NULL), LM_ECANCELED);
-    lm_loop_free(l);
+    cr_assert_eq(lmt_run(self_cancel_main, NULL), LM_ECANCELED);
 }
 
 static int failer(void *arg)
@@ -244,7 +228,7 @@ static int fail_main(void *arg)
 
 Test(task, failure_code_message_and_result)
 {
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     void *res = NULL;
     cr_assert_eq(lm_loop_run(l, "main", fail_main, NULL, &res), 0);
     cr_assert_eq(res, (void *)0x42);
@@ -275,7 +259,7 @@ Test(task, shutdown_cancels_leftovers_and_their_cleanup_runs)
 {
     leftovers_cleaned = 0;
     ran_body = 0;
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", shutdown_main, NULL, NULL), 0);
     cr_assert_eq(leftovers_cleaned, 5);
     cr_assert_eq(ran_body, 0);
@@ -330,9 +314,7 @@ static int park_main(void *arg)
 
 Test(task, park_wake_and_deadline)
 {
-    lm_loop *l = vloop();
-    cr_assert_eq(lm_loop_run(l, "main", park_main, NULL, NULL), 0);
-    lm_loop_free(l);
+    cr_assert_eq(lmt_run(park_main, NULL), 0);
 }
 
 static int joiner_main(void *arg)
@@ -353,9 +335,7 @@ static int joiner_main(void *arg)
 
 Test(task, finishing_task_wakes_its_joiners)
 {
-    lm_loop *l = vloop();
-    cr_assert_eq(lm_loop_run(l, "main", joiner_main, NULL, NULL), 0);
-    lm_loop_free(l);
+    cr_assert_eq(lmt_run(joiner_main, NULL), 0);
 }
 
 static int not_in_task(void)
@@ -367,7 +347,7 @@ static int not_in_task(void)
 Test(task, task_calls_outside_a_task)
 {
     cr_assert(not_in_task());
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert(not_in_task());
     lm_loop_free(l);
 }
@@ -394,7 +374,7 @@ static int many_main(void *arg)
 Test(task, ten_thousand_tasks)
 {
     counter = 0;
-    lm_loop *l = vloop();
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
     cr_assert_eq(lm_loop_run(l, "main", many_main, NULL, NULL), 0);
     cr_assert_eq(counter, 20000);
     lm_loop_stats st;
@@ -450,12 +430,7 @@ static void gives_up(lm_clock_kind clock, bool traced)
     } else {
         unsetenv("LOOPMAID_TRACE");
     }
-    lm_loop_options o;
-    lm_loop_options_init(&o);
-    o.clock = clock;
-    o.handle_signals = 0;
-    lm_loop *l = lm_loop_new(&o);
-    cr_assert_not_null(l);
+    lm_loop *l = lmt_loop(clock);
     int rc = 0;
     cr_assert_eq(lm_loop_run(l, "main", gives_up_main, &rc, NULL), 0);
     cr_assert_eq(rc, LM_ETIMEDOUT);
