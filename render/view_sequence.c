@@ -9,12 +9,22 @@
  * Big traces stay renderable:
  *  - folding: a run of identical message blocks (up to FOLD_K lines long)
  *    repeated back to back becomes one `loop N times` block;
+ *  - tasks started together: when the loop starts several tasks one after
+ *    the other, each running only until it hands control back (an await,
+ *    a yield, done), all in the same tick of the loop (the trace's tick
+ *    events separate them), those steps become one `par start together`
+ *    block with an `and` section per task. A task never shares a block
+ *    with its spawner (it cannot have started in the spawner's tick; this
+ *    matters for traces without tick events). Only lines outside a `loop`
+ *    fold take part: a fold ends any pending run first, so blocks never
+ *    nest;
  *  - participants are declared when first used, up to MAX_PART tasks; the
  *    events of further tasks are counted and reported;
  *  - once the character budget or --max-messages is reached, every later
  *    message is counted, and the diagram ends with a note saying how many
  *    events were not shown and over which time span.
- * Memory: two bytes per task plus at most 2 * FOLD_K pending lines.
+ * Memory: two bytes per task plus at most 2 * FOLD_K + PAR_LINES pending
+ * lines.
  */
 #include "lmr_internal.h"
 
@@ -30,6 +40,8 @@
 #define NAME_CP 40      /* participant labels */
 #define TEXT_CP 80      /* message and note text */
 #define CLOSE_RESERVE 600 /* closing notes */
+#define PAR_LINES 64    /* pending lines of a run of task starts */
+#define PAR_SEG 12      /* longest first step that joins a par section */
 
 enum { F_DECLARED = 1, F_STARTED = 2, F_HIDDEN = 4 };
 
@@ -39,11 +51,20 @@ static const char *const wake_tok[] = {
     "event", "queue", "lock", "semaphore", "thread", "cancel"};
 #define WAKE_OTHER 255
 
+/* What a line means for `par` grouping: the loop starting a task, the task
+ * handing control back to the loop, or anything else. */
+enum { L_OTHER = 0, L_START, L_RETURN };
+
 typedef struct sq_line {
     char *text; /* one line without indentation or newline; owned */
     size_t len;
     uint64_t hash; /* FNV-1a of text: most comparisons stop here */
     int64_t t;
+    uint8_t kind;  /* L_*; not part of equality (the text says it all) */
+    uint32_t loop; /* of L_START and L_RETURN lines */
+    uint64_t task; /* participant number pN of L_START and L_RETURN lines */
+    uint64_t tick; /* tick events seen before this line */
+    uint64_t parent; /* of L_START lines: the spawner's pN, 0 = none */
 } sq_line;
 
 typedef struct sq_data {
@@ -57,6 +78,16 @@ typedef struct sq_data {
     uint64_t reps;
     bool repeating;
     bool stopped;
+    /* The par run: complete sections [0, par_seg[npar]) and, when par_open,
+     * the section of par_task still running from par_seg[npar] on. */
+    sq_line par[PAR_LINES];
+    size_t npar_lines, npar;
+    size_t par_seg[PAR_LINES + 1];
+    bool par_open;
+    uint32_t par_loop;
+    uint64_t par_task, par_tick;
+    uint64_t ticks; /* tick events seen so far: "together" = same tick */
+    uint64_t start_parent; /* for the next L_START line, set by state_event */
     uint64_t messages;
     uint64_t not_shown, hidden_events, hidden_tasks, hidden_loop_events;
     int64_t ns_first, ns_last;
@@ -86,7 +117,7 @@ static bool over_messages(const lmr__render_ctx *c, const sq_data *d,
 
 /* Writes one line at top level, or stops the diagram body when it does
  * not fit the budget or --max-messages. Takes ownership of l->text. */
-static void emit_plain(lmr__render_ctx *c, sq_line *l)
+static void write_plain(lmr__render_ctx *c, sq_line *l)
 {
     sq_data *d = c->state;
     if (!d->stopped && (over_messages(c, d, 1) || !lmr__fits(c->out, l->len + 5)))
@@ -102,6 +133,94 @@ static void emit_plain(lmr__render_ctx *c, sq_line *l)
     line_free(l);
 }
 
+/*
+ * Ends the pending par run: two or more complete sections become one
+ * `par start together` block, written whole or not at all (so its `end` is
+ * always there); fewer sections, a block that does not fit, and the lines
+ * of a section still running are written as plain lines. Deterministic:
+ * the choice depends only on the lines and the budget.
+ */
+static void par_flush(lmr__render_ctx *c)
+{
+    sq_data *d = c->state;
+    size_t done = d->par_seg[d->npar], i = 0;
+    if (d->npar >= 2 && !d->stopped) {
+        size_t need = 40 + 8 * d->npar;
+        for (size_t j = 0; j < done; j++)
+            need += d->par[j].len + 9;
+        if (!over_messages(c, d, done) && lmr__fits(c->out, need)) {
+            lmr__puts(c->out, "    par ");
+            lmr__esc_label(c->out, "start together", 0);
+            lmr__puts(c->out, "\n");
+            for (size_t s = 0; s < d->npar; s++) {
+                if (s > 0)
+                    lmr__puts(c->out, "    and\n");
+                for (size_t j = d->par_seg[s]; j < d->par_seg[s + 1]; j++) {
+                    lmr__puts(c->out, "        ");
+                    lmr__outn(c->out, d->par[j].text, d->par[j].len);
+                    lmr__puts(c->out, "\n");
+                    line_free(&d->par[j]);
+                }
+            }
+            lmr__puts(c->out, "    end\n");
+            d->messages += done;
+            i = done;
+        }
+    }
+    for (; i < d->npar_lines; i++)
+        write_plain(c, &d->par[i]);
+    d->npar_lines = d->npar = 0;
+    d->par_seg[0] = 0;
+    d->par_open = false;
+}
+
+/*
+ * Every top-level line passes here on its way out: a task start opens a
+ * par section that lasts until that task hands control back; runs of such
+ * sections wait in d->par. Anything else ends the run. Cost: O(1) per line
+ * plus the flush; at most PAR_LINES lines are held.
+ */
+static void emit_plain(lmr__render_ctx *c, sq_line *l)
+{
+    sq_data *d = c->state;
+    if (d->stopped) {
+        par_flush(c);
+        write_plain(c, l);
+        return;
+    }
+    if (l->kind == L_START) {
+        bool split = d->par_open ||
+                     (d->npar && (l->loop != d->par_loop || l->tick != d->par_tick)) ||
+                     d->npar_lines + PAR_SEG >= PAR_LINES;
+        for (size_t s = 0; s < d->npar && !split && l->parent; s++)
+            split = d->par[d->par_seg[s]].task == l->parent;
+        if (split)
+            par_flush(c);
+        d->par_open = true;
+        d->par_loop = l->loop;
+        d->par_task = l->task;
+        d->par_tick = l->tick;
+        d->par[d->npar_lines++] = *l;
+        return;
+    }
+    if (!d->par_open) {
+        par_flush(c);
+        write_plain(c, l);
+        return;
+    }
+    if (d->npar_lines - d->par_seg[d->npar] >= PAR_SEG) {
+        /* A long first step is not "started together": show it as is. */
+        par_flush(c);
+        write_plain(c, l);
+        return;
+    }
+    d->par[d->npar_lines++] = *l;
+    if (l->kind == L_RETURN && l->task == d->par_task && l->loop == d->par_loop) {
+        d->par_open = false;
+        d->par_seg[++d->npar] = d->npar_lines;
+    }
+}
+
 /* Writes the current repeated block as `loop N times`, then puts the lines
  * of an incomplete last repetition back at the top level. */
 static void flush_block(lmr__render_ctx *c)
@@ -110,6 +229,9 @@ static void flush_block(lmr__render_ctx *c)
     if (!d->repeating)
         return;
     d->repeating = false;
+    /* Lines before the fold are out already or waiting in a par run: the
+     * run ends here, so a par block never holds a loop block. */
+    par_flush(c);
     char times[48];
     snprintf(times, sizeof times, "%" PRIu64 " times", d->reps);
     size_t need = 20 + strlen(times);
@@ -205,11 +327,14 @@ static void push_line(lmr__render_ctx *c, sq_line *l)
     }
 }
 
-/* Takes the scratch text as a new line. */
-static void push_scratch(lmr__render_ctx *c, int64_t t)
+/* Takes the scratch text as a new line of the given L_* kind. */
+static void push_scratch(lmr__render_ctx *c, int64_t t, uint8_t kind,
+                         uint32_t loop, uint64_t task)
 {
     sq_data *d = c->state;
-    sq_line l = {NULL, d->scratch.len, 1469598103934665603ull, t};
+    sq_line l = {NULL, d->scratch.len, 1469598103934665603ull, t, kind, loop,
+                 task, d->ticks, kind == L_START ? d->start_parent : 0};
+    d->start_parent = 0;
     l.text = malloc(l.len + 1);
     if (!l.text) {
         c->out->err = LMR_ENOMEM;
@@ -322,7 +447,17 @@ static void msg(lmr__render_ctx *c, const char *from_p, uint64_t from_n,
     lmr__id(&l, to_p, to_n);
     lmr__puts(&l, ": ");
     lmr__esc_label(&l, text, TEXT_CP);
-    push_scratch(c, t);
+    /* A start opens a par section; the task's own -->> or --x to its loop
+     * closes it. */
+    uint8_t kind = L_OTHER;
+    if (strcmp(from_p, "lp") == 0 && strcmp(to_p, "p") == 0 &&
+        strcmp(arrow, "->>") == 0 && strcmp(text, "start") == 0)
+        kind = L_START;
+    else if (strcmp(from_p, "p") == 0 && strcmp(to_p, "lp") == 0 &&
+             (strcmp(arrow, "-->>") == 0 || strcmp(arrow, "--x") == 0))
+        kind = L_RETURN;
+    push_scratch(c, t, kind, (uint32_t)(kind == L_START ? from_n : to_n),
+                 kind == L_START ? to_n : from_n);
 }
 
 static void note(lmr__render_ctx *c, const char *p, uint64_t n,
@@ -334,7 +469,7 @@ static void note(lmr__render_ctx *c, const char *p, uint64_t n,
     lmr__id(&l, p, n);
     lmr__puts(&l, ": ");
     lmr__esc_label(&l, text, TEXT_CP);
-    push_scratch(c, t);
+    push_scratch(c, t, L_OTHER, 0, 0);
 }
 
 static uint8_t wake_index(const char *by)
@@ -367,6 +502,9 @@ static void state_event(lmr__render_ctx *c, const lmr__event *ev,
         d->wake[t->ord] = 0;
         if (!(d->flags[t->ord] & F_STARTED)) {
             d->flags[t->ord] |= F_STARTED;
+            const lmr__task *par =
+                t->parent ? lmr__model_task(c->model, ev->loop, t->parent) : NULL;
+            d->start_parent = par ? (uint64_t)par->ord + 1 : 0;
             msg(c, "lp", lp, "->>", "p", p, "start", ev->t);
         } else if (w && w != WAKE_OTHER && w != 2 /* yield */) {
             snprintf(txt, sizeof txt, "resume after %s", wake_tok[w]);
@@ -417,6 +555,10 @@ static int sq_event(lmr__render_ctx *c, const lmr__event *ev)
     sq_data *d = c->state;
     if (c->out->err)
         return c->out->err;
+    if (ev->kind == LMR__EV_TICK) {
+        d->ticks++;
+        return 0;
+    }
     bool loop_ok = d->loop_declared[ev->loop <= MAX_LOOPS ? ev->loop : 0] ||
                    (!d->stopped && loop_part(c, ev->loop));
     char txt[320], dur[32];
@@ -555,6 +697,7 @@ static int sq_end(lmr__render_ctx *c)
         emit_plain(c, &d->hist[i]);
     d->nhist = 0;
     flush_block(c);
+    par_flush(c);
     lmr__out *o = c->out;
     o->reserve = 0;
     uint32_t lp0 = c->model->nloops ? c->model->loops[0].id : 1;

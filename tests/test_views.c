@@ -400,6 +400,96 @@ Test(hooks, sequence_folds_repeats_into_a_loop_block)
     lmr_buf_free(&f.buf);
 }
 
+/* Feeds the first step of `task` (start, then await) to the sequence view. */
+static void first_step(fixture *f, int64_t *t, uint64_t task)
+{
+    lmr__event e = st((*t)++, task, LMR__ST_PENDING, LMR__ST_RUNNING, NULL);
+    cr_assert_eq(lmr__view_sequence.event(&f->c, &e), 0);
+    e = st((*t)++, task, LMR__ST_RUNNING, LMR__ST_AWAITING, "sleep");
+    cr_assert_eq(lmr__view_sequence.event(&f->c, &e), 0);
+}
+
+static void tick(fixture *f, int64_t t)
+{
+    lmr__event e = {.kind = LMR__EV_TICK, .t = t, .loop = 1, .fd = -1,
+                    .timeout = -1};
+    cr_assert_eq(lmr__view_sequence.event(&f->c, &e), 0);
+}
+
+Test(hooks, sequence_shows_tasks_started_in_one_tick_as_par)
+{
+    fixture f;
+    fixture_init(&f);
+    int64_t t = 0;
+    cr_assert_eq(lmr__view_sequence.begin(&f.c), 0);
+    first_step(&f, &t, 1); /* main alone in tick 1: no par */
+    tick(&f, t);
+    first_step(&f, &t, 2); /* ping and pong together in tick 2 */
+    first_step(&f, &t, 3);
+    tick(&f, t);
+    cr_assert_eq(lmr__view_sequence.end(&f.c), 0);
+    cr_expect_str_eq(f.buf.data,
+                     "sequenceDiagram\n"
+                     "    participant lp1 as Event loop\n"
+                     "    participant p1 as main\n"
+                     "    participant p2 as ping\n"
+                     "    participant p3 as pong\n"
+                     "    lp1->>p1: start\n"
+                     "    p1-->>lp1: await sleep\n"
+                     "    par start together\n"
+                     "        lp1->>p2: start\n"
+                     "        p2-->>lp1: await sleep\n"
+                     "    and\n"
+                     "        lp1->>p3: start\n"
+                     "        p3-->>lp1: await sleep\n"
+                     "    end\n");
+    lmr_buf_free(&f.buf);
+}
+
+Test(hooks, sequence_par_needs_two_starts_in_one_tick)
+{
+    fixture f;
+    fixture_init(&f);
+    int64_t t = 0;
+    cr_assert_eq(lmr__view_sequence.begin(&f.c), 0);
+    for (uint64_t k = 1; k <= 3; k++) {
+        first_step(&f, &t, k);
+        tick(&f, t);
+    }
+    cr_assert_eq(lmr__view_sequence.end(&f.c), 0);
+    cr_expect(!strstr(f.buf.data, "par "), "%s", f.buf.data);
+    cr_expect(strstr(f.buf.data, "    lp1->>p3: start\n    p3-->>lp1: await sleep\n"),
+              "%s", f.buf.data);
+    lmr_buf_free(&f.buf);
+}
+
+Test(hooks, sequence_par_block_is_whole_or_absent_under_a_tiny_budget)
+{
+    /* Each budget either writes the whole par block, `end` included, or
+     * none of it. */
+    size_t with = 0, without = 0;
+    for (size_t max = 1000; max < 1400; max += 2) {
+        fixture f;
+        fixture_init(&f);
+        f.out.max_chars = max;
+        int64_t t = 0;
+        cr_assert_eq(lmr__view_sequence.begin(&f.c), 0);
+        first_step(&f, &t, 2);
+        first_step(&f, &t, 3);
+        cr_assert_eq(lmr__view_sequence.end(&f.c), 0);
+        const char *s = f.buf.data;
+        cr_expect(f.buf.len <= max, "%zu > %zu", f.buf.len, max);
+        bool par = strstr(s, "    par ") != NULL;
+        cr_expect_eq(par, strstr(s, "    end\n") != NULL, "%s", s);
+        /* Without the block, its lines are counted, not dropped. */
+        cr_expect(par || strstr(s, "not shown"), "%s", s);
+        with += par;
+        without += !par;
+        lmr_buf_free(&f.buf);
+    }
+    cr_expect(with > 0 && without > 0, "%zu budgets with par, %zu without", with, without);
+}
+
 Test(hooks, sequence_honours_max_messages)
 {
     fixture f;
