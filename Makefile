@@ -6,7 +6,9 @@
 #   make asan       the suite under AddressSanitizer (+ LeakSanitizer)
 #   make ubsan      the suite under UndefinedBehaviorSanitizer
 #   make demo       run every example and write traces + diagrams to build/demo/
-#   make install    PREFIX=/usr/local DESTDIR= : library, headers, CLI, loopmaid.pc
+#   make install    PREFIX=/usr/local DESTDIR= : library, headers, CLI, loopmaid.pc,
+#                   man pages, bash completion (make uninstall removes them)
+#   make dist       loopmaid-VERSION.tar.gz of the tracked files (mk/dist.mk)
 #
 # Missing Debian packages are installed by scripts/deps.sh (apt-get when root,
 # otherwise it prints the exact command), so `make test` works on a fresh machine.
@@ -47,7 +49,7 @@ TEST_SUPPORT := $(TEST_SUPPORT_C:%.c=$(BUILD)/obj/%.o)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: tools all lib cli examples test tests asan ubsan install uninstall clean deps check-deps
+.PHONY: tools all lib cli examples test tests asan ubsan install uninstall clean deps check-deps man
 .DEFAULT_GOAL := all
 # Objects of examples, tools and tests are intermediate files to make; keep
 # them, or every build relinks from scratch.
@@ -112,24 +114,57 @@ ubsan:
 	@$(MAKE) --no-print-directory BUILD=build/ubsan SAN=undefined OPT="-O1 -g" test
 
 # --- install -------------------------------------------------------------
-INCDIR = $(DESTDIR)$(PREFIX)/include
-LIBDIR = $(DESTDIR)$(PREFIX)/lib
-BINDIR = $(DESTDIR)$(PREFIX)/bin
-PCDIR  = $(LIBDIR)/pkgconfig
+# The version lives in one place, tracer/loopmaid.h; the .pc file, the man
+# pages, `loopmaid --version` and the release tarball all take it from there.
+VERSION := $(shell sed -n 's/^#define LM_VERSION_STRING "\(.*\)"/\1/p' tracer/loopmaid.h)
+INCDIR  = $(DESTDIR)$(PREFIX)/include
+LIBDIR  = $(DESTDIR)$(PREFIX)/lib
+BINDIR  = $(DESTDIR)$(PREFIX)/bin
+PCDIR   = $(LIBDIR)/pkgconfig
+MANDIR  = $(DESTDIR)$(PREFIX)/share/man
+DOCDIR  = $(DESTDIR)$(PREFIX)/share/doc/loopmaid
+COMPDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 
-install: lib cli
-	install -d $(INCDIR) $(LIBDIR) $(BINDIR) $(PCDIR)
+# Man pages: man/NAME.SECTION.in with the version and date filled in.
+# The date is the newest NEWS.md heading's, so a build is reproducible.
+MAN_IN   := $(sort $(wildcard man/*.in))
+MAN_PAGES := $(MAN_IN:man/%.in=%)
+MAN_OUT  := $(MAN_PAGES:%=$(BUILD)/man/%)
+MAN_DATE  = $(shell sed -n 's/^## [0-9][^ ]* (\([0-9-]*\)).*/\1/p' NEWS.md | head -n 1)
+man: $(MAN_OUT)
+$(BUILD)/man/%: man/%.in tracer/loopmaid.h NEWS.md
+	@mkdir -p $(dir $@)
+	sed -e 's/@VERSION@/$(VERSION)/g' -e 's/@DATE@/$(MAN_DATE)/g' $< > $@
+
+# What `make install` puts under $(DESTDIR)$(PREFIX), one path per line:
+# `make uninstall` removes exactly these (tests/test_dist.c checks both ways).
+INSTALLED = include/loopmaid.h include/loopmaid_render.h lib/libloopmaid.a \
+            lib/libloopmaid.so.0 lib/libloopmaid.so bin/loopmaid lib/pkgconfig/loopmaid.pc \
+            $(foreach p,$(MAN_PAGES),share/man/man$(patsubst .%,%,$(suffix $(p)))/$(p)) \
+            share/doc/loopmaid/trace-format.md share/doc/loopmaid/NEWS.md \
+            share/bash-completion/completions/loopmaid
+
+install: lib cli man
+	install -d $(INCDIR) $(LIBDIR) $(BINDIR) $(PCDIR) $(DOCDIR) $(COMPDIR) \
+	           $(MANDIR)/man1 $(MANDIR)/man3 $(MANDIR)/man5
 	install -m 644 tracer/loopmaid.h render/loopmaid_render.h $(INCDIR)/
 	install -m 644 $(BUILD)/libloopmaid.a $(LIBDIR)/
 	install -m 755 $(BUILD)/libloopmaid.so $(LIBDIR)/libloopmaid.so.0
 	ln -sf libloopmaid.so.0 $(LIBDIR)/libloopmaid.so
 	install -m 755 $(BUILD)/loopmaid $(BINDIR)/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define LM_VERSION_STRING "\(.*\)"/\1/p' tracer/loopmaid.h)|g' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    scripts/loopmaid.pc.in > $(PCDIR)/loopmaid.pc
+	for m in $(MAN_OUT); do s=$${m##*.}; install -m 644 $$m $(MANDIR)/man$$s/; done
+	install -m 644 docs/trace-format.md NEWS.md $(DOCDIR)/
+	install -m 644 completion/loopmaid.bash $(COMPDIR)/loopmaid
 
+# Removes what install wrote, then the directories install made that are now
+# empty. Under a DESTDIR (a staging tree) every empty directory goes, so the
+# tree is left as it was; on a live PREFIX only loopmaid's own doc directory.
 uninstall:
-	rm -f $(INCDIR)/loopmaid.h $(INCDIR)/loopmaid_render.h $(LIBDIR)/libloopmaid.a \
-	      $(LIBDIR)/libloopmaid.so $(LIBDIR)/libloopmaid.so.0 $(BINDIR)/loopmaid $(PCDIR)/loopmaid.pc
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	-rmdir $(DOCDIR) 2>/dev/null
+	$(if $(DESTDIR),-find $(DESTDIR) -mindepth 1 -depth -type d -empty -delete)
 
 clean:
 	rm -rf build

@@ -4,6 +4,7 @@
 #   scripts/deps.sh bench        libuv (the benchmark peer) and python3
 #   scripts/deps.sh browser      chromium and node/npm (Mermaid conformance)
 #   scripts/deps.sh fuzz         clang and its sanitizer runtimes
+#   scripts/deps.sh man          groff, man-db, mandoc (man page lint, make package-check)
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
 
@@ -22,6 +23,7 @@ for group in "$@"; do
                  command -v npm >/dev/null 2>&1 || want npm ;;
         fuzz)    want clang libclang-rt-14-dev ;;
         valgrind) want valgrind ;;
+        man)     want groff-base man-db mandoc bash ;;
         *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
     esac
 done

@@ -49,9 +49,9 @@ extern "C" {
 #endif
 
 #define LM_VERSION_MAJOR 0
-#define LM_VERSION_MINOR 1
+#define LM_VERSION_MINOR 2
 #define LM_VERSION_PATCH 0
-#define LM_VERSION_STRING "0.1.0"
+#define LM_VERSION_STRING "0.2.0"
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
