@@ -137,7 +137,7 @@ $(BUILD)/man/%: man/%.in tracer/loopmaid.h NEWS.md
 	sed -e 's/@VERSION@/$(VERSION)/g' -e 's/@DATE@/$(MAN_DATE)/g' $< > $@
 
 # What `make install` puts under $(DESTDIR)$(PREFIX), one path per line:
-# `make uninstall` removes exactly these (tests/test_dist.c checks both ways).
+# `make uninstall` removes exactly these (scripts/package-check.sh checks both ways).
 INSTALLED = include/loopmaid.h include/loopmaid_render.h lib/libloopmaid.a \
             lib/libloopmaid.so.0 lib/libloopmaid.so bin/loopmaid lib/pkgconfig/loopmaid.pc \
             $(foreach p,$(MAN_PAGES),share/man/man$(patsubst .%,%,$(suffix $(p)))/$(p)) \
