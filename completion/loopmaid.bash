@@ -3,7 +3,7 @@
 # Options are read from `loopmaid help COMMAND` (the CLI's own help text), so
 # a new option completes without touching this file; the words that follow
 # an option (views, formats, state vocabularies) are listed here, and
-# tests/test_dist.c checks them against the help text.
+# scripts/package-check.sh checks them against the help text.
 
 _loopmaid_opts()
 {
