@@ -97,9 +97,13 @@ for t in "$@"; do
         timeout --kill-after=10 900 $run "$bin" "${skips[@]}" >"$log" 2>&1
     rc=$?
     syn=$(grep 'Synthesis:' "$log" | tail -n 1)
+    tested=$(printf '%s' "$syn" | sed -n 's/.*Tested: \([0-9]*\).*/\1/p')
     if [ $rc -ne 0 ] || [ -z "$syn" ]; then
         grep -v '^\[PASS\]' "$log" >&2
         fail "$t under qemu-aarch64 (exit $rc; log $log)"
+    elif [ "${tested:-0}" = 0 ]; then
+        # A binary whose tests never registered must not pass by saying nothing.
+        fail "$t ran no test under qemu-aarch64 (log $log)"
     else
         printf 'cross-check: %-12s %s\n' "$t" "${syn#\[====\] }"
     fi
