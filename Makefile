@@ -19,12 +19,16 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 SAN     ?=
+# CORO=ucontext builds the portable ucontext context switch instead of the
+# assembly one (tracer/lm_coro.h); `make test-ucontext` tests it (mk/cross.mk).
+CORO    ?=
 
 # One warnings line for the whole project.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 OPT     ?= -O2 -g
 SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -MMD -MP $(SANFLAGS) \
+CORO_CFLAGS := $(if $(filter ucontext,$(CORO)),-DLM_CORO_UCONTEXT,)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -MMD -MP $(SANFLAGS) $(CORO_CFLAGS) \
              -Itracer -Irender $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 

@@ -5,6 +5,8 @@
 #   scripts/deps.sh browser      chromium and node/npm (Mermaid conformance)
 #   scripts/deps.sh fuzz         clang and its sanitizer runtimes
 #   scripts/deps.sh man          groff, man-db, mandoc (man page lint, make package-check)
+#   scripts/deps.sh cross        the aarch64 cross compiler, its libc, and
+#                                qemu-user to run what it builds (make cross-check)
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
 
@@ -24,6 +26,9 @@ for group in "$@"; do
         fuzz)    want clang libclang-rt-14-dev ;;
         valgrind) want valgrind ;;
         man)     want groff-base man-db mandoc bash ;;
+        # qemu-user, not qemu-user-static: a quarter of the size, and
+        # mk/cross.mk runs qemu-aarch64 by name (no binfmt registration).
+        cross)   want gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user ;;
         *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
     esac
 done

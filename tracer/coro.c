@@ -431,12 +431,13 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
      * extended precision, all masked): the ABI's initial values. */
     *--sp = (void *)(uintptr_t)(0x1F80u | ((uint64_t)0x037Fu << 32));
 #elif defined(__aarch64__)
-    sp -= 20;                            /* 160 bytes */
-    memset(sp, 0, 160);
+    sp -= 22;                            /* 176 bytes */
+    memset(sp, 0, 176);                  /* x21-x28, d8-d15: 0 */
     sp[0] = (void *)lm__coro_main;       /* x19: called by lm__ctx_boot */
     sp[1] = (void *)c;                   /* x20: its argument */
     sp[10] = NULL;                       /* x29: ends backtraces */
     sp[11] = (void *)lm__ctx_boot;       /* x30: where the switch returns */
+    sp[20] = NULL;                       /* fpcr: round to nearest, no traps */
 #endif
     c->ctx.sp = sp;
 #endif

@@ -18,7 +18,11 @@
  *
  * Which switch is used is chosen at build time: the hand-written assembly
  * for x86-64 and aarch64, or ucontext everywhere else and whenever
- * LM_CORO_UCONTEXT is defined (e.g. make EXTRA_CFLAGS=-DLM_CORO_UCONTEXT).
+ * LM_CORO_UCONTEXT is defined (make CORO=ucontext). All three are tested:
+ * natively, under qemu-aarch64 (make cross-check) and with make
+ * test-ucontext. A port to another architecture adds its macro below, a
+ * switch_ARCH.S with its stack picture, and its first frame in coro.c
+ * (README "Platforms").
  */
 #ifndef LM_CORO_H
 #define LM_CORO_H

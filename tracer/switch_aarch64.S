@@ -3,14 +3,24 @@
  *
  *   void lm__ctx_switch(struct lm__ctx *from, struct lm__ctx *to);
  *
- * Saves only the callee-saved registers (x19-x28, the frame pointer x29, the
- * link register x30 and the low halves d8-d15 of v8-v15) on the stack being
- * left, stores that stack pointer in from->sp, and resumes `to` in reverse.
+ * Saves exactly what AAPCS64 says a called function must preserve, on the
+ * stack being left: x19-x28, the frame pointer x29, the link register x30
+ * (where this call returns), the low 64 bits d8-d15 of v8-v15 (the upper
+ * halves and v0-v7, v16-v31 are caller-saved), and the floating-point
+ * control register FPCR (rounding mode, flush-to-zero, default NaN: a callee
+ * that changes them must put them back, so one task's fesetround() must not
+ * reach another task; x86-64 keeps MXCSR for the same reason). sp itself is
+ * what goes into from->sp. Then it resumes `to` the same way in reverse.
+ * Everything else (x0-x18, the flags, FPSR's sticky exception bits) is
+ * caller-saved: the C compiler has already spilled what it needs before the
+ * call, so a switch costs two dozen instructions and no system call.
  *
- * A suspended context's stack (160 bytes, 16-byte aligned; ctx->sp points
- * at the bottom line):
+ * A suspended context's stack, as lm__ctx_switch leaves it (176 bytes,
+ * 16-byte aligned as AAPCS64 requires of sp at all times; addresses grow
+ * upwards; ctx->sp points at the bottom line; each cell is 8 bytes):
  *
  *      +-----------+-----------+  higher addresses
+ *      | fpcr      | (unused)  |  +160  FPCR (only its low 32 bits mean anything)
  *      | d14       | d15       |  +144
  *      | d12       | d13       |  +128
  *      | d10       | d11       |  +112
@@ -24,7 +34,15 @@
  *      +-----------+-----------+  <- ctx->sp
  *
  * A new coroutine gets this picture built by coro.c with x30 = lm__ctx_boot,
- * x19 = the entry function and x20 = its argument.
+ * x19 = the entry function, x20 = its argument, x29 = 0 (ends backtraces)
+ * and fpcr = 0 (Linux's initial FPCR: round to nearest, no traps); the first
+ * switch into it "returns" into lm__ctx_boot, which calls x19(x20).
+ *
+ * tests/test_coro.c checks every register named here one by one
+ * (callee_saved_registers_survive_switches_one_by_one) and the rounding mode
+ * (rounding_mode_belongs_to_each_coroutine); `make cross-check` runs them
+ * under qemu-aarch64. Keep the offsets here, the picture and coro.c's first
+ * frame in step.
  */
 #if defined(__aarch64__) && !defined(LM_CORO_UCONTEXT)
 
@@ -41,7 +59,7 @@
     .type lm__ctx_switch, %function
 lm__ctx_switch:
     LM_BTI_C
-    sub     sp, sp, #160
+    sub     sp, sp, #176
     stp     x19, x20, [sp, #0]
     stp     x21, x22, [sp, #16]
     stp     x23, x24, [sp, #32]
@@ -52,9 +70,11 @@ lm__ctx_switch:
     stp     d10, d11, [sp, #112]
     stp     d12, d13, [sp, #128]
     stp     d14, d15, [sp, #144]
+    mrs     x2, fpcr
+    str     x2, [sp, #160]
     mov     x2, sp
-    str     x2, [x0]
-    ldr     x2, [x1]
+    str     x2, [x0]            /* from->sp */
+    ldr     x2, [x1]            /* to->sp */
     mov     sp, x2
     ldp     x19, x20, [sp, #0]
     ldp     x21, x22, [sp, #16]
@@ -66,7 +86,14 @@ lm__ctx_switch:
     ldp     d10, d11, [sp, #112]
     ldp     d12, d13, [sp, #128]
     ldp     d14, d15, [sp, #144]
-    add     sp, sp, #160
+    /* Writing FPCR can stall the pipeline on some cores, and nearly every
+     * switch finds it unchanged: write it only when it differs. */
+    ldr     x2, [sp, #160]
+    mrs     x3, fpcr
+    cmp     x2, x3
+    b.eq    1f
+    msr     fpcr, x2
+1:  add     sp, sp, #176
     ret
     .size lm__ctx_switch, .-lm__ctx_switch
 
