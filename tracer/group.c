@@ -765,6 +765,11 @@ int lm_taskgroup_exit(lm_taskgroup *g, int body_rc)
     /* Errors take precedence over a cancellation, as the ExceptionGroup
      * does in asyncio. */
     g->exit_rc = g->first_err != 0 ? g->first_err : propagate_cancel ? LM_ECANCELED : 0;
+    /* The errors win over a cancellation from outside the group, but that
+     * request still stands (asyncio 3.13 uncancels and cancels again): it is
+     * delivered at the owner's next await. */
+    if (g->first_err != 0 && self->ncancel > 0)
+        self->cancel_pending = true;
     trace_group_end(g->loop, g->id, outcome_of(g->exit_rc), g->exit_rc);
     return g->exit_rc;
 }

@@ -511,8 +511,10 @@ lm_task *lm_taskgroup_spawn(lm_taskgroup *g, const char *name, lm_coro_fn fn,
  * returns: the first error that happened (children's failures in the order
  * they happened, then the body's error: asyncio's ExceptionGroup, see
  * lm_taskgroup_errors) if any; else LM_ECANCELED if the owner was cancelled
- * by someone other than the group; else 0. A second call returns the same
- * code; LM_EINVAL from a task other than the owner.
+ * by someone other than the group; else 0. When errors win over such an
+ * outside cancellation, that request still stands and is delivered at the
+ * owner's next await (as asyncio 3.13 re-cancels the parent). A second call
+ * returns the same code; LM_EINVAL from a task other than the owner.
  */
 int lm_taskgroup_exit(lm_taskgroup *g, int body_rc);
 /* lm_taskgroup_exit(g, 0): the block's end after a body that succeeded. */

@@ -9,7 +9,8 @@ int lmt_job_run(void *arg)
 {
     lmt_job *j = arg;
     j->started = 1;
-    int rc = lm_sleep(j->sleep);
+    /* asyncio.sleep(0) is a bare yield (no timer): lm_yield. */
+    int rc = j->sleep > 0 ? lm_sleep(j->sleep) : lm_yield();
     if (rc == LM_ECANCELED) {
         j->saw_cancel = 1;
         if (j->cleanup > 0)

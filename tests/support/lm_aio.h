@@ -21,7 +21,7 @@
 
 typedef struct lmt_job {
     /* behaviour */
-    lm_time sleep;        /* the body's one await (a sleep) */
+    lm_time sleep;        /* the body's one await (a sleep; 0: a yield) */
     int err;              /* after the sleep: fail with this (0: succeed) */
     intptr_t result;      /* lm_return value on success */
     lm_time cleanup;      /* when cancelled: a cleanup sleep of this long */
