@@ -230,7 +230,7 @@ static int main_task(void *arg)
     } scenarios[] = {
         {"gather in order", gather_in_order},
         {"gather fail-fast", gather_fail_fast},
-        {"gather cancel_on_error (opt-in, not asyncio)", gather_cancel_on_error},
+        {"not asyncio: cancel_on_error", gather_cancel_on_error},
         {"gather return_exceptions", gather_return_exceptions},
         {"wait FIRST_COMPLETED", wait_first_completed},
         {"wait FIRST_EXCEPTION", wait_first_exception},
