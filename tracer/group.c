@@ -224,6 +224,8 @@ static void grp_member_ended(lm__waiter *w, lm_task *ended)
     g->left--;
     if (g->met)
         return; /* already settled: the owner has been woken */
+    if (g->kind == LM__GROUP_GATHER && ended->error == 0 && g->left > 0)
+        return; /* the common case of a gather: nothing to decide yet */
     grp_settle(g, (size_t)(w - g->w));
     if (g->met)
         lm__wake(g->owner, LM__BY_TASK, ended->id, 0);
@@ -261,6 +263,7 @@ static int grp_begin(grp *g, lm_task *self, uint8_t kind, lm_task *const *tasks,
     if (lm__loop_trace(g->loop) != NULL)
         g->label = build_label(kind_head[kind], tasks, n);
     trace_group(g->loop, g->id, kind, self->id, tasks, n, mode, timeout, g->label);
+    bool any_finished = false;
     for (size_t i = 0; i < n; i++) {
         if (tasks[i]->state == LM_STATE_CREATED)
             lm_task_start(tasks[i]);
@@ -270,12 +273,15 @@ static int grp_begin(grp *g, lm_task *self, uint8_t kind, lm_task *const *tasks,
         lm__list_init(&g->w[i].node);
         if (!lm_task_finished(tasks[i]))
             lm__list_push_back(&tasks[i]->joiners, &g->w[i].node);
+        else
+            any_finished = true;
     }
     /* Members that have already ended count as if they ended now, in
-     * index order (the same task twice is linked twice: both see its end). */
+     * index order (the same task twice is linked twice: both see its end),
+     * once every other member is linked (settling may cancel them). */
     if (n == 0)
         g->met = true;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; any_finished && i < n; i++) {
         if (lm_task_finished(tasks[i]) && lm__list_unlinked(&g->w[i].node)) {
             g->left--;
             if (!g->met)

@@ -331,8 +331,12 @@ void lm__task_step(lm_loop *loop, lm_task *t)
 
 /* ---- park / wake / cancel ----------------------------------------------- */
 
-int lm__park_passing(const lm__reason *w, lm_time deadline, lm__pass_fn pass,
-                     void *ctx)
+/* The one body of lm__park and lm__park_passing, inlined into both so that
+ * plain parks (every sleep, event, queue, lock wait) pay nothing for passing
+ * cancellation on: pass_on is NULL whenever a task is not parked in an await
+ * that passes it on, so lm__park never touches it. */
+static inline __attribute__((always_inline)) int
+lm__park_impl(const lm__reason *w, lm_time deadline, lm__pass_fn pass, void *ctx)
 {
     lm_loop *loop = lm__tl_loop;
     lm_task *t = loop != NULL ? loop->current : NULL;
@@ -347,15 +351,19 @@ int lm__park_passing(const lm__reason *w, lm_time deadline, lm__pass_fn pass,
             return LM_ECANCELED;
     }
     t->wake_status = 0;
-    t->pass_on.fn = pass;
-    t->pass_on.ctx = ctx;
+    if (pass != NULL) {
+        t->pass_on.fn = pass;
+        t->pass_on.ctx = ctx;
+    }
     lm__transition(t, LM_STATE_AWAITING, w);
     if (deadline >= 0)
         lm__timer_arm(loop, &t->timer, deadline, LM__TIMER_TASK);
     lm__coro_suspend(&loop->sched);
     /* Running again: lm__wake (or the timer, or a cancel) set the status. */
-    t->pass_on.fn = NULL;
-    t->pass_on.ctx = NULL;
+    if (pass != NULL) {
+        t->pass_on.fn = NULL;
+        t->pass_on.ctx = NULL;
+    }
     if (t->timer.armed)
         lm__timer_disarm(loop, &t->timer);
     int st = t->wake_status;
@@ -364,9 +372,15 @@ int lm__park_passing(const lm__reason *w, lm_time deadline, lm__pass_fn pass,
     return st;
 }
 
+int lm__park_passing(const lm__reason *w, lm_time deadline, lm__pass_fn pass,
+                     void *ctx)
+{
+    return lm__park_impl(w, deadline, pass, ctx);
+}
+
 int lm__park(const lm__reason *w, lm_time deadline)
 {
-    return lm__park_passing(w, deadline, NULL, NULL);
+    return lm__park_impl(w, deadline, NULL, NULL);
 }
 
 void lm__wake(lm_task *t, uint8_t by, uint64_t by_task, int status)
