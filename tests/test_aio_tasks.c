@@ -1793,3 +1793,55 @@ Test(gather, owner_is_woken_once)
     cr_expect_eq(R.rc, 0);
     cr_expect_eq(R.rc2, 16 * 2 + 1, "one step of the owner, not one per member");
 }
+
+/* ---- trace truth (issue 13): a cancellation passed down a chain of awaits -- */
+
+static int chain_leaf(void *arg)
+{
+    (void)arg;
+    return lm_sleep(LM_SEC(10));
+}
+
+static int chain_mid(void *arg)
+{
+    (void)arg;
+    lm_task *leaf = lm_spawn("leaf", chain_leaf, NULL);
+    int rc = lm_join(leaf, NULL);
+    lm_task_release(leaf);
+    return rc;
+}
+
+static int chain_main(void *arg)
+{
+    (void)arg;
+    lm_task *mid = lm_spawn("mid", chain_mid, NULL);
+    lm_sleep(MS(1));
+    lm_cancel(mid);
+    R.rc = lm_join(mid, NULL);
+    lm_task_release(mid);
+    return 0;
+}
+
+Test(tasks, cancel_passed_down_a_join_names_each_link)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    cr_assert_not_null(fp);
+    lm_loop *l = lmt_loop(LM_CLOCK_VIRTUAL);
+    cr_assert_eq(lm_trace_file(l, fp), 0);
+    cr_assert_eq(lm_loop_run(l, "main", chain_main, NULL, NULL), 0);
+    lm_loop_free(l);
+    fclose(fp);
+    cr_expect_eq(R.rc, LM_ECANCELED);
+    /* 1 main, 2 mid, 3 leaf: main cancels mid, mid passes it on to leaf;
+     * mid is not woken by the cancel but by leaf's end, and ends after it. */
+    cr_expect_not_null(strstr(buf, "ev: cancel, task: 2, reason: explicit, by_task: 1}"), "%s", buf);
+    cr_expect_not_null(strstr(buf, "ev: cancel, task: 3, reason: explicit, by_task: 2}"), "%s", buf);
+    cr_expect_null(strstr(buf, "task: 2, from: awaiting, to: pending, by: cancel"), "%s", buf);
+    cr_expect_not_null(strstr(buf, "task: 2, from: awaiting, to: pending, by: task, by_task: 3}"), "%s", buf);
+    char *leaf_end = strstr(buf, "task: 3, from: running, to: cancelled");
+    char *mid_end = strstr(buf, "task: 2, from: running, to: cancelled");
+    cr_expect(leaf_end != NULL && mid_end != NULL && leaf_end < mid_end, "%s", buf);
+    free(buf);
+}
