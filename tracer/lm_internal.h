@@ -7,8 +7,9 @@
  *    the poller, the context switch, and the ONE state-transition function
  *    lm__transition(), which also calls the trace hook.
  *  - sync.c (futures, events, queues, locks, semaphores) and group.c (join,
- *    gather, wait, task groups, wait_for) are written only against
- *    lm__park()/lm__wake() and the intrusive lists below.
+ *    shield, gather, wait, task groups, wait_for, timeout scopes) are written
+ *    only against lm__park()/lm__park_passing()/lm__wake()/lm__cancel(), the
+ *    waiters' `ended` callbacks and the intrusive lists below.
  *  - trace.c implements the lm__tr_* hooks; the runtime calls them only
  *    through LM__TRACE(), which costs one predictable branch when off.
  */
