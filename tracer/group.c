@@ -517,12 +517,30 @@ int lm_wait(lm_task *const *tasks, size_t n, lm_wait_mode mode,
  * cancellation goes on to t (with its reason); the caller gets LM_ECANCELED
  * once t has ended cancelled, or t's outcome if t ignored it.
  */
+/* The deadline of a wait_for: a loop callback (asyncio's timeout handle)
+ * that cancels the member on the owner's behalf without waking the owner,
+ * which goes on waiting for the member's end: one wake per wait_for. */
+typedef struct wf_deadline {
+    grp *g;
+    lm_handle *h;      /* pending callback, or NULL once it ran */
+    bool fired;
+} wf_deadline;
+
+static void wf_deadline_fire(void *arg)
+{
+    wf_deadline *d = arg;
+    d->h = NULL;
+    if (d->g->met)
+        return; /* the member ended first */
+    d->fired = true;
+    lm__cancel(d->g->tasks[0], LM__CANCEL_TIMEOUT, d->g->owner->id);
+}
+
 int lm_wait_for(lm_task *t, lm_time timeout, void **result)
 {
     lm_task *self = lm__current();
     if (self == NULL)
         return LM_ENOTASK;
-    lm_time deadline = timeout > 0 ? lm__loop_stamp(self->loop) + timeout : -1;
     lm_task *one[1] = {t};
     grp g;
     int rc = grp_begin(&g, self, LM__GROUP_WAIT_FOR, one, 1, 0,
@@ -530,22 +548,28 @@ int lm_wait_for(lm_task *t, lm_time timeout, void **result)
     if (rc != 0)
         return rc;
     bool timed_out = false, delivered = false, parked = false;
+    wf_deadline d = {.g = &g};
     if (timeout == 0 && !g.met) {
         /* asyncio: timeout <= 0 cancels at once and waits for the end. */
         timed_out = true;
         lm__cancel(t, LM__CANCEL_TIMEOUT, self->id);
+    } else if (timeout > 0 && !g.met) {
+        d.h = lm_call_later(self->loop, timeout, wf_deadline_fire, &d);
+        if (d.h == NULL) {
+            grp_end(&g, "failed", LM_ENOMEM);
+            return LM_ENOMEM;
+        }
     }
     while (!g.met) {
         parked = true;
-        int prc = grp_park(&g, timed_out ? -1 : deadline, wf_pass_cancel);
-        if (prc == LM_ETIMEDOUT) {
-            timed_out = true;
-            lm__cancel(t, LM__CANCEL_TIMEOUT, self->id);
-        } else if (prc == LM_ECANCELED) {
+        if (grp_park(&g, -1, wf_pass_cancel) == LM_ECANCELED) {
             delivered = true; /* t had ended: nothing to pass on */
             break;
         }
     }
+    if (d.h != NULL)
+        lm_handle_cancel(d.h);
+    timed_out = timed_out || d.fired;
     if (parked && take_pending_cancel(self))
         delivered = true;
     if (delivered || (t->state == LM_STATE_CANCELLED && g.cancel_requested)) {
