@@ -173,21 +173,24 @@ typedef struct lm__timer {
 enum { LM__TIMER_TASK = 1, LM__TIMER_HANDLE = 2 };
 
 struct lm_task {
+    /* Small fields share words: 248 bytes, one 256-byte malloc chunk. */
     lm_loop *loop;
     uint64_t id;
     uint64_t parent_id;
     char *name;
     lm_state state;
+    int error;            /* final code once finished */
     lm_coro_fn fn;
     void *arg;
     void *result;
-    int error;            /* final code once finished */
     char *error_message;  /* from lm_fail; owned */
     int refs;             /* the loop holds one while alive */
     uint32_t ncancel;     /* cancellation requests not withdrawn (asyncio's
                              cancelling()); lm_uncancel counts it down */
     bool started;         /* has run at least once */
     uint8_t cancel_reason;
+    bool cancel_pending;  /* requested and not yet delivered at an await */
+    bool in_ready;        /* linked in loop->ready */
     uint64_t cancel_by;   /* task id that asked, 0 = loop */
     int wake_status;      /* what lm__park returns */
     lm__list ready_node;  /* in loop->ready */
@@ -203,14 +206,12 @@ struct lm_task {
     void *coro;           /* coro.c: context + stack (NULL until first run) */
     /* timer used by lm__park deadlines and sleeps */
     lm__timer timer;
-    bool cancel_pending;  /* requested and not yet delivered at an await */
     /* While parked in an await that passes cancellation on (lm_join,
      * gather, wait_for): called by lm__cancel instead of waking the task. */
     struct lm__pass_on {
         bool (*fn)(lm_task *self, void *ctx, uint8_t reason);
         void *ctx;
     } pass_on;
-    bool in_ready;        /* linked in loop->ready */
     uint64_t ready_seq;   /* loop order stamp when it became ready */
 };
 
