@@ -9,7 +9,12 @@
  *
  *   gather in order        results come back as A, B, C (the order asked),
  *                          not B, C, A (the order finished).
- *   gather fail-fast       B fails: A and C are cancelled, gather returns B's error.
+ *   gather fail-fast       B fails: gather hands B's error to the caller at once;
+ *                          A and C keep running and end done (asyncio's default).
+ *   gather cancel_on_error B fails: A and C are cancelled, gather returns B's error
+ *                          once they have ended. NOT asyncio: the opt-in flag
+ *                          LM_GATHER_CANCEL_ON_ERROR (what the seed diagram says
+ *                          gather does; Trio's nurseries and task groups do it).
  *   gather return_exc      B fails: nothing is cancelled, errors[] says who failed.
  *   wait first_completed   returns when B is done; A and C are still pending.
  *   wait first_exception   returns when B fails; A and C are still pending.
@@ -99,16 +104,38 @@ static int gather_in_order(void *arg)
     return rc;
 }
 
+/* asyncio's gather: the first error comes back at once, the others go on. */
 static int gather_fail_fast(void *arg)
 {
     (void)arg;
     lm_task *t[3];
+    lm_time start = lm_now();
     spawn_jobs("fail-fast", b_fails, t);
     int rc = lm_gather(t, 3, 0, NULL, NULL);
-    printf("%-22sreturned %s\n", "gather fail-fast", lm_err_name(rc));
+    printf("%-22sreturned %s after %lld ms\n", "gather fail-fast", lm_err_name(rc),
+           (long long)((lm_now() - start) / LM_MSEC(1)));
+    print_ends(t);
+    /* Nothing was cancelled: the caller awaits the others itself. */
+    for (int i = 0; i < 3; i++)
+        lm_join(t[i], NULL);
     print_ends(t);
     release_all(t);
     return 0; /* the failure was expected: this scenario succeeded */
+}
+
+/* The opt-in variant (not asyncio): the first failure cancels the others. */
+static int gather_cancel_on_error(void *arg)
+{
+    (void)arg;
+    lm_task *t[3];
+    lm_time start = lm_now();
+    spawn_jobs("cancel_on_error", b_fails, t);
+    int rc = lm_gather(t, 3, LM_GATHER_CANCEL_ON_ERROR, NULL, NULL);
+    printf("gather cancel_on_error returned %s after %lld ms (opt-in, not asyncio)\n",
+           lm_err_name(rc), (long long)((lm_now() - start) / LM_MSEC(1)));
+    print_ends(t);
+    release_all(t);
+    return 0;
 }
 
 static int gather_return_exceptions(void *arg)
@@ -203,6 +230,7 @@ static int main_task(void *arg)
     } scenarios[] = {
         {"gather in order", gather_in_order},
         {"gather fail-fast", gather_fail_fast},
+        {"not asyncio: cancel_on_error", gather_cancel_on_error},
         {"gather return_exceptions", gather_return_exceptions},
         {"wait FIRST_COMPLETED", wait_first_completed},
         {"wait FIRST_EXCEPTION", wait_first_exception},

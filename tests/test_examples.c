@@ -654,21 +654,33 @@ Test(story, groups, .timeout = 60)
     trace_lines(&r, &tr);
     /* Who ended how, per scenario (B fails in the "b_fails" scenarios). */
     expect_ends(&tr, "gather", "done", "done", "done");
-    expect_ends(&tr, "fail-fast", "cancelled", "failed", "cancelled");
+    /* asyncio's gather: B's error goes out at once, A and C run on. */
+    expect_ends(&tr, "fail-fast", "done", "failed", "done");
+    /* The opt-in LM_GATHER_CANCEL_ON_ERROR: B cancels A and C. */
+    expect_ends(&tr, "cancel_on_error", "cancelled", "failed", "cancelled");
     expect_ends(&tr, "return_exc", "done", "failed", "done");
     expect_ends(&tr, "first_completed", "cancelled", "done", "cancelled");
     expect_ends(&tr, "first_exception", "cancelled", "failed", "cancelled");
     expect_ends(&tr, "all_completed", "done", "done", "done");
     expect_ends(&tr, "taskgroup", "cancelled", "failed", "cancelled");
-    /* Who cancelled: the gather and the group themselves (reason: group),
-     * but after a wait() it is the caller's own explicit cancel. */
-    char want[96];
-    snprintf(want, sizeof want, "ev: cancel, task: %ld, reason: group", task_id(&tr, "fail-fast A"));
-    cr_assert(find_line(&tr, 0, want, NULL) >= 0);
-    snprintf(want, sizeof want, "ev: cancel, task: %ld, reason: group", task_id(&tr, "taskgroup C"));
-    cr_assert(find_line(&tr, 0, want, NULL) >= 0);
-    snprintf(want, sizeof want, "ev: cancel, task: %ld, reason: explicit", task_id(&tr, "first_completed A"));
-    cr_assert(find_line(&tr, 0, want, NULL) >= 0);
+    /* Who cancelled: the member that failed (reason: group), in the opt-in
+     * gather and in the task group, never the failed member itself; after
+     * a wait() it is the caller's own explicit cancel. asyncio's gather
+     * cancels nobody. */
+    char want[128];
+    snprintf(want, sizeof want, "ev: cancel, task: %ld, reason: group, by_task: %ld",
+             task_id(&tr, "cancel_on_error A"), task_id(&tr, "cancel_on_error B"));
+    cr_assert(find_line(&tr, 0, want, NULL) >= 0, "%s", want);
+    snprintf(want, sizeof want, "ev: cancel, task: %ld, reason: group, by_task: %ld",
+             task_id(&tr, "taskgroup C"), task_id(&tr, "taskgroup B"));
+    cr_assert(find_line(&tr, 0, want, NULL) >= 0, "%s", want);
+    snprintf(want, sizeof want, "ev: cancel, task: %ld,", task_id(&tr, "taskgroup B"));
+    cr_assert(find_line(&tr, 0, want, NULL) < 0, "the failed child is not cancelled");
+    snprintf(want, sizeof want, "ev: cancel, task: %ld,", task_id(&tr, "fail-fast A"));
+    cr_assert(find_line(&tr, 0, want, NULL) < 0, "asyncio's gather cancels nobody");
+    snprintf(want, sizeof want, "ev: cancel, task: %ld, reason: explicit, by_task: %ld",
+             task_id(&tr, "first_completed A"), task_id(&tr, "wait FIRST_COMPLETED"));
+    cr_assert(find_line(&tr, 0, want, NULL) >= 0, "%s", want);
     /* Finish order B, C, A; results in the order asked. */
     long ga = state_line(&tr, task_id(&tr, "gather A"), "done"),
          gb = state_line(&tr, task_id(&tr, "gather B"), "done"),
@@ -690,7 +702,7 @@ Test(story, groups, .timeout = 60)
     lines d;
     render(&r, LMR_VIEW_TASKS, NULL, NULL, &d);
     cr_assert(find_line(&d, 0, "flowchart", NULL) == 0);
-    const char *cancelled[] = {"fail-fast A", "fail-fast C", "taskgroup A", "taskgroup C",
+    const char *cancelled[] = {"cancel_on_error A", "cancel_on_error C", "taskgroup A", "taskgroup C",
                                "first_completed A", "first_exception C"};
     for (size_t i = 0; i < sizeof cancelled / sizeof cancelled[0]; i++) {
         char label[64];

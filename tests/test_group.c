@@ -102,33 +102,56 @@ static int join_cancel_inner(void *arg)
     lm_task *t = arg;
     rec.rc = lm_join(t, NULL);
     rec.rc2 = lm_task_finished(t);
+    rec.t_return = lm_now();
+    return rec.rc;
+}
+
+static int shield_cancel_inner(void *arg)
+{
+    lm_task *t = arg;
+    rec.rc = lm_shield(t, NULL);
+    rec.rc2 = lm_task_finished(t);
     return rec.rc;
 }
 
 static int join_cancel_main(void *arg)
 {
-    (void)arg;
-    job a = J(0, 50, 0, 0);
+    lm_coro_fn inner = arg;
+    job a = J(0, 50, 0, 3);
     lm_task *ta = lm_spawn("a", worker, &a);
-    lm_task *tj = lm_spawn("joiner", join_cancel_inner, ta);
+    lm_task *tj = lm_spawn("joiner", inner, ta);
     lm_sleep(MS(10));
     lm_cancel(tj);
     lm_join(tj, NULL);
-    /* The joined task goes on running after its joiner was cancelled. */
     rec.errors[0] = lm_join(ta, NULL);
-    rec.t_return = lm_now();
+    rec.errors[1] = lm_task_error(tj);
+    rec.results[1] = (void *)(intptr_t)lm_now();
     lm_task_release(ta);
     lm_task_release(tj);
     return 0;
 }
 
-Test(join, cancelled_joiner_leaves_target_running)
+/* `await task` passes the cancellation on: the joined task is cancelled,
+ * cleans up, and the joiner ends after it. */
+Test(join, cancelled_joiner_cancels_target_and_ends_after_it)
 {
-    cr_assert_eq(lmt_run(join_cancel_main, NULL), 0);
+    cr_assert_eq(lmt_run(join_cancel_main, join_cancel_inner), 0);
+    cr_expect_eq(rec.rc, LM_ECANCELED);
+    cr_expect_eq(rec.rc2, 1, "the target had ended when the joiner returned");
+    cr_expect_eq(rec.t_return, MS(13), "after the target's 3 ms cleanup");
+    cr_expect_eq(rec.errors[0], LM_ECANCELED);
+    cr_expect_eq(rec.errors[1], LM_ECANCELED);
+    cr_expect_eq(rec.cleanup[0], 1);
+}
+
+/* lm_shield (asyncio.shield): the joiner returns at once, the target runs on. */
+Test(join, shielded_joiner_leaves_target_running)
+{
+    cr_assert_eq(lmt_run(join_cancel_main, shield_cancel_inner), 0);
     cr_expect_eq(rec.rc, LM_ECANCELED);
     cr_expect_eq(rec.rc2, 0, "target still running when the joiner returned");
     cr_expect_eq(rec.errors[0], 0);
-    cr_expect_eq(rec.t_return, MS(50));
+    cr_expect_eq((intptr_t)rec.results[1], MS(50));
     cr_expect_eq(rec.cleanup[0], 0);
 }
 
@@ -166,25 +189,46 @@ Test(gather, results_in_original_order)
 
 static int gather_fail_main(void *arg)
 {
-    (void)arg;
+    int flags = (int)(intptr_t)arg;
     job a = J(0, 10, 0, 0);
     job b = J(1, 20, LM_EUSER - 1, 0);
     job c = J(2, 100, 0, 5); /* cleanup takes 5 ms */
     job d = J(3, 100, 0, 0);
     lm_task *t[4] = {lm_spawn("A", worker, &a), lm_spawn("B", worker, &b),
                      lm_spawn("C", worker, &c), lm_spawn("D", worker, &d)};
-    rec.rc = lm_gather(t, 4, 0, rec.results, rec.errors);
+    rec.rc = lm_gather(t, 4, flags, rec.results, rec.errors);
     rec.t_return = lm_now();
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4; i++)
         rec.done[i] = (unsigned char)lm_task_state(t[i]);
+    for (int i = 0; i < 4; i++) {
+        lm_join(t[i], NULL); /* the others may still run: wait for them */
+        rec.done[8 + i] = (unsigned char)lm_task_state(t[i]);
         lm_task_release(t[i]);
     }
     return 0;
 }
 
-Test(gather, first_error_cancels_others_and_waits_for_them)
+/* asyncio's default: the first error reaches the caller at once, the
+ * others keep running to their own end. */
+Test(gather, first_error_returned_at_once_others_keep_running)
 {
-    cr_assert_eq(lmt_run(gather_fail_main, NULL), 0);
+    cr_assert_eq(lmt_run(gather_fail_main, (void *)0), 0);
+    cr_expect_eq(rec.rc, LM_EUSER - 1);
+    cr_expect_eq(rec.t_return, MS(20));
+    cr_expect_eq(rec.done[0], LM_STATE_DONE);
+    cr_expect_eq(rec.done[1], LM_STATE_FAILED);
+    cr_expect(rec.done[2] == LM_STATE_AWAITING, "C still running");
+    cr_expect_eq(rec.errors[2], LM_ESTATE, "no code yet for a running member");
+    cr_expect_null(rec.results[2]);
+    cr_expect_eq(rec.done[10], LM_STATE_DONE, "C ran to its end");
+    cr_expect_eq(rec.done[11], LM_STATE_DONE);
+    cr_expect_eq(rec.cleanup[2] + rec.cleanup[3], 0, "nobody was cancelled");
+}
+
+/* The seed's "gather cancels the others", as the opt-in flag. */
+Test(gather, cancel_on_error_cancels_others_and_waits_for_them)
+{
+    cr_assert_eq(lmt_run(gather_fail_main, (void *)LM_GATHER_CANCEL_ON_ERROR), 0);
     cr_expect_eq(rec.rc, LM_EUSER - 1);
     cr_expect_eq(rec.done[0], LM_STATE_DONE);
     cr_expect_eq(rec.done[1], LM_STATE_FAILED);
@@ -242,25 +286,31 @@ static int gather_owner(void *arg)
     return rec.rc;
 }
 
+static job gather_cancel_jobs[2] = {J(0, 100, 0, 3), J(1, 100, 0, 7)};
+
 static int gather_cancel_main(void *arg)
 {
     (void)arg;
-    job j[2] = {J(0, 100, 0, 3), J(1, 100, 0, 7)};
-    lm_task *o = lm_spawn("owner", gather_owner, j);
+    lm_task *o = lm_spawn("owner", gather_owner, gather_cancel_jobs);
     lm_sleep(MS(10));
     lm_cancel(o);
     rec.errors[0] = lm_join(o, NULL);
+    lm_sleep(MS(20)); /* y's cleanup goes on after the owner returned */
     lm_task_release(o);
     return 0;
 }
 
+/* The members are cancelled; as in asyncio the first one to end cancelled
+ * settles the gather (LM_ECANCELED), the other may still be cleaning up. */
 Test(gather, cancelled_caller_cancels_members)
 {
     cr_assert_eq(lmt_run(gather_cancel_main, NULL), 0);
     cr_expect_eq(rec.rc, LM_ECANCELED);
-    cr_expect_eq(rec.rc2, 1);
-    cr_expect_eq(rec.t_return, MS(17));
+    cr_expect_eq(rec.rc2, 0, "y was still cleaning up");
+    cr_expect_eq(rec.t_return, MS(13));
     cr_expect_eq(rec.errors[0], LM_ECANCELED);
+    cr_expect_eq(rec.cleanup[1], 1);
+    cr_expect_eq(rec.cleanup_at[1], MS(17));
 }
 
 static int gather_empty_main(void *arg)
@@ -609,7 +659,8 @@ Test(taskgroup, reports_every_error_and_cancels_the_rest)
 }
 
 /* The owner is busy in its body when a child fails: the siblings are
- * cancelled at once, not when the owner reaches the wait. */
+ * cancelled at once, and so is the owner's body at its current await
+ * (asyncio's TaskGroup); the exit withdraws the group's request. */
 static int tg_busy_main(void *arg)
 {
     (void)arg;
@@ -617,9 +668,11 @@ static int tg_busy_main(void *arg)
     lm_taskgroup *g = lm_taskgroup_new("busy");
     lm_taskgroup_spawn(g, "fails", worker, &j[0]);
     lm_taskgroup_spawn(g, "slow", worker, &j[1]);
-    lm_sleep(MS(50)); /* the body goes on */
+    rec.errors[0] = lm_sleep(MS(50)); /* the body: interrupted at 10 ms */
+    rec.errors[1] = lm_now();
     rec.rc2 = lm_taskgroup_spawn(g, "late", worker, &j[1]) == NULL;
-    rec.rc = lm_taskgroup_wait(g);
+    rec.rc = lm_taskgroup_exit(g, rec.errors[0]);
+    rec.errors[2] = lm_cancelled();
     rec.t_return = lm_now();
     lm_taskgroup_free(g);
     return 0;
@@ -632,7 +685,10 @@ Test(taskgroup, failure_cancels_siblings_while_owner_busy)
     cr_expect_eq(rec.cleanup[1], 1);
     cr_expect_eq(rec.cleanup_at[1], MS(10));
     cr_expect_eq(rec.rc2, 1, "no spawn into a failed group");
-    cr_expect_eq(rec.t_return, MS(50));
+    cr_expect_eq(rec.errors[0], LM_ECANCELED, "the body's await was cancelled");
+    cr_expect_eq(rec.errors[1], MS(10));
+    cr_expect_eq(rec.errors[2], 0, "the group withdrew its request");
+    cr_expect_eq(rec.t_return, MS(10));
 }
 
 static int tg_owner(void *arg)
@@ -762,18 +818,18 @@ Test(taskgroup, child_cancelled_from_outside_is_not_an_error)
     cr_expect_eq(rec.t_return, MS(20));
 }
 
-/* The task ends in the very tick its deadline passes: the deadline timer
- * was armed first, so wait_for cancels t, but t has already been woken by
- * its own timer and returns normally; its result wins (asyncio returns a
- * result that arrived despite the cancel). */
-Test(wait_for, completion_in_the_deadline_tick_wins)
+/* The task's sleep ends in the very tick its deadline passes. The deadline
+ * timer was armed first, so wait_for cancels t before t runs again; t's
+ * sleep returns 0 (it had been woken) but t returns without another await,
+ * and a task that returns with a cancellation pending ends cancelled, as in
+ * asyncio (which throws CancelledError into t at that await): a timeout. */
+Test(wait_for, completion_in_the_deadline_tick_is_a_timeout)
 {
     wf_case c = {J(0, 20, 0, 0), MS(20)};
     cr_assert_eq(lmt_run(wait_for_main, &c), 0);
-    cr_expect_eq(rec.rc, 0);
-    cr_expect_eq((intptr_t)rec.results[0], 100);
+    cr_expect_eq(rec.rc, LM_ETIMEDOUT);
     cr_expect_eq(rec.t_return, MS(20));
-    cr_expect_eq(rec.done[0], LM_STATE_DONE);
+    cr_expect_eq(rec.done[0], LM_STATE_CANCELLED);
 }
 
 /* The gather owner is woken by its last member's end and cancelled in the

@@ -121,12 +121,14 @@ static int cancel_pending_main(void *arg)
 {
     (void)arg;
     lm_task *t = lm_spawn("victim", body, NULL);
-    cr_assert_eq(lm_cancel(t), 0);
-    cr_assert_eq(lm_cancel(t), 0); /* twice: harmless */
+    cr_assert_eq(lm_cancel(t), 1, "a request was made");
+    cr_assert_eq(lm_cancel(t), 1); /* twice: counted, delivered once */
+    cr_assert_eq(lm_task_cancelling(t), 2);
     lm_yield();
     cr_assert_eq(lm_task_state(t), LM_STATE_CANCELLED);
     cr_assert_eq(lm_task_error(t), LM_ECANCELED);
-    cr_assert_eq(lm_cancel(t), 0); /* finished: harmless */
+    cr_assert_eq(lm_cancel(t), 0, "finished: no request, outcome kept");
+    cr_assert_eq(lm_task_error(t), LM_ECANCELED);
     lm_task_release(t);
     /* A created task too. */
     t = lm_task_new(lm_loop_current(), "never", body, NULL);
@@ -193,7 +195,12 @@ static int self_cancel_main(void *arg)
     cr_assert_eq(lm_sleep(LM_SEC(1)), LM_ECANCELED); /* at the next await */
     cr_assert_eq(lm_sleep(LM_MSEC(1)), 0);            /* delivered once */
     lm_cancel(lm_current());
-    lm_uncancel();
+    /* Two requests so far (asyncio's cancelling() counts them): one
+     * uncancel leaves one, the second withdraws the pending delivery too. */
+    cr_assert_eq(lm_task_cancelling(lm_current()), 2);
+    cr_assert_eq(lm_uncancel(), 1);
+    cr_assert_eq(lm_cancelled(), 1);
+    cr_assert_eq(lm_uncancel(), 0);
     cr_assert_eq(lm_cancelled(), 0);
     cr_assert_eq(lm_sleep(LM_MSEC(1)), 0);
     return LM_ECANCELED;

@@ -7,8 +7,9 @@
  *    the poller, the context switch, and the ONE state-transition function
  *    lm__transition(), which also calls the trace hook.
  *  - sync.c (futures, events, queues, locks, semaphores) and group.c (join,
- *    gather, wait, task groups, wait_for) are written only against
- *    lm__park()/lm__wake() and the intrusive lists below.
+ *    shield, gather, wait, task groups, wait_for, timeout scopes) are written
+ *    only against lm__park()/lm__park_passing()/lm__wake()/lm__cancel(), the
+ *    waiters' `ended` callbacks and the intrusive lists below.
  *  - trace.c implements the lm__tr_* hooks; the runtime calls them only
  *    through LM__TRACE(), which costs one predictable branch when off.
  */
@@ -172,20 +173,24 @@ typedef struct lm__timer {
 enum { LM__TIMER_TASK = 1, LM__TIMER_HANDLE = 2 };
 
 struct lm_task {
+    /* Small fields share words: 248 bytes, one 256-byte malloc chunk. */
     lm_loop *loop;
     uint64_t id;
     uint64_t parent_id;
     char *name;
     lm_state state;
+    int error;            /* final code once finished */
     lm_coro_fn fn;
     void *arg;
     void *result;
-    int error;            /* final code once finished */
     char *error_message;  /* from lm_fail; owned */
     int refs;             /* the loop holds one while alive */
-    bool cancel_requested;
+    uint32_t ncancel;     /* cancellation requests not withdrawn (asyncio's
+                             cancelling()); lm_uncancel counts it down */
     bool started;         /* has run at least once */
     uint8_t cancel_reason;
+    bool cancel_pending;  /* requested and not yet delivered at an await */
+    bool in_ready;        /* linked in loop->ready */
     uint64_t cancel_by;   /* task id that asked, 0 = loop */
     int wake_status;      /* what lm__park returns */
     lm__list ready_node;  /* in loop->ready */
@@ -194,28 +199,37 @@ struct lm_task {
     lm__list joiners;     /* lm__waiter nodes of tasks joining this one. When
                              the task ends, task.c unlinks every waiter (so
                              lm__list_unlinked(&w->node) becomes true) and
-                             calls lm__wake(w->task, LM__BY_TASK, t->id, 0);
-                             the waker owns nothing, the waiter's memory
-                             stays the caller's. */
+                             calls w->ended (or, without one, lm__wake(
+                             w->task, LM__BY_TASK, t->id, 0)); the waker
+                             owns nothing, the waiter's memory stays the
+                             caller's. */
     void *coro;           /* coro.c: context + stack (NULL until first run) */
     /* timer used by lm__park deadlines and sleeps */
     lm__timer timer;
-    bool cancel_pending;  /* requested and not yet delivered at an await */
-    bool in_ready;        /* linked in loop->ready */
+    /* While parked in an await that passes cancellation on (lm_join,
+     * gather, wait_for): called by lm__cancel instead of waking the task. */
+    struct lm__pass_on {
+        bool (*fn)(lm_task *self, void *ctx, uint8_t reason);
+        void *ctx;
+    } pass_on;
     uint64_t ready_seq;   /* loop order stamp when it became ready */
 };
 
 /* A task waiting on something, when the primitive needs more than wait_node
  * (e.g. a task joining several others). */
-typedef struct lm__waiter {
+typedef struct lm__waiter lm__waiter;
+struct lm__waiter {
     lm__list node;
     lm_task *task;
-    /* NULL, or a list owned by the waiting code: when the joined task ends,
-     * task.c moves node onto *done (instead of leaving it unlinked) before
-     * waking `task`, so a task awaiting many others finds which ones ended
-     * in O(1) each instead of rescanning all of them. */
-    lm__list *done;
-} lm__waiter;
+    /* NULL (the joined task's end wakes `task`, by: task), or what to do
+     * instead: gather, wait, wait_for and task groups decide there whether
+     * their condition is met, so the waiting task is woken once, when it
+     * is, not once per member that ends. Called on the loop's thread with
+     * `ended` already in its final state and w unlinked; it may wake and
+     * cancel tasks but must not park. */
+    void (*ended)(lm__waiter *w, lm_task *ended);
+    void *ctx; /* for `ended` */
+};
 
 /* ------------------------------------------------------------------------ */
 /* Runtime services (loop.c / task.c)                                        */
@@ -243,13 +257,28 @@ void lm__transition(lm_task *t, lm_state to, const lm__reason *r);
 int lm__park(const lm__reason *w, lm_time deadline);
 
 /*
+ * lm__park for an await that passes cancellation on to what it awaits, as
+ * `await task` and `await gather(...)` do in asyncio. While the task is
+ * parked, a cancellation calls pass(self, ctx, reason) instead of waking
+ * it; when pass returns true the cancellation went on to the awaited tasks
+ * and the task stays parked until they end (its request counts, as
+ * cancelling() does, but is not pending any more). When it returns false the
+ * task is woken with LM_ECANCELED as usual. A cancellation already pending
+ * when the call is made is offered to pass the same way before parking.
+ */
+typedef bool (*lm__pass_fn)(lm_task *self, void *ctx, uint8_t reason);
+int lm__park_passing(const lm__reason *w, lm_time deadline, lm__pass_fn pass,
+                     void *ctx);
+
+/*
  * Makes an awaiting task pending again (by = lm__by, by_task = the waker's
  * id or 0) with lm__park returning `status`. Waking a task that is not
  * awaiting does nothing. Callable from any code on the loop's thread.
  */
 void lm__wake(lm_task *t, uint8_t by, uint64_t by_task, int status);
 
-/* Cancel with a reason, for group.c (timeouts, group failures). */
+/* Cancel with a reason, for group.c (timeouts, group failures): what
+ * lm_cancel returns (1: requested, 0: t had finished). by = 0: the loop. */
 int lm__cancel(lm_task *t, uint8_t reason, uint64_t by);
 
 /* The current task or NULL / the current loop or NULL (thread-local). */

@@ -138,6 +138,7 @@ typedef struct lm_lock lm_lock;
 typedef struct lm_sem lm_sem;
 typedef struct lm_taskgroup lm_taskgroup;
 typedef struct lm_handle lm_handle;
+typedef struct lm_timeout lm_timeout;
 
 /*
  * A coroutine function: the body of a task. It returns 0 on success, or a
@@ -319,25 +320,42 @@ int lm_fail(int code, const char *message);
 const char *lm_task_error_message(const lm_task *t);
 
 /*
- * Requests cancellation of t. A task still `created` or `pending` that has
- * never run ends `cancelled` without running its body. A task that is
- * awaiting gets LM_ECANCELED from its await call and runs its own cleanup.
- * Cancelling a running task (itself) takes effect at its next await.
- * Cancelling twice, or a finished task, is harmless and returns 0. [loop]
- * The request is delivered once: the await that returned LM_ECANCELED
- * consumes it, so cleanup code can await again normally (like a finally
- * block). A new lm_cancel after delivery is delivered again. If a task was
- * already woken with a result (a queue item, a future value) when the cancel
- * arrives, that await returns its result and the next await gets
- * LM_ECANCELED, so nothing handed over is lost.
+ * Requests cancellation of t (asyncio's Task.cancel). Returns 1 when a
+ * request was made, 0 when t had already finished (nothing happens: its
+ * outcome and result stay), LM_EINVAL for NULL. [loop]
+ *  - A task still `created` ends `cancelled` at once; one `pending` that has
+ *    never run ends `cancelled` at its turn: its body never runs.
+ *  - A task that is awaiting gets LM_ECANCELED from its await call and runs
+ *    its own cleanup (the C form of try/finally). Awaits that wait for other
+ *    tasks pass the request on instead, as `await task` does: lm_join,
+ *    lm_gather and lm_wait_for cancel what they await and return once it has
+ *    ended (see each call); lm_shield and lm_wait do not.
+ *  - A running task (cancelling itself) gets it at its next await; if it
+ *    returns 0 before awaiting again it ends `cancelled` all the same (a
+ *    failure code still ends it `failed`).
+ *  - Every request counts (lm_task_cancelling) and is traced; requests that
+ *    come before the first is delivered are delivered once. The await that
+ *    returned LM_ECANCELED consumes it, so cleanup code can await again
+ *    normally; a new request after that is delivered again.
+ *  - If a task was already woken with a result (a queue item, a future
+ *    value) when the cancel arrives, that await returns its result and the
+ *    next await gets LM_ECANCELED, so nothing handed over is lost. (asyncio
+ *    raises at that await; lm_join, gather, wait and wait_for do too, since
+ *    the members' outcomes stay readable on the tasks.)
  */
 int lm_cancel(lm_task *t);
 /* 1 when cancellation of the current task has been requested (also after
- * it was delivered, until lm_uncancel); 0 outside tasks. [task] */
+ * it was delivered, until lm_uncancel withdrew every request); 0 outside
+ * tasks. [task] */
 int lm_cancelled(void);
+/* The number of cancellation requests of t not withdrawn by lm_uncancel
+ * (asyncio's Task.cancelling()); 0 for NULL. */
+int lm_task_cancelling(const lm_task *t);
 /*
- * Withdraws a pending cancellation request of the current task (asyncio's
- * uncancel): for a task that caught a cancellation and decides to go on. [task]
+ * Withdraws one cancellation request of the current task (asyncio's
+ * uncancel): for a task that caught a cancellation and decides to go on.
+ * Returns the number of requests left; when none is left, a delivery still
+ * on its way is withdrawn too (as in asyncio 3.13). [task]
  */
 int lm_uncancel(void);
 
@@ -353,15 +371,28 @@ int lm_sleep(lm_time d);
 int lm_yield(void);
 
 /*
- * Awaits t's completion. Returns t's code (0, its error, or LM_ECANCELED when
- * t was cancelled), and *result (if not NULL) gets its result. If the caller
- * itself is cancelled while waiting, returns LM_ECANCELED and t goes on
- * running (use lm_cancelled() to tell the two apart).
+ * Awaits t's completion (`await task`). Returns t's code (0, its error, or
+ * LM_ECANCELED when t was cancelled), and *result (if not NULL) gets its
+ * result. If the caller is cancelled while waiting, the cancellation is
+ * passed on to t (same reason, by_task the caller) and lm_join keeps waiting
+ * for t's end: it returns LM_ECANCELED when t ended cancelled, or t's own
+ * outcome if t ignored the request; so a chain of joins is cancelled down to
+ * its end and unwinds in order. A cancellation that arrives after t ended
+ * but before the caller ran again makes lm_join return LM_ECANCELED (t's
+ * outcome stays in lm_task_error(t)).
  * A task still `created` is started first (awaiting it would otherwise wait
  * forever); the same holds for the members of gather, wait and wait_for.
  * LM_EINVAL for NULL, for t == the caller (a deadlock), or another loop's t.
  */
 int lm_join(lm_task *t, void **result);
+
+/*
+ * Awaits t like lm_join, but shielded from the caller's cancellation
+ * (`await asyncio.shield(task)`): a cancelled caller gets LM_ECANCELED at
+ * once and t goes on running untouched. Cancelling t itself still cancels
+ * it (then this returns LM_ECANCELED, t's code). [task]
+ */
+int lm_shield(lm_task *t, void **result);
 
 /* Records a note from the current task (or about the loop outside tasks). */
 void lm_note(const char *text);
@@ -373,23 +404,39 @@ void lm_notef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 enum {
     /* gather: collect every error in errors[] instead of failing fast. */
-    LM_GATHER_RETURN_EXCEPTIONS = 1
+    LM_GATHER_RETURN_EXCEPTIONS = 1,
+    /* gather: NOT asyncio's behaviour, an opt-in (Trio's nursery and task
+     * groups do this): the first failure cancels the other members, and the
+     * call returns that failure once they have all ended. */
+    LM_GATHER_CANCEL_ON_ERROR = 2
 };
 
 /*
- * Awaits every task in tasks[0..n) (like asyncio.gather on tasks).
- * results[i] (if results is not NULL) gets task i's result and errors[i] (if
- * not NULL) its code, in the original order whatever the completion order.
- * Default mode: on the first failure the other tasks are cancelled and that
- * failure's code is returned once they have finished. With
- * LM_GATHER_RETURN_EXCEPTIONS nothing is cancelled, every task runs to its
- * end, and the call returns 0 (errors[] tells who failed).
- * If the caller is cancelled, every task is cancelled and LM_ECANCELED is
- * returned after they finished. The caller keeps its references.
- * In the default mode a member cancelled by someone else counts as a failure
- * with code LM_ECANCELED (as asyncio.gather raises CancelledError). Members
- * ending in the same loop step are ranked by index to pick "the first".
- * Allocates O(n) only above 8 members (and the trace label when tracing).
+ * Awaits every task in tasks[0..n) (asyncio.gather on tasks). results[i] (if
+ * results is not NULL) gets task i's result and errors[i] (if not NULL) its
+ * code, in the original order whatever the completion order; a member still
+ * running when the call returns gets NULL and LM_ESTATE there. The caller
+ * keeps its references. The caller is woken once, when the call's condition
+ * is met, by the member that met it.
+ *  - Default (asyncio): the first member to end with an error (a failure,
+ *    or LM_ECANCELED for a member cancelled by someone else) hands that code
+ *    to the caller at once; the other members keep running (await or cancel
+ *    them yourself). Returns 0 when all succeeded.
+ *  - LM_GATHER_RETURN_EXCEPTIONS: every member runs to its end, the call
+ *    returns 0 and errors[] tells who failed.
+ *  - LM_GATHER_CANCEL_ON_ERROR (opt-in, not asyncio): the first failure
+ *    cancels the others (reason group, by the failed member) and is returned
+ *    once every member has ended. Not combinable with RETURN_EXCEPTIONS.
+ *  - If the caller is cancelled, the members still running are cancelled
+ *    (reason group, by the caller) and the call goes on as the mode says: by
+ *    default it returns the first member's end that is an error (normally
+ *    LM_ECANCELED) while the rest may still be cleaning up; with
+ *    RETURN_EXCEPTIONS or CANCEL_ON_ERROR it returns LM_ECANCELED once all
+ *    have ended. It returns LM_ECANCELED as well if every member ignored the
+ *    request and succeeded (asyncio's rule).
+ * Members that had already ended count first, in index order. n == 0
+ * returns 0 at once. Allocates O(n) only above 8 members (and the trace
+ * label when tracing).
  */
 int lm_gather(lm_task *const *tasks, size_t n, int flags, void **results,
               int *errors);
@@ -402,57 +449,117 @@ typedef enum lm_wait_mode {
 
 /*
  * Awaits tasks[0..n) until `mode` is satisfied or `timeout` passes (negative:
- * none) (like asyncio.wait). Nothing is cancelled. On return done[i] is 1
- * for every task that has finished and 0 for the pending ones (done may be
- * NULL); *ndone (may be NULL) gets the count. Returns 0 (also on timeout:
- * check the counts, as in asyncio) or LM_ECANCELED.
+ * none) (like asyncio.wait). Nothing is cancelled, not even when the caller
+ * is: it gets LM_ECANCELED at once and the members go on. On return done[i]
+ * is 1 for every task that has finished and 0 for the pending ones (done may
+ * be NULL); *ndone (may be NULL) gets the count. Returns 0 (also on timeout:
+ * check the counts, as in asyncio), LM_ECANCELED, or LM_EINVAL for n == 0
+ * (asyncio raises ValueError on an empty set). FIRST_EXCEPTION counts only
+ * failures (a cancelled member is no exception) and otherwise waits for all.
+ * The caller is woken once, by the member that satisfied the mode.
  */
 int lm_wait(lm_task *const *tasks, size_t n, lm_wait_mode mode,
             lm_time timeout, unsigned char *done, size_t *ndone);
 
 /*
- * Awaits t for at most `timeout`. If the deadline passes, t is cancelled, its
- * cleanup runs to the end, and only then does the call return LM_ETIMEDOUT
- * (never LM_ECANCELED for a timeout). Otherwise returns t's code and result.
- * A t that ignores the cancellation and still ends done or failed gives that
- * outcome instead (as asyncio returns a result that arrived anyway). If the
- * caller is cancelled, t is cancelled too and LM_ECANCELED is returned once
- * t has finished.
+ * Awaits t for at most `timeout` (negative: none) (asyncio.wait_for, 3.12).
+ * If the deadline passes, t is cancelled (reason timeout, by the caller),
+ * its cleanup runs to the end, and only then does the call return
+ * LM_ETIMEDOUT (never LM_ECANCELED for a timeout). Otherwise returns t's
+ * code and result. A t that ignores the cancellation and still ends done or
+ * failed gives that outcome instead (as asyncio returns a result that arrived
+ * anyway). A zero timeout cancels a t that has not ended at once (one that
+ * has not run yet never runs its body) and returns LM_ETIMEDOUT after its
+ * end; a t already finished gives its outcome. If the caller is cancelled,
+ * the request is passed on to t (the caller's reason, by the caller) and
+ * LM_ECANCELED is returned once t has ended cancelled (t's outcome if it
+ * ignored the request).
  */
 int lm_wait_for(lm_task *t, lm_time timeout, void **result);
 
 /*
  * Task groups: structured concurrency (asyncio.TaskGroup).
- *   lm_taskgroup *g = lm_taskgroup_new("fetchers");
+ *   lm_taskgroup *g = lm_taskgroup_new("fetchers");   // async with ... as g:
  *   lm_taskgroup_spawn(g, "a", fa, NULL);
  *   lm_taskgroup_spawn(g, "b", fb, NULL);
- *   int rc = lm_taskgroup_wait(g);      // the end of the `async with`
+ *   int rc = lm_sleep(LM_SEC(1));                     // the body's awaits
+ *   rc = lm_taskgroup_exit(g, rc);                    // the end of the block
  *   lm_taskgroup_free(g);
- * The first child failure cancels every other child (and the owner's wait
- * keeps waiting until all of them finished). lm_taskgroup_wait returns 0 when
- * every child succeeded, else the first failure's code; every child's error
- * is available through lm_taskgroup_errors (the ExceptionGroup).
- * The group owns its children (the caller never releases them).
- * A child failure cancels its siblings at once, even while the owner is
- * still busy in its own body; unlike asyncio the owner itself is not
- * cancelled (it learns of the failure from lm_taskgroup_wait). If the waiting
- * owner is cancelled, the children are cancelled and awaited, and the wait
- * returns LM_ECANCELED (or the first failure's code, which takes precedence).
- * Children may spawn more children into the group while the owner waits.
+ * The group owns its children (the caller never releases them); the owner
+ * is the task that made the group, and only it may end the block.
+ *  - The first child that fails cancels every other child (reason group, by
+ *    that child) and, while the owner is still in its body, the owner too:
+ *    the body's current (or next) await returns LM_ECANCELED. Pass that on
+ *    to lm_taskgroup_exit; the group withdraws its own request there
+ *    (lm_uncancel), so the owner is not left cancelled. An owner already
+ *    waiting in lm_taskgroup_exit is not interrupted (asyncio interrupts and
+ *    resumes that wait; nothing observable differs).
+ *  - A child cancelled from elsewhere is not a failure.
+ *  - No spawn after a failure began cancelling the children, or after exit
+ *    (NULL, as asyncio raises RuntimeError).
+ *  - Children may spawn more children into the group while the owner waits.
  */
 lm_taskgroup *lm_taskgroup_new(const char *name); /* [task]; NULL: no memory
                                                      or not in a task */
 lm_task *lm_taskgroup_spawn(lm_taskgroup *g, const char *name, lm_coro_fn fn,
-                            void *arg); /* borrowed; NULL after wait/fail */
+                            void *arg); /* borrowed; NULL: see above */
+/*
+ * The end of the `async with` block [task]: body_rc is how the body ended
+ * (0, LM_ECANCELED, or its error). A body that failed or was cancelled (and
+ * the owner being cancelled while it waits here) cancels the children still
+ * running (reason group, by the owner). Then it waits for every child and
+ * returns: the first error that happened (children's failures in the order
+ * they happened, then the body's error: asyncio's ExceptionGroup, see
+ * lm_taskgroup_errors) if any; else LM_ECANCELED if the owner was cancelled
+ * by someone other than the group; else 0. When errors win over such an
+ * outside cancellation, that request still stands and is delivered at the
+ * owner's next await (as asyncio 3.13 re-cancels the parent). A second call
+ * returns the same code; LM_EINVAL from a task other than the owner.
+ */
+int lm_taskgroup_exit(lm_taskgroup *g, int body_rc);
+/* lm_taskgroup_exit(g, 0): the block's end after a body that succeeded. */
 int lm_taskgroup_wait(lm_taskgroup *g);
 size_t lm_taskgroup_size(const lm_taskgroup *g);
 lm_task *lm_taskgroup_task(const lm_taskgroup *g, size_t i); /* borrowed */
-/* Fills errs[0..cap) with the failed children's codes in spawn order (not
- * counting cancellations caused by the group); returns how many failed. */
+/* Fills errs[0..cap) with the group's errors in the order they happened: the
+ * children that failed (not counting cancellations), then the body's error
+ * given to lm_taskgroup_exit; returns how many there are. */
 size_t lm_taskgroup_errors(const lm_taskgroup *g, int *errs, size_t cap);
 /* Frees the group; children still running are cancelled first (they finish
  * on their own; the loop frees them). */
 void lm_taskgroup_free(lm_taskgroup *g);
+
+/*
+ * Timeout scopes (asyncio.timeout / asyncio.timeout_at): one deadline over
+ * several awaits of the current task.
+ *   lm_timeout *to = lm_timeout_begin(LM_MSEC(100));  // async with timeout(0.1):
+ *   int rc = step_one();                               //     await ...
+ *   if (rc == 0) rc = step_two();                      //     await ...
+ *   rc = lm_timeout_end(to, rc);                       // LM_ETIMEDOUT if it expired
+ *   lm_timeout_free(to);
+ * When the deadline passes, the task is cancelled (reason timeout, by the
+ * loop) so its current await returns LM_ECANCELED; pass the block's outcome
+ * to lm_timeout_end, which withdraws that request (lm_uncancel) and turns
+ * LM_ECANCELED into LM_ETIMEDOUT when no other cancellation is left. A
+ * deadline already passed (or a zero delay) cancels at the loop's next turn,
+ * not on the spot. Scopes nest; the inner one that expires reports it.
+ * NULL: no memory, or not in a task. A negative delay / when means "no
+ * deadline" (asyncio's None; for a deadline in the past use 0 or a past
+ * loop time). The handle stays valid after lm_timeout_end, for
+ * lm_timeout_expired, until lm_timeout_free. [task]
+ */
+lm_timeout *lm_timeout_begin(lm_time delay);
+lm_timeout *lm_timeout_begin_at(lm_time when); /* absolute loop time (lm_now) */
+/* Moves the deadline (absolute; negative: none). LM_ESTATE once it has
+ * expired or the scope ended (asyncio raises RuntimeError). */
+int lm_timeout_reschedule(lm_timeout *to, lm_time when);
+lm_time lm_timeout_when(const lm_timeout *to); /* negative: none */
+/* 1 once the deadline has passed (the task was cancelled by this scope). */
+int lm_timeout_expired(const lm_timeout *to);
+/* The end of the block: returns rc, or LM_ETIMEDOUT as described above;
+ * LM_ESTATE when called twice, LM_EINVAL from another task. [task] */
+int lm_timeout_end(lm_timeout *to, int rc);
+void lm_timeout_free(lm_timeout *to);
 
 /* ------------------------------------------------------------------------ */
 /* Futures, events, queues, locks, semaphores                                 */

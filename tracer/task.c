@@ -244,9 +244,10 @@ static void lm__task_finish(lm_loop *loop, lm_task *t)
     lm__list *n;
     while ((n = lm__list_pop_front(&t->joiners)) != NULL) {
         lm__waiter *w = LM__CONTAINER_OF(n, lm__waiter, node);
-        if (w->done != NULL)
-            lm__list_push_back(w->done, &w->node);
-        lm__wake(w->task, LM__BY_TASK, t->id, 0);
+        if (w->ended != NULL)
+            w->ended(w, t);
+        else
+            lm__wake(w->task, LM__BY_TASK, t->id, 0);
     }
     lm_task_release(t);
 }
@@ -270,6 +271,13 @@ static void lm__task_entry(void *arg)
             t->error_message = lm__strdup(buf);
         }
         rc = LM_EFAILED;
+    }
+    if (rc == 0 && t->cancel_pending) {
+        /* It cancelled itself (or was cancelled while running) and
+         * returned before any await could deliver it: asyncio ends such a
+         * task cancelled too (the request wins over the return). */
+        t->cancel_pending = false;
+        rc = LM_ECANCELED;
     }
     if (rc == 0) {
         to = LM_STATE_DONE;
@@ -323,28 +331,56 @@ void lm__task_step(lm_loop *loop, lm_task *t)
 
 /* ---- park / wake / cancel ----------------------------------------------- */
 
-int lm__park(const lm__reason *w, lm_time deadline)
+/* The one body of lm__park and lm__park_passing, inlined into both so that
+ * plain parks (every sleep, event, queue, lock wait) pay nothing for passing
+ * cancellation on: pass_on is NULL whenever a task is not parked in an await
+ * that passes it on, so lm__park never touches it. */
+static inline __attribute__((always_inline)) int
+lm__park_impl(const lm__reason *w, lm_time deadline, lm__pass_fn pass, void *ctx)
 {
     lm_loop *loop = lm__tl_loop;
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;
     if (t->cancel_pending) {
+        /* asyncio: a task resumed with a cancellation pending cancels the
+         * future it then awaits; for a task or gather that passes the
+         * request on, and the awaiter waits for the outcome. */
         t->cancel_pending = false;
-        return LM_ECANCELED;
+        if (pass == NULL || !pass(t, ctx, t->cancel_reason))
+            return LM_ECANCELED;
     }
     t->wake_status = 0;
+    if (pass != NULL) {
+        t->pass_on.fn = pass;
+        t->pass_on.ctx = ctx;
+    }
     lm__transition(t, LM_STATE_AWAITING, w);
     if (deadline >= 0)
         lm__timer_arm(loop, &t->timer, deadline, LM__TIMER_TASK);
     lm__coro_suspend(&loop->sched);
     /* Running again: lm__wake (or the timer, or a cancel) set the status. */
+    if (pass != NULL) {
+        t->pass_on.fn = NULL;
+        t->pass_on.ctx = NULL;
+    }
     if (t->timer.armed)
         lm__timer_disarm(loop, &t->timer);
     int st = t->wake_status;
     if (st == LM_ECANCELED)
         t->cancel_pending = false; /* delivered */
     return st;
+}
+
+int lm__park_passing(const lm__reason *w, lm_time deadline, lm__pass_fn pass,
+                     void *ctx)
+{
+    return lm__park_impl(w, deadline, pass, ctx);
+}
+
+int lm__park(const lm__reason *w, lm_time deadline)
+{
+    return lm__park_impl(w, deadline, NULL, NULL);
 }
 
 void lm__wake(lm_task *t, uint8_t by, uint64_t by_task, int status)
@@ -372,32 +408,39 @@ int lm__cancel(lm_task *t, uint8_t reason, uint64_t by)
 {
     if (t == NULL)
         return LM_EINVAL;
-    if (lm_task_finished(t) || t->cancel_pending)
-        return 0; /* harmless: finished, or a request is still on its way */
+    if (lm_task_finished(t))
+        return 0; /* nothing to cancel; its outcome and result stay */
     lm_loop *loop = t->loop;
-    t->cancel_requested = true;
-    t->cancel_pending = true;
+    t->ncancel++;
+    LM__TRACE(loop, cancel, t->id, by, reason);
+    if (t->cancel_pending)
+        return 1; /* already on its way: counted, delivered once */
     t->cancel_reason = reason;
     t->cancel_by = by;
-    LM__TRACE(loop, cancel, t->id, by, reason);
     switch (t->state) {
     case LM_STATE_CREATED: {
         lm__reason r = {.by = LM__BY_CANCEL, .task = by, .fd = -1, .error = LM_ECANCELED};
         t->error = LM_ECANCELED;
-        t->cancel_pending = false;
         lm__transition(t, LM_STATE_CANCELLED, &r);
         lm__task_finish(loop, t);
         break;
     }
     case LM_STATE_AWAITING:
+        /* An await that passes cancellation on (lm_join, gather, wait_for)
+         * cancels what it awaits and keeps waiting for its end. */
+        if (t->pass_on.fn != NULL && t->pass_on.fn(t, t->pass_on.ctx, reason))
+            break;
+        t->cancel_pending = true;
         lm__wake(t, LM__BY_CANCEL, by, LM_ECANCELED);
         break;
     default:
         /* pending: ends at its turn without running (never started) or
-         * gets LM_ECANCELED at its next await; running: at its next await. */
+         * gets LM_ECANCELED at its next await; running: at its next await
+         * (or ends cancelled if it returns 0 first). */
+        t->cancel_pending = true;
         break;
     }
-    return 0;
+    return 1;
 }
 
 int lm_cancel(lm_task *t)
@@ -421,7 +464,12 @@ void lm__cancel_all(lm_loop *loop, uint8_t reason)
 int lm_cancelled(void)
 {
     lm_task *t = lm__current();
-    return t != NULL && t->cancel_requested;
+    return t != NULL && t->ncancel > 0;
+}
+
+int lm_task_cancelling(const lm_task *t)
+{
+    return t != NULL ? (int)t->ncancel : 0;
 }
 
 int lm_uncancel(void)
@@ -429,9 +477,13 @@ int lm_uncancel(void)
     lm_task *t = lm__current();
     if (t == NULL)
         return LM_ENOTASK;
-    t->cancel_requested = false;
-    t->cancel_pending = false;
-    return 0;
+    if (t->ncancel > 0)
+        t->ncancel--;
+    /* As in asyncio 3.13: the last withdrawn request also withdraws a
+     * delivery still on its way. */
+    if (t->ncancel == 0)
+        t->cancel_pending = false;
+    return (int)t->ncancel;
 }
 
 /* ---- the simplest awaits ------------------------------------------------ */

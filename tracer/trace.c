@@ -248,7 +248,9 @@ void lm__tr_group(lm__trace *tr, lm_loop *loop, uint32_t group, uint8_t kind,
     r->s2 = lm__trace_blob(tr, members, n * sizeof *members);
     /* mode: gather passes its flags, wait its lm_wait_mode (lm_internal.h). */
     if (kind == LM__GROUP_GATHER)
-        r->p1 = (mode & LM_GATHER_RETURN_EXCEPTIONS) ? 2 : 1;
+        r->p1 = (mode & LM_GATHER_RETURN_EXCEPTIONS)  ? 2
+                : (mode & LM_GATHER_CANCEL_ON_ERROR) ? 6
+                                                     : 1;
     else if (kind == LM__GROUP_WAIT && mode >= LM_FIRST_COMPLETED &&
              mode <= LM_ALL_COMPLETED)
         r->p1 = (uint8_t)(mode + 2);

@@ -46,11 +46,11 @@ const char *const lm__outcome_tok[LM__OUT__COUNT] = {
     [LM__OUT_TIMEOUT] = "timeout",
 };
 
-/* Group modes: gather's flags (mode 1..2) and lm_wait_mode (3..5) are
- * stored as p1 = index + 1 by trace.c. */
+/* Group modes as trace.c stores them in p1: gather's default (1),
+ * return_exceptions (2) and cancel_on_error (6), lm_wait_mode (3..5). */
 static const char *const mode_tok[] = {
     NULL, "fail_fast", "return_exceptions", "first_completed",
-    "first_exception", "all_completed",
+    "first_exception", "all_completed", "cancel_on_error",
 };
 
 static const char *const dir_tok[4] = {NULL, "read", "write", "readwrite"};
