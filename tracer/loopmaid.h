@@ -495,6 +495,9 @@ void lm_taskgroup_free(lm_taskgroup *g);
  * parked get LM_ECLOSED; callbacks not run yet are dropped. [loop] */
 lm_future *lm_future_new(void);
 void lm_future_free(lm_future *f);
+/* asyncio's get_loop(): the loop current when f was made (NULL if none was:
+ * then the first lm_future_add_done_callback binds it). */
+lm_loop *lm_future_loop(const lm_future *f);
 /*
  * Completes the future with a value / an error (negative, not LM_ECANCELED:
  * LM_EINVAL) and wakes every waiter. LM_ESTATE if it is already done or

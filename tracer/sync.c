@@ -162,6 +162,7 @@ int lm_future_cancel(lm_future *f)
 }
 
 int lm_future_done(const lm_future *f) { return f != NULL && f->done; }
+lm_loop *lm_future_loop(const lm_future *f) { return f != NULL ? f->loop : NULL; }
 int lm_future_cancelled(const lm_future *f) { return f != NULL && f->cancelled; }
 
 int lm_future_result(const lm_future *f, void **value)
