@@ -20,6 +20,11 @@
 #define I(p) ((int)(intptr_t)(p))
 #define RUN(body) cr_assert_eq(lmt_run(body, NULL), 0)
 
+/* A hang (a lost wakeup) fails the test instead of stalling the run. */
+TestSuite(BaseFutureDoneCallbackTests, .timeout = 20);
+TestSuite(BaseFutureTests, .timeout = 20);
+TestSuite(futures, .timeout = 20);
+
 static void bag_appender(lm_future *f, void *thing);
 
 /* ======================================================================== */

@@ -25,6 +25,13 @@
 #define STATE(t) lm_task_state(t)
 #define RUN(body) cr_assert_eq(lmt_run(body, NULL), 0)
 
+/* A hang (a lost wakeup) fails the test instead of stalling the run. */
+TestSuite(BarrierTests, .timeout = 20);
+TestSuite(ConditionTests, .timeout = 20);
+TestSuite(EventTests, .timeout = 20);
+TestSuite(LockTests, .timeout = 20);
+TestSuite(SemaphoreTests, .timeout = 20);
+
 static lm_lock *L;
 static lm_event *E;
 static lm_cond *C;
