@@ -329,10 +329,11 @@ const char *lm_task_error_message(const lm_task *t);
  * Cancelling twice, or a finished task, is harmless and returns 0. [loop]
  * The request is delivered once: the await that returned LM_ECANCELED
  * consumes it, so cleanup code can await again normally (like a finally
- * block). A new lm_cancel after delivery is delivered again. If a task was
- * already woken with a result (a queue item, a future value) when the cancel
- * arrives, that await returns its result and the next await gets
- * LM_ECANCELED, so nothing handed over is lost.
+ * block). A new lm_cancel after delivery is delivered again. A task that
+ * was already woken by a future, event, queue, lock, semaphore, condition or
+ * barrier when the cancel arrives gets LM_ECANCELED from that await, as
+ * asyncio raises CancelledError there; the primitive passes on what it had
+ * handed over, so nothing is lost (see "Futures, events, queues ...").
  */
 int lm_cancel(lm_task *t);
 /* 1 when cancellation of the current task has been requested (also after
