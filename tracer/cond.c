@@ -11,6 +11,7 @@
  */
 #include "lm_sync.h"
 
+#include <limits.h>
 #include <stdlib.h>
 
 /* ------------------------------------------------------------------------ */
@@ -139,7 +140,7 @@ struct lm_barrier {
 
 lm_barrier *lm_barrier_new(unsigned parties)
 {
-    if (parties == 0)
+    if (parties == 0 || parties > INT_MAX) /* indexes are returned as int */
         return NULL;
     lm_barrier *b = calloc(1, sizeof *b);
     if (b == NULL)

@@ -695,7 +695,7 @@ typedef enum lm_barrier_phase {
 } lm_barrier_phase;
 
 /* A barrier for `parties` tasks; NULL when parties is 0 (asyncio's
- * ValueError) or out of memory. Owned by the creator. */
+ * ValueError) or above INT_MAX, or out of memory. Owned by the creator. */
 lm_barrier *lm_barrier_new(unsigned parties);
 void lm_barrier_free(lm_barrier *b);
 /*
