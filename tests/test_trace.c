@@ -478,6 +478,70 @@ static int p_sync(void *arg)
     return 0;
 }
 
+/* Conditions, barriers and queue joins: on/by condition, barrier, queue_join. */
+static lm_cond *g_cond;
+static int g_ready;
+static int cond_waiter(void *arg)
+{
+    (void)arg;
+    lm_cond_acquire(g_cond);
+    while (!g_ready)
+        lm_cond_wait(g_cond);
+    lm_cond_release(g_cond);
+    return 0;
+}
+
+static int barrier_party(void *arg)
+{
+    return lm_barrier_wait(arg) >= 0 ? 0 : -1;
+}
+
+static int q_worker(void *arg)
+{
+    lm_queue *q = arg;
+    void *item;
+    while (lm_queue_get(q, &item) == 0) {
+        lm_sleep(LM_MSEC(1));
+        lm_queue_task_done(q);
+    }
+    return 0;
+}
+
+static int p_sync2(void *arg)
+{
+    (void)arg;
+    g_ready = 0;
+    g_cond = lm_cond_new(NULL);
+    lm_task *w = lm_spawn("cond waiter", cond_waiter, NULL);
+    lm_sleep(LM_MSEC(1));
+    lm_cond_acquire(g_cond);
+    g_ready = 1;
+    lm_cond_notify_all(g_cond);
+    lm_cond_release(g_cond);
+    lm_join(w, NULL);
+    lm_task_release(w);
+    lm_cond_free(g_cond);
+
+    lm_barrier *b = lm_barrier_new(2);
+    lm_task *p = lm_spawn("party", barrier_party, b);
+    lm_sleep(LM_MSEC(2));
+    lm_barrier_wait(b);
+    lm_join(p, NULL);
+    lm_task_release(p);
+    lm_barrier_free(b);
+
+    lm_queue *q = lm_queue_new(0);
+    lm_task *k = lm_spawn("worker", q_worker, q);
+    lm_queue_put(q, (void *)1);
+    lm_queue_put(q, (void *)2);
+    lm_queue_join(q);
+    lm_queue_close(q);
+    lm_join(k, NULL);
+    lm_task_release(k);
+    lm_queue_free(q);
+    return 0;
+}
+
 static const struct golden {
     const char *name;
     lm_coro_fn fn;
@@ -490,6 +554,7 @@ static const struct golden {
     {"note_rename", p_note_rename},
     {"groups", p_groups},
     {"sync", p_sync},
+    {"sync2", p_sync2},
 };
 
 Test(golden, primitives)
@@ -526,6 +591,12 @@ Test(golden, content_checks)
     s = run_traced(p_failure, NULL, 0, NULL);
     cr_expect(strstr(s, "to: failed, error: \"LM_EUSER\", code: -107, "
                         "message: \"bad \\\"reply\\\":\\n\\tno body\"}") != NULL, "%s", s);
+    free(s);
+    s = run_traced(p_sync2, NULL, 0, NULL);
+    const char *toks[] = {"on: condition", "by: condition", "on: barrier", "by: barrier",
+                          "on: queue_join", "by: queue_join"};
+    for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++)
+        cr_expect(strstr(s, toks[i]) != NULL, "%s", toks[i]);
     free(s);
     s = run_traced(p_note_rename, NULL, 0, NULL);
     cr_expect(strstr(s, "ev: note, task: 1, text: \"attempt 1 of 3\"") != NULL);

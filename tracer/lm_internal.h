@@ -92,6 +92,9 @@ typedef enum lm__on {
     LM__ON_LOCK,
     LM__ON_SEMAPHORE,
     LM__ON_THREAD,
+    LM__ON_CONDITION,  /* lm_cond_wait */
+    LM__ON_BARRIER,    /* lm_barrier_wait */
+    LM__ON_QUEUE_JOIN, /* lm_queue_join */
     LM__ON__COUNT
 } lm__on;
 
@@ -111,6 +114,9 @@ typedef enum lm__by {
     LM__BY_CANCEL,
     LM__BY_THREAD,
     LM__BY_TIMEOUT,
+    LM__BY_CONDITION,  /* notified */
+    LM__BY_BARRIER,    /* the barrier released, reset or broke */
+    LM__BY_QUEUE_JOIN, /* the queue's unfinished count reached 0 */
     LM__BY__COUNT
 } lm__by;
 

@@ -81,6 +81,7 @@ extern "C" {
     X(ERANGE, -17, "value out of range")                                       \
     X(EEXIST, -18, "already exists")                                           \
     X(ENOENT, -19, "not found")                                                \
+    X(EBROKEN, -20, "barrier broken")                                          \
     X(EUSER, -100, "application error")
 
 typedef enum lm_errno {
@@ -136,6 +137,8 @@ typedef struct lm_event lm_event;
 typedef struct lm_queue lm_queue;
 typedef struct lm_lock lm_lock;
 typedef struct lm_sem lm_sem;
+typedef struct lm_cond lm_cond;
+typedef struct lm_barrier lm_barrier;
 typedef struct lm_taskgroup lm_taskgroup;
 typedef struct lm_handle lm_handle;
 typedef struct lm_timeout lm_timeout;
@@ -337,11 +340,14 @@ const char *lm_task_error_message(const lm_task *t);
  *    come before the first is delivered are delivered once. The await that
  *    returned LM_ECANCELED consumes it, so cleanup code can await again
  *    normally; a new request after that is delivered again.
- *  - If a task was already woken with a result (a queue item, a future
- *    value) when the cancel arrives, that await returns its result and the
- *    next await gets LM_ECANCELED, so nothing handed over is lost. (asyncio
- *    raises at that await; lm_join, gather, wait and wait_for do too, since
- *    the members' outcomes stay readable on the tasks.)
+ *  - A task that was already woken by a future, event, queue, lock,
+ *    semaphore, condition or barrier when the cancel arrives gets
+ *    LM_ECANCELED from that await, as asyncio raises CancelledError there;
+ *    the primitive passes on what it had handed over, so nothing is lost
+ *    (see "Futures, events, queues ..."). lm_join, gather, wait and wait_for
+ *    woken by their members' ends return their result instead and the next
+ *    await gets LM_ECANCELED (the members' outcomes stay readable on the
+ *    tasks; asyncio raises at that await).
  */
 int lm_cancel(lm_task *t);
 /* 1 when cancellation of the current task has been requested (also after
@@ -562,67 +568,262 @@ int lm_timeout_end(lm_timeout *to, int rc);
 void lm_timeout_free(lm_timeout *to);
 
 /* ------------------------------------------------------------------------ */
-/* Futures, events, queues, locks, semaphores                                 */
+/* Futures, events, queues, locks, semaphores, conditions, barriers           */
 /* ------------------------------------------------------------------------ */
 
 /*
- * Common rules for these primitives:
- *  - Waiters are served first come, first served. Locks and semaphores hand
- *    the lock / unit straight to the first waiter, so a newcomer can never
- *    barge ahead; queues reserve items and room for waiters the same way.
- *  - A waiter cancelled while parked leaves the line and gets LM_ECANCELED.
- *    One that was already handed the lock / unit / item when the
- *    cancellation came keeps it (the call returns 0) and receives
- *    LM_ECANCELED at its next await; nothing is ever lost.
+ * These follow asyncio 3.12+ (futures.py, locks.py, queues.py); the CPython
+ * tests they are checked against, and every deviation that remains, are in
+ * docs/asyncio-conformance.md. Common rules:
+ *  - Waiters are served first come, first served. A release, put, notify or
+ *    set goes to the first waiter that still waits: a waiter cancelled while
+ *    parked is skipped, so it never swallows a wakeup.
+ *  - No barging: locks and semaphores hand the lock / unit straight to the
+ *    first waiter, and a newcomer queues behind any waiter that has been
+ *    woken and not run yet (asyncio 3.12+). Queues reserve items and room
+ *    for woken waiters the same way.
+ *  - Cancellation wins, as in asyncio: a waiter cancelled while parked, or
+ *    after it was woken but before it ran, gets LM_ECANCELED from the call.
+ *    What it had been handed (the lock, a unit, a queue item or slot, a
+ *    notification) goes to the next waiter; a future keeps its value. So
+ *    nothing is ever lost or given twice. (A call that can complete without
+ *    waiting does not suspend and delivers no cancellation, as an `await`
+ *    that does not suspend in asyncio.)
  *  - Freeing a primitive that still has waiters is allowed: every waiter
  *    returns LM_ECLOSED. Any other use of a freed primitive is undefined.
  *  - None of the waiting paths allocates (an unbounded queue grows its
- *    buffer by doubling).
+ *    buffer by doubling; a done callback allocates when it is added).
+ *  - Trace tokens (docs/trace-format.md section 4): each awaiting call names
+ *    its `on:`; the task that wakes it is recorded with the matching `by:`.
  */
 
-/* A one-shot value. The creator owns it; free with lm_future_free. [loop] */
+/* ---- futures (asyncio.Future) ---- */
+
+/* A one-shot outcome: a value, an error, or cancelled. The creator owns it
+ * and frees it with lm_future_free, before lm_loop_free of the loop that was
+ * current when it was made (its done callbacks run there). Waiters still
+ * parked get LM_ECLOSED; callbacks not run yet are dropped. [loop] */
 lm_future *lm_future_new(void);
 void lm_future_free(lm_future *f);
-/* Sets the value (or an error) and wakes every waiter. LM_ESTATE if already set. */
+/* asyncio's get_loop(): the loop current when f was made (NULL if none was:
+ * then the first lm_future_add_done_callback binds it). */
+lm_loop *lm_future_loop(const lm_future *f);
+/*
+ * Completes the future with a value / an error (negative, not LM_ECANCELED:
+ * LM_EINVAL) and wakes every waiter. LM_ESTATE if it is already done or
+ * cancelled (asyncio's InvalidStateError).
+ */
 int lm_future_set(lm_future *f, void *value);
 int lm_future_set_error(lm_future *f, int err);
+/* Cancels a future that is not done: 1 (waiters get LM_ECANCELED), or 0
+ * when it was already done or cancelled (asyncio's cancel() -> bool). */
+int lm_future_cancel(lm_future *f);
+/* 1 once set, failed or cancelled. */
 int lm_future_done(const lm_future *f);
-/* Awaits the future (on: future; by: future). Returns its error (0 when set
- * with a value) and the value in *value. [task] */
+/* 1 once cancelled. */
+int lm_future_cancelled(const lm_future *f);
+/*
+ * asyncio's result(): LM_ESTATE while not done, LM_ECANCELED when
+ * cancelled, its error, or 0 with the value in *value (may be NULL).
+ */
+int lm_future_result(const lm_future *f, void **value);
+/*
+ * asyncio's exception(): LM_ESTATE while not done, LM_ECANCELED when
+ * cancelled, else 0 with *err = its error (0 when it holds a value).
+ */
+int lm_future_exception(const lm_future *f, int *err);
+/*
+ * Awaits the future (on: future; by: future). Returns what lm_future_result
+ * would then (its error, LM_ECANCELED if the future was cancelled, or 0 with
+ * the value in *value). If the calling task is cancelled, LM_ECANCELED (tell
+ * the two apart with lm_cancelled()); the future keeps its outcome. [task]
+ */
 int lm_future_wait(lm_future *f, void **value);
 
-/* A resettable flag (asyncio.Event). */
+/* A done callback: called with the future and the arg it was added with. */
+typedef void (*lm_future_cb)(lm_future *f, void *arg);
+/*
+ * Calls cb(f, arg) once f is done, through lm_call_soon on its loop (never
+ * synchronously from set/cancel), in the order callbacks and waiters were
+ * added; a callback added to a done future is scheduled at once. The same
+ * (cb, arg) may be added several times. 0, LM_ENOMEM, LM_EINVAL (NULL), or
+ * LM_ESTATE when there is no loop to run it on. [loop]
+ * Deviation: if the loop cannot take the callback (out of memory) when f
+ * completes, it is called right away instead of being lost.
+ */
+int lm_future_add_done_callback(lm_future *f, lm_future_cb cb, void *arg);
+/* Removes every not yet scheduled (cb, arg) entry; returns how many (asyncio
+ * compares the callable alone; here the pair is the callable). */
+size_t lm_future_remove_done_callback(lm_future *f, lm_future_cb cb, void *arg);
+
+/* ---- events (asyncio.Event) ---- */
+
+/* A resettable flag. Owned by the creator. */
 lm_event *lm_event_new(void);
 void lm_event_free(lm_event *e);
-void lm_event_set(lm_event *e);   /* wakes every waiter */
+void lm_event_set(lm_event *e);   /* wakes every waiter (by: event) */
 void lm_event_clear(lm_event *e);
 int lm_event_is_set(const lm_event *e);
-int lm_event_wait(lm_event *e);   /* [task] 0 or LM_ECANCELED */
+/* [task] on: event. 0 at once when set; else awaits a set (a waiter woken by
+ * a set returns 0 even if the event was cleared before it ran), or
+ * LM_ECANCELED. */
+int lm_event_wait(lm_event *e);
 
-/* A FIFO of pointers with a capacity (0 = unbounded). */
-lm_queue *lm_queue_new(size_t capacity);
+/* ---- queues (asyncio.Queue, LifoQueue, PriorityQueue) ---- */
+
+/* Orders a priority queue: < 0 when a comes out before b. Equal items come
+ * out in put order (asyncio: in heapq's order). */
+typedef int (*lm_queue_cmp)(const void *a, const void *b);
+/* Queues of pointers with a capacity (0 = unbounded); the creator owns the
+ * queue, the items stay the program's. NULL when out of memory (or cmp is
+ * NULL). */
+lm_queue *lm_queue_new(size_t capacity);                    /* FIFO */
+lm_queue *lm_queue_new_lifo(size_t capacity);               /* last in, first out */
+lm_queue *lm_queue_new_priority(size_t capacity, lm_queue_cmp cmp); /* smallest first */
 void lm_queue_free(lm_queue *q);
-int lm_queue_put(lm_queue *q, void *item);  /* [task] awaits room (on: queue) */
-int lm_queue_get(lm_queue *q, void **item); /* [task] awaits an item */
-int lm_queue_try_put(lm_queue *q, void *item); /* LM_EAGAIN when full */
-int lm_queue_try_get(lm_queue *q, void **item); /* LM_EAGAIN when empty */
-/* After close, put returns LM_ECLOSED and get drains then returns LM_ECLOSED. */
+/* [task] on: queue. Awaits room, then puts; 0, LM_ECLOSED after shutdown,
+ * LM_ECANCELED (the item did not go in). */
+int lm_queue_put(lm_queue *q, void *item);
+/* [task] on: queue. Awaits an item; 0, LM_ECLOSED once shut down and
+ * empty, LM_ECANCELED (no item taken: it stays for the next getter). */
+int lm_queue_get(lm_queue *q, void **item);
+/* put_nowait / get_nowait: LM_EAGAIN when full / empty (QueueFull /
+ * QueueEmpty), LM_ECLOSED after shutdown. Deviation: they never take a
+ * slot or item already promised to a woken waiter (asyncio's may, and the
+ * waiter then queues again at the end of the line). */
+int lm_queue_try_put(lm_queue *q, void *item);
+int lm_queue_try_get(lm_queue *q, void **item);
+/*
+ * join / task_done: every successful put counts one unfinished item;
+ * task_done marks one finished (LM_ESTATE when none is: asyncio's
+ * ValueError); join awaits (on: queue_join; by: queue_join) until none is
+ * left: 0 at once if none, else 0 when the count reaches 0 (even if puts
+ * raise it again before the joiner runs), or LM_ECANCELED. [task for join]
+ */
+int lm_queue_task_done(lm_queue *q);
+int lm_queue_join(lm_queue *q);
+size_t lm_queue_unfinished(const lm_queue *q);
+/*
+ * asyncio 3.13's shutdown(immediate): put fails with LM_ECLOSED from now
+ * on; parked putters and getters return LM_ECLOSED; get still drains what
+ * is in the queue, then returns LM_ECLOSED. With immediate, the items are
+ * dropped first (each counts as a task_done, which may release join).
+ * lm_queue_close(q) is lm_queue_shutdown(q, 0).
+ */
+void lm_queue_shutdown(lm_queue *q, int immediate);
 void lm_queue_close(lm_queue *q);
-size_t lm_queue_len(const lm_queue *q);
+size_t lm_queue_len(const lm_queue *q);      /* qsize() */
+size_t lm_queue_maxsize(const lm_queue *q);  /* 0 = unbounded */
+int lm_queue_full(const lm_queue *q);        /* full(): len >= maxsize > 0 */
 
-/* A mutual-exclusion lock between tasks (FIFO fair). */
+/* ---- locks (asyncio.Lock) ---- */
+
+/* A mutual-exclusion lock between tasks, FIFO fair. Owned by the creator. */
 lm_lock *lm_lock_new(void);
 void lm_lock_free(lm_lock *l);
-int lm_lock_acquire(lm_lock *l); /* [task] on: lock; LM_EBUSY if the caller
-                                    already holds it (not reentrant) */
-int lm_lock_release(lm_lock *l); /* LM_ESTATE if not held by the caller */
+/*
+ * [task] on: lock; by: lock. Takes the lock at once when it is free, else
+ * awaits it: 0, or LM_ECANCELED (a waiter handed the lock and cancelled
+ * before it ran passes it on). Deviation: LM_EBUSY if the caller already
+ * holds it (asyncio's Lock is not reentrant either, but would deadlock).
+ */
+int lm_lock_acquire(lm_lock *l);
+/*
+ * Releases a locked lock and hands it to the first waiter still waiting.
+ * Like asyncio, any code of the loop's thread may release it (another task,
+ * a callback), not only the task that acquired it. LM_ESTATE when not
+ * locked (asyncio's RuntimeError).
+ */
+int lm_lock_release(lm_lock *l);
+/* asyncio's locked(): 1 while held. 0 when free, and also between a release
+ * and the moment the waiter it was handed to runs (the lock is reserved for
+ * that waiter then: any other acquire still waits). */
+int lm_lock_locked(const lm_lock *l);
 
-/* A counting semaphore (FIFO fair). */
+/* ---- semaphores (asyncio.Semaphore, BoundedSemaphore) ---- */
+
+/* A counting semaphore, FIFO fair. Owned by the creator. The bounded kind
+ * refuses a release that would raise the value above `initial`. */
 lm_sem *lm_sem_new(unsigned initial);
+lm_sem *lm_sem_new_bounded(unsigned initial);
 void lm_sem_free(lm_sem *s);
-int lm_sem_acquire(lm_sem *s); /* [task] on: semaphore */
-void lm_sem_release(lm_sem *s);
+/* [task] on: semaphore; by: semaphore. Takes a unit at once when not
+ * lm_sem_locked, else awaits one: 0 or LM_ECANCELED. */
+int lm_sem_acquire(lm_sem *s);
+/* Adds a unit, given at once to the first waiter still waiting. 0, or
+ * LM_ERANGE for a bounded semaphore at its bound (asyncio's ValueError) or
+ * at UINT_MAX. Callable from any code of the loop's thread. */
+int lm_sem_release(lm_sem *s);
+/* Units nobody has been given (asyncio's _value). */
 unsigned lm_sem_value(const lm_sem *s);
+/* asyncio's locked(): 1 when an acquire would wait: no unit left, or
+ * anybody in line (parked, or woken and not yet run). */
+int lm_sem_locked(const lm_sem *s);
+
+/* ---- conditions (asyncio.Condition) ---- */
+
+/*
+ * A condition variable bound to a lock: `lock`, or (NULL) a lock of its own
+ * that it frees with it. The creator owns the condition; a lock passed in
+ * stays the caller's and must outlive the condition.
+ */
+lm_cond *lm_cond_new(lm_lock *lock);
+void lm_cond_free(lm_cond *c);
+lm_lock *lm_cond_lock(lm_cond *c); /* borrowed */
+/* The lock's acquire / release / locked (asyncio's `async with cond`). */
+int lm_cond_acquire(lm_cond *c);
+int lm_cond_release(lm_cond *c);
+int lm_cond_locked(const lm_cond *c);
+/*
+ * [task] Releases the lock, awaits a notify (on: condition; by: condition),
+ * then takes the lock back (on: lock) before returning, whatever happened.
+ * 0 when notified; LM_ECANCELED when cancelled (the lock is held again
+ * then too, and a notification this waiter had received goes to the next
+ * waiter); LM_ESTATE when the lock is not locked; LM_ECLOSED when the
+ * condition was freed meanwhile (the lock is not taken back then).
+ */
+int lm_cond_wait(lm_cond *c);
+/* A predicate: > 0 when it holds, 0 when not, < 0 an error to pass on. */
+typedef int (*lm_cond_pred)(void *arg);
+/* [task] asyncio's wait_for: returns pred's value once it is not 0 (at once,
+ * without needing the lock, if it already holds), else waits and re-checks
+ * after each notify; lm_cond_wait's errors. */
+int lm_cond_wait_for(lm_cond *c, lm_cond_pred pred, void *arg);
+/* Wakes up to n / every waiter still waiting, in arrival order; they run
+ * once they have the lock again. LM_ESTATE when the lock is not locked. */
+int lm_cond_notify(lm_cond *c, size_t n);
+int lm_cond_notify_all(lm_cond *c);
+
+/* ---- barriers (asyncio.Barrier) ---- */
+
+typedef enum lm_barrier_phase {
+    LM_BARRIER_FILLING = 0, /* waiting for parties to arrive */
+    LM_BARRIER_DRAINING,    /* released: the parties are leaving */
+    LM_BARRIER_RESETTING,   /* reset while tasks were inside */
+    LM_BARRIER_BROKEN       /* aborted */
+} lm_barrier_phase;
+
+/* A barrier for `parties` tasks; NULL when parties is 0 (asyncio's
+ * ValueError) or above INT_MAX, or out of memory. Owned by the creator. */
+lm_barrier *lm_barrier_new(unsigned parties);
+void lm_barrier_free(lm_barrier *b);
+/*
+ * [task] on: barrier; by: barrier. Waits until `parties` tasks are waiting,
+ * then all of them return their arrival index (0 .. parties-1; the last to
+ * arrive releases the others). Tasks arriving while the barrier drains or
+ * resets wait for that to end first. LM_EBROKEN when the barrier is or gets
+ * broken (abort) or is reset while waiting; LM_ECANCELED.
+ */
+int lm_barrier_wait(lm_barrier *b);
+/* Back to filling; tasks inside get LM_EBROKEN. asyncio's reset() and
+ * abort() are coroutines that never suspend: here they are plain calls. */
+void lm_barrier_reset(lm_barrier *b);
+/* Breaks the barrier: every wait, now and later, returns LM_EBROKEN. */
+void lm_barrier_abort(lm_barrier *b);
+unsigned lm_barrier_parties(const lm_barrier *b);
+unsigned lm_barrier_n_waiting(const lm_barrier *b); /* while filling */
+int lm_barrier_broken(const lm_barrier *b);
+int lm_barrier_state(const lm_barrier *b);          /* an lm_barrier_phase */
 
 /* ------------------------------------------------------------------------ */
 /* I/O [task]                                                                */

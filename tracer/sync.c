@@ -1,137 +1,47 @@
 /*
- * sync.c: futures, events, queues, locks and semaphores between tasks.
+ * sync.c: futures, events, locks and semaphores between tasks.
  *
- * Everything here is written against the runtime contract of lm_internal.h
- * only: a task that has to wait links a waiter into the primitive's list and
- * calls lm__park(); whoever satisfies it calls lm__wake(). Nothing on these
- * paths allocates except an unbounded queue growing its ring buffer.
+ * Written against the runtime contract of lm_internal.h only, through the
+ * waiter machinery of lm_sync.h (read its comment first: FIFO lists, skipping
+ * cancelled waiters, cancellation wins). queue.c has the queues, cond.c the
+ * conditions and barriers. Nothing on the waiting paths allocates; a done
+ * callback costs one allocation when it is added.
  *
- * The waiter (struct sw) lives on the waiting task's own stack, which stays
- * valid for as long as the task is parked. Each primitive keeps two lists:
- *
- *   waiters  tasks parked and not chosen yet, in arrival order (FIFO);
- *   woken    tasks a waker has already chosen (handed the lock, a semaphore
- *            unit, a queue slot or item) that have not run yet.
- *
- * The second list exists for two races. (1) A task can be chosen and then
- * cancelled before it runs. The runtime's lm__park() then returns the wake's
- * status (0) and keeps the cancellation for the task's next await, so the
- * task keeps what it was handed (and releases it in its cleanup). Should
- * lm__park() report LM_ECANCELED instead, the task passes what it was handed
- * to the next waiter, so nothing is lost either way. (2) A primitive can be freed while chosen tasks have not run yet: the free
- * flags every waiter on both lists as `closed`, so they return LM_ECLOSED
- * without touching the freed memory.
- *
- * Freeing a primitive that still has waiters is therefore defined: every
- * waiter (parked or already chosen) returns LM_ECLOSED. Any other use of a
- * freed primitive (releasing a freed lock, say) is undefined.
- *
- * The waker always passes status 0 to lm__wake(); what the waiter got is in
- * its struct sw, so a LM_ECANCELED from lm__park() always means a real
- * cancellation and can never be confused with a value.
+ * The semantics follow asyncio 3.12+ (Lib/asyncio/futures.py, locks.py);
+ * docs/asyncio-conformance.md lists the CPython tests this is checked
+ * against and every remaining deviation.
  */
-#include "lm_internal.h"
+#include "lm_sync.h"
 
 #include <limits.h>
 #include <stdlib.h>
-
-/* A task waiting on a primitive. Lives on the waiting task's stack. */
-typedef struct sw {
-    lm__list node;  /* in the primitive's waiters or woken list */
-    lm_task *task;
-    void *item;     /* future value / queue item handed over */
-    int status;     /* what the waker gave: 0, an error, or LM_ECLOSED */
-    bool woken;     /* a waker chose this waiter */
-    bool closed;    /* the primitive is gone: do not touch it again */
-} sw;
-
-static void sw_init(sw *w, lm_task *t, void *item)
-{
-    lm__list_init(&w->node);
-    w->task = t;
-    w->item = item;
-    w->status = 0;
-    w->woken = false;
-    w->closed = false;
-}
-
-static uint64_t waker_id(void)
-{
-    lm_task *cur = lm__current();
-    return cur != NULL ? cur->id : 0;
-}
-
-/*
- * Chooses the first parked waiter of `from`: moves it to `woken` (or off any
- * list when woken is NULL), records status and item, and makes it pending.
- * Returns the waiter, or NULL when nobody is parked. O(1).
- */
-static sw *sw_wake_first(lm__list *from, lm__list *woken, uint8_t by,
-                         int status, void *item)
-{
-    lm__list *n = lm__list_pop_front(from);
-    if (n == NULL)
-        return NULL;
-    sw *w = LM__CONTAINER_OF(n, sw, node);
-    if (woken != NULL)
-        lm__list_push_back(woken, &w->node);
-    w->woken = true;
-    w->status = status;
-    w->item = item;
-    lm__wake(w->task, by, waker_id(), 0);
-    return w;
-}
-
-/* Flags every waiter of a list as closed (the primitive is being freed) and
- * wakes those still parked with LM_ECLOSED. O(waiters). */
-static void sw_close_all(lm__list *list, bool parked, uint8_t by)
-{
-    lm__list *n;
-    while ((n = lm__list_pop_front(list)) != NULL) {
-        sw *w = LM__CONTAINER_OF(n, sw, node);
-        w->closed = true;
-        if (parked) {
-            w->woken = true;
-            w->status = LM_ECLOSED;
-            lm__wake(w->task, by, waker_id(), 0);
-        }
-    }
-}
-
-/*
- * Parks the current task in `list` (at its end: FIFO) with the given `on`
- * until a waker chooses it or it is cancelled; returns lm__park's code with
- * w unlinked from whatever list it ended in. A wake that did not come from
- * a waker of this primitive (which the contract does not produce, but which
- * costs nothing to tolerate) parks again at the same place in the line.
- */
-/* Inlined into every wait: one frame fewer between the code that waits and
- * the context switch, and so one mispredicted return fewer per wake (see
- * lm_coro.h). */
-static inline __attribute__((always_inline)) int sw_wait(lm__list *list, sw *w,
-                                                         uint8_t on)
-{
-    lm__reason r = {0};
-    r.on = on;
-    r.fd = -1;
-    lm__list_push_back(list, &w->node);
-    int rc;
-    do {
-        rc = lm__park(&r, -1);
-    } while (rc == 0 && !w->woken);
-    lm__list_remove(&w->node);
-    return rc;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Futures                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* A done callback. Waiters and callbacks are served in the order they were
+ * added (one sequence number for both), as asyncio's task wakeups are just
+ * done callbacks of the awaited future. */
+typedef struct fcb {
+    lm__list node;  /* in f->callbacks, then in f->scheduled */
+    lm_future *f;
+    lm_future_cb cb;
+    void *arg;
+    lm_handle *h;   /* while scheduled: the loop callback that runs it */
+    uint64_t seq;
+} fcb;
+
 struct lm_future {
-    lm__list waiters; /* sw, parked */
+    lm__list waiters;   /* lm__sw, parked */
+    lm__list callbacks; /* fcb, not scheduled yet, in add order */
+    lm__list scheduled; /* fcb, handed to lm_call_soon, not run yet */
+    lm_loop *loop;      /* where callbacks run: current at creation */
+    uint64_t seq;
     void *value;
     int err;
     bool done;
+    bool cancelled;
 };
 
 lm_future *lm_future_new(void)
@@ -140,44 +50,191 @@ lm_future *lm_future_new(void)
     if (f == NULL)
         return NULL;
     lm__list_init(&f->waiters);
+    lm__list_init(&f->callbacks);
+    lm__list_init(&f->scheduled);
+    f->loop = lm__loop();
     return f;
 }
 
-/* Waiters woken by a set keep the value in their own struct sw, so they
- * never read the future again and need no `woken` list. */
+/* Waiters woken by a completion keep the outcome in their own lm__sw, so
+ * they never read the future again and need no `woken` list. Scheduled
+ * callbacks are unscheduled: a freed future calls nobody back. */
 void lm_future_free(lm_future *f)
 {
     if (f == NULL)
         return;
-    sw_close_all(&f->waiters, true, LM__BY_FUTURE);
+    lm__sw_close_all(&f->waiters, true, LM__BY_FUTURE);
+    lm__list *n;
+    while ((n = lm__list_pop_front(&f->callbacks)) != NULL)
+        free(LM__CONTAINER_OF(n, fcb, node));
+    while ((n = lm__list_pop_front(&f->scheduled)) != NULL) {
+        fcb *c = LM__CONTAINER_OF(n, fcb, node);
+        lm_handle_cancel(c->h);
+        free(c);
+    }
     free(f);
 }
 
-static int future_complete(lm_future *f, void *value, int err)
+/* The loop callback: unlinks and frees the record first, so the callback
+ * may free the future (or add callbacks) freely. */
+static void fcb_run(void *arg)
+{
+    fcb *c = arg;
+    lm_future *f = c->f;
+    lm_future_cb cb = c->cb;
+    void *cb_arg = c->arg;
+    lm__list_remove(&c->node);
+    free(c);
+    cb(f, cb_arg);
+}
+
+/* Schedules c with call_soon; false when that is impossible (no memory, no
+ * loop), in which case c is left unlinked for the caller. */
+static bool fcb_schedule(lm_future *f, fcb *c)
+{
+    lm__list_remove(&c->node);
+    lm_loop *loop = f->loop != NULL ? f->loop : lm__loop();
+    c->h = loop != NULL ? lm_call_soon(loop, fcb_run, c) : NULL;
+    if (c->h == NULL)
+        return false;
+    lm__list_push_back(&f->scheduled, &c->node);
+    return true;
+}
+
+/* Runs callbacks that could not be scheduled, now, in order. Each record is
+ * off every list of f first, so a callback freeing f harms nobody. */
+static void fcb_run_late(lm__list *late)
+{
+    lm__list *n;
+    while ((n = lm__list_pop_front(late)) != NULL)
+        fcb_run(LM__CONTAINER_OF(n, fcb, node));
+}
+
+static int future_complete(lm_future *f, void *value, int err, bool cancelled)
 {
     if (f == NULL)
         return LM_EINVAL;
     if (f->done)
         return LM_ESTATE;
     f->done = true;
+    f->cancelled = cancelled;
     f->value = value;
     f->err = err;
-    /* Everybody waiting gets the outcome, in arrival order. */
-    while (sw_wake_first(&f->waiters, NULL, LM__BY_FUTURE, err, value) != NULL)
-        ;
+    int status = cancelled ? LM_ECANCELED : err;
+    lm__list late;
+    lm__list_init(&late);
+    /* Everybody listening gets the outcome, in the order they came. */
+    for (;;) {
+        lm__sw *w = lm__sw_first_live(&f->waiters);
+        fcb *c = lm__list_empty(&f->callbacks)
+                     ? NULL
+                     : LM__CONTAINER_OF(f->callbacks.next, fcb, node);
+        if (w == NULL && c == NULL)
+            break;
+        if (w != NULL && (c == NULL || w->seq < c->seq))
+            lm__sw_choose(w, NULL, LM__BY_FUTURE, status, value);
+        else if (!fcb_schedule(f, c))
+            lm__list_push_back(&late, &c->node);
+    }
+    fcb_run_late(&late);
     return LM_OK;
 }
 
-int lm_future_set(lm_future *f, void *value) { return future_complete(f, value, 0); }
+int lm_future_set(lm_future *f, void *value)
+{
+    return future_complete(f, value, 0, false);
+}
 
 int lm_future_set_error(lm_future *f, int err)
 {
-    if (err >= 0)
+    /* LM_ECANCELED is not an error a future can hold: lm_future_cancel. */
+    if (err >= 0 || err == LM_ECANCELED)
         return LM_EINVAL;
-    return future_complete(f, NULL, err);
+    return future_complete(f, NULL, err, false);
+}
+
+int lm_future_cancel(lm_future *f)
+{
+    if (f == NULL || f->done)
+        return 0;
+    future_complete(f, NULL, LM_ECANCELED, true);
+    return 1;
 }
 
 int lm_future_done(const lm_future *f) { return f != NULL && f->done; }
+lm_loop *lm_future_loop(const lm_future *f) { return f != NULL ? f->loop : NULL; }
+int lm_future_cancelled(const lm_future *f) { return f != NULL && f->cancelled; }
+
+int lm_future_result(const lm_future *f, void **value)
+{
+    if (f == NULL)
+        return LM_EINVAL;
+    if (!f->done)
+        return LM_ESTATE;
+    if (f->cancelled)
+        return LM_ECANCELED;
+    if (value != NULL)
+        *value = f->value;
+    return f->err;
+}
+
+int lm_future_exception(const lm_future *f, int *err)
+{
+    if (f == NULL)
+        return LM_EINVAL;
+    if (!f->done)
+        return LM_ESTATE;
+    if (f->cancelled)
+        return LM_ECANCELED;
+    if (err != NULL)
+        *err = f->err;
+    return 0;
+}
+
+int lm_future_add_done_callback(lm_future *f, lm_future_cb cb, void *arg)
+{
+    if (f == NULL || cb == NULL)
+        return LM_EINVAL;
+    if (f->loop == NULL && (f->loop = lm__loop()) == NULL)
+        return LM_ESTATE;
+    fcb *c = malloc(sizeof *c);
+    if (c == NULL)
+        return LM_ENOMEM;
+    lm__list_init(&c->node);
+    c->f = f;
+    c->cb = cb;
+    c->arg = arg;
+    c->h = NULL;
+    c->seq = ++f->seq;
+    if (!f->done) {
+        lm__list_push_back(&f->callbacks, &c->node);
+        return 0;
+    }
+    if (!fcb_schedule(f, c)) {
+        free(c);
+        return LM_ENOMEM;
+    }
+    return 0;
+}
+
+size_t lm_future_remove_done_callback(lm_future *f, lm_future_cb cb, void *arg)
+{
+    if (f == NULL)
+        return 0;
+    size_t removed = 0;
+    lm__list *n = f->callbacks.next;
+    while (n != &f->callbacks) {
+        lm__list *next = n->next;
+        fcb *c = LM__CONTAINER_OF(n, fcb, node);
+        if (c->cb == cb && c->arg == arg) {
+            lm__list_remove(n);
+            free(c);
+            removed++;
+        }
+        n = next;
+    }
+    return removed;
+}
 
 int lm_future_wait(lm_future *f, void **value)
 {
@@ -186,21 +243,19 @@ int lm_future_wait(lm_future *f, void **value)
         return LM_ENOTASK;
     if (f == NULL)
         return LM_EINVAL;
-    if (!f->done) {
-        sw w;
-        sw_init(&w, self, NULL);
-        int rc = sw_wait(&f->waiters, &w, LM__ON_FUTURE);
-        /* A cancellation wins even when the future was set in the same
-         * tick: the task asked to stop, as asyncio raises CancelledError. */
-        if (rc != 0)
-            return rc;
-        if (value != NULL)
-            *value = w.item;
-        return w.status;
-    }
-    if (value != NULL)
-        *value = f->value;
-    return f->err;
+    if (f->done)
+        return lm_future_result(f, value);
+    lm__sw w;
+    lm__sw_init(&w, self, NULL);
+    w.seq = ++f->seq;
+    int rc = lm__sw_wait(&f->waiters, &w, LM__ON_FUTURE);
+    /* A cancellation wins even over a value that arrived first (asyncio
+     * raises CancelledError); the value stays in the future. */
+    if (rc != 0)
+        return rc;
+    if (w.status == 0 && value != NULL)
+        *value = w.item;
+    return w.status;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -208,7 +263,7 @@ int lm_future_wait(lm_future *f, void **value)
 /* ------------------------------------------------------------------------ */
 
 struct lm_event {
-    lm__list waiters; /* sw, parked */
+    lm__list waiters; /* lm__sw, parked */
     bool set;
 };
 
@@ -225,7 +280,7 @@ void lm_event_free(lm_event *e)
 {
     if (e == NULL)
         return;
-    sw_close_all(&e->waiters, true, LM__BY_EVENT);
+    lm__sw_close_all(&e->waiters, true, LM__BY_EVENT);
     free(e);
 }
 
@@ -234,7 +289,7 @@ void lm_event_set(lm_event *e)
     if (e == NULL || e->set)
         return;
     e->set = true;
-    while (sw_wake_first(&e->waiters, NULL, LM__BY_EVENT, 0, NULL) != NULL)
+    while (lm__sw_wake_first(&e->waiters, NULL, LM__BY_EVENT, 0, NULL) != NULL)
         ;
 }
 
@@ -257,231 +312,10 @@ int lm_event_wait(lm_event *e)
         return LM_EINVAL;
     if (e->set)
         return 0;
-    sw w;
-    sw_init(&w, self, NULL);
-    int rc = sw_wait(&e->waiters, &w, LM__ON_EVENT);
+    lm__sw w;
+    lm__sw_init(&w, self, NULL);
+    int rc = lm__sw_wait(&e->waiters, &w, LM__ON_EVENT);
     return rc != 0 ? rc : w.status;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Queues                                                                    */
-/* ------------------------------------------------------------------------ */
-
-/*
- * A ring buffer of pointers plus two FIFO lists of parked tasks. Items always
- * go through the buffer (never handed directly to a getter), so the order of
- * items is the order of the puts whatever happens to the tasks.
- *
- * No barging: when a get makes room, the slot is reserved for the first
- * parked putter (`reserved_put`); when a put adds an item, it is reserved for
- * the first parked getter (`reserved_get`). Newcomers, including try_put /
- * try_get, only see what is not reserved. A chosen task that turns out to be
- * cancelled gives its reservation to the next parked task.
- */
-struct lm_queue {
-    void **buf;
-    size_t cap;      /* slots in buf */
-    size_t head;     /* index of the oldest item */
-    size_t len;      /* items in buf */
-    size_t limit;    /* capacity given by the user; 0 = unbounded */
-    size_t reserved_get; /* items promised to chosen getters */
-    size_t reserved_put; /* slots promised to chosen putters */
-    lm__list getters, putters, woken;
-    bool closed;
-};
-
-lm_queue *lm_queue_new(size_t capacity)
-{
-    lm_queue *q = calloc(1, sizeof *q);
-    if (q == NULL)
-        return NULL;
-    q->limit = capacity;
-    /* A bounded queue allocates its whole buffer now so put never fails
-     * with LM_ENOMEM; an unbounded one grows by doubling from 16. */
-    q->cap = capacity != 0 ? capacity : 16;
-    if (q->cap > SIZE_MAX / sizeof(void *) || (q->buf = malloc(q->cap * sizeof(void *))) == NULL) {
-        free(q);
-        return NULL;
-    }
-    lm__list_init(&q->getters);
-    lm__list_init(&q->putters);
-    lm__list_init(&q->woken);
-    return q;
-}
-
-void lm_queue_free(lm_queue *q)
-{
-    if (q == NULL)
-        return;
-    sw_close_all(&q->getters, true, LM__BY_QUEUE);
-    sw_close_all(&q->putters, true, LM__BY_QUEUE);
-    sw_close_all(&q->woken, false, LM__BY_QUEUE);
-    free(q->buf);
-    free(q);
-}
-
-size_t lm_queue_len(const lm_queue *q) { return q != NULL ? q->len : 0; }
-
-static size_t queue_room(const lm_queue *q)
-{
-    if (q->limit == 0)
-        return SIZE_MAX;
-    size_t used = q->len + q->reserved_put;
-    return used >= q->limit ? 0 : q->limit - used;
-}
-
-/* Doubles an unbounded queue's buffer, unrolling the ring. O(len). */
-static int queue_grow(lm_queue *q)
-{
-    if (q->cap > SIZE_MAX / 2 / sizeof(void *))
-        return LM_ENOMEM;
-    size_t ncap = q->cap * 2;
-    void **nb = malloc(ncap * sizeof(void *));
-    if (nb == NULL)
-        return LM_ENOMEM;
-    for (size_t i = 0; i < q->len; i++)
-        nb[i] = q->buf[(q->head + i) % q->cap];
-    free(q->buf);
-    q->buf = nb;
-    q->cap = ncap;
-    q->head = 0;
-    return 0;
-}
-
-static int queue_push(lm_queue *q, void *item)
-{
-    if (q->len == q->cap) {
-        int rc = queue_grow(q);
-        if (rc != 0)
-            return rc;
-    }
-    q->buf[(q->head + q->len) % q->cap] = item;
-    q->len++;
-    return 0;
-}
-
-static void *queue_pop(lm_queue *q)
-{
-    void *item = q->buf[q->head];
-    q->head = (q->head + 1) % q->cap;
-    q->len--;
-    return item;
-}
-
-/* Hands unreserved items to parked getters and free slots to parked putters,
- * first come first served. Called after every change of the queue. */
-static void queue_pump(lm_queue *q)
-{
-    while (q->len > q->reserved_get && !lm__list_empty(&q->getters)) {
-        sw_wake_first(&q->getters, &q->woken, LM__BY_QUEUE, 0, NULL);
-        q->reserved_get++;
-    }
-    while (queue_room(q) > 0 && !lm__list_empty(&q->putters)) {
-        lm__list *n = q->putters.next;
-        sw *w = LM__CONTAINER_OF(n, sw, node);
-        sw_wake_first(&q->putters, &q->woken, LM__BY_QUEUE, 0, w->item);
-        q->reserved_put++;
-    }
-}
-
-int lm_queue_try_put(lm_queue *q, void *item)
-{
-    if (q == NULL)
-        return LM_EINVAL;
-    if (q->closed)
-        return LM_ECLOSED;
-    if (!lm__list_empty(&q->putters) || queue_room(q) == 0)
-        return LM_EAGAIN;
-    int rc = queue_push(q, item);
-    if (rc == 0)
-        queue_pump(q);
-    return rc;
-}
-
-int lm_queue_put(lm_queue *q, void *item)
-{
-    lm_task *self = lm__current();
-    if (self == NULL)
-        return LM_ENOTASK;
-    int rc = lm_queue_try_put(q, item);
-    if (rc != LM_EAGAIN)
-        return rc;
-    sw w;
-    sw_init(&w, self, item);
-    rc = sw_wait(&q->putters, &w, LM__ON_QUEUE);
-    if (w.closed) /* the queue was freed: do not touch it */
-        return rc == LM_ECANCELED ? rc : LM_ECLOSED;
-    if (!w.woken)
-        return rc; /* cancelled while parked */
-    if (w.status != 0)
-        return rc == LM_ECANCELED ? rc : w.status; /* woken by close */
-    /* A slot was reserved for us. */
-    q->reserved_put--;
-    if (rc == LM_ECANCELED || q->closed) {
-        queue_pump(q); /* the slot goes to the next putter */
-        return rc == LM_ECANCELED ? rc : LM_ECLOSED;
-    }
-    rc = queue_push(q, item);
-    queue_pump(q);
-    return rc;
-}
-
-int lm_queue_try_get(lm_queue *q, void **item)
-{
-    if (q == NULL)
-        return LM_EINVAL;
-    if (q->len <= q->reserved_get)
-        return q->closed ? LM_ECLOSED : LM_EAGAIN;
-    void *it = queue_pop(q);
-    if (item != NULL)
-        *item = it;
-    queue_pump(q);
-    return 0;
-}
-
-int lm_queue_get(lm_queue *q, void **item)
-{
-    lm_task *self = lm__current();
-    if (self == NULL)
-        return LM_ENOTASK;
-    int rc = lm_queue_try_get(q, item);
-    if (rc != LM_EAGAIN)
-        return rc;
-    sw w;
-    sw_init(&w, self, NULL);
-    rc = sw_wait(&q->getters, &w, LM__ON_QUEUE);
-    if (w.closed)
-        return rc == LM_ECANCELED ? rc : LM_ECLOSED;
-    if (!w.woken)
-        return rc;
-    if (w.status != 0)
-        return rc == LM_ECANCELED ? rc : w.status; /* closed while empty */
-    /* An item was reserved for us; it is the oldest unreserved one, and
-     * since reservations are FIFO too, the front of the buffer is ours. */
-    q->reserved_get--;
-    if (rc == LM_ECANCELED) {
-        queue_pump(q); /* the item goes to the next getter */
-        return rc;
-    }
-    void *it = queue_pop(q);
-    if (item != NULL)
-        *item = it;
-    queue_pump(q);
-    return 0;
-}
-
-/* Parked putters get LM_ECLOSED at once; parked getters too, since a getter
- * only parks when no item is left for it. Items already in the queue can
- * still be taken. */
-void lm_queue_close(lm_queue *q)
-{
-    if (q == NULL || q->closed)
-        return;
-    q->closed = true;
-    while (sw_wake_first(&q->putters, NULL, LM__BY_QUEUE, LM_ECLOSED, NULL) != NULL)
-        ;
-    while (sw_wake_first(&q->getters, NULL, LM__BY_QUEUE, LM_ECLOSED, NULL) != NULL)
-        ;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -489,12 +323,16 @@ void lm_queue_close(lm_queue *q)
 /* ------------------------------------------------------------------------ */
 
 /*
- * Release hands the lock straight to the first parked task (it becomes the
- * owner before it even runs), so a task that calls acquire in between can
- * never barge ahead: strict FIFO.
+ * A release hands the lock straight to the first waiter that still waits
+ * (it becomes the owner before it even runs), so a task that calls acquire
+ * in between queues behind it: strict FIFO, as asyncio 3.12+ (whose newcomer
+ * waits while a woken, uncancelled waiter exists). Between the release and
+ * the moment that waiter runs the lock is `handed`: lm_lock_locked() says 0
+ * then, as asyncio's locked() does, yet nobody else can take it.
  */
 struct lm_lock {
-    lm_task *owner;
+    lm_task *owner; /* the holder, or the waiter it was handed to */
+    bool handed;    /* owner was chosen by a release and has not run yet */
     lm__list waiters, woken;
 };
 
@@ -512,40 +350,44 @@ void lm_lock_free(lm_lock *l)
 {
     if (l == NULL)
         return;
-    sw_close_all(&l->waiters, true, LM__BY_LOCK);
-    sw_close_all(&l->woken, false, LM__BY_LOCK);
+    lm__sw_close_all(&l->waiters, true, LM__BY_LOCK);
+    lm__sw_close_all(&l->woken, false, LM__BY_LOCK);
     free(l);
 }
 
-/* Gives the lock to the first parked task, or leaves it free. */
+/* Gives the lock to the first waiter still waiting, or leaves it free. So a
+ * free lock never has a live waiter, and acquire's fast path needs no scan. */
 static void lock_pass(lm_lock *l)
 {
     l->owner = NULL;
-    if (!lm__list_empty(&l->waiters)) {
-        sw *w = LM__CONTAINER_OF(l->waiters.next, sw, node);
+    l->handed = false;
+    lm__sw *w = lm__sw_first_live(&l->waiters);
+    if (w != NULL) {
         l->owner = w->task;
-        sw_wake_first(&l->waiters, &l->woken, LM__BY_LOCK, 0, NULL);
+        l->handed = true;
+        lm__sw_choose(w, &l->woken, LM__BY_LOCK, 0, NULL);
     }
 }
 
-int lm_lock_acquire(lm_lock *l)
+int lm__lock_acquire_on(lm_lock *l, uint8_t on)
 {
     lm_task *self = lm__current();
     if (self == NULL)
         return LM_ENOTASK;
     if (l == NULL)
         return LM_EINVAL;
-    if (l->owner == self)
+    if (l->owner == self && !l->handed)
         return LM_EBUSY; /* not reentrant: waiting would deadlock */
     if (l->owner == NULL)
         return (l->owner = self, 0);
-    sw w;
-    sw_init(&w, self, NULL);
-    int rc = sw_wait(&l->waiters, &w, LM__ON_LOCK);
+    lm__sw w;
+    lm__sw_init(&w, self, NULL);
+    int rc = lm__sw_wait(&l->waiters, &w, on);
     if (w.closed)
         return rc == LM_ECANCELED ? rc : LM_ECLOSED;
     if (!w.woken)
-        return rc;
+        return rc; /* cancelled while parked: it held nothing */
+    l->handed = false;
     if (rc == LM_ECANCELED) {
         /* Handed the lock, then cancelled before running: pass it on. */
         lock_pass(l);
@@ -554,12 +396,20 @@ int lm_lock_acquire(lm_lock *l)
     return 0;
 }
 
+int lm_lock_acquire(lm_lock *l) { return lm__lock_acquire_on(l, LM__ON_LOCK); }
+
+bool lm__lock_locked(const lm_lock *l)
+{
+    return l != NULL && l->owner != NULL && !l->handed;
+}
+
+int lm_lock_locked(const lm_lock *l) { return lm__lock_locked(l); }
+
 int lm_lock_release(lm_lock *l)
 {
     if (l == NULL)
         return LM_EINVAL;
-    lm_task *self = lm__current();
-    if (self == NULL || l->owner != self)
+    if (!lm__lock_locked(l))
         return LM_ESTATE;
     lock_pass(l);
     return 0;
@@ -569,42 +419,77 @@ int lm_lock_release(lm_lock *l)
 /* Semaphores                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Same hand-off as the lock: a release with parked tasks gives its unit to
- * the first of them instead of incrementing the value. */
+/*
+ * asyncio 3.13's algorithm: `value` counts the units nobody has been given.
+ * A release adds a unit and, if a waiter still waits, gives it that unit at
+ * once (value goes back down). A newcomer waits whenever the semaphore is
+ * locked: no unit left, or anybody in line (parked, or woken and not run
+ * yet), so nobody overtakes. A woken waiter, when it runs, wakes as many of
+ * the waiters behind it as the value allows (units released while it was
+ * on its way); one cancelled after it was woken returns its unit first.
+ */
 struct lm_sem {
     unsigned value;
+    unsigned bound;  /* lm_sem_new_bounded: the initial value */
+    bool bounded;
     lm__list waiters, woken;
 };
 
-lm_sem *lm_sem_new(unsigned initial)
+static lm_sem *sem_make(unsigned initial, bool bounded)
 {
     lm_sem *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     s->value = initial;
+    s->bound = initial;
+    s->bounded = bounded;
     lm__list_init(&s->waiters);
     lm__list_init(&s->woken);
     return s;
 }
 
+lm_sem *lm_sem_new(unsigned initial) { return sem_make(initial, false); }
+lm_sem *lm_sem_new_bounded(unsigned initial) { return sem_make(initial, true); }
+
 void lm_sem_free(lm_sem *s)
 {
     if (s == NULL)
         return;
-    sw_close_all(&s->waiters, true, LM__BY_SEMAPHORE);
-    sw_close_all(&s->woken, false, LM__BY_SEMAPHORE);
+    lm__sw_close_all(&s->waiters, true, LM__BY_SEMAPHORE);
+    lm__sw_close_all(&s->woken, false, LM__BY_SEMAPHORE);
     free(s);
 }
 
 unsigned lm_sem_value(const lm_sem *s) { return s != NULL ? s->value : 0; }
 
-void lm_sem_release(lm_sem *s)
+int lm_sem_locked(const lm_sem *s)
 {
     if (s == NULL)
-        return;
-    if (sw_wake_first(&s->waiters, &s->woken, LM__BY_SEMAPHORE, 0, NULL) == NULL &&
-        s->value < UINT_MAX)
-        s->value++;
+        return 0;
+    return s->value == 0 || !lm__list_empty(&s->woken) ||
+           lm__sw_first_live((lm__list *)&s->waiters) != NULL;
+}
+
+/* Gives one unit to the first waiter still waiting; false if there is none. */
+static bool sem_wake_next(lm_sem *s)
+{
+    lm__sw *w = lm__sw_first_live(&s->waiters);
+    if (w == NULL)
+        return false;
+    s->value--;
+    lm__sw_choose(w, &s->woken, LM__BY_SEMAPHORE, 0, NULL);
+    return true;
+}
+
+int lm_sem_release(lm_sem *s)
+{
+    if (s == NULL)
+        return LM_EINVAL;
+    if ((s->bounded && s->value >= s->bound) || s->value == UINT_MAX)
+        return LM_ERANGE;
+    s->value++;
+    sem_wake_next(s);
+    return 0;
 }
 
 int lm_sem_acquire(lm_sem *s)
@@ -614,18 +499,17 @@ int lm_sem_acquire(lm_sem *s)
         return LM_ENOTASK;
     if (s == NULL)
         return LM_EINVAL;
-    if (s->value > 0 && lm__list_empty(&s->waiters))
+    if (!lm_sem_locked(s))
         return (s->value--, 0);
-    sw w;
-    sw_init(&w, self, NULL);
-    int rc = sw_wait(&s->waiters, &w, LM__ON_SEMAPHORE);
+    lm__sw w;
+    lm__sw_init(&w, self, NULL);
+    int rc = lm__sw_wait(&s->waiters, &w, LM__ON_SEMAPHORE);
     if (w.closed)
         return rc == LM_ECANCELED ? rc : LM_ECLOSED;
-    if (!w.woken)
-        return rc;
-    if (rc == LM_ECANCELED) {
-        lm_sem_release(s); /* handed a unit, then cancelled: pass it on */
-        return rc;
-    }
-    return 0;
+    if (w.woken && rc == LM_ECANCELED)
+        s->value++; /* given a unit, then cancelled before running */
+    /* Units that came while we were on our way go to those behind us. */
+    while (s->value > 0 && sem_wake_next(s))
+        ;
+    return rc;
 }

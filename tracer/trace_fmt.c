@@ -21,6 +21,8 @@ const char *const lm__on_tok[LM__ON__COUNT] = {
     [LM__ON_FUTURE] = "future",    [LM__ON_EVENT] = "event",
     [LM__ON_QUEUE] = "queue",      [LM__ON_LOCK] = "lock",
     [LM__ON_SEMAPHORE] = "semaphore", [LM__ON_THREAD] = "thread",
+    [LM__ON_CONDITION] = "condition", [LM__ON_BARRIER] = "barrier",
+    [LM__ON_QUEUE_JOIN] = "queue_join",
 };
 const char *const lm__by_tok[LM__BY__COUNT] = {
     [LM__BY_NONE] = NULL,          [LM__BY_SPAWN] = "spawn",
@@ -30,6 +32,8 @@ const char *const lm__by_tok[LM__BY__COUNT] = {
     [LM__BY_QUEUE] = "queue",      [LM__BY_LOCK] = "lock",
     [LM__BY_SEMAPHORE] = "semaphore", [LM__BY_CANCEL] = "cancel",
     [LM__BY_THREAD] = "thread",    [LM__BY_TIMEOUT] = "timeout",
+    [LM__BY_CONDITION] = "condition", [LM__BY_BARRIER] = "barrier",
+    [LM__BY_QUEUE_JOIN] = "queue_join",
 };
 const char *const lm__reason_tok[LM__CANCEL__COUNT] = {
     [LM__CANCEL_EXPLICIT] = "explicit", [LM__CANCEL_TIMEOUT] = "timeout",

@@ -21,4 +21,18 @@ lm_loop *lmt_loop(lm_clock_kind clock);
  * what lm_loop_run() returned. */
 int lmt_run(lm_coro_fn fn, void *arg);
 
+/* For the ports of CPython's asyncio tests (tests/test_aio_*.c): a log of
+ * small ints that tasks append to, like those tests' `result` lists, and
+ * a check of its contents. */
+extern int lmt_res[64];
+extern int lmt_nres;
+void lmt_push(int v);
+void lmt_expect_res_(int line, const int *want, size_t n);
+#define LMT_EXPECT_RES(...)                                                    \
+    lmt_expect_res_(__LINE__, (const int[]){__VA_ARGS__},                      \
+                    sizeof((const int[]){__VA_ARGS__}) / sizeof(int))
+
+/* asyncio's loop.call_soon(t.cancel): cancels t from a loop callback. */
+void lmt_cancel_soon(lm_task *t);
+
 #endif
