@@ -155,6 +155,9 @@ class TraceFile:
         if path == '-':
             self.fd = os.dup(1)
         else:
+            parent = os.path.dirname(path)
+            if parent and not os.path.isdir(parent):
+                os.makedirs(parent, exist_ok=True)
             self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
                               0o644)
 
