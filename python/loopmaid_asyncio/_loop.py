@@ -244,8 +244,10 @@ _ALL_WRAPPER_CODES = frozenset(_SEND_CODES + (_Wrapped.__call__.__code__,))
 
 
 def _is_program_callback(cb):
-    while isinstance(cb, functools.partial):
-        cb = cb.func
+    # A partial is left alone: asyncio formats one specially in its error
+    # messages, which a wrapper would change.
+    if isinstance(cb, functools.partial):
+        return False
     mod = getattr(cb, '__module__', None)
     if not isinstance(mod, str):
         return False
@@ -420,8 +422,11 @@ class TracedLoop(asyncio.SelectorEventLoop):
             kw = dict(kwargs)
             if context is not None:
                 kw['context'] = context
+            eager = 'create_eager_task_factory' in getattr(factory, '__qualname__', '')
+            if eager and name is not None:
+                kw['name'] = name  # it may step the task at once: name it first
             task = factory(self, wrapped, **kw)
-            if name is not None:
+            if name is not None and not eager:
                 task.set_name(name)
             if isinstance(task, Task):
                 task._lm_rec = rec
@@ -432,8 +437,11 @@ class TracedLoop(asyncio.SelectorEventLoop):
         if not rec.spawned:
             r.spawn(rec, task.get_name())
         if tg is not None:
-            r.tg_children.setdefault(id(tg), []).append(rec)
-            weakref.finalize(tg, r.tg_children.pop, id(tg), None)
+            kids = r.tg_children.get(id(tg))
+            if kids is None:
+                kids = r.tg_children[id(tg)] = []
+                weakref.finalize(tg, r.tg_children.pop, id(tg), None)
+            kids.append(rec)
         return task
 
     @staticmethod
@@ -473,7 +481,8 @@ class TracedLoop(asyncio.SelectorEventLoop):
         r = self._lm
         if r is not None and not r.ended and threading.get_ident() == r.thread:
             kind, rec, label = r.timer_kind(callback)
-            callback = _Wrapped(callback, r, kind, rec, label)
+            if not (kind == 'call' and isinstance(callback, functools.partial)):
+                callback = _Wrapped(callback, r, kind, rec, label)
         return super().call_at(when, callback, *args, context=context)
 
     def call_soon_threadsafe(self, callback, *args, context=None):

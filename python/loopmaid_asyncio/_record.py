@@ -118,6 +118,8 @@ class LoopRecorder:
             return
         self.lines.append('  - {t: %d, ev: %s%s%s}\n' % (self.now(), kind,
                                                          self._loopkey, body))
+        if len(self.lines) >= 8192:
+            self.flush(force=True)  # a huge tick must not pile up in memory
 
     def insert(self, index, kind, body):
         """A line placed earlier in the batch (group_end, where the owner
@@ -223,6 +225,11 @@ class LoopRecorder:
 
     def step_begin(self, rec, task):
         if not rec.spawned:
+            if task is None:  # an eager first step inside another factory's Task()
+                try:
+                    task = asyncio.current_task()
+                except RuntimeError:
+                    task = None
             self.spawn(rec, task.get_name() if task is not None else 'Task')
         other = self.running
         if other is not None and other is not rec and other.state == 'running':
