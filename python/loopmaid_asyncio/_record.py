@@ -19,6 +19,7 @@ from ._writer import quote
 
 _CancelledError = asyncio.CancelledError
 _getframe = sys._getframe
+_monotonic_ns = time.monotonic_ns
 
 
 class TaskRec:
@@ -114,11 +115,16 @@ class LoopRecorder:
         return time.monotonic_ns() - self.t0
 
     def emit(self, kind, body=''):
+        # The hot path: one line per event, formatted at once.
         if self.ended:
             return
-        self.lines.append('  - {t: %d, ev: %s%s%s}\n' % (self.now(), kind,
-                                                         self._loopkey, body))
-        if len(self.lines) >= 8192:
+        if self.virtual:
+            t = self.vt
+        else:
+            t = 0 if self.t0 is None else _monotonic_ns() - self.t0
+        lines = self.lines
+        lines.append('  - {t: %d, ev: %s%s%s}\n' % (t, kind, self._loopkey, body))
+        if len(lines) >= 8192:
             self.flush(force=True)  # a huge tick must not pile up in memory
 
     def insert(self, index, kind, body):
@@ -208,8 +214,16 @@ class LoopRecorder:
                        % (', by_task: %d' % rec.parent if rec.parent else ''))
 
     def set_state(self, rec, to, extra=''):
-        self.emit('state', ', task: %d, from: %s, to: %s%s'
-                  % (rec.id, rec.state, to, extra))
+        if not self.ended:
+            if self.virtual:
+                t = self.vt
+            else:
+                t = 0 if self.t0 is None else _monotonic_ns() - self.t0
+            lines = self.lines
+            lines.append('  - {t: %d, ev: state%s, task: %d, from: %s, to: %s%s}\n'
+                         % (t, self._loopkey, rec.id, rec.state, to, extra))
+            if len(lines) >= 8192:
+                self.flush(force=True)
         rec.state = to
 
     def rename(self, rec, name):
