@@ -291,6 +291,59 @@ class Writer(unittest.TestCase):
         self.assertEqual(len(_writer.quote('x' * 70000)), 65535 + 2)
 
 
+# Byte strings both writers are given: controls, quotes, C1, line breaks,
+# invalid UTF-8 of every kind (truncated, overlong, surrogates, > U+10FFFF),
+# and a string past the 65,535-byte cut with a 2-byte character across it.
+WRITER_CASES = [
+    b'plain', b'q"uo\\te\n\t\r', bytes(range(1, 32)) + b'\x7f',
+    '\x80\x85\x9f\xa0\u2028\u2029\ufeff\ufffe\uffff\U0001F600'.encode(),
+    b'\xff\xfe\xe2\x82 \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xf0\x9f\x98 \xe2\x82\xac',
+    b'\x80\xbf\xc2 \xe0\x80\xaf \xf8\x88\x80\x80\x80',
+    b'x' * 65534 + '\u00e9'.encode() + b'tail',
+]
+
+
+class SameBytesAsC(unittest.TestCase):
+    """quote() against the C writer itself: a C program notes the same bytes
+    with lm_note, and the two traces' note lines must be identical."""
+
+    def test_notes(self):
+        lib = os.path.join(os.path.dirname(LOOPMAID), 'libloopmaid.a')
+        if not os.path.exists(lib):
+            self.skipTest('no %s' % lib)
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, 'notes.c')
+            lits = ',\n'.join('"%s"' % ''.join('\\x%02x' % c for c in b)
+                               if len(b) < 200 else
+                               None for b in WRITER_CASES[:-1])
+            with open(src, 'w') as f:
+                f.write('#include "loopmaid.h"\n#include <string.h>\n#include <stdlib.h>\n'
+                        'static const char *cases[] = {\n%s\n};\n'
+                        'static int task(void *a) { (void)a;\n'
+                        '  for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) lm_note(cases[i]);\n'
+                        '  char *big = malloc(65541); memset(big, \'x\', 65534);\n'
+                        '  memcpy(big + 65534, "\\xc3\\xa9tail", 7); lm_note(big); free(big);\n'
+                        '  return 0; }\n'
+                        'int main(void) { return lm_run("main", task, NULL); }\n' % lits)
+            exe = os.path.join(d, 'notes')
+            libs = subprocess.run(['pkg-config', '--libs', 'yaml-0.1', 'libpcre2-8'],
+                                  capture_output=True, text=True).stdout.split() or \
+                ['-lyaml', '-lpcre2-8']
+            r = subprocess.run(['cc', '-std=c11', '-I', os.path.join(TOP, 'tracer'), src, lib,
+                                '-o', exe] + libs + ['-lpthread', '-lm'], capture_output=True)
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            ctrace = os.path.join(d, 'c.yaml')
+            e = dict(os.environ, LOOPMAID_TRACE=ctrace, LOOPMAID_CLOCK='virtual')
+            self.assertEqual(subprocess.run([exe], env=e).returncode, 0)
+            c_notes = [l.split(b'text: ', 1)[1] for l in read(ctrace).splitlines()
+                       if b'ev: note' in l]
+            py_notes = [('%s}' % _writer.quote(b.decode('utf-8', 'surrogateescape'))).encode()
+                        for b in WRITER_CASES]
+            self.assertEqual(len(c_notes), len(WRITER_CASES))
+            for i, (c, p) in enumerate(zip(c_notes, py_notes)):
+                self.assertEqual(c, p, 'case %d' % i)
+
+
 class Api(unittest.TestCase):
     def test_record_and_runner(self):
         async def main():
