@@ -231,6 +231,23 @@ class SameBehaviour(unittest.TestCase):
                 self.assertEqual(lm('inspect', os.path.join(d, name + '.yaml')).returncode, 0)
 
 
+class Threads(unittest.TestCase):
+    def test_two_loops_at_once(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 't.yaml')
+            p = traced('python/tests/scenarios/threads.py', path)
+            self.assertEqual(p.returncode, 0, p.stderr.decode())
+            self.assertEqual(p.stdout, b'[1, 2]\n')
+            t = read(path).decode()
+            self.assertEqual(t.count('ev: loop_start'), 2)
+            self.assertEqual(t.count('ev: loop_end'), 2)
+            for line in t.splitlines()[4:]:
+                self.assertRegex(line, r'^  - \{t: \d+, ev: [a-z_]+.*\}$')
+            ins = lm('inspect', path)
+            self.assertEqual(ins.returncode, 0, ins.stderr.decode())
+            self.assertIn(b'2 loops', ins.stdout)
+
+
 def norm(text):
     """What may differ between a C and a Python run of one scenario: error
     names (LM_EUSER / RuntimeError), the task group's label, the poll notes
