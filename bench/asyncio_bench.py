@@ -2,6 +2,7 @@
 """asyncio_bench.py: the CPython asyncio peer of every loopmaid benchmark.
 
     python3 bench/asyncio_bench.py WORKLOAD N    (yields pingpong spawn timers echo)
+    LOOPMAID_ASYNCIO_TRACE=PATH ...              the same, recorded by loopmaid_asyncio
 
 Each workload is written the way an asyncio programmer would write it, with
 the standard event loop (uvloop is not installed on Debian's python3 and is a
@@ -16,6 +17,7 @@ complete exactly, so a broken peer cannot look fast.
 """
 
 import asyncio
+import os
 import resource
 import sys
 import time
@@ -153,7 +155,17 @@ def main(argv):
     base = status_kib("VmRSS")
     c0 = time.process_time()
     t0 = time.perf_counter()
-    done = asyncio.run(WORKLOADS[argv[1]](n))
+    trace = os.environ.get("LOOPMAID_ASYNCIO_TRACE")
+    if trace:
+        # The recorder's overhead (bench/run.py "asyncio recorder"): the same
+        # workload on a loop traced by python/loopmaid_asyncio.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "..", "python"))
+        import loopmaid_asyncio
+        with loopmaid_asyncio.record(trace, program="asyncio_bench"):
+            done = asyncio.run(WORKLOADS[argv[1]](n))
+    else:
+        done = asyncio.run(WORKLOADS[argv[1]](n))
     t1 = time.perf_counter()
     c1 = time.process_time()
     if done != n:

@@ -223,7 +223,7 @@ def main():
                          "off with --quick)")
     ap.add_argument("--no-profile", dest="profile", action="store_false")
     ap.add_argument("--only", default="",
-                    help="comma-separated workloads (yields,...,trace,render)")
+                    help="comma-separated workloads (yields,...,trace,pytrace,render)")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be at least 1")
@@ -408,6 +408,10 @@ def main():
                             "events",
                             "events/s recorded (file size)", "target"], trows), ""]
 
+    # --- the asyncio recorder (python/loopmaid_asyncio) ----------------
+    if want("pytrace"):
+        sections += pytrace_section(py, bindir, size, args.runs, missed)
+
     # --- render vs a plain libyaml parse -------------------------------
     if want("render"):
         sections += render_section(build, bindir, size, args.runs, missed, notes,
@@ -441,6 +445,42 @@ def main():
     print(text)
     print("(written to %s)" % os.path.relpath(os.path.join(bindir, "results.md"), TOP))
     return 0
+
+
+def pytrace_section(py, bindir, size, runs, missed):
+    """asyncio workloads traced by loopmaid_asyncio (real clock) vs untraced."""
+    rows = []
+    path = os.path.join(bindir, "pytrace.yaml")
+    for w, nfull, nquick in LOOP_WORKLOADS:
+        n = max(1, (nfull, nquick)[size] // 10)  # the recorder is Python: smaller N
+
+        def env_of(name, path=path):
+            e = dict(os.environ)
+            e.pop("LOOPMAID_ASYNCIO_TRACE", None)
+            if name == "traced":
+                e["LOOPMAID_ASYNCIO_TRACE"] = path
+            return e
+
+        figs = measure({"untraced": py + [w, str(n)], "traced": py + [w, str(n)]},
+                       runs, "pytrace-" + w, env_of)
+        off, on = figs["untraced"], figs["traced"]
+        if not (off.ok and on.ok):
+            missed.append("asyncio recorder %s: %s" % (w, off.error or on.error))
+            rows.append([w, "{:,}".format(n), "failed", "", "", ""])
+            continue
+        events, size_b = count_events(path)
+        rows.append([w, "{:,}".format(n), fmt_time(off.t()), fmt_time(on.t()),
+                     "%.2fx" % (on.t() / off.t()),
+                     "{:,} (%s)" .format(events) % fmt_rate(events, on.t())])
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    return ["## asyncio recorder overhead (python/loopmaid_asyncio, real clock)", "",
+            "CPython asyncio untraced vs recorded by `loopmaid_asyncio` (no target; "
+            "N is a tenth of the loop workloads').", "",
+            table(["workload", "N", "untraced", "traced", "traced/untraced",
+                   "events (recorded/s)"], rows), ""]
 
 
 def count_events(path):

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages a loopmaid target needs, when they are missing.
-#   scripts/deps.sh build        libyaml, PCRE2, Criterion, pkg-config
+#   scripts/deps.sh build        libyaml, PCRE2, Criterion, pkg-config; python3 and
+#                                python3-venv for the asyncio recorder's tests
 #   scripts/deps.sh bench        libuv (the benchmark peer) and python3
 #   scripts/deps.sh browser      chromium and node/npm (Mermaid conformance)
 #   scripts/deps.sh fuzz         clang and its sanitizer runtimes
@@ -16,7 +17,7 @@ want() { for p in "$@"; do have_pkg "$p" || need="$need $p"; done; }
 
 for group in "$@"; do
     case "$group" in
-        build)   want make gcc pkg-config libyaml-dev libpcre2-dev libcriterion-dev ;;
+        build)   want make gcc pkg-config libyaml-dev libpcre2-dev libcriterion-dev python3 python3-venv ;;
         bench)   want libuv1-dev python3 time ;;
         # node/npm only when the commands are missing: a NodeSource nodejs
         # (it bundles npm) conflicts with Debian's npm package.

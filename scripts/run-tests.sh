@@ -45,6 +45,28 @@ for t in "$@"; do
     passed=$((passed + p)); failed=$((failed + f + c))
     rm -f "$log"
 done
+# The asyncio recorder's tests (python/tests, issue 17): their own line,
+# `python: N passed, N failed`, and counted in the totals below.
+py=${PYTHON:-python3}
+if [ -z "${LOOPMAID_SKIP_PYTHON:-}" ] && command -v "$py" >/dev/null 2>&1; then
+    log=$(mktemp)
+    LOOPMAID_BIN=$build/loopmaid timeout --kill-after=10 ${LOOPMAID_TEST_TIMEOUT:-900} \
+        "$py" python/tests/run.py >"$log" 2>&1
+    rc=$?
+    line=$(grep '^python: ' "$log" | tail -n 1)
+    p=$(printf '%s' "$line" | sed -n 's/^python: \([0-9]*\) passed.*/\1/p')
+    f=$(printf '%s' "$line" | sed -n 's/.*, \([0-9]*\) failed$/\1/p')
+    p=${p:-0}; f=${f:-0}
+    if [ $rc -ne 0 ] || [ -z "$line" ]; then
+        cat "$log"
+        bad="$bad python"
+        [ "$f" = 0 ] && f=1
+    else
+        echo "$line"
+    fi
+    passed=$((passed + p)); failed=$((failed + f))
+    rm -f "$log"
+fi
 [ -n "$bad" ] && echo "failing binaries:$bad"
 echo "tests: $passed passed, $failed failed"
 [ -z "$bad" ]
