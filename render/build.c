@@ -24,8 +24,17 @@
  * Output is byte-stable: nothing here depends on the time, the machine or the
  * order of the filesystem, so an unchanged trace never changes a target, and
  * `--check` in CI fails exactly when a target is stale. Targets are written
- * atomically (temp file + rename) and only when their bytes change; text
- * outside the markers is never touched; a CRLF file keeps CRLF.
+ * through the one writer (outfile.c: atomic, mode kept, links followed) and
+ * only when their bytes change; text outside the markers is never touched; a
+ * CRLF file keeps CRLF.
+ *
+ * `run:` commands run under the virtual clock with a time limit (`timeout:`,
+ * default 60 s) in their own process group, which is killed when the time
+ * is up and once the command has exited, so nothing it started outlives the
+ * build. A build writes the trace to a temporary file beside the trace path
+ * (creating the folders it needs) and renames it into place only when the
+ * command succeeded; --check and --diff write it into a temporary folder
+ * instead, so they change no file at all.
  */
 #include "lmr_internal.h"
 
@@ -40,8 +49,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A config larger than this is not a config: refuse it before parsing. */
@@ -49,6 +60,10 @@
 /* A target file larger than this is refused (the diff is quadratic-ish). */
 #define BUILD_MAX_TARGET (16u << 20)
 #define BUILD_MAX_ENTRIES 1000
+/* A `run:` without `timeout:` gets this long (ns). */
+#define BUILD_RUN_TIMEOUT (60LL * 1000000000LL)
+/* After the time limit: SIGTERM to the group, this long (ns), then SIGKILL. */
+#define BUILD_KILL_GRACE (1000000000LL)
 
 typedef struct build_pos {
     int line, col;
@@ -61,12 +76,16 @@ typedef struct build_entry {
     char *trace;            /* resolved against the config's directory */
     build_pos trace_pos;
     char *run;              /* optional shell command; cwd = config dir */
+    build_pos run_pos;
+    int64_t timeout;        /* ns; 0 = BUILD_RUN_TIMEOUT */
     char *target;           /* resolved */
     build_pos target_pos;
     char *region;           /* NULL: the target is a whole .mmd file */
     build_pos region_pos;
     char *title, *tasks, *exclude, *states;
     build_pos tasks_pos, exclude_pos;
+    unsigned given;         /* LMR__OPT_* bits of the options it sets */
+    build_pos given_pos[LMR__OPT__COUNT];
     lmr_options opts;
 } build_entry;
 
@@ -189,54 +208,6 @@ static int build_slurp(const char *path, size_t max, char **out, size_t *len)
     return 0;
 }
 
-/*
- * Writes data to path atomically: a temp file in the same directory, fsync,
- * rename. The file's mode is kept when it exists.
- */
-static int build_write_atomic(const char *path, const char *data, size_t len)
-{
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp)
-        return -ENOMEM;
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return -e;
-    }
-    struct stat st;
-    mode_t mode = 0644;
-    if (stat(path, &st) == 0)
-        mode = st.st_mode & 07777;
-    size_t off = 0;
-    int rc = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (rc == 0 && fchmod(fd, mode) != 0)
-        rc = -errno;
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    if (close(fd) != 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc != 0)
-        unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
 /* Appends n bytes to b; false when out of memory. */
 static bool buf_append(lmr_buf *b, const char *s, size_t n)
 {
@@ -310,31 +281,6 @@ static bool parse_size(const char *s, size_t *out)
     return true;
 }
 
-/* Times with a unit, as on the command line: 1500ns, 20us, 3ms, 2s, or ns. */
-static bool parse_time(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno != 0 || v < 0)
-        return false;
-    double mul = 1;
-    if (*end == '\0' || strcmp(end, "ns") == 0)
-        mul = 1;
-    else if (strcmp(end, "us") == 0)
-        mul = 1e3;
-    else if (strcmp(end, "ms") == 0)
-        mul = 1e6;
-    else if (strcmp(end, "s") == 0)
-        mul = 1e9;
-    else
-        return false;
-    if (v * mul > 9.2e18)
-        return false;
-    *out = (int64_t)(v * mul);
-    return true;
-}
-
 static bool parse_bool(const char *s, int *out)
 {
     if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
@@ -390,6 +336,9 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
                        "a diagram must be a mapping (name:, trace:, view:, target:)");
     yaml_node_t *target_node = NULL, *trace_node = NULL, *region_node = NULL;
     bool have_view = false;
+    /* Config keys of the options only some views use, by LMR__OPT_* bit. */
+    static const char *const opt_key[LMR__OPT__COUNT] = {
+        "tasks", "exclude", "from", "to", "states", "counts", "max_messages"};
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
          p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
@@ -403,12 +352,25 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
                            "'%s' takes a single value, not a list or mapping", key);
         const char *val = node_str(v);
         int rc = 0;
+        for (int b = 0; b < LMR__OPT__COUNT; b++)
+            if (!strcmp(key, opt_key[b])) {
+                e->given |= 1u << b;
+                e->given_pos[b] = (build_pos){(int)k->start_mark.line + 1,
+                                              (int)k->start_mark.column + 1};
+            }
         if (!strcmp(key, "name")) {
             rc = set_str(&e->name, v);
         } else if (!strcmp(key, "trace")) {
             trace_node = v;
         } else if (!strcmp(key, "run")) {
             rc = set_str(&e->run, v);
+            e->run_pos = (build_pos){(int)v->start_mark.line + 1,
+                                     (int)v->start_mark.column + 1};
+        } else if (!strcmp(key, "timeout")) {
+            if (!lmr__parse_time(val, &e->timeout) || e->timeout <= 0)
+                return cfg_err(err, f, v->start_mark,
+                               "'timeout' must be a time above zero like 500ms, 10s or 90s, not '%s'",
+                               val);
         } else if (!strcmp(key, "target")) {
             target_node = v;
         } else if (!strcmp(key, "region")) {
@@ -451,7 +413,7 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
                 e->opts.max_messages = n;
         } else if (!strcmp(key, "from") || !strcmp(key, "to")) {
             int64_t t;
-            if (!parse_time(val, &t))
+            if (!lmr__parse_time(val, &t))
                 return cfg_err(err, f, v->start_mark,
                                "'%s' must be a time like 1500ns, 20us, 3ms or 2s, not '%s'",
                                key, val);
@@ -468,7 +430,7 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
                            "'format' is decided by the target: a .mmd file gets Mermaid text, a Markdown region a ```mermaid block");
         } else {
             return cfg_err(err, f, k->start_mark,
-                           "unknown key '%s' (name, trace, run, view, target, region, title, tasks, exclude, states, max_chars, max_messages, from, to, counts)",
+                           "unknown key '%s' (name, trace, run, timeout, view, target, region, title, tasks, exclude, states, max_chars, max_messages, from, to, counts)",
                            key);
         }
         if (rc != 0)
@@ -488,6 +450,18 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
         return cfg_err(err, f, map->start_mark, "diagram '%s' has no 'target'", e->name);
     if (!have_view)
         return cfg_err(err, f, map->start_mark, "diagram '%s' has no 'view'", e->name);
+    /* The same table as `render` (cli.c): an option the view does not use
+     * is refused where it is written, not accepted and ignored. */
+    if (lmr__view_refuses(e->opts.view, e->given))
+        for (int b = 0; b < LMR__OPT__COUNT; b++)
+            if ((e->given & (1u << b)) && lmr__view_refuses(e->opts.view, 1u << b))
+                return lmr__err(err, LMR_ECONFIG, f, e->given_pos[b].line,
+                                e->given_pos[b].col,
+                                "'%s' is not used by the %s view; leave it out",
+                                opt_key[b], lmr_view_name(e->opts.view));
+    if (e->timeout && !e->run)
+        return cfg_err(err, f, map->start_mark,
+                       "diagram '%s' has a 'timeout' but no 'run' command", e->name);
     e->trace = build_resolve(c->dir, node_str(trace_node));
     e->target = build_resolve(c->dir, node_str(target_node));
     if (!e->trace || !e->target)
@@ -1012,55 +986,238 @@ static void print_diff(FILE *out, const char *path, const char *old, size_t on,
 /* Building one entry                                                       */
 /* ------------------------------------------------------------------------ */
 
-/* Runs an entry's `run:` command under the virtual clock, writing its trace. */
-static int run_command(const build_config *c, const build_entry *e,
-                       lmr_error *err)
+static int64_t mono_ns(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Waits for pid until `deadline` (monotonic ns); true when it ended. */
+static bool wait_until(pid_t pid, int *st, int64_t deadline)
+{
+    long nap = 1000000; /* 1 ms, doubling to 50 ms: quick commands stay quick */
+    for (;;) {
+        pid_t w = waitpid(pid, st, WNOHANG);
+        if (w == pid)
+            return true;
+        if (w < 0 && errno != EINTR) {
+            *st = 0;
+            return true; /* lost it (ECHILD): nothing left to wait for */
+        }
+        int64_t left = deadline - mono_ns();
+        if (left <= 0)
+            return false;
+        struct timespec ts = {0, nap < left ? nap : (long)left};
+        nanosleep(&ts, NULL);
+        if (nap < 50000000)
+            nap *= 2;
+    }
+}
+
+/*
+ * Runs an entry's `run:` command under the virtual clock with its trace
+ * going to `dest` (absolute), in its own process group, for at most its
+ * timeout. When the time is up the whole group gets SIGTERM, then SIGKILL
+ * after a grace second; a timeout is reported at the `run:` value.
+ */
+static int run_command(const build_config *c, const build_entry *e,
+                       const char *dest, lmr_error *err)
+{
+    int64_t limit = e->timeout > 0 ? e->timeout : BUILD_RUN_TIMEOUT;
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0)
-        return lmr__err(err, LMR_EIO, c->path, e->pos.line, e->pos.col,
+        return lmr__err(err, LMR_EIO, c->path, e->run_pos.line, e->run_pos.col,
                         "cannot start '%s': %s", e->run, strerror(errno));
     if (pid == 0) {
+        setpgid(0, 0);
         if (chdir(c->dir) != 0)
             _exit(126);
-        /* The trace path was resolved against the config's directory; the
-         * command runs there too, so hand it an absolute-or-relative path
-         * that means the same thing from there. */
-        const char *trace = e->trace;
-        size_t dl = strlen(c->dir);
-        if (strcmp(c->dir, ".") != 0 && strncmp(trace, c->dir, dl) == 0 &&
-            trace[dl] == '/')
-            trace += dl + 1;
         setenv("LOOPMAID_CLOCK", "virtual", 1);
-        setenv("LOOPMAID_TRACE", trace, 1);
+        setenv("LOOPMAID_TRACE", dest, 1);
         /* Descriptor numbers show up in traces (fd: N): close everything the
          * build inherited above stderr so a command's trace does not depend
          * on what the caller happened to leave open. */
         for (int fd = 3; fd < 1024; fd++)
             close(fd);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            close(devnull);
-        }
+        /* stdin too: a command that reads it must not wait for a CI log. */
+        int in = open("/dev/null", O_RDONLY), out = open("/dev/null", O_WRONLY);
+        if (in >= 0)
+            dup2(in, 0);
+        if (out >= 0)
+            dup2(out, 1);
+        if (in > 2)
+            close(in);
+        if (out > 2)
+            close(out);
         execl("/bin/sh", "sh", "-c", e->run, (char *)NULL);
         _exit(127);
     }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return lmr__err(err, LMR_EIO, c->path, e->pos.line, e->pos.col,
-                            "lost the command '%s'", e->run);
+    setpgid(pid, pid); /* also here: whichever runs first, the group exists */
+    int st = 0;
+    bool ended = wait_until(pid, &st, mono_ns() + limit);
+    if (!ended) {
+        kill(-pid, SIGTERM);
+        if (!wait_until(pid, &st, mono_ns() + BUILD_KILL_GRACE)) {
+            kill(-pid, SIGKILL);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        }
+    }
+    /* Whatever it left running in its group (a `&` job) ends with it. */
+    kill(-pid, SIGKILL);
+    if (!ended) {
+        char d[32];
+        lmr__fmt_dur(d, sizeof d, limit);
+        return lmr__err(err, LMR_EIO, c->path, e->run_pos.line, e->run_pos.col,
+                        "diagram '%s': 'run: %s' did not finish within %s; "
+                        "killed it and its process group (raise the entry's "
+                        "'timeout:' if it needs longer)",
+                        e->name, e->run, d);
+    }
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
     if (WIFEXITED(st))
-        return lmr__err(err, LMR_EIO, c->path, e->pos.line, e->pos.col,
+        return lmr__err(err, LMR_EIO, c->path, e->run_pos.line, e->run_pos.col,
                         "diagram '%s': 'run: %s' exited with status %d",
                         e->name, e->run, WEXITSTATUS(st));
-    return lmr__err(err, LMR_EIO, c->path, e->pos.line, e->pos.col,
+    return lmr__err(err, LMR_EIO, c->path, e->run_pos.line, e->run_pos.col,
                     "diagram '%s': 'run: %s' was killed by signal %d", e->name,
                     e->run, WTERMSIG(st));
+}
+
+/* p made absolute against the current directory. Caller frees. */
+static char *abs_path(const char *p)
+{
+    if (p[0] == '/')
+        return build_strdup(p);
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd)
+        return NULL;
+    size_t n = strlen(cwd) + strlen(p) + 2;
+    char *r = malloc(n);
+    if (r)
+        snprintf(r, n, "%s/%s", cwd, p);
+    free(cwd);
+    return r;
+}
+
+/* mkdir -p of the folder that holds `path`. 0 or -errno. */
+static int make_parent_dirs(const char *path)
+{
+    char *d = build_strdup(path);
+    if (!d)
+        return -ENOMEM;
+    char *slash = strrchr(d, '/');
+    int rc = 0;
+    if (slash && slash != d) {
+        *slash = '\0';
+        for (char *q = d + 1;; q++) {
+            if (*q != '/' && *q != '\0')
+                continue;
+            char was = *q;
+            *q = '\0';
+            if (mkdir(d, 0777) != 0 && errno != EEXIST) {
+                rc = -errno;
+                break;
+            }
+            *q = was;
+            if (!was)
+                break;
+        }
+    }
+    free(d);
+    return rc;
+}
+
+/* A command that succeeded but left its trace empty wrote it somewhere else
+ * (by name instead of to $LOOPMAID_TRACE): say so, and keep the old trace. */
+static int check_wrote(const build_config *c, const build_entry *e,
+                       const char *dest, lmr_error *err)
+{
+    struct stat st;
+    if (stat(dest, &st) == 0 && (st.st_size > 0 || !S_ISREG(st.st_mode)))
+        return 0;
+    return lmr__err(err, LMR_EIO, c->path, e->run_pos.line, e->run_pos.col,
+                    "diagram '%s': 'run: %s' wrote no trace to $LOOPMAID_TRACE "
+                    "(the build points it at a temporary file; loopmaid "
+                    "programs write there by themselves, a script must too)",
+                    e->name, e->run);
+}
+
+/*
+ * Makes e's trace by running its command. A build writes it beside the trace
+ * path (folders created) and renames it into place only on success; a dry
+ * run (--check, --diff) writes into a fresh temporary folder and sets
+ * *scratch to it (the caller removes it with drop_scratch). *path is where
+ * the trace now is.
+ */
+static int make_trace(const build_config *c, const build_entry *e, bool dry,
+                      char **path, char **scratch, lmr_error *err)
+{
+    *path = NULL;
+    *scratch = NULL;
+    if (dry) {
+        const char *tmp = getenv("TMPDIR");
+        char tmpl[512];
+        snprintf(tmpl, sizeof tmpl, "%s/loopmaid-build.XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(tmpl))
+            return lmr__err(err, LMR_EIO, c->path, e->run_pos.line, e->run_pos.col,
+                            "cannot make a temporary folder for the trace: %s",
+                            strerror(errno));
+        *scratch = build_strdup(tmpl);
+        size_t n = strlen(tmpl) + 16;
+        *path = malloc(n);
+        if (!*scratch || !*path)
+            return lmr__err(err, LMR_ENOMEM, c->path, 0, 0, "out of memory");
+        snprintf(*path, n, "%s/trace.yaml", tmpl);
+        int rc = run_command(c, e, *path, err);
+        return rc ? rc : check_wrote(c, e, *path, err);
+    }
+    int mk = make_parent_dirs(e->trace);
+    if (mk != 0)
+        return lmr__err(err, LMR_EIO, c->path, e->trace_pos.line, e->trace_pos.col,
+                        "cannot make the folder for trace '%s': %s", e->trace,
+                        strerror(-mk));
+    const char *inputs[] = {c->path};
+    lmr__outfile of;
+    int rc = lmr__outfile_open(&of, e->trace, inputs, 1, err);
+    if (rc != 0)
+        return rc;
+    char *dest = abs_path(of.tmp ? of.tmp : e->trace);
+    if (!dest) {
+        lmr__outfile_abort(&of);
+        return lmr__err(err, LMR_ENOMEM, c->path, 0, 0, "out of memory");
+    }
+    if (of.fd >= 0 && of.close_fd) {
+        close(of.fd); /* the tracer opens it by name */
+        of.fd = -1;
+    }
+    rc = run_command(c, e, dest, err);
+    if (rc == 0)
+        rc = check_wrote(c, e, dest, err);
+    free(dest);
+    if (rc != 0) {
+        lmr__outfile_abort(&of);
+        return rc;
+    }
+    if ((rc = lmr__outfile_commit(&of, err)) != 0)
+        return rc;
+    *path = build_strdup(e->trace);
+    return *path ? 0 : lmr__err(err, LMR_ENOMEM, c->path, 0, 0, "out of memory");
+}
+
+static void drop_scratch(char *path, char *scratch)
+{
+    if (scratch) {
+        if (path)
+            unlink(path);
+        rmdir(scratch);
+    }
+    free(path);
+    free(scratch);
 }
 
 /* Outcome of one target. */
@@ -1134,23 +1291,59 @@ static int compose(const build_config *c, const build_entry *e,
     return 0;
 }
 
+/*
+ * Traces a dry run made, by entry: an entry without `run:` that reads the
+ * trace an earlier entry's command makes (advise_io reads fetch's) reads the
+ * copy made in this run, as a real build would.
+ */
+typedef struct build_made {
+    char **path, **scratch; /* per entry; NULL when it made none */
+} build_made;
+
+static const char *made_trace(const build_config *c, const build_made *m,
+                              const build_entry *e)
+{
+    for (size_t i = 0; i < c->n && &c->entries[i] != e; i++)
+        if (m->path[i] && !strcmp(c->entries[i].trace, e->trace))
+            return m->path[i];
+    return NULL;
+}
+
 static int build_entry_run(const build_config *c, const build_entry *e,
-                           const build_flags *fl, int *outcome, lmr_error *err)
+                           const build_flags *fl, build_made *made,
+                           int *outcome, lmr_error *err)
 {
     *outcome = T_SAME;
+    bool dry = fl->check || fl->diff;
+    size_t idx = (size_t)(e - c->entries);
     int rc;
-    if (e->run && (rc = run_command(c, e, err)) != 0)
+    char *trace = NULL;
+    const char *earlier = dry ? made_trace(c, made, e) : NULL;
+    if (e->run) {
+        rc = make_trace(c, e, dry, &made->path[idx], &made->scratch[idx], err);
+        if (rc != 0)
+            return rc;
+        trace = build_strdup(made->path[idx]);
+    } else {
+        trace = build_strdup(earlier ? earlier : e->trace);
+    }
+    if (!trace)
+        return lmr__err(err, LMR_ENOMEM, c->path, 0, 0, "out of memory");
+    if (access(trace, R_OK) != 0) {
+        rc = lmr__err(err, LMR_ECONFIG, c->path, e->trace_pos.line,
+                      e->trace_pos.col, "trace '%s' cannot be read: %s%s",
+                      e->run ? trace : e->trace, strerror(errno),
+                      e->run ? " (its 'run:' command did not write it)"
+                             : " (add a 'run:' command that makes it, or make it first)");
+        free(trace);
         return rc;
-    if (access(e->trace, R_OK) != 0)
-        return lmr__err(err, LMR_ECONFIG, c->path, e->trace_pos.line,
-                        e->trace_pos.col, "trace '%s' cannot be read: %s%s",
-                        e->trace, strerror(errno),
-                        e->run ? "" : " (add a 'run:' command that makes it, or make it first)");
+    }
     lmr_buf diagram = {0};
     lmr_options o = e->opts;
     o.format = LMR_FORMAT_MMD;
     o.quiet = fl->quiet;
-    rc = lmr_render_file(e->trace, &o, &diagram, fl->quiet ? NULL : stderr, err);
+    rc = lmr_render_file(trace, &o, &diagram, fl->quiet ? NULL : stderr, err);
+    free(trace);
     if (rc != 0) {
         lmr_buf_free(&diagram);
         return rc;
@@ -1175,12 +1368,12 @@ static int build_entry_run(const build_config *c, const build_entry *e,
             if (fl->diff)
                 print_diff(stdout, e->target, cur ? cur : "", cur ? curlen : 0,
                            next.data ? next.data : "", next.len);
-            if (!fl->check) {
-                int wr = build_write_atomic(e->target, next.data ? next.data : "",
-                                            next.len);
-                if (wr != 0)
-                    rc = lmr__err(err, LMR_EIO, e->target, 0, 0,
-                                  "cannot write: %s", strerror(-wr));
+            if (!dry) {
+                /* The trace and the config are inputs: a target naming
+                 * either (by any link) is refused, not overwritten. */
+                const char *inputs[] = {e->trace, c->path};
+                rc = lmr__write_file(e->target, next.data ? next.data : "",
+                                     next.len, inputs, 2, err);
             }
         }
     }
@@ -1212,8 +1405,15 @@ static void build_usage(FILE *fp)
           "NAMEs limit the build to those diagrams.\n"
           "\n"
           "  -c, --config FILE  the config file (default: loopmaid.yaml)\n"
-          "      --check        change nothing; exit 1 listing every stale target\n"
-          "      --diff         print a unified diff of every change\n"
+          "      --check        write no file: run each 'run:' command with its trace\n"
+          "                     going to a temporary folder (removed after), render,\n"
+          "                     and compare with the targets; list every stale\n"
+          "                     target and exit 1 if there is one. Trace files and\n"
+          "                     targets are left exactly as they are.\n"
+          "      --diff         write no file either: print a unified diff of what a\n"
+          "                     build would change (with --check: and exit 1 if\n"
+          "                     anything would); without it, a build rewrites the\n"
+          "                     stale targets and, for entries with 'run:', the traces\n"
           "      --force        overwrite regions that were edited by hand\n"
           "  -q, --quiet        print only errors\n"
           "  -h, --help         this text\n"
@@ -1223,13 +1423,18 @@ static void build_usage(FILE *fp)
           "  diagrams:\n"
           "    - name: fetch                      # letters, digits, - _ .\n"
           "      run: build/examples/fetch        # optional; runs under the virtual clock\n"
+          "      timeout: 10s                     # optional limit for run: (default 60s);\n"
+          "                                       #   then its process group is killed\n"
           "      trace: build/demo/fetch.yaml     # the trace it writes / to read\n"
           "      view: sequence                   # state sequence flowchart tasks gantt advise\n"
           "      target: README.md                # a .md region (named like the diagram) or a .mmd file\n"
           "      region: fetch                    # optional region name for .md targets\n"
           "      # optional, as for render: title tasks exclude states max_chars\n"
           "      #   max_messages from to counts\n"
-          "Paths are relative to the config file's directory.\n"
+          "Paths are relative to the config file's directory. A build creates the\n"
+          "folders a trace path needs. Options a view does not use are refused, as\n"
+          "by render. Targets are written as by render -o (atomically, mode kept,\n"
+          "symlinks followed; a target that is the trace or the config is refused).\n"
           "\n"
           "Exit status: 0 done (or nothing stale), 1 stale targets or bad input, 2 bad usage.\n",
           fp);
@@ -1297,7 +1502,16 @@ int lmr__build_main(int argc, char **argv)
         }
     }
     int status = 0;
-    size_t stale = 0, written = 0, failed = 0;
+    size_t stale = 0, written = 0, failed = 0, checked = 0;
+    build_made made = {calloc(c.n + 1, sizeof(char *)), calloc(c.n + 1, sizeof(char *))};
+    if (!made.path || !made.scratch) {
+        fputs("loopmaid build: out of memory\n", stderr);
+        free(made.path);
+        free(made.scratch);
+        build_config_free(&c);
+        free(only);
+        return 1;
+    }
     for (size_t i = 0; i < c.n; i++) {
         const build_entry *e = &c.entries[i];
         bool wanted = nonly == 0;
@@ -1306,15 +1520,16 @@ int lmr__build_main(int argc, char **argv)
         if (!wanted)
             continue;
         int outcome;
+        checked++;
         memset(&err, 0, sizeof err);
-        if (build_entry_run(&c, e, &fl, &outcome, &err) != 0) {
+        if (build_entry_run(&c, e, &fl, &made, &outcome, &err) != 0) {
             lmr_error_print(&err, stderr);
             failed++;
             status = 1;
             continue;
         }
         if (outcome == T_CHANGED) {
-            if (fl.check) {
+            if (fl.check || fl.diff) {
                 stale++;
                 printf("stale: %s (%s%s%s)\n", e->target, e->name,
                        e->region ? ", region " : "", e->region ? e->region : "");
@@ -1325,16 +1540,26 @@ int lmr__build_main(int argc, char **argv)
             }
         }
     }
-    if (fl.check && stale > 0) {
-        printf("%zu target%s stale: run `loopmaid build%s%s` to update\n", stale,
-               stale == 1 ? " is" : "s are", strcmp(config, "loopmaid.yaml") ? " -c " : "",
+    /* A dry run's scratch traces go; a build's are where they belong. */
+    for (size_t i = 0; i < c.n; i++)
+        drop_scratch(made.path[i], made.scratch[i]);
+    free(made.path);
+    free(made.scratch);
+    /* Counts are of what this run looked at (NAMEs limit it). */
+    if ((fl.check || fl.diff) && stale > 0) {
+        printf("%zu of %zu target%s stale%s: run `loopmaid build%s%s` to update\n",
+               stale, checked, checked == 1 ? "" : "s",
+               fl.check ? "" : " (--diff: nothing written)",
+               strcmp(config, "loopmaid.yaml") ? " -c " : "",
                strcmp(config, "loopmaid.yaml") ? config : "");
-        status = 1;
-    } else if (!fl.quiet && failed == 0) {
         if (fl.check)
-            printf("all %zu target%s up to date\n", c.n, c.n == 1 ? "" : "s");
+            status = 1;
+    } else if (!fl.quiet && failed == 0) {
+        if (fl.check || fl.diff)
+            printf("%zu target%s up to date\n", checked, checked == 1 ? "" : "s");
         else if (written == 0)
-            printf("nothing to do: all targets up to date\n");
+            printf("nothing to do: %zu target%s up to date\n", checked,
+                   checked == 1 ? "" : "s");
     }
     build_config_free(&c);
     free(only);

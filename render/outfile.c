@@ -312,11 +312,12 @@ int lmr__outfile_commit(lmr__outfile *f, lmr_error *err)
 {
     int rc = 0;
     if (f->tmp) {
-        if (fsync(f->fd) != 0)
+        /* fd < 0: someone else wrote the file by name (build's tracer). */
+        if (f->fd >= 0 && fsync(f->fd) != 0)
             rc = fail(err, LMR_EIO, f->name, "%s", "cannot write", errno);
         int fd = f->fd;
         f->fd = -1;
-        if (close(fd) != 0 && rc == 0)
+        if (fd >= 0 && close(fd) != 0 && rc == 0)
             rc = fail(err, LMR_EIO, f->name, "%s", "cannot write", errno);
         if (rc == 0 && rename(f->tmp, f->final) != 0)
             rc = fail(err, LMR_EIO, f->name, "%s", "cannot replace it", errno);
