@@ -191,8 +191,19 @@ void lm_loop_options_init(lm_loop_options *opts);
 
 /*
  * Makes a loop for the calling thread. opts may be NULL (defaults). The trace
- * is opened here when LOOPMAID_TRACE is set. Returns NULL only when out of
- * memory or when the system refuses epoll/eventfd (errno tells why).
+ * is opened here when LOOPMAID_TRACE is set. Returns NULL when out of
+ * memory, when the system refuses epoll/eventfd, or when an environment
+ * variable it reads holds a bad value (errno tells why; for the last, EINVAL
+ * or the trace's open error, with a message on stderr naming the variable
+ * and value). The variables, all optional (unset or empty = the default):
+ *   LOOPMAID_CLOCK       virtual or monotonic (default) when opts->clock is
+ *                        LM_CLOCK_DEFAULT
+ *   LOOPMAID_STACK       task stack size, 16K..4096M, when opts->stack_size
+ *                        is 0
+ *   LOOPMAID_TRACE       where the trace goes: a path, "-" (stdout, mixed
+ *                        with what the program prints), or "fd:N" (a
+ *                        descriptor open for writing, e.g. 3>trace.yaml)
+ *   LOOPMAID_TRACE_RING  flight-recorder mode: keep the last N events
  * The caller owns the loop and frees it with lm_loop_free(). One loop per
  * thread may run at a time; several loops in one process are independent.
  * If the thread has no current loop yet, the new loop becomes it, so
@@ -224,7 +235,9 @@ void lm_loop_free(lm_loop *loop);
 
 /*
  * The convenience entry point: lm_loop_new(NULL) + lm_loop_run + lm_loop_free.
- * Returns what lm_loop_run returned (or LM_ENOMEM).
+ * Returns what lm_loop_run returned, or, when the loop cannot be made,
+ * LM_EINVAL (a bad LOOPMAID_* variable, reported on stderr), LM_ENOMEM or
+ * LM_ESYS (errno tells why).
  */
 int lm_run(const char *name, lm_coro_fn fn, void *arg);
 
@@ -609,12 +622,14 @@ int lm_call_soon_threadsafe(lm_loop *loop, lm_callback_fn cb, void *arg);
 /* ------------------------------------------------------------------------ */
 
 /*
- * Traces are off by default. LOOPMAID_TRACE=path ("-" for stdout), read by
- * lm_loop_new, turns them on without touching code; these calls do it by API.
+ * Traces are off by default. LOOPMAID_TRACE=path ("-" for stdout, "fd:N"
+ * for an open descriptor), read by lm_loop_new, turns them on without
+ * touching code; these calls do it by API (path may be "-" or "fd:N" too).
  * The trace format is specified in docs/trace-format.md.
  */
 
-/* Writes the trace to `path` ("-" = stdout). Call before lm_loop_run. */
+/* Writes the trace to `path` ("-" = stdout, "fd:N" = descriptor N, which
+ * the tracer never closes). Call before lm_loop_run. */
 int lm_trace_open(lm_loop *loop, const char *path);
 /* Writes to an open stream; the loop does not close it. */
 int lm_trace_file(lm_loop *loop, FILE *fp);
