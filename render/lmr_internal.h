@@ -68,7 +68,9 @@ typedef enum lmr__state {
  * the message. The trace format caps strings at 65,535 bytes and asks readers
  * to accept 256 KiB decoded scalars, hence the scalar limit.
  */
-#define LMR__MAX_MEMBERS 65536           /* members of one group event */
+#define LMR__MAX_MEMBERS (1u << 20)      /* members of one group event: the
+                                            tracer's LM_GROUP_MAX_MEMBERS, so
+                                            what it writes, we read */
 #define LMR__MAX_SCALAR (256u * 1024u)   /* bytes of one decoded scalar */
 #define LMR__MAX_NAME (64u * 1024u)      /* bytes of a name / program */
 #define LMR__MAX_TOKEN (4u * 1024u * 1024u) /* raw bytes libyaml may buffer

@@ -407,6 +407,15 @@ enum {
 int lm_gather(lm_task *const *tasks, size_t n, int flags, void **results,
               int *errors);
 
+/*
+ * Tasks in one lm_gather / lm_wait call or one task group: at most this
+ * many (more is LM_EINVAL; lm_taskgroup_spawn returns NULL). It is the
+ * trace reader's limit for a `group` event's members (render/lmr_internal.h
+ * LMR__MAX_MEMBERS), so every trace the tracer writes can be read, while a
+ * hostile trace still cannot make the reader hold more than 8 MiB of ids.
+ */
+#define LM_GROUP_MAX_MEMBERS (1u << 20)
+
 typedef enum lm_wait_mode {
     LM_FIRST_COMPLETED = 1,
     LM_FIRST_EXCEPTION,
@@ -456,7 +465,8 @@ int lm_wait_for(lm_task *t, lm_time timeout, void **result);
 lm_taskgroup *lm_taskgroup_new(const char *name); /* [task]; NULL: no memory
                                                      or not in a task */
 lm_task *lm_taskgroup_spawn(lm_taskgroup *g, const char *name, lm_coro_fn fn,
-                            void *arg); /* borrowed; NULL after wait/fail */
+                            void *arg); /* borrowed; NULL after wait/fail, or
+                                           past LM_GROUP_MAX_MEMBERS children */
 int lm_taskgroup_wait(lm_taskgroup *g);
 size_t lm_taskgroup_size(const lm_taskgroup *g);
 lm_task *lm_taskgroup_task(const lm_taskgroup *g, size_t i); /* borrowed */
