@@ -993,18 +993,20 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Waits for pid until `deadline` (monotonic ns); true when it ended. */
-static bool wait_until(pid_t pid, int *st, int64_t deadline)
+/* Waits until pid has ended or `deadline` (monotonic ns) passed; true when
+ * it ended. It is not reaped (WNOWAIT): while it is a zombie its pid, and so
+ * its process group id, cannot be reused, so killing the group stays safe. */
+static bool wait_until(pid_t pid, int64_t deadline)
 {
     long nap = 1000000; /* 1 ms, doubling to 50 ms: quick commands stay quick */
     for (;;) {
-        pid_t w = waitpid(pid, st, WNOHANG);
-        if (w == pid)
+        siginfo_t si;
+        si.si_pid = 0;
+        int w = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        if (w == 0 && si.si_pid == pid)
             return true;
-        if (w < 0 && errno != EINTR) {
-            *st = 0;
+        if (w < 0 && errno != EINTR)
             return true; /* lost it (ECHILD): nothing left to wait for */
-        }
         int64_t left = deadline - mono_ns();
         if (left <= 0)
             return false;
@@ -1056,17 +1058,17 @@ static int run_command(const build_config *c, const build_entry *e,
     }
     setpgid(pid, pid); /* also here: whichever runs first, the group exists */
     int st = 0;
-    bool ended = wait_until(pid, &st, mono_ns() + limit);
+    bool ended = wait_until(pid, mono_ns() + limit);
     if (!ended) {
         kill(-pid, SIGTERM);
-        if (!wait_until(pid, &st, mono_ns() + BUILD_KILL_GRACE)) {
+        if (!wait_until(pid, mono_ns() + BUILD_KILL_GRACE))
             kill(-pid, SIGKILL);
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-                ;
-        }
     }
-    /* Whatever it left running in its group (a `&` job) ends with it. */
+    /* Whatever it left running in its group (a `&` job) ends with it;
+     * then the leader is reaped. */
     kill(-pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
     if (!ended) {
         char d[32];
         lmr__fmt_dur(d, sizeof d, limit);
