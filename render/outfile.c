@@ -273,6 +273,7 @@ int lmr__outfile_open(lmr__outfile *f, const char *path,
         f->final = NULL;
         return 0;
     }
+    int rc;
     if (exists) {
         if ((st.st_mode & 0222) == 0 || access(p, W_OK) != 0) {
             lmr__outfile_abort(f);
@@ -280,16 +281,20 @@ int lmr__outfile_open(lmr__outfile *f, const char *path,
                             "is read-only; not replacing it (make it "
                             "writable or choose another output)");
         }
-        int rc = check_inputs(f, &st, inputs, ninputs, err);
+        rc = check_inputs(f, &st, inputs, ninputs, err);
         if (rc != 0) {
             lmr__outfile_abort(f);
             return rc;
         }
-        return open_temp(f, st.st_mode & 07777, st.st_uid, st.st_gid, err);
+        rc = open_temp(f, st.st_mode & 07777, st.st_uid, st.st_gid, err);
+    } else {
+        mode_t um = umask(0);
+        umask(um);
+        rc = open_temp(f, 0666 & ~um, (uid_t)-1, (gid_t)-1, err);
     }
-    mode_t um = umask(0);
-    umask(um);
-    return open_temp(f, 0666 & ~um, (uid_t)-1, (gid_t)-1, err);
+    if (rc != 0)
+        lmr__outfile_abort(f); /* frees f->final too (found by ASan) */
+    return rc;
 }
 
 int lmr__outfile_write(lmr__outfile *f, const char *data, size_t len,
