@@ -1,6 +1,6 @@
 /*
  * fuzz_config.c: libFuzzer target for the docs-build config reader
- * (render/build.c, `loopmaid build -c FILE`).
+ * (render/build_config.c, `loopmaid build -c FILE`).
  *
  * lmr__build_check_config only loads and validates: it never runs a `run:`
  * command and never writes a target, so arbitrary configs are safe to feed

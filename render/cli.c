@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,18 +49,19 @@ static const char usage_render[] =
     "  --title TEXT       a diagram title\n"
     "  --format FMT       mmd (plain Mermaid, default) or md (a ```mermaid "
     "block)\n"
-    "  -o, --output FILE  write to FILE (atomically) instead of stdout\n"
+    "  -o, --output FILE  write to FILE instead of stdout: a file is replaced\n"
+    "                     atomically (mode and owner kept), a symlink's target\n"
+    "                     is written, a device or pipe is written in place;\n"
+    "                     a read-only file or the TRACE itself is refused\n"
     "  --states VOCAB     state names: loopmaid, asyncio, seed002, or\n"
     "                     created=Coroutine,pending=Scheduled,...\n"
     "  --max-chars N      diagram text budget (default 50000, at least 1000)\n"
     "  --max-messages N   sequence view: at most N messages\n"
     "  --from T, --to T   time window; T in ns or with a unit: 1500ns, 20us,\n"
     "                     3ms, 2s\n"
-    "  --counts           state view: label edges with how often\n"
+    "  --counts           label edges with how often\n"
     "  -q, --quiet        no warnings or progress on stderr\n"
-    "  -h, --help         this help\n"
-    "\n"
-    "Exit status: 0 ok, 1 bad input, 2 bad usage.\n";
+    "  -h, --help         this help\n";
 
 static const char usage_inspect[] =
     "usage: loopmaid inspect [--advise] TRACE\n"
@@ -101,12 +101,8 @@ static int exit_for(int code)
     }
 }
 
-/*
- * A time: an integer or decimal number with an optional unit ns, us, ms, s
- * (no unit = ns). 1.5ms = 1500000. Returns false on anything else or on
- * overflow.
- */
-static bool parse_time(const char *s, int64_t *out)
+/* The one time parser (lmr_internal.h); build.c's config uses it too. */
+bool lmr__parse_time(const char *s, int64_t *out)
 {
     uint64_t whole = 0, frac = 0, fscale = 1;
     const char *p = s;
@@ -147,6 +143,54 @@ static bool parse_time(const char *s, int64_t *out)
     return true;
 }
 
+/*
+ * Which view honours which option: ONE row per view. An option a view does
+ * not use is refused (naming the option and the view), never accepted and
+ * ignored. --view, --title, --format, -o, --max-chars and -q mean the same
+ * for every view and are not in the table.
+ */
+#define O_SEL (LMR__OPT_TASKS | LMR__OPT_EXCLUDE)
+#define O_WIN (LMR__OPT_FROM | LMR__OPT_TO)
+static const unsigned view_honours[LMR_VIEW__COUNT] = {
+    [LMR_VIEW_STATE] = O_SEL | O_WIN | LMR__OPT_STATES | LMR__OPT_COUNTS,
+    [LMR_VIEW_SEQUENCE] = O_SEL | O_WIN | LMR__OPT_MAX_MESSAGES,
+    [LMR_VIEW_FLOWCHART] = O_SEL | O_WIN,
+    [LMR_VIEW_TASKS] = O_SEL | LMR__OPT_STATES,
+    [LMR_VIEW_GANTT] = O_SEL | O_WIN | LMR__OPT_STATES,
+    [LMR_VIEW_ADVISE] = 0,
+};
+#undef O_SEL
+#undef O_WIN
+
+const char *lmr__view_refuses(lmr_view v, unsigned given)
+{
+    static const char *const names[LMR__OPT__COUNT] = {
+        "--tasks", "--exclude", "--from", "--to",
+        "--states", "--counts", "--max-messages"};
+    unsigned honours = (unsigned)v < LMR_VIEW__COUNT ? view_honours[v] : 0;
+    for (int i = 0; i < LMR__OPT__COUNT; i++)
+        if ((given & (1u << i)) && !(honours & (1u << i)))
+            return names[i];
+    return NULL;
+}
+
+/* "state, sequence and gantt": the views that honour `bit`. */
+static void views_honouring(unsigned bit, char *dst, size_t n)
+{
+    dst[0] = '\0';
+    int k = 0, total = 0;
+    for (int v = 0; v < LMR_VIEW__COUNT; v++)
+        total += (view_honours[v] & bit) != 0;
+    for (int v = 0; v < LMR_VIEW__COUNT; v++) {
+        if (!(view_honours[v] & bit))
+            continue;
+        size_t l = strlen(dst);
+        snprintf(dst + l, n - l, "%s%s", k == 0 ? "" : k == total - 1 ? " and " : ", ",
+                 lmr_view_name((lmr_view)v));
+        k++;
+    }
+}
+
 static bool parse_count(const char *s, size_t *out)
 {
     if (!*s)
@@ -158,81 +202,6 @@ static bool parse_count(const char *s, size_t *out)
         return false;
     *out = (size_t)v;
     return true;
-}
-
-/*
- * Writes data to `path` atomically: a temporary file in the same directory
- * (so rename(2) cannot cross file systems), flushed and synced, then renamed
- * over the target. Readers see the old file or the new one, never half.
- */
-static int write_atomic(const char *path, const char *data, size_t len)
-{
-    char *d = strdup(path), *b = strdup(path);
-    char *tmp = NULL;
-    int rc = EXIT_INPUT;
-    if (!d || !b)
-        goto out;
-    const char *dir = dirname(d), *base = basename(b);
-    size_t n = strlen(dir) + strlen(base) + 32;
-    tmp = malloc(n);
-    if (!tmp)
-        goto out;
-    snprintf(tmp, n, "%s/.%s.XXXXXX", dir, base);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "loopmaid: %s: cannot create a temporary file: %s\n",
-                path, strerror(errno));
-        goto out;
-    }
-    /* mkstemp makes the file 0600; give it the usual umask-based mode. */
-    mode_t um = umask(0);
-    umask(um);
-    (void)fchmod(fd, 0666 & ~um);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        off += (size_t)w;
-    }
-    int werr = off < len ? errno : 0;
-    if (!werr && fsync(fd) != 0 && errno != EINVAL)
-        werr = errno;
-    if (close(fd) != 0 && !werr)
-        werr = errno;
-    if (werr) {
-        fprintf(stderr, "loopmaid: %s: cannot write: %s\n", path,
-                strerror(werr));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        fprintf(stderr, "loopmaid: %s: cannot replace: %s\n", path,
-                strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = EXIT_OK;
-out:
-    if (rc && !tmp)
-        fprintf(stderr, "loopmaid: out of memory\n");
-    free(tmp);
-    free(d);
-    free(b);
-    return rc;
-}
-
-static int write_stdout(const char *data, size_t len)
-{
-    if ((len && fwrite(data, 1, len, stdout) != len) || fflush(stdout) != 0) {
-        fprintf(stderr, "loopmaid: cannot write the output: %s\n",
-                strerror(errno));
-        return EXIT_INPUT;
-    }
-    return EXIT_OK;
 }
 
 enum {
@@ -254,6 +223,28 @@ static int bad_option(const char *cmd, int c, char **argv)
     if (c == ':')
         return usage_error(cmd, "option '%s' needs a value", arg);
     return usage_error(cmd, "unknown option '%s'", arg);
+}
+
+/* render --help: the fixed text, then which view uses which option, made
+ * from view_honours so the two cannot disagree. */
+static void print_render_help(FILE *fp)
+{
+    static const struct { unsigned bit; const char *name; } rows[] = {
+        {LMR__OPT_TASKS | LMR__OPT_EXCLUDE, "--tasks, --exclude"},
+        {LMR__OPT_FROM | LMR__OPT_TO, "--from, --to"},
+        {LMR__OPT_STATES, "--states"},
+        {LMR__OPT_COUNTS, "--counts"},
+        {LMR__OPT_MAX_MESSAGES, "--max-messages"},
+    };
+    fputs(usage_render, fp);
+    fputs("\nA view refuses an option it does not use. The options only some "
+          "views use:\n", fp);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char which[128];
+        views_honouring(rows[i].bit & -rows[i].bit, which, sizeof which);
+        fprintf(fp, "  %-20s%s\n", rows[i].name, which[0] ? which : "(none)");
+    }
+    fputs("\nExit status: 0 ok, 1 bad input, 2 bad usage.\n", fp);
 }
 
 static int cmd_render(int argc, char **argv)
@@ -279,6 +270,7 @@ static int cmd_render(int argc, char **argv)
     lmr_options o;
     lmr_options_init(&o);
     const char *output = NULL;
+    unsigned given = 0; /* LMR__OPT_* bits of the options on the line */
     getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
@@ -295,9 +287,11 @@ static int cmd_render(int argc, char **argv)
             break;
         }
         case OPT_TASKS:
+            given |= LMR__OPT_TASKS;
             o.tasks = optarg;
             break;
         case OPT_EXCLUDE:
+            given |= LMR__OPT_EXCLUDE;
             o.exclude = optarg;
             break;
         case OPT_TITLE:
@@ -317,6 +311,7 @@ static int cmd_render(int argc, char **argv)
             output = optarg;
             break;
         case OPT_STATES:
+            given |= LMR__OPT_STATES;
             o.states = optarg;
             break;
         case OPT_MAX_CHARS:
@@ -330,6 +325,7 @@ static int cmd_render(int argc, char **argv)
                                    optarg);
             break;
         case OPT_MAX_MESSAGES:
+            given |= LMR__OPT_MAX_MESSAGES;
             if (!parse_count(optarg, &o.max_messages) || !o.max_messages)
                 return usage_error(cmd,
                                    "--max-messages expects a positive number, "
@@ -337,27 +333,30 @@ static int cmd_render(int argc, char **argv)
                                    optarg);
             break;
         case OPT_FROM:
-            if (!parse_time(optarg, &o.from))
+            given |= LMR__OPT_FROM;
+            if (!lmr__parse_time(optarg, &o.from))
                 return usage_error(cmd,
                                    "--from expects a time like 1500ns, 20us, "
                                    "3ms or 2s, not '%s'",
                                    optarg);
             break;
         case OPT_TO:
-            if (!parse_time(optarg, &o.to))
+            given |= LMR__OPT_TO;
+            if (!lmr__parse_time(optarg, &o.to))
                 return usage_error(cmd,
                                    "--to expects a time like 1500ns, 20us, "
                                    "3ms or 2s, not '%s'",
                                    optarg);
             break;
         case OPT_COUNTS:
+            given |= LMR__OPT_COUNTS;
             o.counts = 1;
             break;
         case 'q':
             o.quiet = 1;
             break;
         case 'h':
-            fputs(usage_render, stdout);
+            print_render_help(stdout);
             return EXIT_OK;
         default:
             return bad_option(cmd, c, argv);
@@ -370,6 +369,23 @@ static int cmd_render(int argc, char **argv)
                            argv[optind + 1]);
     if (o.to >= 0 && o.to < o.from)
         return usage_error(cmd, "%s", "--to is before --from");
+    const char *refused = lmr__view_refuses(o.view, given);
+    if (refused) {
+        char which[128];
+        unsigned bit = 0;
+        for (unsigned b = 1; b < (1u << LMR__OPT__COUNT); b <<= 1)
+            if ((given & b) && lmr__view_refuses(o.view, b) == refused) {
+                bit = b;
+                break;
+            }
+        views_honouring(bit, which, sizeof which);
+        fprintf(stderr,
+                "loopmaid render: %s is not used by the %s view (%s%s); "
+                "leave it out\n",
+                refused, lmr_view_name(o.view),
+                which[0] ? "only by " : "by no view yet", which);
+        return EXIT_USAGE;
+    }
     lmr_error err;
     lmr__vocab vocab;
     if (lmr__vocab_parse(o.states, &vocab, &err) != 0) {
@@ -387,11 +403,16 @@ static int cmd_render(int argc, char **argv)
         lmr_buf_free(&out);
         return exit_for(rc);
     }
-    int ex = output && strcmp(output, "-") != 0
-                 ? write_atomic(output, out.data ? out.data : "", out.len)
-                 : write_stdout(out.data, out.len);
+    /* The trace is an input: -o naming it (by any link) is refused. */
+    const char *inputs[] = {trace};
+    rc = lmr__write_file(output ? output : "-", out.data ? out.data : "",
+                         out.len, inputs, 1, &err);
     lmr_buf_free(&out);
-    return ex;
+    if (rc) {
+        fprintf(stderr, "loopmaid render: ");
+        lmr_error_print(&err, stderr);
+    }
+    return exit_for(rc);
 }
 
 static int cmd_inspect(int argc, char **argv)
@@ -450,7 +471,7 @@ static int cmd_help(int argc, char **argv)
     }
     const char *what = argv[1];
     if (strcmp(what, "render") == 0)
-        fputs(usage_render, stdout);
+        print_render_help(stdout);
     else if (strcmp(what, "inspect") == 0)
         fputs(usage_inspect, stdout);
     else if (strcmp(what, "build") == 0) {

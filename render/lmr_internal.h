@@ -68,7 +68,9 @@ typedef enum lmr__state {
  * the message. The trace format caps strings at 65,535 bytes and asks readers
  * to accept 256 KiB decoded scalars, hence the scalar limit.
  */
-#define LMR__MAX_MEMBERS 65536           /* members of one group event */
+#define LMR__MAX_MEMBERS (1u << 20)      /* members of one group event: the
+                                            tracer's LM_GROUP_MAX_MEMBERS, so
+                                            what it writes, we read */
 #define LMR__MAX_SCALAR (256u * 1024u)   /* bytes of one decoded scalar */
 #define LMR__MAX_NAME (64u * 1024u)      /* bytes of a name / program */
 #define LMR__MAX_TOKEN (4u * 1024u * 1024u) /* raw bytes libyaml may buffer
@@ -438,6 +440,66 @@ const char *lmr__state_label(const lmr_options *o, int state);
 /* Sets *e (code, file, line, col, printf-style message). Returns code. */
 int lmr__err(lmr_error *e, int code, const char *file, int line, int col,
              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* ------------------------------------------------------------------------ */
+/* Writing the user's files (outfile.c)                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The one writer for every file a command writes (render -o, inspect -o,
+ * build's targets and traces). "-" is stdout; a symlink is followed; a
+ * regular file (or a new name) is replaced atomically keeping its mode and,
+ * where allowed, owner; anything else (device, FIFO, /dev/stdout, /dev/fd/N)
+ * is written in place. Refused: a read-only regular file, a directory, and
+ * an output that is the same file (st_dev/st_ino) as one of inputs[0..n)
+ * ("-" = stdin; NULL entries are skipped), LMR_EUSAGE. Errors name `path`.
+ */
+typedef struct lmr__outfile {
+    int fd;
+    bool close_fd;     /* false for stdout and the caller's own descriptors */
+    char *tmp;         /* the temporary file to rename; NULL: in place */
+    char *final;       /* the file the rename replaces (links followed) */
+    const char *name;  /* as given, for messages */
+} lmr__outfile;
+int lmr__outfile_open(lmr__outfile *f, const char *path,
+                      const char *const *inputs, size_t ninputs,
+                      lmr_error *err);
+int lmr__outfile_write(lmr__outfile *f, const char *data, size_t len,
+                       lmr_error *err);
+/* Syncs, renames into place (or just closes), frees. 0 or LMR_EIO. */
+int lmr__outfile_commit(lmr__outfile *f, lmr_error *err);
+/* Drops the temporary file; the target is untouched. Frees. */
+void lmr__outfile_abort(lmr__outfile *f);
+/* open + write + commit. */
+int lmr__write_file(const char *path, const char *data, size_t len,
+                    const char *const *inputs, size_t ninputs, lmr_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Shared with the CLI's parsers (cli.c)                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The one time parser (--from, --to, build's from/to/timeout): an integer or
+ * decimal number with an optional unit ns, us (or µs), ms, s; no unit = ns.
+ * 1.5ms = 1500000. False on anything else, a sign, or overflow.
+ */
+bool lmr__parse_time(const char *s, int64_t *out);
+
+/* Option bits for lmr__view_refuses: options only some views honour. */
+enum {
+    LMR__OPT_TASKS = 1u << 0,        /* --tasks */
+    LMR__OPT_EXCLUDE = 1u << 1,      /* --exclude */
+    LMR__OPT_FROM = 1u << 2,         /* --from */
+    LMR__OPT_TO = 1u << 3,           /* --to */
+    LMR__OPT_STATES = 1u << 4,       /* --states */
+    LMR__OPT_COUNTS = 1u << 5,       /* --counts */
+    LMR__OPT_MAX_MESSAGES = 1u << 6, /* --max-messages */
+    LMR__OPT__COUNT = 7
+};
+/* The first option of `given` (LMR__OPT_* bits) that view v does not honour,
+ * as its flag name ("--counts"), or NULL when v honours them all. cli.c's
+ * table; build.c asks it too (config keys are the same options). */
+const char *lmr__view_refuses(lmr_view v, unsigned given);
 
 /* ------------------------------------------------------------------------ */
 /* Docs builds (build.c): `loopmaid build [-c loopmaid.yaml] [--check] ...`  */

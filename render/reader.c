@@ -24,7 +24,9 @@
  *   LMR__MAX_NAME    64 KiB  a task/loop name or the program name.
  *   LMR__MAX_DEPTH   32      collections nested in each other (a trace needs
  *                            4; unknown keys may carry a little structure).
- *   LMR__MAX_MEMBERS 65536   members of one `group` event.
+ *   LMR__MAX_MEMBERS 1 Mi    members of one `group` event: exactly what the
+ *                            tracer allows in one call (LM_GROUP_MAX_MEMBERS),
+ *                            so its traces always read; 8 MiB of ids at most.
  *
  * YAML aliases and anchors are refused outright: a trace never needs them,
  * and they are what "billion laughs" documents are made of. Invalid UTF-8,
@@ -41,6 +43,7 @@
  * the partial line, for the caller to print as a warning.
  */
 #include "lmr_internal.h"
+#include "loopmaid.h" /* LM_GROUP_MAX_MEMBERS */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -687,6 +690,10 @@ static int arena_add(rd *r, const char *s, size_t len, size_t *off)
     return 0;
 }
 
+/* Whatever the tracer can write, the reader reads (issue 15). */
+_Static_assert(LMR__MAX_MEMBERS >= LM_GROUP_MAX_MEMBERS,
+               "the reader must read every group the tracer can write");
+
 /* The members list: a sequence of task ids. r->ev is its SEQUENCE_START. */
 static int read_members(rd *r, slot *sl)
 {
@@ -707,8 +714,8 @@ static int read_members(rd *r, slot *sl)
                           found(r, fb, sizeof fb));
         if (r->nmem >= LMR__MAX_MEMBERS)
             return err_at(r, LMR_ELIMIT, &r->ev.start_mark,
-                          "a group has more than the limit of %d members",
-                          LMR__MAX_MEMBERS);
+                          "a group has more than the limit of %u members",
+                          (unsigned)LMR__MAX_MEMBERS);
         if (r->nmem == r->capmem) {
             size_t cap = r->capmem ? r->capmem * 2 : 64;
             uint64_t *m = realloc(r->mem, cap * sizeof *m);

@@ -8,11 +8,13 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -186,7 +188,7 @@ Test(build, check_exit_codes_and_output)
     cr_assert_eq(rc, 1, "stale target must exit 1: %s", out);
     cr_assert(strstr(out, "stale: ") != NULL && strstr(out, "doc.md (seq, region seq)") != NULL,
               "%s", out);
-    cr_assert(strstr(out, "1 target is stale") != NULL, "%s", out);
+    cr_assert(strstr(out, "1 of 1 target stale") != NULL, "%s", out);
     free(out);
     char *doc = get("doc.md");
     cr_assert_str_eq(doc, DOC_BEFORE, "--check must not write");
@@ -275,7 +277,7 @@ Test(build, mmd_target_and_run_command)
     put("loopmaid.yaml", "version: 1\n"
                          "diagrams:\n"
                          "  - name: st\n"
-                         "    run: cp trace.yaml made.yaml\n"
+                         "    run: cp trace.yaml \"$LOOPMAID_TRACE\"\n"
                          "    trace: made.yaml\n"
                          "    view: state\n"
                          "    target: out/st.mmd\n");
@@ -361,4 +363,279 @@ Test(build, usage_errors_exit_2)
     cr_assert_eq(rc, 1, "%s", out);
     cr_assert(strstr(out, "nothere.yaml: cannot read config") != NULL, "%s", out);
     free(out);
+}
+
+/* ---- issue 15: a build is safe in any CI -------------------------------- */
+
+/* Every file under the scratch dir with its inode, size, mtime and mode,
+ * sorted: equal snapshots mean nothing was written, renamed or touched. */
+static char *snapshot(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && find . -path ./tmp -prune -o -printf '%%p %%i %%s %%T@ %%m %%y\\n' | sort",
+             dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + n, 1, cap - 1 - n, p)) > 0)
+        n += got;
+    buf[n] = '\0';
+    pclose(p);
+    return buf;
+}
+
+/* Two diagrams from one command's trace (like the README's fetch and
+ * advise_io), the trace in a folder that does not exist yet. */
+static const char *CONFIG_RUN =
+    "version: 1\n"
+    "diagrams:\n"
+    "  - name: seq\n"
+    "    run: cp trace.yaml \"$LOOPMAID_TRACE\"\n"
+    "    trace: out/deep/made.yaml\n"
+    "    view: sequence\n"
+    "    target: doc.md\n"
+    "  - name: st\n"
+    "    trace: out/deep/made.yaml\n"
+    "    view: state\n"
+    "    target: st.mmd\n"
+    "  - name: fc\n"
+    "    trace: trace.yaml\n"
+    "    view: flowchart\n"
+    "    target: fc.mmd\n";
+
+Test(build, run_creates_the_trace_folder)
+{
+    put("loopmaid.yaml", CONFIG_RUN);
+    put("doc.md", DOC_BEFORE);
+    char *out;
+    int rc = run(&out, "");
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    char *made = get("out/deep/made.yaml");
+    cr_expect_str_eq(made, TRACE);
+    free(made);
+    char p[300];
+    snprintf(p, sizeof p, "%s/out/deep", dir);
+    cr_expect_eq(access(p, W_OK), 0);
+    /* No temporary file is left beside the trace. */
+    snprintf(p, sizeof p, "ls -A '%s/out/deep' | wc -l", dir);
+    FILE *fp = popen(p, "r");
+    int n = 0;
+    cr_assert_eq(fscanf(fp, "%d", &n), 1);
+    pclose(fp);
+    cr_expect_eq(n, 1);
+}
+
+/* --check and --diff write no file: not the targets, not the traces (the
+ * command's trace goes to a temporary folder, removed after). */
+Test(build, check_and_diff_change_no_file)
+{
+    put("loopmaid.yaml", CONFIG_RUN);
+    put("doc.md", DOC_BEFORE);
+    char *out;
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s/tmp", dir);
+    cr_assert_eq(mkdir(tmp, 0755), 0);
+    char args[400];
+    /* Fresh: no trace, no folder, stale targets. Then up to date. */
+    for (int round = 0; round < 2; round++) {
+        char *before = snapshot();
+        snprintf(args, sizeof args, "--check");
+        setenv("TMPDIR", tmp, 1);
+        int rc = run(&out, args);
+        cr_expect_eq(rc, round == 0 ? 1 : 0, "%s", out);
+        cr_expect(strstr(out, round == 0 ? "3 of 3 targets stale" : "3 targets up to date") != NULL,
+                  "%s", out);
+        free(out);
+        rc = run(&out, "--diff");
+        cr_expect_eq(rc, 0, "--diff alone reports, it does not fail: %s", out);
+        if (round == 0)
+            cr_expect(strstr(out, "+++ b/") != NULL && strstr(out, "nothing written") != NULL,
+                      "%s", out);
+        free(out);
+        rc = run(&out, "--check --diff");
+        cr_expect_eq(rc, round == 0 ? 1 : 0, "%s", out);
+        free(out);
+        unsetenv("TMPDIR");
+        char *after = snapshot();
+        cr_expect_str_eq(after, before, "a dry run changed files");
+        free(before);
+        free(after);
+        snprintf(args, sizeof args, "ls -A '%s' | wc -l", tmp);
+        FILE *fp = popen(args, "r");
+        int n = -1;
+        cr_assert_eq(fscanf(fp, "%d", &n), 1);
+        pclose(fp);
+        cr_expect_eq(n, 0, "the scratch trace folder was left in TMPDIR");
+        if (round == 0) {
+            rc = run(&out, "-q");
+            cr_assert_eq(rc, 0, "%s", out);
+            free(out);
+        }
+    }
+    /* A second real build rewrites the trace (a new run) but no target. */
+    char *doc1 = get("doc.md");
+    int rc = run(&out, "");
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "nothing to do: 3 targets up to date") != NULL, "%s", out);
+    free(out);
+    char *doc2 = get("doc.md");
+    cr_expect_str_eq(doc1, doc2);
+    free(doc1);
+    free(doc2);
+}
+
+/* `build --check A B` reports on A and B, not on the whole config. */
+Test(build, check_reports_what_it_checked)
+{
+    put("loopmaid.yaml", CONFIG_RUN);
+    put("doc.md", DOC_BEFORE);
+    char *out;
+    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    free(out);
+    cr_expect_eq(run(&out, "--check seq fc"), 0, "%s", out);
+    cr_expect(strstr(out, "2 targets up to date") != NULL, "%s", out);
+    free(out);
+    cr_expect_eq(run(&out, "--check fc"), 0, "%s", out);
+    cr_expect(strstr(out, "1 target up to date") != NULL, "%s", out);
+    free(out);
+    put("fc.mmd", "stale\n");
+    cr_expect_eq(run(&out, "--check fc seq"), 1, "%s", out);
+    cr_expect(strstr(out, "1 of 2 targets stale") != NULL, "%s", out);
+    free(out);
+    /* The help says what --check and --diff do. */
+    cr_expect_eq(run(&out, "--help"), 0);
+    cr_expect(strstr(out, "--check        write no file") != NULL, "%s", out);
+    cr_expect(strstr(out, "--diff         write no file either") != NULL, "%s", out);
+    free(out);
+}
+
+/* A `run:` that does not end is killed, with its process group, at its
+ * timeout, and reported at the `run:` value. */
+Test(build, run_timeout_kills_the_process_group, .timeout = 30)
+{
+    put("loopmaid.yaml", "version: 1\n"
+                         "diagrams:\n"
+                         "  - name: slow\n"
+                         "    run: sleep 30 & echo $! > bg.pid; sleep 30\n"
+                         "    timeout: 300ms\n"
+                         "    trace: slow.yaml\n"
+                         "    view: state\n"
+                         "    target: slow.mmd\n");
+    char *out;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = run(&out, "");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "loopmaid.yaml:4:10: diagram 'slow': 'run: sleep 30 & echo $! > "
+                          "bg.pid; sleep 30' did not finish within 300 ms") != NULL,
+              "%s", out);
+    cr_expect_lt(took, 5.0, "took %.1f s", took);
+    /* The background sleep was in the group: it is gone too. */
+    char *pid_text = get("bg.pid");
+    int pid = atoi(pid_text);
+    free(pid_text);
+    cr_assert_gt(pid, 1);
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; i++) {
+        char stat_path[64], st[512] = "";
+        snprintf(stat_path, sizeof stat_path, "/proc/%d/stat", pid);
+        FILE *fp = fopen(stat_path, "r");
+        if (!fp) {
+            gone = true;
+            break;
+        }
+        size_t n = fread(st, 1, sizeof st - 1, fp);
+        fclose(fp);
+        st[n] = '\0';
+        char *rp = strrchr(st, ')');
+        gone = rp && (rp[2] == 'Z' || rp[2] == 'X');
+        if (!gone)
+            usleep(10000);
+    }
+    cr_expect(gone, "the command's background process %d survived the timeout", pid);
+    /* No trace was put in place, and the target was not made. */
+    char p[300];
+    snprintf(p, sizeof p, "%s/slow.yaml", dir);
+    cr_expect_neq(access(p, F_OK), 0);
+    free(out);
+    /* The time is parsed by the CLI's parser: exact, with a unit. */
+    put("loopmaid.yaml", "version: 1\ndiagrams:\n  - name: a\n    run: true\n"
+                         "    timeout: 1.5e3\n    trace: t.yaml\n    view: state\n"
+                         "    target: a.mmd\n");
+    cr_expect_eq(run(&out, ""), 1);
+    cr_expect(strstr(out, "loopmaid.yaml:5:14: 'timeout' must be a time") != NULL, "%s", out);
+    free(out);
+}
+
+/* A command that writes its trace by name instead of to $LOOPMAID_TRACE
+ * gets a message saying so, and an existing trace stays as it was. */
+Test(build, run_that_ignores_loopmaid_trace_is_reported)
+{
+    put("loopmaid.yaml", "version: 1\ndiagrams:\n  - name: a\n    run: echo hi\n"
+                         "    trace: trace.yaml\n    view: state\n    target: a.mmd\n");
+    char *out;
+    cr_expect_eq(run(&out, ""), 1);
+    cr_expect(strstr(out, "loopmaid.yaml:4:10: diagram 'a': 'run: echo hi' wrote no trace "
+                          "to $LOOPMAID_TRACE") != NULL,
+              "%s", out);
+    free(out);
+    char *t = get("trace.yaml");
+    cr_expect_str_eq(t, TRACE);
+    free(t);
+}
+
+/* The view table is the same as render's; a target that is an input is
+ * refused, as by render -o. */
+Test(build, refuses_unused_options_and_input_as_target)
+{
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: gantt\n"
+                 "    counts: true\n    target: x.mmd\n",
+                 NULL, "loopmaid.yaml:6:5: 'counts' is not used by the gantt view");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: advise\n"
+                 "    target: x.mmd\n    from: 1ms\n",
+                 NULL, "loopmaid.yaml:7:5: 'from' is not used by the advise view");
+    put("same.mmd", TRACE);
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: same.mmd\n    view: state\n"
+                 "    target: same.mmd\n",
+                 NULL, "same.mmd: is the same file as the input 'same.mmd'");
+    char *t = get("same.mmd");
+    cr_expect_str_eq(t, TRACE);
+    free(t);
+}
+
+/* A fresh clone, with the CLI and examples of this build but no build/demo
+ * (what `git clone && make` gives), passes `loopmaid build --check`. */
+Test(build, fresh_clone_passes_check, .timeout = 120)
+{
+    char top[400] = "";
+    FILE *p = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
+    if (!p || !fgets(top, sizeof top, p) || !top[0]) {
+        if (p)
+            pclose(p);
+        cr_skip_test("not in a git checkout");
+    }
+    pclose(p);
+    top[strcspn(top, "\n")] = '\0';
+    char build[sizeof cli];
+    snprintf(build, sizeof build, "%s", cli);
+    *strrchr(build, '/') = '\0';
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd,
+             "set -e; git clone -q '%s' '%s/clone' && cd '%s/clone' && mkdir build && "
+             "cp -r '%s/examples' build/ && cp '%s' build/loopmaid && "
+             "test ! -e build/demo && build/loopmaid build --check > ../check.out 2>&1",
+             top, dir, dir, build, cli);
+    int st = system(cmd);
+    char *o = get("check.out");
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fresh clone: %s", o);
+    cr_expect(strstr(o, "targets up to date") != NULL, "%s", o);
+    free(o);
+    char demo[600];
+    snprintf(demo, sizeof demo, "%s/clone/build/demo", dir);
+    cr_expect_neq(access(demo, F_OK), 0, "--check made build/demo");
 }

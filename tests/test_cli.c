@@ -331,3 +331,40 @@ Test(cli, gentrace_hostile_trace_renders_within_budget)
         cr_expect_eq(run("render --view %s %s/m.yaml", views[i], dir), 0,
                      "%s: %s", views[i], err_text);
 }
+
+/* Every option is honoured or refused, naming the option and the view
+ * (cli.c's view_honours table); never accepted and ignored. */
+Test(cli, options_a_view_does_not_use_are_refused)
+{
+    static const struct { const char *args, *option, *view; } no[] = {
+        {"--view gantt --counts", "--counts", "gantt"},
+        {"--view state --max-messages 5", "--max-messages", "state"},
+        {"--view tasks --from 1ms", "--from", "tasks"},
+        {"--view tasks --to 1ms", "--to", "tasks"},
+        {"--view advise --from 1ms", "--from", "advise"},
+        {"--view advise --tasks main", "--tasks", "advise"},
+        {"--view sequence --states asyncio", "--states", "sequence"},
+        {"--view flowchart --counts", "--counts", "flowchart"},
+    };
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        cr_expect_eq(run("render %s " GATHER, no[i].args), 2, "%s", no[i].args);
+        char want[160];
+        snprintf(want, sizeof want, "loopmaid render: %s is not used by the %s view",
+                 no[i].option, no[i].view);
+        cr_expect(strstr(err_text, want) != NULL, "%s: %s", no[i].args, err_text);
+        cr_expect_eq(out_text[0], '\0');
+    }
+    static const char *const yes[] = {
+        "--view state --counts --states asyncio --from 1ms --tasks main",
+        "--view sequence --max-messages 5 --to 2ms --exclude x",
+        "--view gantt --states asyncio --from 1ms",
+        "--view tasks --states seed002 --tasks main",
+        "--view advise --title T --max-chars 2000",
+    };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        cr_expect_eq(run("render %s " GATHER, yes[i]), 0, "%s: %s", yes[i], err_text);
+    /* The help lists the same table. */
+    cr_expect_eq(run("render --help"), 0);
+    cr_expect(strstr(out_text, "--counts            state\n") != NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "--max-messages      sequence\n") != NULL, "%s", out_text);
+}

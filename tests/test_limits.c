@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 
 #include "lmr_internal.h"
+#include "loopmaid.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -187,18 +188,140 @@ Test(limits, scalar_of_256_mib_in_64_mib, .timeout = 120)
     expect_limit(&r, "limit");
 }
 
-Test(limits, group_of_a_million_members)
+/* One more member than the tracer can ever write (LM_GROUP_MAX_MEMBERS):
+ * refused as a limit, never held (8 MiB of ids at most). */
+Test(limits, group_over_the_tracer_limit)
 {
     FILE *fp = new_trace();
     fputs("  - {t: 0, ev: spawn, task: 1, parent: 0, name: \"main\"}\n"
           "  - {t: 0, ev: group, group: 1, kind: gather, owner: 1, members: [",
           fp);
-    for (long i = 0; i < 1000000; i++)
+    for (long i = 0; i < (long)LM_GROUP_MAX_MEMBERS + 1; i++)
         fprintf(fp, "%s%ld", i ? ", " : "", i + 2);
     fputs("]}\n", fp);
     close_trace(fp);
     result r = render_capped(64 * MIB);
     expect_limit(&r, "members");
+}
+
+/* ---- limits agree end to end: what the tracer writes, the reader reads ---- */
+
+#define BIG_GATHER 100000
+
+static int leaf(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int gather_main(void *arg)
+{
+    size_t n = *(size_t *)arg;
+    lm_loop *loop = lm_loop_current();
+    lm_task **ts = malloc(n * sizeof *ts);
+    if (!ts)
+        return LM_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (!(ts[i] = lm_task_new(loop, "leaf", leaf, NULL)))
+            return LM_ENOMEM;
+    int rc = lm_gather(ts, n, 0, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+        lm_task_release(ts[i]);
+    free(ts);
+    return rc;
+}
+
+/* lm_gather of 100,000 tasks (a valid call) writes a trace that every view
+ * and inspect read (it used to be "more than the limit of 65536 members"). */
+Test(limits, gather_of_100000_tasks_reads_in_every_view, .timeout = 300)
+{
+    char path[] = "/tmp/loopmaid-gather-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    lm_loop_options lo;
+    lm_loop_options_init(&lo);
+    lo.clock = LM_CLOCK_VIRTUAL;
+    lo.handle_signals = 0;
+    lm_loop *loop = lm_loop_new(&lo);
+    cr_assert_not_null(loop);
+    cr_assert_eq(lm_trace_open(loop, path), 0);
+    size_t n = BIG_GATHER;
+    cr_assert_eq(lm_loop_run(loop, "main", gather_main, &n, NULL), 0);
+    lm_loop_free(loop);
+    /* The YAML is parsed once (pass 1, teeing the events into a spill as
+     * lmr_render_file does) and every view's pass 2 replays the spill:
+     * the reader, the model, the spill and every renderer see the whole
+     * 100,000-member group, in a fraction of six full renders. */
+    FILE *fp = fopen(path, "r"), *spill = tmpfile();
+    cr_assert(fp && spill);
+    lmr__model m;
+    lmr_error err;
+    lmr__read_tee(spill);
+    int rc = lmr__model_build(fp, path, &m, NULL, &err);
+    cr_assert_eq(lmr__read_tee(NULL), 0);
+    cr_assert_eq(rc, 0, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+    cr_expect_eq(m.ntasks, (size_t)BIG_GATHER + 1);
+    cr_assert_eq(m.ngroups, 1u);
+    cr_expect_eq(m.groups[0].nmembers, (size_t)BIG_GATHER);
+    for (int v = 0; v < LMR_VIEW__COUNT; v++) {
+        lmr_options o;
+        lmr_options_init(&o);
+        o.view = (lmr_view)v;
+        o.quiet = 1;
+        lmr_buf out = {0};
+        lmr__out budget = {.buf = &out, .max_chars = LMR__DEFAULT_MAX_CHARS};
+        cr_assert_eq(fseeko(spill, 0, SEEK_SET), 0);
+        rc = lmr__walk_spill(spill, path, &m, &o, lmr__renderer_for(o.view), &budget, &err);
+        cr_expect_eq(rc, 0, "%s: %s:%d:%d: %s", lmr_view_name((lmr_view)v), err.file,
+                     err.line, err.col, err.msg);
+        cr_expect(rc != 0 || (out.len > 0 && out.len <= LMR__DEFAULT_MAX_CHARS),
+                  "%s: %zu bytes", lmr_view_name((lmr_view)v), out.len);
+        lmr_buf_free(&out);
+    }
+    lmr__model_free(&m);
+    fclose(spill);
+    fclose(fp);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    rc = lmr_inspect_file(path, 1, mem, NULL, &err);
+    fclose(mem);
+    cr_expect_eq(rc, 0, "inspect: %s", err.msg);
+    cr_expect(text && strstr(text, "tasks: 100001: 100001 done") != NULL, "%.300s", text);
+    free(text);
+    unlink(path);
+}
+
+static int over_main(void *arg)
+{
+    (void)arg;
+    lm_task *t = lm_spawn("one", leaf, NULL);
+    size_t n = (size_t)LM_GROUP_MAX_MEMBERS + 1;
+    lm_task **ts = malloc(n * sizeof *ts);
+    if (!t || !ts)
+        return LM_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        ts[i] = t; /* the same task many times: a valid list, just too long */
+    int rc = lm_gather(ts, n, 0, NULL, NULL);
+    int rc2 = lm_wait(ts, n, LM_ALL_COMPLETED, -1, NULL, NULL);
+    free(ts);
+    lm_task_release(t);
+    return rc == LM_EINVAL && rc2 == LM_EINVAL ? 0 : 1;
+}
+
+/* The other half of the agreement: the tracer refuses a group the reader
+ * could not read, up front, with LM_EINVAL. */
+Test(limits, tracer_refuses_a_group_over_the_limit)
+{
+    lm_loop_options lo;
+    lm_loop_options_init(&lo);
+    lo.clock = LM_CLOCK_VIRTUAL;
+    lo.handle_signals = 0;
+    lm_loop *loop = lm_loop_new(&lo);
+    cr_assert_not_null(loop);
+    cr_expect_eq(lm_loop_run(loop, "main", over_main, NULL, NULL), 0);
+    lm_loop_free(loop);
 }
 
 Test(limits, nesting_ten_thousand_deep)

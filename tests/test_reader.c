@@ -371,12 +371,12 @@ Test(reader, too_many_members)
     char *s = malloc(cap);
     size_t n = (size_t)snprintf(s, cap, HDR "  - {t: 0, ev: group, group: 1, "
                                             "kind: gather, owner: 1, members: [");
-    for (int i = 0; i <= LMR__MAX_MEMBERS; i++)
-        n += (size_t)snprintf(s + n, cap - n, "%s%d", i ? "," : "", i + 2);
+    for (unsigned i = 0; i <= LMR__MAX_MEMBERS; i++)
+        n += (size_t)snprintf(s + n, cap - n, "%s%u", i ? "," : "", i + 2);
     n += (size_t)snprintf(s + n, cap - n, "]}\n");
     lmr_error err;
     cr_expect_eq(read_str(s, n, NULL, NULL, NULL, &err), LMR_ELIMIT);
-    cr_expect(strstr(err.msg, "limit of 65536 members") != NULL, "%s",
+    cr_expect(strstr(err.msg, "limit of 1048576 members") != NULL, "%s",
               err.msg);
     free(s);
 }

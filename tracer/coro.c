@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -123,7 +124,9 @@ _Static_assert(offsetof(lm__coro, ctx) == 0, "ctx must come first in lm__coro");
 
 /* ---- the pool ----------------------------------------------------------- */
 
-static size_t lm__env_stack_size(void)
+/* LOOPMAID_STACK: bytes, or with a K/M suffix; 0 when unset or empty,
+ * (size_t)-1 for a bad value (reported on stderr when `report`). */
+size_t lm__env_stack_size(bool report)
 {
     const char *e = getenv("LOOPMAID_STACK");
     if (e == NULL || *e == '\0')
@@ -131,14 +134,21 @@ static size_t lm__env_stack_size(void)
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull(e, &end, 10);
-    if (errno != 0 || end == e)
-        return 0;
-    if (*end == 'k' || *end == 'K')
+    bool ok = errno == 0 && end != e && *e >= '0' && *e <= '9';
+    if (ok && (*end == 'k' || *end == 'K')) {
         v *= 1024ull;
-    else if (*end == 'm' || *end == 'M')
+        end++;
+    } else if (ok && (*end == 'm' || *end == 'M')) {
         v *= 1024ull * 1024ull;
-    if (v > (1ull << 32))
-        return 0; /* absurd values fall back to the default */
+        end++;
+    }
+    ok = ok && *end == '\0' && v >= 16 * 1024 && v <= (1ull << 32);
+    if (!ok) {
+        if (report)
+            fprintf(stderr, "loopmaid: LOOPMAID_STACK=%s: expected a stack size "
+                            "from 16K to 4096M (bytes, or with K or M)\n", e);
+        return (size_t)-1;
+    }
     return (size_t)v;
 }
 
@@ -147,8 +157,11 @@ void lm__coro_sched_init(lm__coro_sched *s, size_t stack_size)
     memset(s, 0, sizeof *s);
     long pg = sysconf(_SC_PAGESIZE);
     s->page = pg > 0 ? (size_t)pg : 4096;
-    if (stack_size == 0)
-        stack_size = lm__env_stack_size();
+    if (stack_size == 0) {
+        stack_size = lm__env_stack_size(false); /* lm_loop_new reported it */
+        if (stack_size == (size_t)-1)
+            stack_size = 0;
+    }
     if (stack_size == 0) {
 #ifdef LM__ASAN
         /* ASan's redzones make frames several times larger. */

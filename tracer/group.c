@@ -132,8 +132,8 @@ static const uint8_t kind_on[LM__GROUP__COUNT] = {
  * would wait forever), on the same loop. */
 static int check_members(lm_task *self, lm_task *const *tasks, size_t n)
 {
-    if (n > 0 && tasks == NULL)
-        return LM_EINVAL;
+    if ((n > 0 && tasks == NULL) || n > LM_GROUP_MAX_MEMBERS)
+        return LM_EINVAL; /* more could not be read back from the trace */
     for (size_t i = 0; i < n; i++)
         if (tasks[i] == NULL || tasks[i] == self || tasks[i]->loop != self->loop)
             return LM_EINVAL;
@@ -693,7 +693,8 @@ lm_taskgroup *lm_taskgroup_new(const char *name)
 lm_task *lm_taskgroup_spawn(lm_taskgroup *g, const char *name, lm_coro_fn fn,
                             void *arg)
 {
-    if (g == NULL || fn == NULL || g->exited || g->aborting)
+    if (g == NULL || fn == NULL || g->exited || g->aborting ||
+        g->n >= LM_GROUP_MAX_MEMBERS)
         return NULL;
     if (g->n == g->cap) {
         size_t ncap = g->cap != 0 ? g->cap * 2 : 8;

@@ -91,6 +91,9 @@ typedef struct lm__coro_sched {
     size_t asan_size;
 } lm__coro_sched;
 
+/* LOOPMAID_STACK in bytes; 0 when unset, (size_t)-1 when bad (a message
+ * on stderr when report). lm_loop_new fails on a bad one. */
+size_t lm__env_stack_size(bool report);
 /* Prepares s. stack_size 0 means LOOPMAID_STACK from the environment
  * (bytes, or with a K/M suffix), else 64 KiB. */
 void lm__coro_sched_init(lm__coro_sched *s, size_t stack_size);

@@ -479,9 +479,34 @@ lm_loop *lm_loop_new(const lm_loop_options *opts)
     loop->id = atomic_fetch_add(&lm__loop_ids, 1) + 1;
     loop->clock = o.clock;
     if (loop->clock == LM_CLOCK_DEFAULT) {
+        /* Unset or empty: monotonic. Anything but the two names is an
+         * error, not the default: a typo must not silently lose the
+         * reproducible trace the user asked for. */
         const char *e = getenv("LOOPMAID_CLOCK");
-        loop->clock = (e != NULL && strcmp(e, "virtual") == 0) ? LM_CLOCK_VIRTUAL
-                                                               : LM_CLOCK_MONOTONIC;
+        if (e == NULL || *e == '\0' || strcmp(e, "monotonic") == 0) {
+            loop->clock = LM_CLOCK_MONOTONIC;
+        } else if (strcmp(e, "virtual") == 0) {
+            loop->clock = LM_CLOCK_VIRTUAL;
+        } else {
+            fprintf(stderr, "loopmaid: LOOPMAID_CLOCK=%s: expected virtual or "
+                            "monotonic\n", e);
+            free(loop);
+            errno = EINVAL;
+            return NULL;
+        }
+    }
+    if (o.stack_size == 0 && lm__env_stack_size(true) == (size_t)-1) {
+        free(loop);
+        errno = EINVAL;
+        return NULL;
+    }
+    /* The trace before any descriptor of ours exists: LOOPMAID_TRACE=fd:3
+     * must find the program's fd 3, or nothing, never our epoll fd. */
+    if (lm__trace_from_env(loop, &loop->trace) != 0) {
+        int e = errno; /* reported on stderr, naming the variable */
+        free(loop);
+        errno = e;
+        return NULL;
     }
     loop->efd = -1;
     loop->sig_fd = -1;
@@ -511,8 +536,6 @@ lm_loop *lm_loop_new(const lm_loop_options *opts)
     }
     strcpy(loop->name, o.name != NULL ? o.name : "loop");
     loop->mono_start = lm__mono_ns();
-    if (lm__trace_from_env(loop, &loop->trace) != 0)
-        loop->trace = NULL;
     if (lm__tl_loop == NULL)
         lm__tl_loop = loop;
     return loop;
@@ -733,8 +756,8 @@ int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,
 int lm_run(const char *name, lm_coro_fn fn, void *arg)
 {
     lm_loop *loop = lm_loop_new(NULL);
-    if (loop == NULL)
-        return LM_ENOMEM;
+    if (loop == NULL) /* a bad LOOPMAID_* value: EINVAL, already reported */
+        return errno == EINVAL ? LM_EINVAL : errno == ENOMEM ? LM_ENOMEM : LM_ESYS;
     int rc = lm_loop_run(loop, name, fn, arg, NULL);
     lm_loop_free(loop);
     return rc;

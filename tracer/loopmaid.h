@@ -195,8 +195,19 @@ void lm_loop_options_init(lm_loop_options *opts);
 
 /*
  * Makes a loop for the calling thread. opts may be NULL (defaults). The trace
- * is opened here when LOOPMAID_TRACE is set. Returns NULL only when out of
- * memory or when the system refuses epoll/eventfd (errno tells why).
+ * is opened here when LOOPMAID_TRACE is set. Returns NULL when out of
+ * memory, when the system refuses epoll/eventfd, or when an environment
+ * variable it reads holds a bad value (errno tells why; for the last, EINVAL
+ * or the trace's open error, with a message on stderr naming the variable
+ * and value). The variables, all optional (unset or empty = the default):
+ *   LOOPMAID_CLOCK       virtual or monotonic (default) when opts->clock is
+ *                        LM_CLOCK_DEFAULT
+ *   LOOPMAID_STACK       task stack size, 16K..4096M, when opts->stack_size
+ *                        is 0
+ *   LOOPMAID_TRACE       where the trace goes: a path, "-" (stdout, mixed
+ *                        with what the program prints), or "fd:N" (a
+ *                        descriptor open for writing, e.g. 3>trace.yaml)
+ *   LOOPMAID_TRACE_RING  flight-recorder mode: keep the last N events
  * The caller owns the loop and frees it with lm_loop_free(). One loop per
  * thread may run at a time; several loops in one process are independent.
  * If the thread has no current loop yet, the new loop becomes it, so
@@ -228,7 +239,9 @@ void lm_loop_free(lm_loop *loop);
 
 /*
  * The convenience entry point: lm_loop_new(NULL) + lm_loop_run + lm_loop_free.
- * Returns what lm_loop_run returned (or LM_ENOMEM).
+ * Returns what lm_loop_run returned, or, when the loop cannot be made,
+ * LM_EINVAL (a bad LOOPMAID_* variable, reported on stderr), LM_ENOMEM or
+ * LM_ESYS (errno tells why).
  */
 int lm_run(const char *name, lm_coro_fn fn, void *arg);
 
@@ -447,6 +460,15 @@ enum {
 int lm_gather(lm_task *const *tasks, size_t n, int flags, void **results,
               int *errors);
 
+/*
+ * Tasks in one lm_gather / lm_wait call or one task group: at most this
+ * many (more is LM_EINVAL; lm_taskgroup_spawn returns NULL). It is the
+ * trace reader's limit for a `group` event's members (render/lmr_internal.h
+ * LMR__MAX_MEMBERS), so every trace the tracer writes can be read, while a
+ * hostile trace still cannot make the reader hold more than 8 MiB of ids.
+ */
+#define LM_GROUP_MAX_MEMBERS (1u << 20)
+
 typedef enum lm_wait_mode {
     LM_FIRST_COMPLETED = 1,
     LM_FIRST_EXCEPTION,
@@ -508,7 +530,8 @@ int lm_wait_for(lm_task *t, lm_time timeout, void **result);
 lm_taskgroup *lm_taskgroup_new(const char *name); /* [task]; NULL: no memory
                                                      or not in a task */
 lm_task *lm_taskgroup_spawn(lm_taskgroup *g, const char *name, lm_coro_fn fn,
-                            void *arg); /* borrowed; NULL: see above */
+                            void *arg); /* borrowed; NULL: see above, or
+                                           past LM_GROUP_MAX_MEMBERS children */
 /*
  * The end of the `async with` block [task]: body_rc is how the body ended
  * (0, LM_ECANCELED, or its error). A body that failed or was cancelled (and
@@ -917,12 +940,14 @@ int lm_call_soon_threadsafe(lm_loop *loop, lm_callback_fn cb, void *arg);
 /* ------------------------------------------------------------------------ */
 
 /*
- * Traces are off by default. LOOPMAID_TRACE=path ("-" for stdout), read by
- * lm_loop_new, turns them on without touching code; these calls do it by API.
+ * Traces are off by default. LOOPMAID_TRACE=path ("-" for stdout, "fd:N"
+ * for an open descriptor), read by lm_loop_new, turns them on without
+ * touching code; these calls do it by API (path may be "-" or "fd:N" too).
  * The trace format is specified in docs/trace-format.md.
  */
 
-/* Writes the trace to `path` ("-" = stdout). Call before lm_loop_run. */
+/* Writes the trace to `path` ("-" = stdout, "fd:N" = descriptor N, which
+ * the tracer never closes). Call before lm_loop_run. */
 int lm_trace_open(lm_loop *loop, const char *path);
 /* Writes to an open stream; the loop does not close it. */
 int lm_trace_file(lm_loop *loop, FILE *fp);

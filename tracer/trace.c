@@ -19,6 +19,8 @@
 /* Opening                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* A bad value is reported and fails lm_loop_new: a typo must not turn a
+ * flight recorder into a full trace (or nothing) without a word. */
 static int ring_from_env(lm__trace *tr)
 {
     const char *r = getenv("LOOPMAID_TRACE_RING");
@@ -27,16 +29,16 @@ static int ring_from_env(lm__trace *tr)
     char *end;
     errno = 0;
     unsigned long long n = strtoull(r, &end, 10);
-    if (errno != 0 || *end != '\0' || n == 0 || r[0] == '-') {
+    if (errno != 0 || *end != '\0' || n == 0 || r[0] < '0' || r[0] > '9') {
         fprintf(stderr, "loopmaid: LOOPMAID_TRACE_RING=%s: not a positive "
-                        "number of events; ignored\n", r);
-        return 0;
+                        "number of events\n", r);
+        return LM_EINVAL;
     }
     int rc = lm__trace_set_ring(tr, (size_t)n);
     if (rc != 0)
-        fprintf(stderr, "loopmaid: LOOPMAID_TRACE_RING=%s: %s; ignored\n", r,
+        fprintf(stderr, "loopmaid: LOOPMAID_TRACE_RING=%s: %s\n", r,
                 lm_strerror(rc));
-    return 0;
+    return rc;
 }
 
 int lm__trace_from_env(lm_loop *loop, lm__trace **out)
@@ -49,15 +51,24 @@ int lm__trace_from_env(lm_loop *loop, lm__trace **out)
     lm__sink *s;
     int rc = lm__sink_open_path(path, true, &s);
     if (rc != 0) {
-        /* The runtime carries on untraced; say so once, clearly. */
-        fprintf(stderr, "loopmaid: LOOPMAID_TRACE=%s: %s\n", path,
-                rc == LM_ESYS ? strerror(errno) : lm_strerror(rc));
+        /* lm_loop_new fails: asked for a trace, the user must get one. */
+        int e = errno;
+        fprintf(stderr, "loopmaid: LOOPMAID_TRACE=%s: %s%s\n", path,
+                rc == LM_ESYS ? strerror(e) : lm_strerror(rc),
+                strncmp(path, "fd:", 3) == 0
+                    ? " (fd:N needs N open for writing, e.g. 3>trace.yaml)"
+                    : "");
+        errno = rc == LM_ESYS ? e : EINVAL;
         return rc;
     }
     lm__trace *tr = lm__trace_new(s, LM_CLOCK_MONOTONIC);
     if (tr == NULL)
         return LM_ENOMEM;
-    ring_from_env(tr);
+    if ((rc = ring_from_env(tr)) != 0) {
+        lm__trace_free(tr);
+        errno = EINVAL;
+        return rc;
+    }
     *out = tr;
     return 0;
 }

@@ -118,6 +118,27 @@ int lm__sink_open_path(const char *path, bool env, lm__sink **out)
         }
         return rc;
     }
+    /* "fd:N": a descriptor the program (or its parent) opened, e.g.
+     * LOOPMAID_TRACE=fd:3 prog 3>trace.yaml: unlike "-" it cannot collide
+     * with what the program prints. Written with write(2), never closed. */
+    int given_fd = -1;
+    if (strncmp(path, "fd:", 3) == 0) {
+        long n = 0;
+        const char *q = path + 3;
+        if (*q < '0' || *q > '9')
+            return LM_EINVAL;
+        for (; *q >= '0' && *q <= '9'; q++)
+            if ((n = n * 10 + (*q - '0')) > 1000000)
+                return LM_EINVAL;
+        if (*q)
+            return LM_EINVAL;
+        int fl = fcntl((int)n, F_GETFL);
+        if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+            errno = EBADF; /* not open, or not for writing */
+            return LM_ESYS;
+        }
+        given_fd = (int)n;
+    }
     pthread_mutex_lock(&g_mu);
     if (env) {
         /* Loops of one process that trace through LOOPMAID_TRACE share the
@@ -138,7 +159,8 @@ int lm__sink_open_path(const char *path, bool env, lm__sink **out)
         pthread_mutex_unlock(&g_mu);
         return LM_ENOMEM;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = given_fd >= 0 ? given_fd
+                           : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         int err = errno;
         free(p);
@@ -150,7 +172,7 @@ int lm__sink_open_path(const char *path, bool env, lm__sink **out)
     }
     s->path = p;
     s->fd = fd;
-    s->own_fd = true;
+    s->own_fd = given_fd < 0; /* the program's own descriptor stays open */
     if (env) {
         s->env = true;
         s->refs++; /* the env's reference */

@@ -1,0 +1,499 @@
+/*
+ * build_config.c: the config of `loopmaid build` (loopmaid.yaml): loads it
+ * with libyaml's document API (a config is small: at most 1 MiB and 1000
+ * diagrams), validates every key where it is written (errors are
+ * CONFIG:LINE:COL), resolves paths against the config's directory, and
+ * checks each option against the view table render uses (cli.c).
+ */
+#include "build.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <yaml.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+char *lmr__build_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* Joins dir and a relative path; absolute paths are kept. Caller frees. */
+static char *build_resolve(const char *dir, const char *path)
+{
+    if (path[0] == '/' || dir[0] == '\0' || strcmp(dir, ".") == 0)
+        return lmr__build_strdup(path);
+    size_t a = strlen(dir), b = strlen(path);
+    char *r = malloc(a + b + 2);
+    if (!r)
+        return NULL;
+    memcpy(r, dir, a);
+    r[a] = '/';
+    memcpy(r + a + 1, path, b + 1);
+    return r;
+}
+
+static void build_entry_free(build_entry *e)
+{
+    free(e->name);
+    free(e->trace);
+    free(e->run);
+    free(e->target);
+    free(e->region);
+    free(e->title);
+    free(e->tasks);
+    free(e->exclude);
+    free(e->states);
+}
+
+void lmr__build_config_free(build_config *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        build_entry_free(&c->entries[i]);
+    free(c->entries);
+    free(c->dir);
+    c->entries = NULL;
+    c->dir = NULL;
+    c->n = 0;
+}
+
+/* Reads a whole file (at most `max` bytes). Returns 0, or -ENOENT etc. */
+int lmr__build_slurp(const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -errno;
+    /* glibc opens a directory for reading and only the first read fails
+     * (EISDIR), which ferror() would turn into a vague EIO: say what it is. */
+    struct stat st;
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(fp);
+        return -EISDIR;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fclose(fp);
+        return -ENOMEM;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap >= max) {
+                free(buf);
+                fclose(fp);
+                return -EFBIG;
+            }
+            cap *= 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(fp);
+                return -ENOMEM;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, fp);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    bool bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        free(buf);
+        return -EIO;
+    }
+    if (n > max) {
+        free(buf);
+        return -EFBIG;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int cfg_err(lmr_error *err, const char *file, yaml_mark_t m,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int cfg_err(lmr_error *err, const char *file, yaml_mark_t m,
+                   const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return lmr__err(err, LMR_ECONFIG, file, (int)m.line + 1, (int)m.column + 1,
+                    "%s", msg);
+}
+
+static const char *node_str(yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+/* Parses a non-negative integer scalar; false when it is not one. */
+static bool parse_size(const char *s, size_t *out)
+{
+    if (*s == '\0')
+        return false;
+    size_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (SIZE_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (size_t)(*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_bool(const char *s, int *out)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
+        *out = 1;
+        return true;
+    }
+    if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")) {
+        *out = 0;
+        return true;
+    }
+    return false;
+}
+
+/* Checks a regex where it is written, so the error points into the config. */
+static int check_regex(const char *file, yaml_node_t *v, lmr_error *err)
+{
+    const char *re = node_str(v);
+    yaml_mark_t m = v->start_mark;
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+                                  PCRE2_UTF, &code, &off, NULL);
+    if (c) {
+        pcre2_code_free(c);
+        return 0;
+    }
+    PCRE2_UCHAR text[200];
+    pcre2_get_error_message(code, text, sizeof text);
+    /* Point at the offending character: the value's start, plus the
+     * opening quote when it is quoted, plus PCRE2's offset (exact for
+     * values without escapes, which regexes in configs almost always are). */
+    m.column += off + (v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? 0 : 1);
+    return lmr__err(err, LMR_EREGEX, file, (int)m.line + 1,
+                    (int)m.column + 1, "bad regular expression: %s", text);
+}
+
+static int set_str(char **dst, yaml_node_t *v)
+{
+    free(*dst);
+    *dst = lmr__build_strdup(node_str(v));
+    return *dst ? 0 : LMR_ENOMEM;
+}
+
+static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
+                      build_entry *e, lmr_error *err)
+{
+    const char *f = c->path;
+    lmr_options_init(&e->opts);
+    e->pos.line = (int)map->start_mark.line + 1;
+    e->pos.col = (int)map->start_mark.column + 1;
+    if (map->type != YAML_MAPPING_NODE)
+        return cfg_err(err, f, map->start_mark,
+                       "a diagram must be a mapping (name:, trace:, view:, target:)");
+    yaml_node_t *target_node = NULL, *trace_node = NULL, *region_node = NULL;
+    bool have_view = false;
+    /* Config keys of the options only some views use, by LMR__OPT_* bit. */
+    static const char *const opt_key[LMR__OPT__COUNT] = {
+        "tasks", "exclude", "from", "to", "states", "counts", "max_messages"};
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE)
+            return cfg_err(err, f, k ? k->start_mark : map->start_mark,
+                           "keys must be plain words");
+        const char *key = node_str(k);
+        if (v->type != YAML_SCALAR_NODE)
+            return cfg_err(err, f, v->start_mark,
+                           "'%s' takes a single value, not a list or mapping", key);
+        const char *val = node_str(v);
+        int rc = 0;
+        for (int b = 0; b < LMR__OPT__COUNT; b++)
+            if (!strcmp(key, opt_key[b])) {
+                e->given |= 1u << b;
+                e->given_pos[b] = (build_pos){(int)k->start_mark.line + 1,
+                                              (int)k->start_mark.column + 1};
+            }
+        if (!strcmp(key, "name")) {
+            rc = set_str(&e->name, v);
+        } else if (!strcmp(key, "trace")) {
+            trace_node = v;
+        } else if (!strcmp(key, "run")) {
+            rc = set_str(&e->run, v);
+            e->run_pos = (build_pos){(int)v->start_mark.line + 1,
+                                     (int)v->start_mark.column + 1};
+        } else if (!strcmp(key, "timeout")) {
+            if (!lmr__parse_time(val, &e->timeout) || e->timeout <= 0)
+                return cfg_err(err, f, v->start_mark,
+                               "'timeout' must be a time above zero like 500ms, 10s or 90s, not '%s'",
+                               val);
+        } else if (!strcmp(key, "target")) {
+            target_node = v;
+        } else if (!strcmp(key, "region")) {
+            region_node = v;
+        } else if (!strcmp(key, "view")) {
+            int vw = lmr_view_parse(val);
+            if (vw < 0)
+                return cfg_err(err, f, v->start_mark,
+                               "unknown view '%s' (state, sequence, flowchart, tasks, gantt, advise)",
+                               val);
+            e->opts.view = (lmr_view)vw;
+            have_view = true;
+        } else if (!strcmp(key, "title")) {
+            rc = set_str(&e->title, v);
+        } else if (!strcmp(key, "tasks")) {
+            if ((rc = check_regex(f, v, err)) != 0)
+                return rc;
+            rc = set_str(&e->tasks, v);
+        } else if (!strcmp(key, "exclude")) {
+            if ((rc = check_regex(f, v, err)) != 0)
+                return rc;
+            rc = set_str(&e->exclude, v);
+        } else if (!strcmp(key, "states")) {
+            rc = set_str(&e->states, v);
+        } else if (!strcmp(key, "max_chars") || !strcmp(key, "max_messages")) {
+            size_t n;
+            if (!parse_size(val, &n) || n == 0)
+                return cfg_err(err, f, v->start_mark,
+                               "'%s' must be a positive whole number, not '%s'", key, val);
+            /* The same floor as `render --max-chars`: below it the views
+             * cannot fit even their header and elision note, and would
+             * write an empty diagram that reports success. */
+            if (key[4] == 'c' && n < LMR__MIN_MAX_CHARS)
+                return cfg_err(err, f, v->start_mark,
+                               "'max_chars' must be at least %u, not '%s'",
+                               (unsigned)LMR__MIN_MAX_CHARS, val);
+            if (key[4] == 'c')
+                e->opts.max_chars = n;
+            else
+                e->opts.max_messages = n;
+        } else if (!strcmp(key, "from") || !strcmp(key, "to")) {
+            int64_t t;
+            if (!lmr__parse_time(val, &t))
+                return cfg_err(err, f, v->start_mark,
+                               "'%s' must be a time like 1500ns, 20us, 3ms or 2s, not '%s'",
+                               key, val);
+            if (key[0] == 'f')
+                e->opts.from = t;
+            else
+                e->opts.to = t;
+        } else if (!strcmp(key, "counts")) {
+            if (!parse_bool(val, &e->opts.counts))
+                return cfg_err(err, f, v->start_mark,
+                               "'counts' must be true or false, not '%s'", val);
+        } else if (!strcmp(key, "format")) {
+            return cfg_err(err, f, k->start_mark,
+                           "'format' is decided by the target: a .mmd file gets Mermaid text, a Markdown region a ```mermaid block");
+        } else {
+            return cfg_err(err, f, k->start_mark,
+                           "unknown key '%s' (name, trace, run, timeout, view, target, region, title, tasks, exclude, states, max_chars, max_messages, from, to, counts)",
+                           key);
+        }
+        if (rc != 0)
+            return lmr__err(err, LMR_ENOMEM, f, 0, 0, "out of memory");
+    }
+    if (!e->name)
+        return cfg_err(err, f, map->start_mark, "this diagram has no 'name'");
+    for (const char *s = e->name; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+            return cfg_err(err, f, map->start_mark,
+                           "diagram name '%s' may use only letters, digits, '-', '_' and '.'",
+                           e->name);
+    if (!trace_node)
+        return cfg_err(err, f, map->start_mark, "diagram '%s' has no 'trace'", e->name);
+    if (!target_node)
+        return cfg_err(err, f, map->start_mark, "diagram '%s' has no 'target'", e->name);
+    if (!have_view)
+        return cfg_err(err, f, map->start_mark, "diagram '%s' has no 'view'", e->name);
+    /* The same table as `render` (cli.c): an option the view does not use
+     * is refused where it is written, not accepted and ignored. */
+    if (lmr__view_refuses(e->opts.view, e->given))
+        for (int b = 0; b < LMR__OPT__COUNT; b++)
+            if ((e->given & (1u << b)) && lmr__view_refuses(e->opts.view, 1u << b))
+                return lmr__err(err, LMR_ECONFIG, f, e->given_pos[b].line,
+                                e->given_pos[b].col,
+                                "'%s' is not used by the %s view; leave it out",
+                                opt_key[b], lmr_view_name(e->opts.view));
+    if (e->timeout && !e->run)
+        return cfg_err(err, f, map->start_mark,
+                       "diagram '%s' has a 'timeout' but no 'run' command", e->name);
+    e->trace = build_resolve(c->dir, node_str(trace_node));
+    e->target = build_resolve(c->dir, node_str(target_node));
+    if (!e->trace || !e->target)
+        return lmr__err(err, LMR_ENOMEM, f, 0, 0, "out of memory");
+    e->trace_pos = (build_pos){(int)trace_node->start_mark.line + 1,
+                               (int)trace_node->start_mark.column + 1};
+    e->target_pos = (build_pos){(int)target_node->start_mark.line + 1,
+                                (int)target_node->start_mark.column + 1};
+    size_t tl = strlen(e->target);
+    bool is_md = tl >= 3 && (!strcmp(e->target + tl - 3, ".md") ||
+                             (tl >= 9 && !strcmp(e->target + tl - 9, ".markdown")));
+    if (region_node) {
+        if (!is_md)
+            return cfg_err(err, f, region_node->start_mark,
+                           "'region' needs a Markdown target (.md), and '%s' is not one",
+                           node_str(target_node));
+        if (set_str(&e->region, region_node) != 0)
+            return lmr__err(err, LMR_ENOMEM, f, 0, 0, "out of memory");
+        e->region_pos = (build_pos){(int)region_node->start_mark.line + 1,
+                                    (int)region_node->start_mark.column + 1};
+    } else if (is_md) {
+        /* A Markdown target without a region uses the diagram's name. */
+        e->region = lmr__build_strdup(e->name);
+        e->region_pos = e->pos;
+        if (!e->region)
+            return lmr__err(err, LMR_ENOMEM, f, 0, 0, "out of memory");
+    }
+    e->opts.title = e->title;
+    e->opts.tasks = e->tasks;
+    e->opts.exclude = e->exclude;
+    e->opts.states = e->states;
+    return 0;
+}
+
+int lmr__build_load_config(const char *path, build_config *c, lmr_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->path = (char *)path;
+    const char *slash = strrchr(path, '/');
+    c->dir = slash ? strndup(path, (size_t)(slash - path)) : lmr__build_strdup(".");
+    if (!c->dir)
+        return lmr__err(err, LMR_ENOMEM, path, 0, 0, "out of memory");
+    if (c->dir[0] == '\0') {
+        free(c->dir);
+        c->dir = lmr__build_strdup("/");
+    }
+    char *text;
+    size_t len;
+    int rc = lmr__build_slurp(path, BUILD_MAX_CONFIG, &text, &len);
+    /* Every early return frees c->dir too (found by fuzz/fuzz_config.c). */
+    if (rc == -EFBIG) {
+        lmr__build_config_free(c);
+        return lmr__err(err, LMR_ECONFIG, path, 0, 0,
+                        "config is larger than %u bytes", BUILD_MAX_CONFIG);
+    }
+    if (rc != 0) {
+        lmr__build_config_free(c);
+        return lmr__err(err, LMR_EIO, path, 0, 0, "cannot read config: %s",
+                        strerror(-rc));
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = lmr__err(err, LMR_ECONFIG, path, (int)parser.problem_mark.line + 1,
+                      (int)parser.problem_mark.column + 1, "not valid YAML: %s",
+                      parser.problem ? parser.problem : "parse error");
+        yaml_parser_delete(&parser);
+        free(text);
+        lmr__build_config_free(c);
+        return rc;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    yaml_node_t *diagrams = NULL;
+    if (!root) {
+        rc = lmr__err(err, LMR_ECONFIG, path, 1, 1,
+                      "config is empty: it needs a 'diagrams:' list");
+        goto out;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        rc = cfg_err(err, path, root->start_mark,
+                     "config must be a mapping with 'version: 1' and 'diagrams:'");
+        goto out;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+         p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+        if (!k || k->type != YAML_SCALAR_NODE || !v) {
+            rc = cfg_err(err, path, root->start_mark, "keys must be plain words");
+            goto out;
+        }
+        if (!strcmp(node_str(k), "version")) {
+            if (v->type != YAML_SCALAR_NODE || strcmp(node_str(v), "1") != 0) {
+                rc = cfg_err(err, path, v->start_mark,
+                             "unsupported config version (this loopmaid knows version 1)");
+                goto out;
+            }
+        } else if (!strcmp(node_str(k), "diagrams")) {
+            diagrams = v;
+        } else {
+            rc = cfg_err(err, path, k->start_mark,
+                         "unknown key '%s' (version, diagrams)", node_str(k));
+            goto out;
+        }
+    }
+    if (!diagrams) {
+        rc = cfg_err(err, path, root->start_mark, "config has no 'diagrams:' list");
+        goto out;
+    }
+    if (diagrams->type != YAML_SEQUENCE_NODE) {
+        rc = cfg_err(err, path, diagrams->start_mark,
+                     "'diagrams' must be a list of diagrams");
+        goto out;
+    }
+    size_t n = (size_t)(diagrams->data.sequence.items.top -
+                        diagrams->data.sequence.items.start);
+    if (n > BUILD_MAX_ENTRIES) {
+        rc = cfg_err(err, path, diagrams->start_mark,
+                     "too many diagrams (%zu; the limit is %d)", n, BUILD_MAX_ENTRIES);
+        goto out;
+    }
+    c->entries = calloc(n ? n : 1, sizeof *c->entries);
+    if (!c->entries) {
+        rc = lmr__err(err, LMR_ENOMEM, path, 0, 0, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item =
+            yaml_document_get_node(&doc, diagrams->data.sequence.items.start[i]);
+        c->n = i + 1;
+        if ((rc = load_entry(c, &doc, item, &c->entries[i], err)) != 0)
+            goto out;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(c->entries[j].name, c->entries[i].name)) {
+                rc = cfg_err(err, path, item->start_mark,
+                             "diagram name '%s' is used twice (first at line %d)",
+                             c->entries[i].name, c->entries[j].pos.line);
+                goto out;
+            }
+    }
+out:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    free(text);
+    if (rc != 0)
+        lmr__build_config_free(c);
+    return rc;
+}
+
+int lmr__build_check_config(const char *path, lmr_error *err)
+{
+    build_config c;
+    int rc = lmr__build_load_config(path, &c, err);
+    if (rc == 0)
+        lmr__build_config_free(&c);
+    return rc;
+}
+
