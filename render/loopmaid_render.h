@@ -115,6 +115,19 @@ int lmr_inspect_file(const char *path, int advise, FILE *out, FILE *warn,
                      lmr_error *err);
 
 /*
+ * Writes the trace at `path` ("-" = stdin) to `out` as Chrome trace-event
+ * JSON (Perfetto UI, chrome://tracing): one track per task under its loop,
+ * slices for running / awaiting / ready, instants for notes, cancellations
+ * and failures, flow arrows for wakes. Honours o->tasks, o->exclude,
+ * o->from, o->to and o->quiet (NULL: all of the trace). Streams: memory grows
+ * with the number of tasks, not of events. On an error part of the JSON may
+ * have been written already: write to a temporary file when that matters.
+ * Returns 0 or a negative code with *err filled in.
+ */
+int lmr_export_file(const char *path, const lmr_options *o, FILE *out,
+                    FILE *warn, lmr_error *err);
+
+/*
  * The whole CLI: `loopmaid render|inspect|build|help|version ...`.
  * Returns the process exit code (0 ok, 1 bad input, 2 bad usage).
  */

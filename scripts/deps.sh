@@ -14,7 +14,8 @@ want() { for p in "$@"; do have_pkg "$p" || need="$need $p"; done; }
 
 for group in "$@"; do
     case "$group" in
-        build)   want make gcc pkg-config libyaml-dev libpcre2-dev libcriterion-dev ;;
+        # python3: the tests check exported JSON with its strict parser.
+        build)   want make gcc pkg-config libyaml-dev libpcre2-dev libcriterion-dev python3 ;;
         bench)   want libuv1-dev python3 time ;;
         # node/npm only when the commands are missing: a NodeSource nodejs
         # (it bundles npm) conflicts with Debian's npm package.
