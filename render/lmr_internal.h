@@ -246,6 +246,7 @@ typedef struct lmr__out {
     int err;          /* LMR_ENOMEM once an append failed; later writes no-op */
     FILE *sink;       /* a streaming renderer (export.c) drains buf here;
                          NULL for the views, which build one diagram */
+    void *user;       /* a consumer's own result (diff.c collects into it) */
 } lmr__out;
 
 #define LMR__DEFAULT_MAX_CHARS 50000 /* Mermaid's default maxTextSize */
