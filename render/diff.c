@@ -11,7 +11,7 @@
  *   - the await structure: what the task awaited, in order ("sleep",
  *     "task parse", "gather(A, B)", "io read"; fd numbers are left out, they
  *     are not behaviour), compared by a hash of the whole sequence and shown
- *     by its first AW_KEEP entries,
+ *     by its first AW_SHOWN bytes with repeats folded ("sleep x4"),
  *   - its lifetime (spawn to end), beyond a tolerance.
  * Tasks only in A are removed, only in B added.
  *
@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AW_KEEP 12          /* awaits kept verbatim per task, for the report */
-#define AW_TEXT 72          /* bytes of one await's description */
+#define AW_SHOWN 160        /* bytes of the awaits kept for the report */
+#define AW_TEXT 48          /* bytes of one await's description */
 #define DIFF_NODE_CAP 120   /* tasks drawn in the tasks diagram */
 #define DIFF_NOTE_CAP 40    /* notes in the sequence diagram */
 #define LABEL_CP 60
@@ -44,7 +44,10 @@ typedef struct dtask {
     char *cause;            /* owned; when cancelled: "timeout by main" */
     int64_t t_spawn, t_end; /* t_end -1: never ended */
     uint64_t nawaits, await_hash;
-    char awaits[AW_KEEP][AW_TEXT];
+    char shown[AW_SHOWN];   /* the first awaits, repeats folded: "sleep x4, ..." */
+    char last[AW_TEXT];     /* the await being repeated, not yet in shown */
+    uint32_t reps;          /* how often `last` came in a row */
+    bool cut;               /* shown is full: later awaits only hashed */
     size_t match;           /* index in the other run; SIZE_MAX: none */
     bool selected;          /* passes --tasks / --exclude: compared */
 } dtask;
@@ -90,6 +93,25 @@ static int co_begin(lmr__render_ctx *c)
     return 0;
 }
 
+/* Moves the repeated await into `shown` ("sleep x4"), while it fits. */
+static void flush_await(dtask *d)
+{
+    if (!d->reps || d->cut)
+        return;
+    size_t used = strlen(d->shown);
+    char one[AW_TEXT + 24];
+    if (d->reps > 1)
+        snprintf(one, sizeof one, "%s%s x%" PRIu32, used ? ", " : "", d->last,
+                 d->reps);
+    else
+        snprintf(one, sizeof one, "%s%s", used ? ", " : "", d->last);
+    if (used + strlen(one) + 1 > sizeof d->shown)
+        d->cut = true;
+    else
+        memcpy(d->shown + used, one, strlen(one) + 1);
+    d->reps = 0;
+}
+
 static int co_event(lmr__render_ctx *c, const lmr__event *e)
 {
     drun *r = c->out->user;
@@ -115,8 +137,13 @@ static int co_event(lmr__render_ctx *c, const lmr__event *e)
         snprintf(what, sizeof what, "%s %s", on, e->dir);
     else
         snprintf(what, sizeof what, "%s", on);
-    if (d->nawaits < AW_KEEP)
-        memcpy(d->awaits[d->nawaits], what, sizeof what);
+    if (d->reps && !strcmp(d->last, what)) {
+        d->reps++;
+    } else {
+        flush_await(d);
+        memcpy(d->last, what, sizeof d->last);
+        d->reps = 1;
+    }
     d->nawaits++;
     d->await_hash = fnv(d->await_hash, what);
     return 0;
@@ -216,6 +243,7 @@ static int co_end(lmr__render_ctx *c)
     for (size_t i = 0; rc == 0 && i < m->ntasks; i++) {
         const lmr__task *t = &m->tasks[i];
         dtask *d = &r->tasks[i];
+        flush_await(d);
         d->name = dup(t->name ? t->name : "");
         d->state = t->state;
         d->t_spawn = t->t_spawn;
@@ -353,26 +381,12 @@ static void outcome(const dtask *d, char *dst, size_t n)
 /* The awaits kept, repeats folded: "sleep x4, task parse". */
 static void awaits_text(const dtask *d, char *dst, size_t n)
 {
-    size_t used = 0;
-    dst[0] = '\0';
-    size_t shown = d->nawaits < AW_KEEP ? d->nawaits : AW_KEEP;
-    for (size_t i = 0; i < shown && used + 4 < n;) {
-        size_t k = i + 1;
-        while (k < shown && !strcmp(d->awaits[k], d->awaits[i]))
-            k++;
-        int w = k - i > 1 ? snprintf(dst + used, n - used, "%s%s x%zu",
-                                     i ? ", " : "", d->awaits[i], k - i)
-                          : snprintf(dst + used, n - used, "%s%s",
-                                     i ? ", " : "", d->awaits[i]);
-        used += w > 0 ? (size_t)w : 0;
-        if (used >= n)
-            used = n - 1;
-        i = k;
-    }
-    if (d->nawaits > shown && used + 4 < n)
-        snprintf(dst + used, n - used, ", ... (%" PRIu64 " in all)", d->nawaits);
     if (!d->nawaits)
         snprintf(dst, n, "nothing");
+    else if (d->cut)
+        snprintf(dst, n, "%s, ... (%" PRIu64 " in all)", d->shown, d->nawaits);
+    else
+        snprintf(dst, n, "%s", d->shown);
 }
 
 static int64_t lifetime(const dtask *d, int64_t t_last)
