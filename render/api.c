@@ -111,6 +111,70 @@ void lmr__progress_maybe(FILE *warn, uint64_t size, const char *what)
         lmr__progress_set(NULL, 0, NULL);
 }
 
+/*
+ * The two passes every consumer of a whole trace shares: open the input,
+ * pass 1 builds the model (teeing decoded events into a spill), --tasks /
+ * --exclude select, pass 2 feeds renderer r through the walker into lo.
+ */
+int lmr__run_passes(const char *path, const lmr_options *o,
+                    const lmr__renderer *r, lmr__out *lo, FILE *warn,
+                    lmr_error *err)
+{
+    const char *name;
+    uint64_t size;
+    FILE *fp = lmr__open_trace(path, &name, &size, err);
+    if (!fp)
+        return err->code;
+    lmr__model m;
+    /* Pass 1 also copies the decoded events to a spill, so pass 2 need not
+     * parse the YAML again. Without a spill (no temporary file, a write
+     * error) pass 2 reads the trace itself: slower, same result. */
+    FILE *spill = tmpfile();
+    /* Freed after fclose(spill), which still writes through it. Without it
+     * (no memory) stdio's own buffer does: slower, same result. */
+    char *spill_buf = spill ? malloc(SPILL_BUF) : NULL;
+    if (spill_buf && setvbuf(spill, spill_buf, _IOFBF, SPILL_BUF) != 0) {
+        free(spill_buf);
+        spill_buf = NULL;
+    }
+    lmr__read_tee(spill);
+    lmr__progress_maybe(warn, size, "reading");
+    int rc = lmr__model_build(fp, name, &m, warn, err);
+    lmr__progress_set(NULL, 0, NULL);
+    if (lmr__read_tee(NULL) != 0 || (spill && (fflush(spill) != 0 ||
+                                               fseeko(spill, 0, SEEK_SET))))
+    {
+        if (spill)
+            fclose(spill);
+        spill = NULL;
+    }
+    if (rc) {
+        if (spill)
+            fclose(spill);
+        free(spill_buf);
+        fclose(fp);
+        return rc;
+    }
+    if ((rc = lmr__select(&m, o, err)) != 0)
+        goto done;
+    if (!spill && fseeko(fp, 0, SEEK_SET) != 0) {
+        rc = lmr__err(err, LMR_EIO, name, 0, 0, "cannot rewind: %s",
+                      strerror(errno));
+        goto done;
+    }
+    lmr__progress_maybe(warn, size, "rendering");
+    rc = spill ? lmr__walk_spill(spill, name, &m, o, r, lo, err)
+               : lmr__walk(fp, name, &m, o, r, lo, err);
+    lmr__progress_set(NULL, 0, NULL);
+done:
+    lmr__model_free(&m);
+    if (spill)
+        fclose(spill);
+    free(spill_buf);
+    fclose(fp);
+    return rc;
+}
+
 int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
                     FILE *warn, lmr_error *err)
 {
@@ -136,62 +200,16 @@ int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
     if (rc)
         return rc;
 
-    const char *name;
-    uint64_t size;
-    FILE *fp = lmr__open_trace(path, &name, &size, err);
-    if (!fp)
-        return err->code;
-    lmr__model m;
-    /* Pass 1 also copies the decoded events to a spill, so pass 2 need not
-     * parse the YAML again. Without a spill (no temporary file, a write
-     * error) pass 2 reads the trace itself: slower, same result. */
-    FILE *spill = tmpfile();
-    /* Freed after fclose(spill), which still writes through it. Without it
-     * (no memory) stdio's own buffer does: slower, same result. */
-    char *spill_buf = spill ? malloc(SPILL_BUF) : NULL;
-    if (spill_buf && setvbuf(spill, spill_buf, _IOFBF, SPILL_BUF) != 0) {
-        free(spill_buf);
-        spill_buf = NULL;
-    }
-    lmr__read_tee(spill);
-    lmr__progress_maybe(warn, size, "reading");
-    rc = lmr__model_build(fp, name, &m, warn, err);
-    lmr__progress_set(NULL, 0, NULL);
-    if (lmr__read_tee(NULL) != 0 || (spill && (fflush(spill) != 0 ||
-                                               fseeko(spill, 0, SEEK_SET))))
-    {
-        if (spill)
-            fclose(spill);
-        spill = NULL;
-    }
-    if (rc) {
-        if (spill)
-            fclose(spill);
-        free(spill_buf);
-        fclose(fp);
-        return rc;
-    }
-    if ((rc = lmr__select(&m, o, err)) != 0)
-        goto done;
-    if (!spill && fseeko(fp, 0, SEEK_SET) != 0) {
-        rc = lmr__err(err, LMR_EIO, name, 0, 0, "cannot rewind: %s",
-                      strerror(errno));
-        goto done;
-    }
     size_t len0 = out->len;
     if (o->format == LMR_FORMAT_MD &&
-        lmr__buf_append(out, "```mermaid\n", 11) < 0) {
-        rc = lmr__err(err, LMR_ENOMEM, name, 0, 0, "out of memory");
-        goto done;
-    }
+        lmr__buf_append(out, "```mermaid\n", 11) < 0)
+        return lmr__err(err, LMR_ENOMEM, path ? path : "-", 0, 0,
+                        "out of memory");
     lmr__out lo = {.buf = out,
                    .start = out->len,
                    .max_chars = o->max_chars ? o->max_chars
                                              : LMR__DEFAULT_MAX_CHARS};
-    lmr__progress_maybe(warn, size, "rendering");
-    rc = spill ? lmr__walk_spill(spill, name, &m, o, r, &lo, err)
-               : lmr__walk(fp, name, &m, o, r, &lo, err);
-    lmr__progress_set(NULL, 0, NULL);
+    rc = lmr__run_passes(path, o, r, &lo, warn, err);
     /* A fence is closed on its own line even if a renderer forgot the
      * final newline. */
     if (rc == 0 && o->format == LMR_FORMAT_MD) {
@@ -201,7 +219,7 @@ int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
         if (rc == 0 && lmr__buf_append(out, "```\n", 4) < 0)
             rc = LMR_ENOMEM;
         if (rc)
-            lmr__err(err, rc, name, 0, 0, "out of memory");
+            lmr__err(err, rc, path ? path : "-", 0, 0, "out of memory");
     }
     if (rc) {
         /* Never hand back half a diagram. */
@@ -209,11 +227,5 @@ int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
         if (out->data)
             out->data[len0] = '\0';
     }
-done:
-    lmr__model_free(&m);
-    if (spill)
-        fclose(spill);
-    free(spill_buf);
-    fclose(fp);
     return rc;
 }

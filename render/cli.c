@@ -30,6 +30,8 @@ static const char usage_main[] =
     "  inspect   check a trace and print a summary of what happened\n"
     "  build     regenerate diagrams in documentation (see loopmaid build "
     "--help)\n"
+    "  diff      what changed between two traces of the same program\n"
+    "  export    a trace as Chrome trace-event JSON (Perfetto, chrome://tracing)\n"
     "  help      show help for a command: loopmaid help COMMAND\n"
     "\n"
     "  loopmaid --version    print the version\n"
@@ -74,6 +76,52 @@ static const char usage_inspect[] =
     "               to use (seed 002's \"When to Use Which Approach\")\n"
     "  -q, --quiet  no warnings or progress on stderr\n"
     "  -h, --help   this help\n"
+    "\n"
+    "Exit status: 0 ok, 1 bad input, 2 bad usage.\n";
+
+static const char usage_diff[] =
+    "usage: loopmaid diff [OPTIONS] A.yaml B.yaml\n"
+    "\n"
+    "Compares two traces of the same program. Tasks are matched by their place\n"
+    "in the task tree (the path of names from the root: main/fetch#2), not by\n"
+    "id. Reports tasks added and removed, outcomes that changed (with who\n"
+    "cancelled and why), await sequences that changed, and lifetimes that moved\n"
+    "more than the tolerance.\n"
+    "\n"
+    "  --view NAME          draw both runs as one diagram, changes marked:\n"
+    "                       tasks, state or sequence (default: a text summary)\n"
+    "  --time-tolerance T   how far a lifetime may move before it counts:\n"
+    "                       a time (1500ns, 20us, 3ms, 2s; default 1ms) or a\n"
+    "                       percentage (10%)\n"
+    "  --tasks REGEX        compare only tasks whose name matches (PCRE2)\n"
+    "  --exclude REGEX      leave out tasks whose name matches (PCRE2)\n"
+    "  --title TEXT         a diagram title (with --view)\n"
+    "  --format FMT         with --view: mmd (default) or md (a ```mermaid block)\n"
+    "  -o, --output FILE    write to FILE instead of stdout (as render -o)\n"
+    "  -q, --quiet          no warnings on stderr\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Exit status: 0 the runs agree, 1 they differ, 2 bad usage or bad input\n"
+    "(like diff(1)).\n";
+
+static const char usage_export[] =
+    "usage: loopmaid export [OPTIONS] TRACE\n"
+    "\n"
+    "Writes TRACE (- reads stdin) in a format a timeline viewer opens.\n"
+    "--format chrome: Chrome trace-event JSON for Perfetto UI and\n"
+    "chrome://tracing: one track per task under its loop, slices for running,\n"
+    "awaiting (named by what was awaited) and ready, instants for notes,\n"
+    "cancellations and failures, arrows for every wake. Streams: memory grows\n"
+    "with the number of tasks, not events.\n"
+    "\n"
+    "  --format FMT       chrome (the default and, for now, the only one)\n"
+    "  --tasks REGEX      only tasks whose name matches (PCRE2)\n"
+    "  --exclude REGEX    leave out tasks whose name matches (PCRE2)\n"
+    "  --from T, --to T   time window; T in ns or with a unit: 1500ns, 20us,\n"
+    "                     3ms, 2s\n"
+    "  -o, --output FILE  write to FILE instead of stdout (as render -o)\n"
+    "  -q, --quiet        no warnings or progress on stderr\n"
+    "  -h, --help         this help\n"
     "\n"
     "Exit status: 0 ok, 1 bad input, 2 bad usage.\n";
 
@@ -206,7 +254,8 @@ static bool parse_count(const char *s, size_t *out)
 
 enum {
     OPT_VIEW = 256, OPT_TASKS, OPT_EXCLUDE, OPT_TITLE, OPT_FORMAT, OPT_STATES,
-    OPT_MAX_CHARS, OPT_MAX_MESSAGES, OPT_FROM, OPT_TO, OPT_COUNTS, OPT_ADVISE
+    OPT_MAX_CHARS, OPT_MAX_MESSAGES, OPT_FROM, OPT_TO, OPT_COUNTS, OPT_ADVISE,
+    OPT_TOLERANCE
 };
 
 /* getopt keeps global state; lmr_main may run many times in one process. */
@@ -463,6 +512,226 @@ static int cmd_inspect(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* Writes buf to `output` ("-" or NULL: stdout) through the one writer. */
+static int emit(const char *output, const char *data, size_t len,
+                const char *const *inputs, size_t ninputs)
+{
+    lmr_error err;
+    int rc = lmr__write_file(output ? output : "-", data, len, inputs, ninputs,
+                             &err);
+    if (rc) {
+        lmr_error_print(&err, stderr);
+        return exit_for(rc);
+    }
+    return EXIT_OK;
+}
+
+/* A tolerance: a time, or a percentage "10%" (0 < p <= 1000). */
+static bool parse_tolerance(const char *s, lmr_diff_options *o)
+{
+    size_t n = strlen(s);
+    if (n > 1 && s[n - 1] == '%') {
+        char *end;
+        errno = 0;
+        double p = strtod(s, &end);
+        if (end != s + n - 1 || errno || !(p > 0 && p <= 1000))
+            return false;
+        o->tolerance_pct = p;
+        return true;
+    }
+    return lmr__parse_time(s, &o->tolerance);
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"view", required_argument, NULL, OPT_VIEW},
+        {"time-tolerance", required_argument, NULL, OPT_TOLERANCE},
+        {"tasks", required_argument, NULL, OPT_TASKS},
+        {"exclude", required_argument, NULL, OPT_EXCLUDE},
+        {"title", required_argument, NULL, OPT_TITLE},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "diff", *output = NULL;
+    lmr_diff_options o;
+    lmr_diff_options_init(&o);
+    bool format_set = false;
+    getopt_reset();
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
+        switch (c) {
+        case OPT_VIEW:
+            o.view = lmr_view_parse(optarg);
+            if (o.view != LMR_VIEW_TASKS && o.view != LMR_VIEW_STATE &&
+                o.view != LMR_VIEW_SEQUENCE)
+                return usage_error(cmd, "--view '%s': diff draws tasks, state "
+                                        "or sequence", optarg);
+            break;
+        case OPT_TOLERANCE:
+            if (!parse_tolerance(optarg, &o))
+                return usage_error(cmd, "--time-tolerance expects a time like "
+                                        "3ms or a percentage like 10%%, not '%s'",
+                                   optarg);
+            break;
+        case OPT_TASKS:
+            o.tasks = optarg;
+            break;
+        case OPT_EXCLUDE:
+            o.exclude = optarg;
+            break;
+        case OPT_TITLE:
+            o.title = optarg;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "mmd") == 0)
+                o.format = LMR_FORMAT_MMD;
+            else if (strcmp(optarg, "md") == 0)
+                o.format = LMR_FORMAT_MD;
+            else
+                return usage_error(cmd, "--format '%s': expected mmd or md",
+                                   optarg);
+            format_set = true;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case 'h':
+            fputs(usage_diff, stdout);
+            return EXIT_OK;
+        default:
+            return bad_option(cmd, c, argv);
+        }
+    }
+    if (o.view < 0 && (format_set || o.title))
+        return usage_error(cmd, "%s", "--format and --title go with --view "
+                                      "(the text summary has neither)");
+    if (argc - optind != 2)
+        return usage_error(cmd, "%s", "expected two traces: A.yaml B.yaml");
+    const char *inputs[] = {argv[optind], argv[optind + 1]};
+    lmr_buf out = {0};
+    lmr_error err;
+    int rc = lmr_diff_files(inputs[0], inputs[1], &o, &out,
+                            o.quiet ? NULL : stderr, &err);
+    if (rc < 0) {
+        lmr_buf_free(&out);
+        lmr_error_print(&err, stderr);
+        return EXIT_USAGE; /* diff(1): 2 is trouble, 1 is "different" */
+    }
+    int wr = emit(output, out.data ? out.data : "", out.len, inputs, 2);
+    lmr_buf_free(&out);
+    return wr ? EXIT_USAGE : rc;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"tasks", required_argument, NULL, OPT_TASKS},
+        {"exclude", required_argument, NULL, OPT_EXCLUDE},
+        {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},
+        {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "export", *output = NULL;
+    lmr_options o;
+    lmr_options_init(&o);
+    getopt_reset();
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
+        switch (c) {
+        case OPT_FORMAT:
+            if (strcmp(optarg, "chrome") != 0)
+                return usage_error(cmd, "--format '%s': the one export format "
+                                        "is chrome", optarg);
+            break;
+        case OPT_TASKS:
+            o.tasks = optarg;
+            break;
+        case OPT_EXCLUDE:
+            o.exclude = optarg;
+            break;
+        case OPT_FROM:
+            if (!lmr__parse_time(optarg, &o.from))
+                return usage_error(cmd, "--from expects a time like 1500ns, "
+                                        "20us, 3ms or 2s, not '%s'", optarg);
+            break;
+        case OPT_TO:
+            if (!lmr__parse_time(optarg, &o.to))
+                return usage_error(cmd, "--to expects a time like 1500ns, "
+                                        "20us, 3ms or 2s, not '%s'", optarg);
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case 'h':
+            fputs(usage_export, stdout);
+            return EXIT_OK;
+        default:
+            return bad_option(cmd, c, argv);
+        }
+    }
+    if (o.to >= 0 && o.to < o.from)
+        return usage_error(cmd, "%s", "--to is before --from");
+    if (optind >= argc)
+        return usage_error(cmd, "%s", "missing the TRACE to export");
+    if (argc - optind > 1)
+        return usage_error(cmd, "one TRACE at a time, but '%s' follows it",
+                           argv[optind + 1]);
+    const char *input = argv[optind];
+    /* The JSON streams into a temporary file, then through the one writer in
+     * chunks: memory stays bounded, and a failed export leaves the target
+     * as it was (never half a JSON document). */
+    lmr_error err;
+    lmr__outfile of;
+    const char *inputs[] = {input};
+    FILE *tmp = tmpfile();
+    if (!tmp) {
+        fprintf(stderr, "loopmaid export: cannot create a temporary file: %s\n",
+                strerror(errno));
+        return EXIT_INPUT;
+    }
+    int rc = lmr_export_file(input, &o, tmp, o.quiet ? NULL : stderr, &err);
+    if (rc == 0)
+        rc = lmr__outfile_open(&of, output ? output : "-", inputs, 1, &err);
+    if (rc) {
+        fclose(tmp);
+        lmr_error_print(&err, stderr);
+        return exit_for(rc);
+    }
+    rewind(tmp);
+    char chunk[65536];
+    size_t n;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, tmp)) > 0)
+        rc = lmr__outfile_write(&of, chunk, n, &err);
+    if (rc == 0 && ferror(tmp))
+        rc = lmr__err(&err, LMR_EIO, "loopmaid", 0, 0,
+                      "cannot read back the export: %s", strerror(errno));
+    fclose(tmp);
+    if (rc) {
+        lmr__outfile_abort(&of);
+        lmr_error_print(&err, stderr);
+        return exit_for(rc);
+    }
+    if ((rc = lmr__outfile_commit(&of, &err)) != 0) {
+        lmr_error_print(&err, stderr);
+        return exit_for(rc);
+    }
+    return EXIT_OK;
+}
+
 static int cmd_help(int argc, char **argv)
 {
     if (argc < 2) {
@@ -474,6 +743,10 @@ static int cmd_help(int argc, char **argv)
         print_render_help(stdout);
     else if (strcmp(what, "inspect") == 0)
         fputs(usage_inspect, stdout);
+    else if (strcmp(what, "diff") == 0)
+        fputs(usage_diff, stdout);
+    else if (strcmp(what, "export") == 0)
+        fputs(usage_export, stdout);
     else if (strcmp(what, "build") == 0) {
         char *bargv[] = {"build", "--help", NULL};
         return lmr__build_main(2, bargv);
@@ -495,6 +768,10 @@ int lmr_main(int argc, char **argv)
         return cmd_render(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0)
         return cmd_inspect(argc - 1, argv + 1);
+    if (strcmp(cmd, "diff") == 0)
+        return cmd_diff(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc - 1, argv + 1);
     /* `loopmaid build`: docs builds, owned by render/build.c. */
     if (strcmp(cmd, "build") == 0)
         return lmr__build_main(argc - 1, argv + 1);

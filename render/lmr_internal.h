@@ -246,6 +246,9 @@ typedef struct lmr__out {
     size_t max_chars; /* the budget for the diagram text */
     size_t reserve;   /* kept back for the closing lines */
     int err;          /* LMR_ENOMEM once an append failed; later writes no-op */
+    FILE *sink;       /* a streaming renderer (export.c) drains buf here;
+                         NULL for the views, which build one diagram */
+    void *user;       /* a consumer's own result (diff.c collects into it) */
 } lmr__out;
 
 #define LMR__DEFAULT_MAX_CHARS 50000 /* Mermaid's default maxTextSize */
@@ -424,6 +427,14 @@ int lmr__spill_replay(FILE *spill, const char *name, lmr__event_fn cb,
 int lmr__walk_spill(FILE *spill, const char *name, const lmr__model *m,
                     const lmr_options *o, const lmr__renderer *r,
                     lmr__out *out, lmr_error *err);
+
+/*
+ * api.c: the two passes over a trace (open, model, select, walk r into lo)
+ * that lmr_render_file and lmr_export_file share. 0 or a negative code.
+ */
+int lmr__run_passes(const char *path, const lmr_options *o,
+                    const lmr__renderer *r, lmr__out *lo, FILE *warn,
+                    lmr_error *err);
 
 /* A task the views draw: selected by --tasks/--exclude and alive at some
  * point inside the --from/--to window. */

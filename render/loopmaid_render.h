@@ -115,6 +115,48 @@ int lmr_inspect_file(const char *path, int advise, FILE *out, FILE *warn,
                      lmr_error *err);
 
 /*
+ * Writes the trace at `path` ("-" = stdin) to `out` as Chrome trace-event
+ * JSON (Perfetto UI, chrome://tracing): one track per task under its loop,
+ * slices for running / awaiting / ready, instants for notes, cancellations
+ * and failures, flow arrows for wakes. Honours o->tasks, o->exclude,
+ * o->from, o->to and o->quiet (NULL: all of the trace). Streams: memory grows
+ * with the number of tasks, not of events. On an error part of the JSON may
+ * have been written already: write to a temporary file when that matters.
+ * Returns 0 or a negative code with *err filled in.
+ */
+int lmr_export_file(const char *path, const lmr_options *o, FILE *out,
+                    FILE *warn, lmr_error *err);
+
+/* What `loopmaid diff` compares and how it reports. */
+typedef struct lmr_diff_options {
+    int view;               /* -1: a text summary; else LMR_VIEW_STATE,
+                               LMR_VIEW_TASKS or LMR_VIEW_SEQUENCE: one
+                               Mermaid diagram of both runs, changes marked */
+    lmr_format format;      /* for a view: mmd or md */
+    const char *tasks;      /* PCRE2: compare only these tasks; NULL = all */
+    const char *exclude;    /* PCRE2: leave these out; NULL = none */
+    const char *title;      /* a view's title; NULL = none */
+    int64_t tolerance;      /* ns a lifetime may move before it is a change
+                               (default 1 ms) */
+    double tolerance_pct;   /* > 0: relative instead, in percent */
+    int quiet;
+} lmr_diff_options;
+
+void lmr_diff_options_init(lmr_diff_options *o);
+
+/*
+ * Compares two traces of the same program: tasks are matched by their place
+ * in the task tree (the path of names from the root, "main/fetch#2"), not by
+ * id; reported are tasks added and removed, changed outcomes (with the cause
+ * of a cancellation), changed await sequences and lifetimes that moved
+ * beyond the tolerance. Appends the report to out. Returns 0 when the runs
+ * agree, 1 when they differ, or a negative code with *err filled in.
+ * Memory: O(tasks) of both traces, whatever their number of events.
+ */
+int lmr_diff_files(const char *a, const char *b, const lmr_diff_options *o,
+                   lmr_buf *out, FILE *warn, lmr_error *err);
+
+/*
  * The whole CLI: `loopmaid render|inspect|build|help|version ...`.
  * Returns the process exit code (0 ok, 1 bad input, 2 bad usage).
  */

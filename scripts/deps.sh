@@ -17,6 +17,8 @@ want() { for p in "$@"; do have_pkg "$p" || need="$need $p"; done; }
 
 for group in "$@"; do
     case "$group" in
+        # python3: the Python recorder and its tests; the tests also check
+        # exported JSON with its strict parser.
         build)   want make gcc pkg-config libyaml-dev libpcre2-dev libcriterion-dev python3 python3-venv ;;
         bench)   want libuv1-dev python3 time ;;
         # node/npm only when the commands are missing: a NodeSource nodejs
