@@ -10,6 +10,7 @@
 #include "loopmaid.h" /* LM_VERSION_STRING */
 
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -58,6 +59,19 @@ static const char usage_render[] =
     "  --from T, --to T   time window; T in ns or with a unit: 1500ns, 20us,\n"
     "                     3ms, 2s\n"
     "  --counts           state view: label edges with how often\n"
+    "\n"
+    "Caps (when a view must leave things out it keeps failed, timed-out and\n"
+    "cancelled tasks first, then the slowest, then the rest in spawn order,\n"
+    "and says in the diagram what it left out; default in brackets):\n"
+    "  --max-nodes N         tasks view: task nodes [150]\n"
+    "  --max-children N      tasks view: children drawn under one task [8]\n"
+    "  --max-groups N        tasks view: gather/wait/task group nodes [30]\n"
+    "  --max-members N       tasks view: member edges of one group [10]\n"
+    "  --max-causes N        state view: causes per state edge [4]\n"
+    "  --max-rows N          gantt view: task rows [30]\n"
+    "  --max-participants N  sequence view: task participants [40]\n"
+    "A --tasks/--exclude that matches no task, or a --from/--to window outside\n"
+    "the trace, is said on stderr.\n"
     "  -q, --quiet        no warnings or progress on stderr\n"
     "  -h, --help         this help\n"
     "\n"
@@ -237,8 +251,24 @@ static int write_stdout(const char *data, size_t len)
 
 enum {
     OPT_VIEW = 256, OPT_TASKS, OPT_EXCLUDE, OPT_TITLE, OPT_FORMAT, OPT_STATES,
-    OPT_MAX_CHARS, OPT_MAX_MESSAGES, OPT_FROM, OPT_TO, OPT_COUNTS, OPT_ADVISE
+    OPT_MAX_CHARS, OPT_MAX_MESSAGES, OPT_FROM, OPT_TO, OPT_COUNTS, OPT_ADVISE,
+    OPT_CAP /* OPT_CAP + i: caps[i] */
 };
+
+/* The cap options: flag, field. All are positive counts. */
+static const struct cap_opt {
+    const char *flag;
+    size_t offset;
+} caps[] = {
+    {"max-nodes", offsetof(lmr_options, max_nodes)},
+    {"max-children", offsetof(lmr_options, max_children)},
+    {"max-groups", offsetof(lmr_options, max_groups)},
+    {"max-members", offsetof(lmr_options, max_members)},
+    {"max-causes", offsetof(lmr_options, max_causes)},
+    {"max-rows", offsetof(lmr_options, max_rows)},
+    {"max-participants", offsetof(lmr_options, max_participants)},
+};
+#define NCAPS (sizeof caps / sizeof caps[0])
 
 /* getopt keeps global state; lmr_main may run many times in one process. */
 static void getopt_reset(void)
@@ -273,8 +303,16 @@ static int cmd_render(int argc, char **argv)
         {"counts", no_argument, NULL, OPT_COUNTS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {caps[0].flag, required_argument, NULL, OPT_CAP + 0},
+        {caps[1].flag, required_argument, NULL, OPT_CAP + 1},
+        {caps[2].flag, required_argument, NULL, OPT_CAP + 2},
+        {caps[3].flag, required_argument, NULL, OPT_CAP + 3},
+        {caps[4].flag, required_argument, NULL, OPT_CAP + 4},
+        {caps[5].flag, required_argument, NULL, OPT_CAP + 5},
+        {caps[6].flag, required_argument, NULL, OPT_CAP + 6},
         {NULL, 0, NULL, 0},
     };
+    _Static_assert(NCAPS == 7, "one long option per cap");
     const char *cmd = "render";
     lmr_options o;
     lmr_options_init(&o);
@@ -360,6 +398,18 @@ static int cmd_render(int argc, char **argv)
             fputs(usage_render, stdout);
             return EXIT_OK;
         default:
+            if (c >= OPT_CAP && c < OPT_CAP + (int)NCAPS) {
+                const struct cap_opt *cp = &caps[c - OPT_CAP];
+                size_t v;
+                if (!parse_count(optarg, &v) || v == 0) {
+                    fprintf(stderr, "loopmaid render: --%s expects a positive "
+                                    "number, not '%s' (see loopmaid render "
+                                    "--help)\n", cp->flag, optarg);
+                    return EXIT_USAGE;
+                }
+                *(size_t *)((char *)&o + cp->offset) = v;
+                break;
+            }
             return bad_option(cmd, c, argv);
         }
     }
