@@ -22,10 +22,17 @@
 #define CAUSE_CP 44    /* cut edge labels here */
 #define WHO_CP 20      /* a task named in a cause */
 
-typedef struct st_edge {
+/* Causes per edge, twice: as said ("worker-7 finished") and generic
+ * ("task finished"). When the named ones overflow --max-causes, the edge
+ * shows the generic ones, which are few. */
+typedef struct st_causes {
     char (*cause)[CAUSE_MAX]; /* ncap + 1; [ncap] is "other" */
     uint64_t *count;
     int ncauses;
+} st_causes;
+
+typedef struct st_edge {
+    st_causes named, generic;
 } st_edge;
 
 typedef struct st_data {
@@ -45,7 +52,7 @@ typedef struct st_data {
     uint32_t longest_step_loop, longest_await_loop;
 } st_data;
 
-static void add_cause(st_data *d, st_edge *e, const char *cause)
+static void add_cause(st_data *d, st_causes *e, const char *cause)
 {
     for (int i = 0; i < e->ncauses; i++)
         if (strcmp(e->cause[i], cause) == 0) {
@@ -117,13 +124,13 @@ static void by_whom(const lmr__render_ctx *c, const lmr__event *ev,
 
 /* Why a task was cancelled, from the model's first cancel request. */
 static void cancel_phrase(const lmr__render_ctx *c, const lmr__event *ev,
-                          char *dst, size_t n)
+                          bool named, char *dst, size_t n)
 {
     const lmr__task *t = lmr__model_task(c->model, ev->loop, ev->task);
     const char *reason = t && t->cancel_reason ? t->cancel_reason : NULL;
     uint64_t by = ev->by_task ? ev->by_task : t ? t->cancelled_by : 0;
     char bw[WHO_CP * 4 + 32];
-    by_whom(c, ev, by, bw, sizeof bw);
+    by_whom(c, ev, named ? by : 0, bw, sizeof bw);
     if (reason && (strcmp(reason, "timeout") == 0 ||
                    strcmp(reason, "shutdown") == 0 ||
                    strcmp(reason, "signal") == 0))
@@ -134,7 +141,7 @@ static void cancel_phrase(const lmr__render_ctx *c, const lmr__event *ev,
 /* What caused a transition, in a few words: asyncio's under --states
  * asyncio, plain words otherwise; unknown trace tokens as written. */
 static void cause_of(const lmr__render_ctx *c, const st_data *d,
-                     const lmr__event *ev, char *dst, size_t n)
+                     const lmr__event *ev, bool named, char *dst, size_t n)
 {
     bool a = lmr__speaks_asyncio(c->opts);
     const lmr__task *t = lmr__model_task(c->model, ev->loop, ev->task);
@@ -144,7 +151,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
         if (ev->from == LMR__ST_CREATED) {
             snprintf(dst, n, "%s", a ? "create_task()" : "spawn");
         } else if (ev->by && strcmp(ev->by, "cancel") == 0) {
-            cancel_phrase(c, ev, dst, n);
+            cancel_phrase(c, ev, named, dst, n);
         } else {
             const lmr__group *g =
                 t && d->awaiting[t->ord]
@@ -155,8 +162,8 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
                                          : "timed out");
                 break;
             }
-            if (ev->by && strcmp(ev->by, "task") == 0 && ev->by_task &&
-                ev->by_task != ev->task) {
+            if (named && ev->by && strcmp(ev->by, "task") == 0 &&
+                ev->by_task && ev->by_task != ev->task) {
                 /* "download finished" says more than "task finished" */
                 const char *nm = who(c->model, ev->loop, ev->by_task);
                 char cut[WHO_CP * 4 + 8];
@@ -164,7 +171,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
                 join(dst, n, cut, a ? " done" : " finished", "");
                 break;
             }
-            by_whom(c, ev, ev->by_task, bw, sizeof bw);
+            by_whom(c, ev, named ? ev->by_task : 0, bw, sizeof bw);
             join(dst, n, lmr__wake_words(c->opts, ev->by), bw, "");
         }
         break;
@@ -174,7 +181,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
     case LMR__ST_AWAITING: {
         char w[64];
         lmr__await_words(c->opts, ev->on, w, sizeof w);
-        if (ev->on && strcmp(ev->on, "task") == 0 && ev->awaits) {
+        if (named && ev->on && strcmp(ev->on, "task") == 0 && ev->awaits) {
             const char *nm = who(c->model, ev->loop, ev->awaits);
             char cut[WHO_CP * 4 + 8];
             cut_name(cut, sizeof cut, nm ? nm : "?");
@@ -205,7 +212,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
                                                          : "cancelled");
         } else {
             char ph[CAUSE_MAX];
-            cancel_phrase(c, ev, ph, sizeof ph);
+            cancel_phrase(c, ev, named, ph, sizeof ph);
             join(dst, n, ph, a ? " before it ran" : "", "");
         }
         break;
@@ -220,8 +227,10 @@ static void st_free(st_data *d)
         return;
     for (int f = 0; f < LMR__ST__COUNT; f++)
         for (int t = 0; t < LMR__ST__COUNT; t++) {
-            free(d->e[f][t].cause);
-            free(d->e[f][t].count);
+            free(d->e[f][t].named.cause);
+            free(d->e[f][t].named.count);
+            free(d->e[f][t].generic.cause);
+            free(d->e[f][t].generic.count);
         }
     free(d->t_enter);
     free(d->state);
@@ -243,10 +252,12 @@ static int st_begin(lmr__render_ctx *c)
     bool ok = d->t_enter && d->state && d->awaiting;
     for (int f = 0; f < LMR__ST__COUNT && ok; f++)
         for (int t = 0; t < LMR__ST__COUNT && ok; t++) {
-            st_edge *e = &d->e[f][t];
-            e->cause = calloc((size_t)d->ncap + 1, sizeof *e->cause);
-            e->count = calloc((size_t)d->ncap + 1, sizeof *e->count);
-            ok = e->cause && e->count;
+            st_causes *e[2] = {&d->e[f][t].named, &d->e[f][t].generic};
+            for (int k = 0; k < 2 && ok; k++) {
+                e[k]->cause = calloc((size_t)d->ncap + 1, sizeof *e[k]->cause);
+                e[k]->count = calloc((size_t)d->ncap + 1, sizeof *e[k]->count);
+                ok = e[k]->cause && e[k]->count;
+            }
         }
     if (!ok) {
         st_free(d);
@@ -314,8 +325,10 @@ static int st_event(lmr__render_ctx *c, const lmr__event *ev)
         ev->from >= LMR__ST__COUNT || ev->to >= LMR__ST__COUNT)
         return 0;
     char cause[CAUSE_MAX];
-    cause_of(c, d, ev, cause, sizeof cause);
-    add_cause(d, &d->e[ev->from][ev->to], cause);
+    cause_of(c, d, ev, true, cause, sizeof cause);
+    add_cause(d, &d->e[ev->from][ev->to].named, cause);
+    cause_of(c, d, ev, false, cause, sizeof cause);
+    add_cause(d, &d->e[ev->from][ev->to].generic, cause);
     d->seen[ev->from] = d->seen[ev->to] = true;
     if (ev->to >= LMR__ST_DONE)
         d->finished[ev->to]++;
@@ -424,7 +437,9 @@ static int st_end(lmr__render_ctx *c)
      * edges each with a label would spread the diagram across the page. */
     for (int f = 0; f < LMR__ST__COUNT; f++)
         for (int t = 0; t < LMR__ST__COUNT; t++) {
-            st_edge *e = &d->e[f][t];
+            st_causes *e = &d->e[f][t].named;
+            if (e->count[d->ncap])
+                e = &d->e[f][t].generic; /* too many to name: say what */
             bool first = true;
             lmr__out_scratch(&l, &lb);
             for (int i = 0; i <= d->ncap; i++) {

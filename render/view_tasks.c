@@ -490,32 +490,46 @@ static int tk_end(lmr__render_ctx *c)
 
     for (size_t i = 0; i < n; i++)
         d->via[i] = NONE;
-    /* Groups: whose owner is drawn, in order, under the caps. A member the
+    /* Groups: whose owner is drawn, in order, under the caps. When there
+     * are more than --max-groups, only those with a drawn member: a group
+     * node over members that are all folded away says little. A member the
      * owner spawned hangs from the group node instead of the owner. */
     size_t groups_eligible = 0, groups_shown = 0;
-    for (size_t gi = 0; gi < m->ngroups; gi++) {
-        const lmr__group *g = &m->groups[gi];
-        const lmr__task *ow = lmr__model_task(m, g->loop, g->owner);
-        if (!ow || !lmr__task_in_window(opt, ow))
-            continue;
-        if (opt->to >= 0 && g->t_start > opt->to)
-            continue;
-        if (g->t_end >= 0 && g->t_end < opt->from)
-            continue;
-        groups_eligible++;
-        if (!d->chosen[ow - m->tasks] || groups_shown >= max_groups)
-            continue;
-        gdrawn[gi] = true;
-        groups_shown++;
-        for (size_t k = 0; k < g->nmembers; k++) {
-            const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
-            if (!mt)
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t gi = 0; gi < m->ngroups; gi++) {
+            const lmr__group *g = &m->groups[gi];
+            const lmr__task *ow = lmr__model_task(m, g->loop, g->owner);
+            if (!ow || !lmr__task_in_window(opt, ow))
                 continue;
-            size_t mi = (size_t)(mt - m->tasks);
-            if (d->parent[mi] == (size_t)(ow - m->tasks) && d->via[mi] == NONE)
-                d->via[mi] = gi;
+            if (opt->to >= 0 && g->t_start > opt->to)
+                continue;
+            if (g->t_end >= 0 && g->t_end < opt->from)
+                continue;
+            if (pass == 0) {
+                groups_eligible++;
+                continue;
+            }
+            if (!d->chosen[ow - m->tasks] || groups_shown >= max_groups)
+                continue;
+            bool any = groups_eligible <= max_groups;
+            for (size_t k = 0; k < g->nmembers && !any; k++) {
+                const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+                any = mt && d->chosen[mt - m->tasks];
+            }
+            if (!any)
+                continue;
+            gdrawn[gi] = true;
+            groups_shown++;
+            for (size_t k = 0; k < g->nmembers; k++) {
+                const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+                if (!mt)
+                    continue;
+                size_t mi = (size_t)(mt - m->tasks);
+                if (d->parent[mi] == (size_t)(ow - m->tasks) &&
+                    d->via[mi] == NONE)
+                    d->via[mi] = gi;
+            }
         }
-    }
 
     /* Chosen children lists, spawn order (m->tasks is sorted by id; ord is
      * spawn order, and within one loop ids grow with it). */
