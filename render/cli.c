@@ -67,7 +67,7 @@ static const char usage_render[] =
     "  --max-children N      tasks view: children drawn under one task [8]\n"
     "  --max-groups N        tasks view: gather/wait/task group nodes [30]\n"
     "  --max-members N       tasks view: member edges of one group [10]\n"
-    "  --max-causes N        state view: causes per state edge [4]\n"
+    "  --max-causes N        state view: causes per state edge [6]\n"
     "  --max-rows N          gantt view: task rows [30]\n"
     "  --max-participants N  sequence view: task participants [40]\n"
     "A --tasks/--exclude that matches no task, or a --from/--to window outside\n"

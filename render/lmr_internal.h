@@ -201,8 +201,10 @@ typedef struct lmr__tally {
     const lmr__task *first_failed;
 } lmr__tally;
 struct lmr__model;
+/* As seen at time `until` (ns; -1 = the end): a member that ended later is
+ * unfinished, and the returned sets are empty when the await ended later. */
 void lmr__group_tally(const struct lmr__model *m, const lmr__group *g,
-                      lmr__tally *t);
+                      int64_t until, lmr__tally *t);
 
 /* One event loop of the trace (several when several threads wrote it). */
 typedef struct lmr__loop {

@@ -108,7 +108,7 @@ typedef struct lmr_options {
     size_t max_children;    /* tasks view: children drawn per task [8] */
     size_t max_groups;      /* tasks view: gather/wait/group nodes [30] */
     size_t max_members;     /* tasks view: member edges per group [10] */
-    size_t max_causes;      /* state view: causes per state edge [4] */
+    size_t max_causes;      /* state view: causes per state edge [6] */
     size_t max_rows;        /* gantt view: task rows [30] */
     size_t max_participants; /* sequence view: task participants [40] */
 } lmr_options;

@@ -888,7 +888,8 @@ void lmr__model_free(lmr__model *m)
     memset(m, 0, sizeof *m);
 }
 
-void lmr__group_tally(const lmr__model *m, const lmr__group *g, lmr__tally *t)
+void lmr__group_tally(const lmr__model *m, const lmr__group *g, int64_t until,
+                      lmr__tally *t)
 {
     memset(t, 0, sizeof *t);
     for (size_t k = 0; k < g->nmembers; k++) {
@@ -897,7 +898,8 @@ void lmr__group_tally(const lmr__model *m, const lmr__group *g, lmr__tally *t)
             t->missing++;
             continue;
         }
-        switch (mt->state) {
+        int st = until >= 0 && mt->t_end > until ? LMR__ST_AWAITING : mt->state;
+        switch (st) {
         case LMR__ST_DONE: t->done++; break;
         case LMR__ST_FAILED:
             t->failed++;
@@ -913,7 +915,7 @@ void lmr__group_tally(const lmr__model *m, const lmr__group *g, lmr__tally *t)
         default: t->unfinished++; break;
         }
     }
-    if (g->t_end >= 0) {
+    if (g->t_end >= 0 && (until < 0 || g->t_end <= until)) {
         t->returned_done = g->returned_done;
         t->returned_pending = g->nmembers - g->returned_done;
     }

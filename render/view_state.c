@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEF_CAUSES 4   /* distinct causes kept per (from, to) pair */
+#define DEF_CAUSES 6   /* distinct causes kept per (from, to) pair */
 #define MAX_CAUSES 64  /* --max-causes is clamped here */
 #define CAUSE_MAX 64   /* bytes of a cause, before escaping */
 #define STATE_CP 40    /* cut state names here */
@@ -311,6 +311,8 @@ static void open_window(lmr__render_ctx *c, st_data *d)
 static int st_event(lmr__render_ctx *c, const lmr__event *ev)
 {
     st_data *d = c->state;
+    if (ev->t < c->opts->from)
+        return 0; /* loop_start, always passed on, may come before --from */
     if (!d->opened)
         open_window(c, d);
     if (ev->kind == LMR__EV_SPAWN) {

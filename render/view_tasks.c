@@ -177,7 +177,7 @@ static void cancel_cause(lmr__out *l, const tk_data *d, const lmr__task *t)
         if (strcmp(reason, "group") == 0) {
             lmr__tally tl = {0};
             if (g)
-                lmr__group_tally(m, g, &tl);
+                lmr__group_tally(m, g, d->o->to, &tl);
             bool owner = by && g && g->owner == by->id;
             if (by && by != t && !owner && by->state == LMR__ST_FAILED)
                 snprintf(l2, sizeof l2, "a sibling that failed");
@@ -212,7 +212,7 @@ static void task_node(lmr__out *l, const tk_data *d, const lmr__task *t)
     lmr__esc_label(l, name_of(t), NAME_CP);
     lmr__puts(l, "<br/>");
     if (!ended_in_window(o, t)) {
-        lmr__esc_label(l, t->t_end >= 0 ? "alive at the window's end"
+        lmr__esc_label(l, t->t_end >= 0 ? "still alive at window end"
                                         : "never finished", 0);
     } else if (t->state == LMR__ST_FAILED) {
         lmr__esc_label(l, lmr__state_label(o, t->state), 0);
@@ -295,7 +295,8 @@ static void group_result(const tk_data *d, const lmr__group *g,
     bool a = lmr__speaks_asyncio(d->o);
     dst[0] = '\0';
     if (!out || (d->o->to >= 0 && g->t_end > d->o->to)) {
-        snprintf(dst, n, "still awaited at the end");
+        snprintf(dst, n, "%s", out ? "still awaited at window end"
+                                   : "still awaited at the end");
     } else if (strcmp(kind, "wait") == 0) {
         snprintf(dst, n, "returned %zu done, %zu pending", tl->returned_done,
                  tl->returned_pending);
@@ -598,7 +599,7 @@ static int tk_end(lmr__render_ctx *c)
             continue;
         }
         lmr__tally tl;
-        lmr__group_tally(m, g, &tl);
+        lmr__group_tally(m, g, d->o->to, &tl);
         char txt[200];
         lmr__out_scratch(&l, &d->scratch);
         lmr__puts(&l, "    ");

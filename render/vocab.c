@@ -229,10 +229,10 @@ const char *lmr__cancel_words(const lmr_options *o, const char *reason)
     if (strcmp(reason, "timeout") == 0)
         return a ? "wait_for() deadline: cancel()" : "cancel at the deadline";
     if (strcmp(reason, "group") == 0)
-        return a ? "group member failed" : "group";
+        return a ? "group cancel()" : "group cancel";
     if (strcmp(reason, "shutdown") == 0)
-        return a ? "loop shutdown" : "shutdown";
+        return a ? "cancel() at loop shutdown" : "cancel at shutdown";
     if (strcmp(reason, "signal") == 0)
-        return a ? "signal (KeyboardInterrupt)" : "signal";
+        return a ? "cancel() on KeyboardInterrupt" : "cancel on a signal";
     return reason;
 }

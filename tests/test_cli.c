@@ -331,3 +331,26 @@ Test(cli, gentrace_hostile_trace_renders_within_budget)
         cr_expect_eq(run("render --view %s %s/m.yaml", views[i], dir), 0,
                      "%s: %s", views[i], err_text);
 }
+
+/* The cap options (issue 14): documented, positive counts only, and honoured
+ * by the tasks view (the other caps are wired by their views). */
+Test(cli, cap_options)
+{
+    static const char *const caps[] = {"--max-nodes", "--max-children",
+        "--max-groups", "--max-members", "--max-causes", "--max-rows",
+        "--max-participants"};
+    cr_expect_eq(run("help render"), 0);
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        cr_expect(strstr(out_text, caps[i]) != NULL, "help lacks %s", caps[i]);
+        char *help = out_text;
+        out_text = NULL;
+        cr_expect_eq(run("render %s 0 " GATHER, caps[i]), 2, "%s 0", caps[i]);
+        cr_expect(strstr(err_text, "expects a positive number") != NULL, "%s", err_text);
+        cr_expect_eq(run("render %s many " GATHER, caps[i]), 2, "%s many", caps[i]);
+        cr_expect_eq(run("render %s 3 " GATHER, caps[i]), 0, "%s 3", caps[i]);
+        free(out_text);
+        out_text = help;
+    }
+    cr_expect_eq(run("render --view tasks --max-nodes 1 " GATHER), 0);
+    cr_expect(strstr(out_text, "not shown") != NULL, "%s", out_text);
+}
