@@ -347,7 +347,7 @@ int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err);
  * and the others read as plain words instead of trace tokens. Unknown
  * tokens (the sets are open) come back as written. Static text.
  */
-bool lmr__speaks_asyncio(const lmr_options *o); /* base vocabulary asyncio */
+bool lmr__speaks_asyncio(const lmr_options *o); /* base asyncio or seed002 */
 void lmr__await_words(const lmr_options *o, const char *on, char *dst,
                       size_t n);                 /* running -> awaiting */
 const char *lmr__wake_words(const lmr_options *o, const char *by);
@@ -476,8 +476,10 @@ bool lmr__task_in_window(const lmr_options *o, const lmr__task *t);
  * Interest (walk.c): the ONE ranking every view uses when it must leave
  * tasks out. Tiers, in order: failed, timed out, cancelled (outcomes reached
  * inside the window), the LMR__SLOWEST longest-lived tasks and the
- * LMR__SLOWEST with the longest steps (the loop was blocked), then the rest;
- * within a tier spawn order (the slow ones: slowest first). Only tasks that
+ * LMR__SLOWEST with the longest steps (the loop was blocked), then the rest.
+ * The first four take turns (a failed, a timed out, a cancelled, a slow one,
+ * again), so a small cap shows each kind; within a tier spawn order (the
+ * slow ones: slowest first); the rest in spawn order. Only tasks that
  * lmr__task_in_window accepts (the filter's matches) are ranked at all.
  */
 enum { LMR__INT_FAILED = 0, LMR__INT_TIMED_OUT, LMR__INT_CANCELLED,

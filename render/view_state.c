@@ -47,6 +47,8 @@ typedef struct st_data {
     uint32_t *awaiting;            /* per task: group it awaits; 0 = none */
     bool windowed, opened;         /* --from set; window-start counts done */
     uint64_t steps, awaits, timeouts, failed;
+    uint64_t awaiting_now;         /* tasks awaiting at this event */
+    uint64_t steps_meanwhile;      /* steps begun while others awaited */
     int64_t longest_step, longest_await;
     uint64_t longest_step_task, longest_await_task;
     uint32_t longest_step_loop, longest_await_loop;
@@ -303,6 +305,8 @@ static void open_window(lmr__render_ctx *c, st_data *d)
             continue;
         d->entered[s]++;
         d->seen[s] = true;
+        if (s == LMR__ST_AWAITING)
+            d->awaiting_now++;
         if (d->t_enter[t->ord] < c->opts->from)
             d->t_enter[t->ord] = c->opts->from; /* durations are clipped */
     }
@@ -350,10 +354,17 @@ static int st_event(lmr__render_ctx *c, const lmr__event *ev)
         d->longest_await_task = t->id;
         d->longest_await_loop = t->loop;
     }
-    if (ev->to == LMR__ST_RUNNING)
+    if (ev->to == LMR__ST_RUNNING) {
         d->steps++;
-    if (ev->to == LMR__ST_AWAITING)
+        if (d->awaiting_now > 0)
+            d->steps_meanwhile++; /* the loop ran it while others waited */
+    }
+    if (ev->to == LMR__ST_AWAITING) {
         d->awaits++;
+        d->awaiting_now++;
+    }
+    if (ev->from == LMR__ST_AWAITING && d->awaiting_now > 0)
+        d->awaiting_now--;
     d->t_enter[t->ord] = ev->t;
     d->state[t->ord] = (int8_t)ev->to;
     d->awaiting[t->ord] = ev->to == LMR__ST_AWAITING ? ev->group : 0;
@@ -483,11 +494,14 @@ static int st_end(lmr__render_ctx *c)
     }
     /* Notes with what was measured, as the seeds explain each state. */
     if (d->steps && d->seen[LMR__ST_RUNNING]) {
-        char dur[32], txt[64];
+        char dur[32], txt[96];
         lmr__fmt_dur(dur, sizeof dur, d->longest_step);
         lmr__out_scratch(&l, &lb);
         lmr__printf(&l, "    note right of s%d: ", LMR__ST_RUNNING + 1);
-        snprintf(txt, sizeof txt, "%" PRIu64 " steps", d->steps);
+        /* One at a time is checked, not assumed: lmr__model_build rejects a
+         * trace where two tasks of one loop run at once. */
+        snprintf(txt, sizeof txt, "%" PRIu64 " steps, one at a time%s", d->steps,
+                 c->model->nloops > 1 ? " per loop" : "");
         lmr__esc_label(&l, txt, 0);
         if (d->longest_step > 0) {
             lmr__puts(&l, "<br/>");
@@ -501,12 +515,20 @@ static int st_end(lmr__render_ctx *c)
         put_line(o, &lb, &dropped);
     }
     if (d->awaits && d->seen[LMR__ST_AWAITING] && d->longest_await > 0) {
-        char dur[32], txt[64];
+        char dur[32], txt[96];
         lmr__fmt_dur(dur, sizeof dur, d->longest_await);
         lmr__out_scratch(&l, &lb);
         lmr__printf(&l, "    note right of s%d: ", LMR__ST_AWAITING + 1);
         snprintf(txt, sizeof txt, "%" PRIu64 " awaits", d->awaits);
         lmr__esc_label(&l, txt, 0);
+        if (d->steps_meanwhile) {
+            snprintf(txt, sizeof txt, "%" PRIu64 " steps of other tasks",
+                     d->steps_meanwhile);
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, "meanwhile the loop ran", 0);
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, txt, 0);
+        }
         lmr__puts(&l, "<br/>");
         snprintf(txt, sizeof txt, "longest %s in", dur);
         lmr__esc_label(&l, txt, 0);

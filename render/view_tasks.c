@@ -192,7 +192,8 @@ static void cancel_cause(lmr__out *l, const tk_data *d, const lmr__task *t)
              * the owner, not wait(). */
             snprintf(l2, sizeof l2, "after %.20s() returned",
                      g->kind ? g->kind : "wait");
-        } else {
+        } else if (strcmp(reason, "explicit") != 0 || lmr__speaks_asyncio(d->o)) {
+            /* "cancelled by main" says it all for a plain cancel */
             snprintf(l2, sizeof l2, "%s", lmr__cancel_words(d->o, reason));
         }
     }

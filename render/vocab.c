@@ -146,10 +146,17 @@ const char *lmr__state_label(const lmr_options *o, int state)
 /* Words for causes (state and tasks views)                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Both seed vocabularies come from asyncio docs, so both speak asyncio. */
 bool lmr__speaks_asyncio(const lmr_options *o)
 {
     const char *s = o && o->states ? o->states : "";
-    return strncasecmp(s, "asyncio", 7) == 0 && (s[7] == '\0' || s[7] == ',');
+    static const char *const bases[] = {"asyncio", "seed002"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(bases[i]);
+        if (strncasecmp(s, bases[i], n) == 0 && (s[n] == '\0' || s[n] == ','))
+            return true;
+    }
+    return false;
 }
 
 typedef struct word_pair {

@@ -398,7 +398,27 @@ size_t lmr__rank(const lmr__model *m, const lmr_options *o, size_t *idx,
         for (size_t j = 0; j < ntop[w]; j++)
             k[top[w][j]].tier = LMR__INT_SLOW;
     qsort(k, n, sizeof *k, cmp_rank);
-    for (size_t i = 0; i < n; i++) {
+    /* The interesting tiers take turns (one failed, one timed out, one
+     * cancelled, one slow, again...), so that a small cap still shows one
+     * of each kind rather than only the first kind; then the rest. */
+    size_t start[LMR__INT_REST + 2] = {0}, pos[LMR__INT_REST + 1];
+    for (size_t i = 0; i < n; i++)
+        start[k[i].tier + 1]++;
+    for (int t = 1; t <= LMR__INT_REST + 1; t++)
+        start[t] += start[t - 1];
+    for (int t = 0; t <= LMR__INT_REST; t++)
+        pos[t] = start[t];
+    size_t out = 0;
+    while (out < start[LMR__INT_REST])
+        for (int t = 0; t < LMR__INT_REST; t++)
+            if (pos[t] < start[t + 1]) {
+                idx[out] = k[pos[t]].idx;
+                if (tier)
+                    tier[out] = t;
+                pos[t]++;
+                out++;
+            }
+    for (size_t i = start[LMR__INT_REST]; i < n; i++) {
         idx[i] = k[i].idx;
         if (tier)
             tier[i] = k[i].tier;
