@@ -162,8 +162,12 @@ static void fc_emit(lmr__render_ctx *c, fc_data *d)
     snprintf(w, sizeof w, "blocked %s in all", dur);
     if (virt) {
         lmr__fmt_dur(dur, sizeof dur, d->advanced);
-        snprintf(b, sizeof b, "clock advanced %s here", dur);
-        snprintf(e, sizeof e, "in %" PRIu64 " jumps, virtual clock", d->jumps);
+        snprintf(b, sizeof b, "clock advanced %s", dur);
+        if (d->jumps)
+            snprintf(e, sizeof e, "in %" PRIu64 " jump%s, virtual clock",
+                     d->jumps, d->jumps == 1 ? "" : "s");
+        else
+            snprintf(e, sizeof e, "virtual clock");
     } else if (c->model->nloops > 1) {
         snprintf(e, sizeof e, "over %" PRIu32 " loops", c->model->nloops);
     }

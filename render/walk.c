@@ -9,8 +9,15 @@
  *     itself (loop_start/end, poll, tick, call, gap, notes and names of
  *     task 0) are always kept;
  *   - the time window --from/--to (ns, inclusive): applies to every event but
- *     loop_start and loop_end, so a diagram always opens and closes.
+ *     loop_start and loop_end, so a diagram always opens and closes. The
+ *     events of selected tasks before --from go to the view's `prior` hook
+ *     (lmr__prior_for; the state view's), so it knows where each task stood
+ *     when the window opened.
  * Cost per event: O(log tasks) for the task lookup; no allocation.
+ *
+ * It also holds what every view shares about choosing: lmr__rank (which
+ * tasks a view keeps first when it cannot draw all), lmr__task_in_window,
+ * and lmr__warn_selection (a filter or window that leaves nothing).
  */
 #include "lmr_internal.h"
 
