@@ -551,6 +551,19 @@ static int st_end(lmr__render_ctx *c)
         lmr__out_scratch(&l, &lb);
         lmr__printf(&l, "    note left of s%d: ", first + 1);
         lmr__esc_label(&l, txt, 0);
+        if (c->opts->to >= 0) {
+            /* Where the window leaves off: tasks that had not finished. */
+            uint64_t open = 0;
+            for (size_t i = 0; i < c->model->ntasks; i++) {
+                const lmr__task *t = &c->model->tasks[i];
+                int st = d->state[t->ord];
+                open += t->selected && st >= 0 && st < LMR__ST_DONE;
+            }
+            snprintf(txt, sizeof txt, "%" PRIu64 " task%s not finished at %s",
+                     open, open == 1 ? "" : "s", b);
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, txt, 0);
+        }
         lmr__puts(&l, "\n");
         put_line(o, &lb, &dropped);
     }

@@ -799,11 +799,24 @@ Test(window, state_view_starts_where_tasks_were)
     /* at 15 ms main, quick and slow are all awaiting (wait()) */
     cr_expect(strstr(s, "    [*] --> s4: 3 tasks here at 15 ms\n"), "%s", s);
     cr_expect(strstr(s, "window 15 ms to 25 ms of the run"), "%s", s);
+    cr_expect(!strstr(s, "not finished at"), "no --to: the run's end: %s", s);
     /* only "slow call" was spawned inside the window */
     cr_expect(strstr(s, "    [*] --> s1\n"), "%s", s);
     cr_expect(!strstr(s, "tg fails"), "events before the window are not drawn: %s", s);
     /* durations clipped to the window: quick awaited from 15 to 20 ms */
     cr_expect(strstr(s, "longest 5000 us in"), "%s", s);
+    free(s);
+}
+
+Test(window, state_view_says_what_is_open_at_the_window_end)
+{
+    lmr_options o = opts_for(LMR_VIEW_STATE);
+    o.from = 15000000;
+    o.to = 22000000;
+    char *s = render_with(CAUSES, &o);
+    /* at 22 ms main awaits wait_for and slow call awaits its read */
+    cr_expect(strstr(s, "window 15 ms to 22 ms of the run<br/>2 tasks not finished at 22 ms"),
+              "%s", s);
     free(s);
 }
 
