@@ -52,6 +52,7 @@ typedef struct tk_data {
     size_t *via;        /* group index a member hangs from; NONE = parent */
     bool *chosen;
     bool *written;      /* chosen and its node was written */
+    bool selective;     /* not every task could be drawn: lmr__rank chose */
     size_t nodes, edges, folds;
     lmr_buf scratch;
 } tk_data;
@@ -227,7 +228,14 @@ static void task_node(lmr__out *l, const tk_data *d, const lmr__task *t)
         lmr__puts(l, "<br/>");
         cancel_cause(l, d, t);
     } else {
-        lmr__esc_label(l, lmr__state_label(o, t->state), 0);
+        /* When tasks were left out, how long each lived (spawn to end)
+         * says why the slowest were drawn; otherwise it only widens. */
+        char dur[32] = "", txt[96];
+        if (d->selective && t->t_end > t->t_spawn)
+            lmr__fmt_dur(dur, sizeof dur, t->t_end - t->t_spawn);
+        snprintf(txt, sizeof txt, "%s%s%s", lmr__state_label(o, t->state),
+                 *dur ? " after " : "", dur);
+        lmr__esc_label(l, txt, 0);
     }
     lmr__printf(l, "\"]:::%s\n", outcome_class(o, t));
 }
@@ -489,6 +497,7 @@ static int tk_end(lmr__render_ctx *c)
     }
     size_t nrank = lmr__rank(m, opt, rank, NULL);
     choose(d, rank, nrank, max_nodes, max_children, d->via /* scratch */);
+    d->selective = d->nodes < nrank;
 
     for (size_t i = 0; i < n; i++)
         d->via[i] = NONE;
