@@ -85,10 +85,15 @@ static void soon(void *arg)
     lm_note("call_soon callback");
 }
 
+/* When lm_call_later was called: the note says the delay the loop gave it,
+ * as measured on its clock, not as typed. */
+static lm_time later_scheduled;
+
 static void later(void *arg)
 {
     (void)arg;
-    lm_note("call_later callback (15 ms)");
+    lm_notef("call_later callback, run %lld ms after it was scheduled",
+             (long long)((lm_now() - later_scheduled) / LM_MSEC(1)));
 }
 
 static int main_task(void *arg)
@@ -107,6 +112,7 @@ static int main_task(void *arg)
         lm_spawn("sleeper", sleeper, NULL),
     };
     lm_call_soon(loop, soon, NULL);
+    later_scheduled = lm_now();
     lm_call_later(loop, LM_MSEC(15), later, NULL);
 
     int errors[4];

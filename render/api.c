@@ -157,6 +157,7 @@ int lmr__run_passes(const char *path, const lmr_options *o,
     }
     if ((rc = lmr__select(&m, o, err)) != 0)
         goto done;
+    lmr__warn_selection(&m, o, warn);
     if (!spill && fseeko(fp, 0, SEEK_SET) != 0) {
         rc = lmr__err(err, LMR_EIO, name, 0, 0, "cannot rewind: %s",
                       strerror(errno));

@@ -142,6 +142,15 @@ static const char *node_str(yaml_node_t *n)
 }
 
 /* Parses a non-negative integer scalar; false when it is not one. */
+/* The cap a config key names (max_nodes ...), or NULL. */
+static const lmr__cap_opt *cap_of(const char *key)
+{
+    for (size_t i = 0; i < LMR__NCAPS; i++)
+        if (!strcmp(key, lmr__caps[i].key))
+            return &lmr__caps[i];
+    return NULL;
+}
+
 static bool parse_size(const char *s, size_t *out)
 {
     if (*s == '\0')
@@ -213,7 +222,9 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
     bool have_view = false;
     /* Config keys of the options only some views use, by LMR__OPT_* bit. */
     static const char *const opt_key[LMR__OPT__COUNT] = {
-        "tasks", "exclude", "from", "to", "states", "counts", "max_messages"};
+        "tasks", "exclude", "from", "to", "states", "counts", "max_messages",
+        "max_nodes", "max_children", "max_groups", "max_members", "max_causes",
+        "max_rows", "max_participants"};
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
          p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
@@ -286,6 +297,12 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
                 e->opts.max_chars = n;
             else
                 e->opts.max_messages = n;
+        } else if (!strncmp(key, "max_", 4) && cap_of(key)) {
+            size_t n;
+            if (!parse_size(val, &n) || n == 0)
+                return cfg_err(err, f, v->start_mark,
+                               "'%s' must be a positive whole number, not '%s'", key, val);
+            *(size_t *)((char *)&e->opts + cap_of(key)->offset) = n;
         } else if (!strcmp(key, "from") || !strcmp(key, "to")) {
             int64_t t;
             if (!lmr__parse_time(val, &t))
@@ -305,7 +322,7 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
                            "'format' is decided by the target: a .mmd file gets Mermaid text, a Markdown region a ```mermaid block");
         } else {
             return cfg_err(err, f, k->start_mark,
-                           "unknown key '%s' (name, trace, run, timeout, view, target, region, title, tasks, exclude, states, max_chars, max_messages, from, to, counts)",
+                           "unknown key '%s' (name, trace, run, timeout, view, target, region, title, tasks, exclude, states, max_chars, max_messages, max_nodes, max_children, max_groups, max_members, max_causes, max_rows, max_participants, from, to, counts)",
                            key);
         }
         if (rc != 0)

@@ -10,6 +10,7 @@
 #include "loopmaid.h" /* LM_VERSION_STRING */
 
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,20 @@ static const char usage_render[] =
     "                     3ms, 2s\n"
     "  --counts           label edges with how often\n"
     "  -q, --quiet        no warnings or progress on stderr\n"
-    "  -h, --help         this help\n";
+    "  -h, --help         this help\n"
+    "\n"
+    "Caps (when a view must leave things out it keeps failed, timed-out and\n"
+    "cancelled tasks first, then the slowest, then the rest in spawn order,\n"
+    "and says in the diagram what it left out; default in brackets):\n"
+    "  --max-nodes N         tasks view: task nodes [150]\n"
+    "  --max-children N      tasks view: children drawn under one task [8]\n"
+    "  --max-groups N        tasks view: gather/wait/task group nodes [30]\n"
+    "  --max-members N       tasks view: member edges of one group [10]\n"
+    "  --max-causes N        state view: causes per state edge [6]\n"
+    "  --max-rows N          gantt view: task rows [30]\n"
+    "  --max-participants N  sequence view: task participants [40]\n"
+    "A --tasks/--exclude that matches no task, or a --from/--to window outside\n"
+    "the trace, is said on stderr.\n";
 
 static const char usage_inspect[] =
     "usage: loopmaid inspect [--advise] TRACE\n"
@@ -200,12 +214,17 @@ bool lmr__parse_time(const char *s, int64_t *out)
 #define O_SEL (LMR__OPT_TASKS | LMR__OPT_EXCLUDE)
 #define O_WIN (LMR__OPT_FROM | LMR__OPT_TO)
 static const unsigned view_honours[LMR_VIEW__COUNT] = {
-    [LMR_VIEW_STATE] = O_SEL | O_WIN | LMR__OPT_STATES | LMR__OPT_COUNTS,
-    [LMR_VIEW_SEQUENCE] = O_SEL | O_WIN | LMR__OPT_MAX_MESSAGES,
+    [LMR_VIEW_STATE] = O_SEL | O_WIN | LMR__OPT_STATES | LMR__OPT_COUNTS |
+                       LMR__OPT_MAX_CAUSES,
+    [LMR_VIEW_SEQUENCE] = O_SEL | O_WIN | LMR__OPT_MAX_MESSAGES |
+                          LMR__OPT_MAX_PARTICIPANTS,
     [LMR_VIEW_FLOWCHART] = O_SEL | O_WIN,
-    [LMR_VIEW_TASKS] = O_SEL | LMR__OPT_STATES,
-    [LMR_VIEW_GANTT] = O_SEL | O_WIN | LMR__OPT_STATES,
-    [LMR_VIEW_ADVISE] = 0,
+    [LMR_VIEW_TASKS] = O_SEL | O_WIN | LMR__OPT_STATES | LMR__OPT_MAX_NODES |
+                       LMR__OPT_MAX_CHILDREN | LMR__OPT_MAX_GROUPS |
+                       LMR__OPT_MAX_MEMBERS,
+    [LMR_VIEW_GANTT] = O_SEL | O_WIN | LMR__OPT_STATES | LMR__OPT_COUNTS |
+                       LMR__OPT_MAX_ROWS,
+    [LMR_VIEW_ADVISE] = O_WIN,
 };
 #undef O_SEL
 #undef O_WIN
@@ -214,7 +233,9 @@ const char *lmr__view_refuses(lmr_view v, unsigned given)
 {
     static const char *const names[LMR__OPT__COUNT] = {
         "--tasks", "--exclude", "--from", "--to",
-        "--states", "--counts", "--max-messages"};
+        "--states", "--counts", "--max-messages", "--max-nodes",
+        "--max-children", "--max-groups", "--max-members", "--max-causes",
+        "--max-rows", "--max-participants"};
     unsigned honours = (unsigned)v < LMR_VIEW__COUNT ? view_honours[v] : 0;
     for (int i = 0; i < LMR__OPT__COUNT; i++)
         if ((given & (1u << i)) && !(honours & (1u << i)))
@@ -255,8 +276,23 @@ static bool parse_count(const char *s, size_t *out)
 enum {
     OPT_VIEW = 256, OPT_TASKS, OPT_EXCLUDE, OPT_TITLE, OPT_FORMAT, OPT_STATES,
     OPT_MAX_CHARS, OPT_MAX_MESSAGES, OPT_FROM, OPT_TO, OPT_COUNTS, OPT_ADVISE,
-    OPT_TOLERANCE
+    OPT_TOLERANCE,
+    OPT_CAP /* OPT_CAP + i: caps[i] */
 };
+
+/* The cap options: flag, config key, field. All are positive counts. */
+const lmr__cap_opt lmr__caps[LMR__NCAPS] = {
+    {"max-nodes", "max_nodes", offsetof(lmr_options, max_nodes)},
+    {"max-children", "max_children", offsetof(lmr_options, max_children)},
+    {"max-groups", "max_groups", offsetof(lmr_options, max_groups)},
+    {"max-members", "max_members", offsetof(lmr_options, max_members)},
+    {"max-causes", "max_causes", offsetof(lmr_options, max_causes)},
+    {"max-rows", "max_rows", offsetof(lmr_options, max_rows)},
+    {"max-participants", "max_participants",
+     offsetof(lmr_options, max_participants)},
+};
+#define caps lmr__caps
+#define NCAPS LMR__NCAPS
 
 /* getopt keeps global state; lmr_main may run many times in one process. */
 static void getopt_reset(void)
@@ -284,6 +320,13 @@ static void print_render_help(FILE *fp)
         {LMR__OPT_STATES, "--states"},
         {LMR__OPT_COUNTS, "--counts"},
         {LMR__OPT_MAX_MESSAGES, "--max-messages"},
+        {LMR__OPT_MAX_NODES, "--max-nodes"},
+        {LMR__OPT_MAX_CHILDREN, "--max-children"},
+        {LMR__OPT_MAX_GROUPS, "--max-groups"},
+        {LMR__OPT_MAX_MEMBERS, "--max-members"},
+        {LMR__OPT_MAX_CAUSES, "--max-causes"},
+        {LMR__OPT_MAX_ROWS, "--max-rows"},
+        {LMR__OPT_MAX_PARTICIPANTS, "--max-participants"},
     };
     fputs(usage_render, fp);
     fputs("\nA view refuses an option it does not use. The options only some "
@@ -313,8 +356,16 @@ static int cmd_render(int argc, char **argv)
         {"counts", no_argument, NULL, OPT_COUNTS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {caps[0].flag, required_argument, NULL, OPT_CAP + 0},
+        {caps[1].flag, required_argument, NULL, OPT_CAP + 1},
+        {caps[2].flag, required_argument, NULL, OPT_CAP + 2},
+        {caps[3].flag, required_argument, NULL, OPT_CAP + 3},
+        {caps[4].flag, required_argument, NULL, OPT_CAP + 4},
+        {caps[5].flag, required_argument, NULL, OPT_CAP + 5},
+        {caps[6].flag, required_argument, NULL, OPT_CAP + 6},
         {NULL, 0, NULL, 0},
     };
+    _Static_assert(NCAPS == 7, "one long option per cap");
     const char *cmd = "render";
     lmr_options o;
     lmr_options_init(&o);
@@ -408,6 +459,19 @@ static int cmd_render(int argc, char **argv)
             print_render_help(stdout);
             return EXIT_OK;
         default:
+            if (c >= OPT_CAP && c < OPT_CAP + (int)NCAPS) {
+                const lmr__cap_opt *cp = &caps[c - OPT_CAP];
+                size_t v;
+                if (!parse_count(optarg, &v) || v == 0) {
+                    fprintf(stderr, "loopmaid render: --%s expects a positive "
+                                    "number, not '%s' (see loopmaid render "
+                                    "--help)\n", cp->flag, optarg);
+                    return EXIT_USAGE;
+                }
+                *(size_t *)((char *)&o + cp->offset) = v;
+                given |= LMR__OPT_MAX_NODES << (c - OPT_CAP);
+                break;
+            }
             return bad_option(cmd, c, argv);
         }
     }

@@ -161,9 +161,12 @@ typedef struct lmr__task {
     int64_t longest_step;  /* longest running stretch, ns */
     int64_t longest_await; /* longest awaiting stretch, ns */
     char *longest_await_on; /* owned; what it awaited then */
-    char *error;         /* owned; when failed */
+    char *error;         /* owned; when failed: the error's name, or the
+                            message when the trace has no name */
+    char *message;       /* owned; when failed: lm_fail's text; may be NULL */
     uint64_t cancelled_by; /* task id, when cancelled */
     char *cancel_reason; /* owned */
+    int64_t t_cancel;    /* when the first cancel request came; -1 = none */
     bool timed_out;      /* cancelled by a wait_for timeout */
     bool selected;       /* passes --tasks / --exclude */
     bool implicit;       /* first seen after a flight-recorder gap, no spawn */
@@ -181,8 +184,29 @@ typedef struct lmr__group {
     int64_t timeout;
     char *label;         /* owned; may be NULL */
     char *outcome;       /* owned; NULL until group_end */
+    char *error;         /* owned; group_end's error for the owner; may be NULL */
+    size_t returned_done; /* members already finished when the await
+                             returned (group_end), in trace order */
     int64_t t_start, t_end;
 } lmr__group;
+
+/*
+ * What a group's members did (lmr__group_tally): their own outcomes, never
+ * the group's. `returned_done` / `returned_pending` split the members at the
+ * moment the await returned (wait()'s done and pending sets); `first_failed`
+ * is the member that failed first (the error a gather or task group raises),
+ * NULL when none did.
+ */
+typedef struct lmr__tally {
+    size_t done, failed, cancelled, timed_out, unfinished, missing;
+    size_t returned_done, returned_pending; /* only when the group ended */
+    const lmr__task *first_failed;
+} lmr__tally;
+struct lmr__model;
+/* As seen at time `until` (ns; -1 = the end): a member that ended later is
+ * unfinished, and the returned sets are empty when the await ended later. */
+void lmr__group_tally(const struct lmr__model *m, const lmr__group *g,
+                      int64_t until, lmr__tally *t);
 
 /* One event loop of the trace (several when several threads wrote it). */
 typedef struct lmr__loop {
@@ -322,6 +346,17 @@ typedef struct lmr__vocab {
  * is "loopmaid". Returns 0 or LMR_EUSAGE with a message in *err.
  */
 int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err);
+/*
+ * Words for causes, so that a diagram drawn --states asyncio speaks asyncio
+ * on its edges too (create_task(), await asyncio.sleep(), task.cancel()...)
+ * and the others read as plain words instead of trace tokens. Unknown
+ * tokens (the sets are open) come back as written. Static text.
+ */
+bool lmr__speaks_asyncio(const lmr_options *o); /* base asyncio or seed002 */
+void lmr__await_words(const lmr_options *o, const char *on, char *dst,
+                      size_t n);                 /* running -> awaiting */
+const char *lmr__wake_words(const lmr_options *o, const char *by);
+const char *lmr__cancel_words(const lmr_options *o, const char *reason);
 
 /* ------------------------------------------------------------------------ */
 /* The advise analysis (view_advise.c), shared with inspect --advise         */
@@ -372,6 +407,16 @@ typedef struct lmr__renderer {
     int (*event)(lmr__render_ctx *c, const lmr__event *ev);
     int (*end)(lmr__render_ctx *c);   /* closing lines; free c->state */
 } lmr__renderer;
+
+/*
+ * Views that also read the events of selected tasks BEFORE --from, to know
+ * each task's state at the window's start (they never draw them). walk.c
+ * calls the one that belongs to the renderer (lmr__prior_for); the hook is
+ * not a renderer field so that the views without one need no change.
+ */
+typedef int (*lmr__event_hook)(lmr__render_ctx *c, const lmr__event *ev);
+int lmr__state_prior(lmr__render_ctx *c, const lmr__event *ev);
+lmr__event_hook lmr__prior_for(const lmr__renderer *r);
 
 extern const lmr__renderer lmr__view_state, lmr__view_sequence,
     lmr__view_flowchart, lmr__view_tasks, lmr__view_gantt, lmr__view_advise;
@@ -440,6 +485,34 @@ int lmr__run_passes(const char *path, const lmr_options *o,
  * point inside the --from/--to window. */
 bool lmr__task_in_window(const lmr_options *o, const lmr__task *t);
 
+/*
+ * Interest (walk.c): the ONE ranking every view uses when it must leave
+ * tasks out. Tiers, in order: failed, timed out, cancelled (outcomes reached
+ * inside the window), the LMR__SLOWEST longest-lived tasks and the
+ * LMR__SLOWEST with the longest steps (the loop was blocked), then the rest.
+ * The first four take turns (a failed, a timed out, a cancelled, a slow one,
+ * again), so a small cap shows each kind; within a tier spawn order (the
+ * slow ones: slowest first); the rest in spawn order. Only tasks that
+ * lmr__task_in_window accepts (the filter's matches) are ranked at all.
+ */
+enum { LMR__INT_FAILED = 0, LMR__INT_TIMED_OUT, LMR__INT_CANCELLED,
+       LMR__INT_SLOW, LMR__INT_REST };
+#define LMR__SLOWEST 10
+int lmr__interest(const lmr_options *o, const lmr__task *t);
+/* Fills idx (m->ntasks entries) with task indexes, most interesting first,
+ * and tier (may be NULL) with each one's tier. Returns how many. */
+size_t lmr__rank(const lmr__model *m, const lmr_options *o, size_t *idx,
+                 int *tier);
+/* How long a task was alive inside the window, ns. */
+int64_t lmr__task_span(const lmr__model *m, const lmr_options *o,
+                       const lmr__task *t);
+/* On warn (stderr): a filter that matches no task, a window past the end
+ * of the trace or before its start, a window no selected task lives in. */
+void lmr__warn_selection(const lmr__model *m, const lmr_options *o,
+                         FILE *warn);
+/* A cap option: v, or the view's default when v is 0. */
+static inline size_t lmr__cap(size_t v, size_t def) { return v ? v : def; }
+
 /* Writes a flowchart node `    ID OPEN"part<br/>part..."CLOSE` from the
  * NULL-terminated parts, each escaped and cut at max_cp code points. */
 void lmr__node(lmr__out *o, const char *id, const char *open, const char *close,
@@ -505,8 +578,25 @@ enum {
     LMR__OPT_STATES = 1u << 4,       /* --states */
     LMR__OPT_COUNTS = 1u << 5,       /* --counts */
     LMR__OPT_MAX_MESSAGES = 1u << 6, /* --max-messages */
-    LMR__OPT__COUNT = 7
+    LMR__OPT_MAX_NODES = 1u << 7,    /* --max-nodes ... : the caps, in the */
+    LMR__OPT_MAX_CHILDREN = 1u << 8, /* order of lmr__caps[] */
+    LMR__OPT_MAX_GROUPS = 1u << 9,
+    LMR__OPT_MAX_MEMBERS = 1u << 10,
+    LMR__OPT_MAX_CAUSES = 1u << 11,
+    LMR__OPT_MAX_ROWS = 1u << 12,
+    LMR__OPT_MAX_PARTICIPANTS = 1u << 13,
+    LMR__OPT__COUNT = 14
 };
+/* The cap options (one table for the CLI's flags and the config's keys):
+ * LMR__OPT_MAX_NODES << i is caps[i]'s bit; `offset` is its size_t field. */
+typedef struct lmr__cap_opt {
+    const char *flag;   /* "max-nodes" (--max-nodes) */
+    const char *key;    /* "max_nodes" (loopmaid.yaml) */
+    size_t offset;      /* in lmr_options */
+} lmr__cap_opt;
+#define LMR__NCAPS 7
+extern const lmr__cap_opt lmr__caps[LMR__NCAPS];
+
 /* The first option of `given` (LMR__OPT_* bits) that view v does not honour,
  * as its flag name ("--counts"), or NULL when v honours them all. cli.c's
  * table; build.c asks it too (config keys are the same options). */

@@ -97,6 +97,20 @@ typedef struct lmr_options {
     int64_t from, to;       /* time window in ns; to < 0 = no end */
     int counts;             /* state view: label edges with how often */
     int quiet;              /* no warnings / progress on stderr */
+    /*
+     * Caps: how much a view draws before it folds the rest into a "... N
+     * more" element (what is left out is always said in the diagram). 0 =
+     * the view's default (in brackets). Which tasks are kept first is one
+     * ranking for all views (failed, timed out, cancelled, the slowest, then
+     * the rest in spawn order; lmr__rank in walk.c).
+     */
+    size_t max_nodes;       /* tasks view: task nodes [150] */
+    size_t max_children;    /* tasks view: children drawn per task [8] */
+    size_t max_groups;      /* tasks view: gather/wait/group nodes [30] */
+    size_t max_members;     /* tasks view: member edges per group [10] */
+    size_t max_causes;      /* state view: causes per state edge [6] */
+    size_t max_rows;        /* gantt view: task rows [30] */
+    size_t max_participants; /* sequence view: task participants [40] */
 } lmr_options;
 
 void lmr_options_init(lmr_options *o);

@@ -211,6 +211,7 @@ static int task_add(mb *b, const lmr__event *e, uint32_t loop, uint64_t id,
     t->state = LMR__ST_CREATED;
     t->t_spawn = t->t_state = e->t;
     t->t_end = -1;
+    t->t_cancel = -1;
     t->selected = true;
     t->ord = (uint32_t)m->ntasks;
     aux *a = &b->aux[m->ntasks];
@@ -419,6 +420,9 @@ static int on_state(mb *b, const lmr__event *e, size_t li, lmr_error *err)
             const char *why = e->error ? e->error : e->message;
             if ((rc = set_str(&t->error, why ? why : "failed", b, err)) != 0)
                 return rc;
+            if (e->message &&
+                (rc = set_str(&t->message, e->message, b, err)) != 0)
+                return rc;
         } else {
             m->cancelled++;
             if (t->timed_out)
@@ -615,6 +619,16 @@ static int on_event(void *ctx, const lmr__header *h, const lmr__event *e,
                        e->group, e->loop);
         }
         g->t_end = e->t;
+        /* Event order, not time: under the virtual clock the members the
+         * owner cancels after wait() returns end at the same t. */
+        g->returned_done = 0;
+        for (size_t k = 0; k < g->nmembers; k++) {
+            int64_t i = task_find(b, g->loop, g->members[k]);
+            if (i >= 0 && m->tasks[i].state >= LMR__ST_DONE)
+                g->returned_done++;
+        }
+        if (e->error && (rc = set_str(&g->error, e->error, b, err)) != 0)
+            return rc;
         return set_str(&g->outcome, e->outcome ? e->outcome : "ok", b, err);
     }
     case LMR__EV_CANCEL:
@@ -630,6 +644,7 @@ static int on_event(void *ctx, const lmr__header *h, const lmr__event *e,
         }
         if (!t->cancel_reason) { /* the first request is the cause */
             t->cancelled_by = e->by_task;
+            t->t_cancel = e->t;
             if ((rc = set_str(&t->cancel_reason,
                               e->reason ? e->reason : "explicit", b, err)) != 0)
                 return rc;
@@ -848,6 +863,7 @@ void lmr__model_free(lmr__model *m)
         free(t->name);
         free(t->longest_await_on);
         free(t->error);
+        free(t->message);
         free(t->cancel_reason);
     }
     free(m->tasks);
@@ -858,6 +874,7 @@ void lmr__model_free(lmr__model *m)
         free(g->mode);
         free(g->label);
         free(g->outcome);
+        free(g->error);
     }
     free(m->groups);
     for (size_t i = 0; i < m->nloops; i++)
@@ -869,4 +886,37 @@ void lmr__model_free(lmr__model *m)
     free(p);
     lmr__header_free(&m->header);
     memset(m, 0, sizeof *m);
+}
+
+void lmr__group_tally(const lmr__model *m, const lmr__group *g, int64_t until,
+                      lmr__tally *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t k = 0; k < g->nmembers; k++) {
+        const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+        if (!mt) {
+            t->missing++;
+            continue;
+        }
+        int st = until >= 0 && mt->t_end > until ? LMR__ST_AWAITING : mt->state;
+        switch (st) {
+        case LMR__ST_DONE: t->done++; break;
+        case LMR__ST_FAILED:
+            t->failed++;
+            if (!t->first_failed || mt->t_end < t->first_failed->t_end)
+                t->first_failed = mt;
+            break;
+        case LMR__ST_CANCELLED:
+            if (mt->timed_out)
+                t->timed_out++;
+            else
+                t->cancelled++;
+            break;
+        default: t->unfinished++; break;
+        }
+    }
+    if (g->t_end >= 0 && (until < 0 || g->t_end <= until)) {
+        t->returned_done = g->returned_done;
+        t->returned_pending = g->nmembers - g->returned_done;
+    }
 }

@@ -3,8 +3,8 @@
  * selected tasks went through, each edge labelled with what caused it
  * (spawn, await sleep, timer, io, cancel...) and, with --counts, how often.
  *
- * Memory: a fixed table of edges (at most MAX_CAUSES causes per state pair,
- * the rest folded into "other") plus one timestamp per task for the notes,
+ * Memory: a table of edges (at most --max-causes causes per state pair,
+ * the rest folded into "other causes") plus a few bytes per task,
  * so it grows with tasks, not events. Output is at most a few kilobytes; it
  * still checks the budget line by line and says what did not fit.
  */
@@ -15,71 +15,229 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_CAUSES 4   /* distinct causes kept per (from, to) pair */
-#define CAUSE_MAX 32   /* bytes of a cause, before escaping */
+#define DEF_CAUSES 6   /* distinct causes kept per (from, to) pair */
+#define MAX_CAUSES 64  /* --max-causes is clamped here */
+#define CAUSE_MAX 64   /* bytes of a cause, before escaping */
 #define STATE_CP 40    /* cut state names here */
-#define CAUSE_CP 28    /* cut edge labels here */
+#define CAUSE_CP 44    /* cut edge labels here */
+#define WHO_CP 20      /* a task named in a cause */
+
+/* Causes per edge, twice: as said ("worker-7 finished") and generic
+ * ("task finished"). When the named ones overflow --max-causes, the edge
+ * shows the generic ones, which are few. */
+typedef struct st_causes {
+    char (*cause)[CAUSE_MAX]; /* ncap + 1; [ncap] is "other" */
+    uint64_t *count;
+    int ncauses;
+} st_causes;
 
 typedef struct st_edge {
-    char cause[MAX_CAUSES + 1][CAUSE_MAX]; /* [MAX_CAUSES] is "other" */
-    uint64_t count[MAX_CAUSES + 1];
-    int ncauses;
+    st_causes named, generic;
 } st_edge;
 
 typedef struct st_data {
     st_edge e[LMR__ST__COUNT][LMR__ST__COUNT];
+    int ncap;                      /* --max-causes */
     bool seen[LMR__ST__COUNT];
     uint64_t spawned;              /* [*] --> created */
+    uint64_t entered[LMR__ST__COUNT]; /* alive at the window's start */
     uint64_t finished[LMR__ST__COUNT]; /* terminal state --> [*] */
     int64_t *t_enter;              /* per task (by ord): when its state began */
+    int8_t *state;                 /* per task: state so far; -1 = unknown */
+    uint32_t *awaiting;            /* per task: group it awaits; 0 = none */
+    bool windowed, opened;         /* --from set; window-start counts done */
     uint64_t steps, awaits, timeouts, failed;
+    uint64_t awaiting_now;         /* tasks awaiting at this event */
+    uint64_t steps_meanwhile;      /* steps begun while others awaited */
     int64_t longest_step, longest_await;
     uint64_t longest_step_task, longest_await_task;
     uint32_t longest_step_loop, longest_await_loop;
 } st_data;
 
-static void add_cause(st_edge *e, const char *cause)
+static void add_cause(st_data *d, st_causes *e, const char *cause)
 {
     for (int i = 0; i < e->ncauses; i++)
         if (strcmp(e->cause[i], cause) == 0) {
             e->count[i]++;
             return;
         }
-    if (e->ncauses < MAX_CAUSES) {
+    if (e->ncauses < d->ncap) {
         snprintf(e->cause[e->ncauses], CAUSE_MAX, "%s", cause);
         e->count[e->ncauses++] = 1;
         return;
     }
-    snprintf(e->cause[MAX_CAUSES], CAUSE_MAX, "other");
-    e->count[MAX_CAUSES]++;
+    e->count[d->ncap]++;
 }
 
-/* What caused a transition, in a few words (trace tokens are kept as
- * written: they may be tokens this version does not know). */
-static void cause_of(const lmr__event *ev, char *dst, size_t n)
+/* dst = a b c, cut to n bytes (causes are cut again, on code points, when
+ * escaped). */
+static void join(char *dst, size_t n, const char *a, const char *b,
+                 const char *c)
 {
+    size_t len = 0;
+    const char *parts[3] = {a, b, c};
+    for (int i = 0; i < 3; i++)
+        for (const char *p = parts[i]; *p && len + 1 < n; p++)
+            dst[len++] = *p;
+    while (len > 0 && ((unsigned char)dst[len - 1] & 0xC0) == 0xC0)
+        len--; /* never end on a lead byte */
+    dst[len] = '\0';
+}
+
+static const char *who(const lmr__model *m, uint32_t loop, uint64_t id)
+{
+    const lmr__task *t = id ? lmr__model_task(m, loop, id) : NULL;
+    return t && t->name ? t->name : NULL;
+}
+
+/* "NAME" cut to WHO_CP code points (escaping happens later, so cut on
+ * UTF-8 boundaries here). */
+static void cut_name(char *dst, size_t n, const char *s)
+{
+    size_t j = 0, cps = 0;
+    for (; s[j] && j + 4 < n; j++) {
+        if (((unsigned char)s[j] & 0xC0) != 0x80 && ++cps > WHO_CP)
+            break;
+        dst[j] = s[j];
+    }
+    while (j > 0 && ((unsigned char)dst[j - 1] & 0xC0) == 0xC0)
+        j--; /* never end on a lead byte */
+    dst[j] = '\0';
+    if (s[j] && j + 4 <= n)
+        memcpy(dst + j, "\xE2\x80\xA6", 4);
+}
+
+/* " by NAME" for a cause made by another task; "" when none. */
+static void by_whom(const lmr__render_ctx *c, const lmr__event *ev,
+                    uint64_t by_task, char *dst, size_t n)
+{
+    dst[0] = '\0';
+    if (!by_task)
+        return;
+    if (by_task == ev->task) {
+        snprintf(dst, n, " by itself (as recorded)");
+        return;
+    }
+    const char *nm = who(c->model, ev->loop, by_task);
+    char cut[WHO_CP * 4 + 8];
+    cut_name(cut, sizeof cut, nm ? nm : "?");
+    snprintf(dst, n, " by %s", cut);
+}
+
+/* Why a task was cancelled, from the model's first cancel request. */
+static void cancel_phrase(const lmr__render_ctx *c, const lmr__event *ev,
+                          bool named, char *dst, size_t n)
+{
+    const lmr__task *t = lmr__model_task(c->model, ev->loop, ev->task);
+    const char *reason = t && t->cancel_reason ? t->cancel_reason : NULL;
+    uint64_t by = ev->by_task ? ev->by_task : t ? t->cancelled_by : 0;
+    char bw[WHO_CP * 4 + 32];
+    by_whom(c, ev, named ? by : 0, bw, sizeof bw);
+    if (reason && (strcmp(reason, "timeout") == 0 ||
+                   strcmp(reason, "shutdown") == 0 ||
+                   strcmp(reason, "signal") == 0))
+        bw[0] = '\0'; /* the reason says who */
+    snprintf(dst, n, "%s%s", lmr__cancel_words(c->opts, reason), bw);
+}
+
+/* What caused a transition, in a few words: asyncio's under --states
+ * asyncio, plain words otherwise; unknown trace tokens as written. */
+static void cause_of(const lmr__render_ctx *c, const st_data *d,
+                     const lmr__event *ev, bool named, char *dst, size_t n)
+{
+    bool a = lmr__speaks_asyncio(c->opts);
+    const lmr__task *t = lmr__model_task(c->model, ev->loop, ev->task);
+    char bw[WHO_CP * 4 + 32];
     switch (ev->to) {
     case LMR__ST_PENDING:
-        snprintf(dst, n, "%s", ev->by ? ev->by : "woken");
+        if (ev->from == LMR__ST_CREATED) {
+            snprintf(dst, n, "%s", a ? "create_task()" : "spawn");
+        } else if (ev->by && strcmp(ev->by, "cancel") == 0) {
+            cancel_phrase(c, ev, named, dst, n);
+        } else {
+            const lmr__group *g =
+                t && d->awaiting[t->ord]
+                    ? lmr__model_group(c->model, ev->loop, d->awaiting[t->ord])
+                    : NULL;
+            if (g && g->outcome && strcmp(g->outcome, "timeout") == 0) {
+                snprintf(dst, n, "%s", a ? "TimeoutError to the caller"
+                                         : "timed out");
+                break;
+            }
+            if (named && ev->by && strcmp(ev->by, "task") == 0 &&
+                ev->by_task && ev->by_task != ev->task) {
+                /* "download finished" says more than "task finished" */
+                const char *nm = who(c->model, ev->loop, ev->by_task);
+                char cut[WHO_CP * 4 + 8];
+                cut_name(cut, sizeof cut, nm ? nm : "?");
+                join(dst, n, cut, a ? " done" : " finished", "");
+                break;
+            }
+            by_whom(c, ev, named ? ev->by_task : 0, bw, sizeof bw);
+            join(dst, n, lmr__wake_words(c->opts, ev->by), bw, "");
+        }
         break;
     case LMR__ST_RUNNING:
-        snprintf(dst, n, "run");
+        snprintf(dst, n, "%s", a ? "loop runs it" : "run");
         break;
-    case LMR__ST_AWAITING:
-        snprintf(dst, n, "await%s%s", ev->on ? " " : "", ev->on ? ev->on : "");
+    case LMR__ST_AWAITING: {
+        char w[64];
+        lmr__await_words(c->opts, ev->on, w, sizeof w);
+        if (named && ev->on && strcmp(ev->on, "task") == 0 && ev->awaits) {
+            const char *nm = who(c->model, ev->loop, ev->awaits);
+            char cut[WHO_CP * 4 + 8];
+            cut_name(cut, sizeof cut, nm ? nm : "?");
+            join(dst, n, a ? "await " : "await task ", cut, "");
+        } else {
+            snprintf(dst, n, "%s", w);
+        }
         break;
+    }
     case LMR__ST_DONE:
-        snprintf(dst, n, "return");
+        snprintf(dst, n, "%s", a ? "return value" : "return");
         break;
-    case LMR__ST_FAILED:
-        snprintf(dst, n, "error");
+    case LMR__ST_FAILED: {
+        /* lm_fail's message when the trace has it, else the error's name */
+        const char *why = ev->message ? ev->message : ev->error;
+        snprintf(dst, n, "%s%s%.40s", a ? "raises" : "error", why ? ": " : "",
+                 why ? why : "");
         break;
+    }
     case LMR__ST_CANCELLED:
-        snprintf(dst, n, "%s", ev->by ? ev->by : "cancel");
+        if (ev->from == LMR__ST_RUNNING) {
+            if (a)
+                snprintf(dst, n, "%s", t && t->timed_out
+                                           ? "CancelledError (deadline)"
+                                           : "CancelledError at the await");
+            else
+                snprintf(dst, n, "%s", t && t->timed_out ? "cancelled: deadline"
+                                                         : "cancelled");
+        } else {
+            char ph[CAUSE_MAX];
+            cancel_phrase(c, ev, named, ph, sizeof ph);
+            join(dst, n, ph, a ? " before it ran" : "", "");
+        }
         break;
     default:
         snprintf(dst, n, "?");
     }
+}
+
+static void st_free(st_data *d)
+{
+    if (!d)
+        return;
+    for (int f = 0; f < LMR__ST__COUNT; f++)
+        for (int t = 0; t < LMR__ST__COUNT; t++) {
+            free(d->e[f][t].named.cause);
+            free(d->e[f][t].named.count);
+            free(d->e[f][t].generic.cause);
+            free(d->e[f][t].generic.count);
+        }
+    free(d->t_enter);
+    free(d->state);
+    free(d->awaiting);
+    free(d);
 }
 
 static int st_begin(lmr__render_ctx *c)
@@ -87,19 +245,80 @@ static int st_begin(lmr__render_ctx *c)
     st_data *d = calloc(1, sizeof *d);
     if (!d)
         return LMR_ENOMEM;
+    size_t cap = lmr__cap(c->opts->max_causes, DEF_CAUSES);
+    d->ncap = (int)(cap > MAX_CAUSES ? MAX_CAUSES : cap);
     size_t nt = c->model->ntasks ? c->model->ntasks : 1;
     d->t_enter = calloc(nt, sizeof *d->t_enter);
-    if (!d->t_enter) {
-        free(d);
+    d->state = malloc(nt * sizeof *d->state);
+    d->awaiting = calloc(nt, sizeof *d->awaiting);
+    bool ok = d->t_enter && d->state && d->awaiting;
+    for (int f = 0; f < LMR__ST__COUNT && ok; f++)
+        for (int t = 0; t < LMR__ST__COUNT && ok; t++) {
+            st_causes *e[2] = {&d->e[f][t].named, &d->e[f][t].generic};
+            for (int k = 0; k < 2 && ok; k++) {
+                e[k]->cause = calloc((size_t)d->ncap + 1, sizeof *e[k]->cause);
+                e[k]->count = calloc((size_t)d->ncap + 1, sizeof *e[k]->count);
+                ok = e[k]->cause && e[k]->count;
+            }
+        }
+    if (!ok) {
+        st_free(d);
         return LMR_ENOMEM;
     }
+    memset(d->state, -1, nt * sizeof *d->state);
+    d->windowed = c->opts->from > 0;
     c->state = d;
     return 0;
+}
+
+/* Before the window: only each task's state, when it began, what it awaits. */
+int lmr__state_prior(lmr__render_ctx *c, const lmr__event *ev)
+{
+    st_data *d = c->state;
+    const lmr__task *t = ev->kind == LMR__EV_SPAWN || ev->kind == LMR__EV_STATE
+                             ? lmr__model_task(c->model, ev->loop, ev->task)
+                             : NULL;
+    if (!t)
+        return 0;
+    if (ev->kind == LMR__EV_SPAWN) {
+        d->state[t->ord] = LMR__ST_CREATED;
+        d->t_enter[t->ord] = ev->t;
+    } else if (ev->to >= 0 && ev->to < LMR__ST__COUNT) {
+        d->state[t->ord] = (int8_t)ev->to;
+        d->t_enter[t->ord] = ev->t;
+        d->awaiting[t->ord] = ev->to == LMR__ST_AWAITING ? ev->group : 0;
+    }
+    return 0;
+}
+
+/* At the first event inside the window: the tasks alive at its start enter
+ * the diagram in the state they were in. */
+static void open_window(lmr__render_ctx *c, st_data *d)
+{
+    d->opened = true;
+    if (!d->windowed)
+        return;
+    for (size_t i = 0; i < c->model->ntasks; i++) {
+        const lmr__task *t = &c->model->tasks[i];
+        int s = d->state[t->ord];
+        if (s < 0 || s >= LMR__ST_DONE || !t->selected)
+            continue;
+        d->entered[s]++;
+        d->seen[s] = true;
+        if (s == LMR__ST_AWAITING)
+            d->awaiting_now++;
+        if (d->t_enter[t->ord] < c->opts->from)
+            d->t_enter[t->ord] = c->opts->from; /* durations are clipped */
+    }
 }
 
 static int st_event(lmr__render_ctx *c, const lmr__event *ev)
 {
     st_data *d = c->state;
+    if (ev->t < c->opts->from)
+        return 0; /* loop_start, always passed on, may come before --from */
+    if (!d->opened)
+        open_window(c, d);
     if (ev->kind == LMR__EV_SPAWN) {
         d->spawned++;
         d->seen[LMR__ST_CREATED] = true;
@@ -112,8 +331,10 @@ static int st_event(lmr__render_ctx *c, const lmr__event *ev)
         ev->from >= LMR__ST__COUNT || ev->to >= LMR__ST__COUNT)
         return 0;
     char cause[CAUSE_MAX];
-    cause_of(ev, cause, sizeof cause);
-    add_cause(&d->e[ev->from][ev->to], cause);
+    cause_of(c, d, ev, true, cause, sizeof cause);
+    add_cause(d, &d->e[ev->from][ev->to].named, cause);
+    cause_of(c, d, ev, false, cause, sizeof cause);
+    add_cause(d, &d->e[ev->from][ev->to].generic, cause);
     d->seen[ev->from] = d->seen[ev->to] = true;
     if (ev->to >= LMR__ST_DONE)
         d->finished[ev->to]++;
@@ -133,11 +354,20 @@ static int st_event(lmr__render_ctx *c, const lmr__event *ev)
         d->longest_await_task = t->id;
         d->longest_await_loop = t->loop;
     }
-    if (ev->to == LMR__ST_RUNNING)
+    if (ev->to == LMR__ST_RUNNING) {
         d->steps++;
-    if (ev->to == LMR__ST_AWAITING)
+        if (d->awaiting_now > 0)
+            d->steps_meanwhile++; /* the loop ran it while others waited */
+    }
+    if (ev->to == LMR__ST_AWAITING) {
         d->awaits++;
+        d->awaiting_now++;
+    }
+    if (ev->from == LMR__ST_AWAITING && d->awaiting_now > 0)
+        d->awaiting_now--;
     d->t_enter[t->ord] = ev->t;
+    d->state[t->ord] = (int8_t)ev->to;
+    d->awaiting[t->ord] = ev->to == LMR__ST_AWAITING ? ev->group : 0;
     return 0;
 }
 
@@ -165,6 +395,8 @@ static int st_end(lmr__render_ctx *c)
     lmr_buf lb = {0};
     lmr__out l;
     uint64_t dropped = 0;
+    if (!d->opened)
+        open_window(c, d);
     /* The closing note about omissions needs about 120 characters. */
     o->reserve = 160;
 
@@ -200,24 +432,51 @@ static int st_end(lmr__render_ctx *c)
         lmr__puts(&l, "\n");
         put_line(o, &lb, &dropped);
     }
+    /* Tasks alive when the window opens enter where they were. */
+    for (int s = 0; s < LMR__ST_DONE; s++) {
+        if (!d->entered[s])
+            continue;
+        char txt[96], at[32];
+        lmr__fmt_dur(at, sizeof at, c->opts->from);
+        snprintf(txt, sizeof txt, "%" PRIu64 " task%s here at %s",
+                 d->entered[s], d->entered[s] == 1 ? "" : "s", at);
+        lmr__out_scratch(&l, &lb);
+        lmr__printf(&l, "    [*] --> s%d: ", s + 1);
+        lmr__esc_label(&l, txt, 0);
+        lmr__puts(&l, "\n");
+        put_line(o, &lb, &dropped);
+    }
+    /* One edge per pair of states, its causes one per line: parallel
+     * edges each with a label would spread the diagram across the page. */
     for (int f = 0; f < LMR__ST__COUNT; f++)
         for (int t = 0; t < LMR__ST__COUNT; t++) {
-            st_edge *e = &d->e[f][t];
-            for (int i = 0; i <= MAX_CAUSES; i++) {
+            st_causes *e = &d->e[f][t].named;
+            if (e->count[d->ncap])
+                e = &d->e[f][t].generic; /* too many to name: say what */
+            bool first = true;
+            lmr__out_scratch(&l, &lb);
+            for (int i = 0; i <= d->ncap; i++) {
                 if (e->count[i] == 0)
                     continue;
                 char txt[CAUSE_MAX + 32];
-                if (c->opts->counts)
-                    snprintf(txt, sizeof txt, "%s (%" PRIu64 ")", e->cause[i],
+                const char *cause = i < d->ncap ? e->cause[i]
+                                                : "other causes";
+                if (c->opts->counts || i == d->ncap)
+                    snprintf(txt, sizeof txt, "%s (%" PRIu64 ")", cause,
                              e->count[i]);
                 else
-                    snprintf(txt, sizeof txt, "%s", e->cause[i]);
-                lmr__out_scratch(&l, &lb);
-                lmr__printf(&l, "    s%d --> s%d: ", f + 1, t + 1);
+                    snprintf(txt, sizeof txt, "%s", cause);
+                if (first)
+                    lmr__printf(&l, "    s%d --> s%d: ", f + 1, t + 1);
+                else
+                    lmr__puts(&l, "<br/>");
+                first = false;
                 lmr__esc_label(&l, txt, CAUSE_CP);
-                lmr__puts(&l, "\n");
-                put_line(o, &lb, &dropped);
             }
+            if (first)
+                continue;
+            lmr__puts(&l, "\n");
+            put_line(o, &lb, &dropped);
         }
     for (int s = LMR__ST_DONE; s < LMR__ST__COUNT; s++) {
         if (!d->finished[s])
@@ -235,11 +494,14 @@ static int st_end(lmr__render_ctx *c)
     }
     /* Notes with what was measured, as the seeds explain each state. */
     if (d->steps && d->seen[LMR__ST_RUNNING]) {
-        char dur[32], txt[64];
+        char dur[32], txt[96];
         lmr__fmt_dur(dur, sizeof dur, d->longest_step);
         lmr__out_scratch(&l, &lb);
         lmr__printf(&l, "    note right of s%d: ", LMR__ST_RUNNING + 1);
-        snprintf(txt, sizeof txt, "%" PRIu64 " steps", d->steps);
+        /* One at a time is checked, not assumed: lmr__model_build rejects a
+         * trace where two tasks of one loop run at once. */
+        snprintf(txt, sizeof txt, "%" PRIu64 " steps, one at a time%s", d->steps,
+                 c->model->nloops > 1 ? " per loop" : "");
         lmr__esc_label(&l, txt, 0);
         if (d->longest_step > 0) {
             lmr__puts(&l, "<br/>");
@@ -253,18 +515,55 @@ static int st_end(lmr__render_ctx *c)
         put_line(o, &lb, &dropped);
     }
     if (d->awaits && d->seen[LMR__ST_AWAITING] && d->longest_await > 0) {
-        char dur[32], txt[64];
+        char dur[32], txt[96];
         lmr__fmt_dur(dur, sizeof dur, d->longest_await);
         lmr__out_scratch(&l, &lb);
         lmr__printf(&l, "    note right of s%d: ", LMR__ST_AWAITING + 1);
         snprintf(txt, sizeof txt, "%" PRIu64 " awaits", d->awaits);
         lmr__esc_label(&l, txt, 0);
+        if (d->steps_meanwhile) {
+            snprintf(txt, sizeof txt, "%" PRIu64 " steps of other tasks",
+                     d->steps_meanwhile);
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, "meanwhile the loop ran", 0);
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, txt, 0);
+        }
         lmr__puts(&l, "<br/>");
         snprintf(txt, sizeof txt, "longest %s in", dur);
         lmr__esc_label(&l, txt, 0);
         lmr__puts(&l, " ");
         lmr__esc_label(&l, task_name(c->model, d->longest_await_loop,
                                      d->longest_await_task), 32);
+        lmr__puts(&l, "\n");
+        put_line(o, &lb, &dropped);
+    }
+    if (c->opts->from > 0 || c->opts->to >= 0) {
+        /* The diagram says which part of the run it shows. */
+        char txt[128], a[32], b[32];
+        lmr__fmt_dur(a, sizeof a, c->opts->from);
+        lmr__fmt_dur(b, sizeof b, c->opts->to >= 0 ? c->opts->to
+                                                   : c->model->t_last);
+        snprintf(txt, sizeof txt, "window %s to %s of the run", a, b);
+        int first = 0;
+        while (first < LMR__ST__COUNT - 1 && !d->seen[first])
+            first++;
+        lmr__out_scratch(&l, &lb);
+        lmr__printf(&l, "    note left of s%d: ", first + 1);
+        lmr__esc_label(&l, txt, 0);
+        if (c->opts->to >= 0) {
+            /* Where the window leaves off: tasks that had not finished. */
+            uint64_t open = 0;
+            for (size_t i = 0; i < c->model->ntasks; i++) {
+                const lmr__task *t = &c->model->tasks[i];
+                int st = d->state[t->ord];
+                open += t->selected && st >= 0 && st < LMR__ST_DONE;
+            }
+            snprintf(txt, sizeof txt, "%" PRIu64 " task%s not finished at %s",
+                     open, open == 1 ? "" : "s", b);
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, txt, 0);
+        }
         lmr__puts(&l, "\n");
         put_line(o, &lb, &dropped);
     }
@@ -282,8 +581,7 @@ static int st_end(lmr__render_ctx *c)
     }
 out:
     lmr_buf_free(&lb);
-    free(d->t_enter);
-    free(d);
+    st_free(d);
     c->state = NULL;
     return o->err;
 }

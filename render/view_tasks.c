@@ -1,15 +1,28 @@
 /*
  * view_tasks.c: `--view tasks`, a flowchart of the task tree (who spawned
  * whom) and the await structure (gather / wait / task group / wait_for as
- * hexagon nodes pointing at their members), each task styled by outcome:
- * done, failed, cancelled, timed out, unfinished. A legend explains the
- * styles.
+ * hexagon nodes between their owner and their members), each task styled and
+ * labelled by how it ended, and every cancellation by its cause.
  *
- * It needs only the pass-1 model, so it works in end(). The tree is drawn
- * breadth first from each loop's root node; a parent shows at most
- * CHILD_CAP children and folds the rest into one "... and N more tasks"
- * node; node, edge (< Mermaid's 500) and character budgets stop the walk,
- * and a final node says what was not shown. Memory: three ints per task.
+ * Layout: `flowchart LR`, so the tree's breadth (many siblings) grows down
+ * the page and only its depth across it; a docs page is ~900 px wide. A
+ * member spawned by the group's owner hangs from the group node only (the
+ * parent edge would repeat the same pair). A loop node is drawn above the
+ * roots when it says something: several loops or roots, the window shown,
+ * what was left out; one root task alone is the top of the tree. No legend:
+ * every node
+ * says its outcome in words, the colours only repeat it.
+ *
+ * What is drawn when not everything fits: the tasks lmr__rank puts first
+ * (failed, timed out, cancelled, the slowest, then spawn order), each with
+ * its ancestors so the tree stays connected, at most --max-nodes of them and
+ * --max-children under one task; the others of a parent fold into one
+ * "... and N more: 3 done, 2 cancelled" node. Groups: --max-groups, with at
+ * most --max-members member edges each. Edges stay under Mermaid's 500 and
+ * lines under the character budget. Memory: a few words per task.
+ *
+ * --from/--to: tasks alive inside the window; an outcome reached after the
+ * window's end is shown as "alive at the window's end".
  */
 #include "lmr_internal.h"
 
@@ -18,32 +31,419 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHILD_CAP 8
-#define NODE_CAP 150
+#define DEF_NODES 150
+#define DEF_CHILDREN 8
+#define DEF_GROUPS 30
+#define DEF_MEMBERS 10
 #define EDGE_CAP 440     /* leaves room below Mermaid's 500 */
-#define GROUP_CAP 30
-#define MEMBER_CAP 10
-#define NAME_CP 32
-#define NOTE_RESERVE 400  /* the closing "not shown" node */
-
-typedef struct tk_data {
-    size_t *first, *next;  /* children lists by task index; SIZE_MAX = none */
-    bool *shown;
-    size_t *queue;
-    size_t edges, nodes, folded, folds;
-    lmr_buf scratch;
-} tk_data;
+#define NAME_CP 28       /* task names in node labels */
+#define WHO_CP 22        /* a task named inside a cause */
+#define NOTE_RESERVE 400 /* the closing caption */
 
 #define NONE SIZE_MAX
 
-static const char *outcome_class(const lmr__task *t)
+typedef struct tk_data {
+    const lmr__model *m;
+    const lmr_options *o;
+    size_t n;
+    size_t *parent;     /* index of the drawn parent; NONE = a root */
+    size_t *first, *next; /* chosen children, spawn order; slots n.. = loops */
+    size_t *kids;       /* chosen children per slot */
+    size_t *via;        /* group index a member hangs from; NONE = parent */
+    bool *chosen;
+    bool *written;      /* chosen and its node was written */
+    bool selective;     /* not every task could be drawn: lmr__rank chose */
+    size_t nodes, edges, folds;
+    lmr_buf scratch;
+} tk_data;
+
+static const char *outcome_class(const lmr_options *o, const lmr__task *t)
 {
-    switch (t->state) {
-    case LMR__ST_DONE: return "ok";
-    case LMR__ST_FAILED: return "fail";
-    case LMR__ST_CANCELLED: return t->timed_out ? "tout" : "canc";
-    default: return "live";
+    switch (lmr__interest(o, t)) {
+    case LMR__INT_FAILED: return "fail";
+    case LMR__INT_TIMED_OUT: return "tout";
+    case LMR__INT_CANCELLED: return "canc";
+    default: break;
     }
+    bool ended = t->t_end >= 0 && (o->to < 0 || t->t_end <= o->to);
+    return ended && t->state == LMR__ST_DONE ? "ok" : "live";
+}
+
+static bool ended_in_window(const lmr_options *o, const lmr__task *t)
+{
+    return t->t_end >= 0 && (o->to < 0 || t->t_end <= o->to);
+}
+
+/* The loop slot of a task (loops are few: a scan). */
+static size_t loop_slot(const tk_data *d, uint32_t loop)
+{
+    for (uint32_t k = 0; k < d->m->nloops; k++)
+        if (d->m->loops[k].id == loop)
+            return d->n + k;
+    return d->n;
+}
+
+static size_t slot_of(const tk_data *d, size_t i)
+{
+    return d->parent[i] == NONE ? loop_slot(d, d->m->tasks[i].loop)
+                                : d->parent[i];
+}
+
+static void slot_id(lmr__out *l, const tk_data *d, size_t slot)
+{
+    if (slot >= d->n)
+        lmr__id(l, "lp", d->m->nloops ? d->m->loops[slot - d->n].id : 1);
+    else
+        lmr__id(l, "t", (uint64_t)d->m->tasks[slot].ord + 1);
+}
+
+/* Commits the scratch line when it fits; false otherwise. */
+static bool commit(lmr__out *o, tk_data *d)
+{
+    if (!lmr__fits(o, d->scratch.len))
+        return false;
+    lmr__outn(o, d->scratch.data, d->scratch.len);
+    return true;
+}
+
+static const char *name_of(const lmr__task *t)
+{
+    return t && t->name ? t->name : "?";
+}
+
+/* The group a task was a member of (the first one; NULL = none). O(groups
+ * * members) in the worst case, called only for drawn cancelled tasks. */
+static const lmr__group *group_of(const lmr__model *m, const lmr__task *t)
+{
+    for (size_t gi = 0; gi < m->ngroups; gi++) {
+        const lmr__group *g = &m->groups[gi];
+        if (g->loop != t->loop)
+            continue;
+        for (size_t k = 0; k < g->nmembers; k++)
+            if (g->members[k] == t->id)
+                return g;
+    }
+    return NULL;
+}
+
+/* A task's name cut to WHO_CP code points, into dst (UTF-8 safe). */
+static void cut_name(char *dst, size_t n, const char *s)
+{
+    size_t j = 0, cps = 0;
+    for (; s[j] && j + 4 < n; j++) {
+        if (((unsigned char)s[j] & 0xC0) != 0x80 && ++cps > WHO_CP)
+            break;
+        dst[j] = s[j];
+    }
+    while (j > 0 && ((unsigned char)dst[j - 1] & 0xC0) == 0xC0)
+        j--;
+    dst[j] = '\0';
+    if (s[j] && j + 4 <= n)
+        memcpy(dst + j, "\xE2\x80\xA6", 4);
+}
+
+/*
+ * Why a task was cancelled, in one or two lines: by whom and why, as the
+ * trace says it (a sibling of a failed group member, the owner after
+ * wait() returned, wait_for's deadline, shutdown, a signal).
+ */
+static void cancel_cause(lmr__out *l, const tk_data *d, const lmr__task *t)
+{
+    const lmr__model *m = d->m;
+    const lmr__task *by = t->cancelled_by
+                              ? lmr__model_task(m, t->loop, t->cancelled_by)
+                              : NULL;
+    const char *reason = t->cancel_reason ? t->cancel_reason : "explicit";
+    const lmr__group *g = group_of(m, t);
+    char l1[128], l2[128], nm[WHO_CP * 4 + 8];
+    l2[0] = '\0';
+    if (t->timed_out) {
+        char dur[32] = "";
+        if (g && g->timeout >= 0)
+            lmr__fmt_dur(dur, sizeof dur, g->timeout);
+        snprintf(l1, sizeof l1, "by the wait_for deadline%s%s", *dur ? " of " : "",
+                 dur);
+    } else if (strcmp(reason, "shutdown") == 0) {
+        snprintf(l1, sizeof l1, "at loop shutdown");
+    } else if (strcmp(reason, "signal") == 0) {
+        snprintf(l1, sizeof l1, "by a signal");
+    } else {
+        if (by && by == t) /* an old tracer's record for a failing member */
+            snprintf(l1, sizeof l1, "by itself (as recorded)");
+        else if (by) {
+            cut_name(nm, sizeof nm, name_of(by));
+            snprintf(l1, sizeof l1, "by %s", nm);
+        } else
+            snprintf(l1, sizeof l1, "by code outside tasks");
+        if (strcmp(reason, "group") == 0) {
+            lmr__tally tl = {0};
+            if (g)
+                lmr__group_tally(m, g, d->o->to, &tl);
+            bool owner = by && g && g->owner == by->id;
+            if (by && by != t && !owner && by->state == LMR__ST_FAILED)
+                snprintf(l2, sizeof l2, "a sibling that failed");
+            else if (tl.first_failed && tl.first_failed != t) {
+                cut_name(nm, sizeof nm, name_of(tl.first_failed));
+                snprintf(l2, sizeof l2, "after %s failed", nm);
+            } else
+                snprintf(l2, sizeof l2, "its group");
+        } else if (g && by && g->owner == by->id && g->t_end >= 0 &&
+                   t->t_cancel >= g->t_end) {
+            /* The program cancelled it once the await returned: it was
+             * the owner, not wait(). */
+            snprintf(l2, sizeof l2, "after %.20s() returned",
+                     g->kind ? g->kind : "wait");
+        } else if (strcmp(reason, "explicit") != 0 || lmr__speaks_asyncio(d->o)) {
+            /* "cancelled by main" says it all for a plain cancel */
+            snprintf(l2, sizeof l2, "%s", lmr__cancel_words(d->o, reason));
+        }
+    }
+    lmr__esc_label(l, l1, 48);
+    if (*l2) {
+        lmr__puts(l, "<br/>");
+        lmr__esc_label(l, l2, 48);
+    }
+}
+
+static void task_node(lmr__out *l, const tk_data *d, const lmr__task *t)
+{
+    const lmr_options *o = d->o;
+    lmr__puts(l, "    ");
+    lmr__id(l, "t", (uint64_t)t->ord + 1);
+    lmr__puts(l, "[\"");
+    lmr__esc_label(l, name_of(t), NAME_CP);
+    lmr__puts(l, "<br/>");
+    if (!ended_in_window(o, t)) {
+        lmr__esc_label(l, t->t_end >= 0 ? "still alive at window end"
+                                        : "never finished", 0);
+    } else if (t->state == LMR__ST_FAILED) {
+        lmr__esc_label(l, lmr__state_label(o, t->state), 0);
+        lmr__puts(l, ": ");
+        /* lm_fail's message reads better than the error's name. */
+        lmr__esc_label(l, t->message ? t->message
+                          : t->error ? t->error : "error", NAME_CP);
+    } else if (t->state == LMR__ST_CANCELLED) {
+        lmr__esc_label(l, t->timed_out ? "timed out"
+                                       : lmr__state_label(o, t->state), 0);
+        lmr__puts(l, "<br/>");
+        cancel_cause(l, d, t);
+    } else {
+        /* When tasks were left out, how long each lived (spawn to end)
+         * says why the slowest were drawn; otherwise it only widens. */
+        char dur[32] = "", txt[96];
+        if (d->selective && t->t_end > t->t_spawn)
+            lmr__fmt_dur(dur, sizeof dur, t->t_end - t->t_spawn);
+        snprintf(txt, sizeof txt, "%s%s%s", lmr__state_label(o, t->state),
+                 *dur ? " after " : "", dur);
+        lmr__esc_label(l, txt, 0);
+    }
+    lmr__printf(l, "\"]:::%s\n", outcome_class(o, t));
+}
+
+/* Appends "1 failed, 2 done" style counts; returns false when all zero. */
+static bool counts_text(char *dst, size_t n, const size_t *cnt,
+                        const char *const *what, size_t k)
+{
+    size_t len = 0;
+    dst[0] = '\0';
+    for (size_t i = 0; i < k && len < n; i++) {
+        if (!cnt[i])
+            continue;
+        int w = snprintf(dst + len, n - len, "%s%zu %s", len ? ", " : "",
+                         cnt[i], what[i]);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    return len > 0;
+}
+
+/* "gather" / "wait first_completed" / asyncio.wait(FIRST_COMPLETED)... */
+static void group_title(const tk_data *d, const lmr__group *g, char *dst,
+                        size_t n)
+{
+    const char *kind = g->kind ? g->kind : "group";
+    char dur[32] = "";
+    if (g->timeout >= 0)
+        lmr__fmt_dur(dur, sizeof dur, g->timeout);
+    if (lmr__speaks_asyncio(d->o)) {
+        char mode[40] = "";
+        for (size_t i = 0; g->mode && g->mode[i] && i + 1 < sizeof mode; i++) {
+            char c = g->mode[i];
+            mode[i] = strcmp(kind, "wait") == 0 && c >= 'a' && c <= 'z'
+                          ? (char)(c - 'a' + 'A') : c;
+            mode[i + 1] = '\0';
+        }
+        if (strcmp(kind, "taskgroup") == 0)
+            snprintf(dst, n, "asyncio.TaskGroup()");
+        else if (strcmp(kind, "gather") == 0)
+            snprintf(dst, n, "asyncio.gather(%s)",
+                     g->mode && strcmp(g->mode, "return_exceptions") == 0
+                         ? "return_exceptions=True" : "");
+        else if (strcmp(kind, "wait_for") == 0)
+            snprintf(dst, n, "asyncio.wait_for(%s)", dur);
+        else
+            snprintf(dst, n, "asyncio.%.12s(%s%s%s)", kind, mode,
+                     *dur && *mode ? ", " : "", dur);
+        return;
+    }
+    snprintf(dst, n, "%.20s%s%.30s%s%s", kind, g->mode ? " " : "",
+             g->mode ? g->mode : "", *dur ? " timeout " : "", dur);
+}
+
+/* What the await gave its owner: results, the done / pending sets, the
+ * error it raised. Empty when there is nothing to say. */
+static void group_result(const tk_data *d, const lmr__group *g,
+                         const lmr__tally *tl, char *dst, size_t n)
+{
+    const char *kind = g->kind ? g->kind : "";
+    const char *out = g->outcome;
+    const lmr__task *ff = tl->first_failed;
+    const char *ffw = ff ? (ff->message ? ff->message
+                            : ff->error ? ff->error : "an error") : NULL;
+    bool a = lmr__speaks_asyncio(d->o);
+    dst[0] = '\0';
+    if (!out || (d->o->to >= 0 && g->t_end > d->o->to)) {
+        snprintf(dst, n, "%s", out ? "still awaited at window end"
+                                   : "still awaited at the end");
+    } else if (strcmp(kind, "wait") == 0) {
+        snprintf(dst, n, "returned %zu done, %zu pending", tl->returned_done,
+                 tl->returned_pending);
+    } else if (strcmp(out, "timeout") == 0) {
+        snprintf(dst, n, "%s", a ? "raised TimeoutError"
+                                 : "timeout error to the owner");
+    } else if (strcmp(out, "cancelled") == 0) {
+        snprintf(dst, n, "%s", a ? "raised CancelledError" : "cancelled");
+    } else if (strcmp(out, "failed") == 0) {
+        if (strcmp(kind, "taskgroup") == 0 && a)
+            snprintf(dst, n, "raised ExceptionGroup: %.40s", ffw ? ffw : "?");
+        else
+            snprintf(dst, n, "raised %.40s",
+                     ffw ? ffw : g->error ? g->error : "an error");
+    } else if (strcmp(kind, "gather") == 0) {
+        /* return_exceptions: the failures are in the list, as values */
+        snprintf(dst, n, "%s", tl->failed ? "results in order, errors in it"
+                                          : "results in order");
+    } else if (strcmp(kind, "wait_for") == 0) {
+        snprintf(dst, n, "returned the result");
+    }
+}
+
+/* Whether a label repeats what the node already says ("gather(A, B, C)" is
+ * the members' names, which are drawn). */
+static bool label_is_generated(const lmr__group *g)
+{
+    if (!g->label || !g->kind)
+        return true;
+    size_t k = strlen(g->kind);
+    return strcmp(g->label, g->kind) == 0 ||
+           (strncmp(g->label, g->kind, k) == 0 && g->label[k] == '(');
+}
+
+/* Chooses the drawn tasks: lmr__rank's order, each with its ancestors, under
+ * the node and children caps. chain has room for n entries. */
+static void choose(tk_data *d, const size_t *rank, size_t nrank,
+                   size_t max_nodes, size_t max_children, size_t *chain)
+{
+    for (size_t r = 0; r < nrank && d->nodes < max_nodes; r++) {
+        size_t i = rank[r];
+        if (d->chosen[i])
+            continue;
+        /* The ancestors not drawn yet, up to a drawn one or a root. */
+        size_t nc = 0;
+        for (size_t cur = i; cur != NONE && !d->chosen[cur] && nc < d->n;
+             cur = d->parent[cur])
+            chain[nc++] = cur;
+        if (d->nodes + nc > max_nodes)
+            continue;
+        bool fits = true;
+        for (size_t k = 0; k < nc && fits; k++)
+            /* Each link adds one child to the slot above it; only the top
+             * one can find its slot full (the others are new nodes). */
+            if (k + 1 == nc && d->kids[slot_of(d, chain[k])] >= max_children)
+                fits = false;
+        if (!fits)
+            continue;
+        for (size_t k = 0; k < nc; k++) {
+            d->chosen[chain[k]] = true;
+            d->kids[slot_of(d, chain[k])]++;
+            d->nodes++;
+        }
+    }
+}
+
+/* The drawn slot a task that is not drawn is folded into: its nearest drawn
+ * ancestor, or its loop. memo[i] caches it (NONE = not known yet). */
+static size_t fold_slot(const tk_data *d, size_t i, size_t *memo)
+{
+    size_t cur = i, found = NONE;
+    while (found == NONE) {
+        size_t p = d->parent[cur];
+        if (p == NONE)
+            found = loop_slot(d, d->m->tasks[cur].loop);
+        else if (d->chosen[p])
+            found = p;
+        else if (memo[p] != NONE)
+            found = memo[p];
+        else
+            cur = p;
+    }
+    for (cur = i; cur != NONE && memo[cur] == NONE && !d->chosen[cur];
+         cur = d->parent[cur])
+        memo[cur] = found;
+    return found;
+}
+
+/* The fold node under `slot` for its children that were not chosen. */
+static bool fold_node(lmr__out *o, tk_data *d, size_t slot, size_t group,
+                      const size_t *cnt, size_t total)
+{
+    static const char *const what[] = {"failed", "timed out", "cancelled",
+                                       "done", "unfinished"};
+    char txt[200], list[160];
+    lmr__out l;
+    lmr__out_scratch(&l, &d->scratch);
+    lmr__puts(&l, "    ");
+    lmr__id(&l, "f", d->folds + 1);
+    lmr__puts(&l, "[\"");
+    snprintf(txt, sizeof txt, "\xE2\x80\xA6 and %zu more task%s", total,
+             total == 1 ? "" : "s");
+    lmr__esc_label(&l, txt, 0);
+    if (counts_text(list, sizeof list, cnt, what, 5)) {
+        lmr__puts(&l, "<br/>");
+        lmr__esc_label(&l, list, 60);
+    }
+    lmr__puts(&l, "\"]:::more\n    ");
+    if (group != NONE) { /* they are all members of this drawn group */
+        lmr__id(&l, "g", group + 1);
+        lmr__puts(&l, " -.-> ");
+    } else {
+        slot_id(&l, d, slot);
+        lmr__puts(&l, " --> ");
+    }
+    lmr__id(&l, "f", d->folds + 1);
+    lmr__puts(&l, "\n");
+    if (d->edges + 1 >= EDGE_CAP || !commit(o, d))
+        return false;
+    d->folds++;
+    d->edges++;
+    return true;
+}
+
+static int outcome_index(const lmr_options *o, const lmr__task *t)
+{
+    switch (lmr__interest(o, t)) {
+    case LMR__INT_FAILED: return 0;
+    case LMR__INT_TIMED_OUT: return 1;
+    case LMR__INT_CANCELLED: return 2;
+    default: return ended_in_window(o, t) && t->state == LMR__ST_DONE ? 3 : 4;
+    }
+}
+
+/* A chosen task whose node made it into the output. */
+static bool shown_task(const tk_data *d, size_t i)
+{
+    return d->chosen[i] && d->written && d->written[i];
 }
 
 static int tk_begin(lmr__render_ctx *c)
@@ -52,288 +452,374 @@ static int tk_begin(lmr__render_ctx *c)
     return 0;
 }
 
-/* Commits the scratch line when it fits; false otherwise. */
-static bool commit(lmr__render_ctx *c, tk_data *d)
-{
-    if (!lmr__fits(c->out, d->scratch.len))
-        return false;
-    lmr__outn(c->out, d->scratch.data, d->scratch.len);
-    return true;
-}
-
-static void task_node(lmr__render_ctx *c, lmr__out *l, const lmr__task *t)
-{
-    lmr__puts(l, "    ");
-    lmr__id(l, "t", (uint64_t)t->ord + 1);
-    lmr__puts(l, "[\"");
-    lmr__esc_label(l, t->name ? t->name : "", NAME_CP);
-    lmr__puts(l, "<br/>");
-    char txt[96];
-    if (t->state == LMR__ST_CANCELLED && t->timed_out)
-        snprintf(txt, sizeof txt, "timed out");
-    else if (t->state == LMR__ST_FAILED && t->error)
-        snprintf(txt, sizeof txt, "failed %.40s", t->error);
-    else if (t->state >= LMR__ST_DONE)
-        snprintf(txt, sizeof txt, "%s", lmr__state_label(c->opts, t->state));
-    else
-        snprintf(txt, sizeof txt, "still %s", lmr__state_label(c->opts, t->state));
-    lmr__esc_label(l, txt, 40);
-    lmr__printf(l, "\"]:::%s\n", outcome_class(t));
-}
-
-static void parent_id(lmr__out *l, const lmr__model *m, size_t parent)
-{
-    if (parent == NONE) /* never: roots hang under their loop node */
-        lmr__puts(l, "lp1");
-    else
-        lmr__id(l, "t", (uint64_t)m->tasks[parent].ord + 1);
-}
-
 static int tk_end(lmr__render_ctx *c)
 {
     const lmr__model *m = c->model;
+    const lmr_options *opt = c->opts;
     lmr__out *o = c->out;
     size_t n = m->ntasks;
-    tk_data dd = {0}, *d = &dd;
-    int rc = 0;
     uint32_t nloops = m->nloops ? m->nloops : 1;
-    size_t slots = n + nloops; /* tasks, then one root slot per loop */
-    d->first = malloc(slots * sizeof *d->first);
+    size_t slots = n + nloops;
+    size_t max_nodes = lmr__cap(opt->max_nodes, DEF_NODES);
+    size_t max_children = lmr__cap(opt->max_children, DEF_CHILDREN);
+    size_t max_groups = lmr__cap(opt->max_groups, DEF_GROUPS);
+    size_t max_members = lmr__cap(opt->max_members, DEF_MEMBERS);
+    tk_data dd = {.m = m, .o = opt, .n = n}, *d = &dd;
+    size_t *rank = malloc((n ? n : 1) * sizeof *rank);
+    d->parent = malloc((n ? n : 1) * sizeof *d->parent);
+    d->via = malloc((n ? n : 1) * sizeof *d->via);
     d->next = malloc((n ? n : 1) * sizeof *d->next);
-    d->shown = calloc(n ? n : 1, sizeof *d->shown);
-    d->queue = malloc(slots * sizeof *d->queue);
-    if (!d->first || !d->next || !d->shown || !d->queue) {
+    d->first = malloc(slots * sizeof *d->first);
+    d->kids = calloc(slots, sizeof *d->kids);
+    d->chosen = calloc(n ? n : 1, sizeof *d->chosen);
+    d->written = calloc(n ? n : 1, sizeof *d->written);
+    bool *gdrawn = calloc(m->ngroups ? m->ngroups : 1, sizeof *gdrawn);
+    size_t *queue = malloc(slots * sizeof *queue);
+    int rc = 0;
+    if (!rank || !queue || !d->parent || !d->via || !d->next || !d->first || !d->kids ||
+        !d->chosen || !d->written || !gdrawn) {
         rc = LMR_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < slots; i++)
-        d->first[i] = NONE;
-    /* Children lists in creation order: link from the back. */
+    /* The drawn parent of each task: its own, when that is in the window. */
     size_t eligible = 0;
-    for (size_t i = n; i-- > 0;) {
+    for (size_t i = 0; i < n; i++) {
         const lmr__task *t = &m->tasks[i];
-        d->next[i] = NONE;
-        if (!lmr__task_in_window(c->opts, t))
+        d->parent[i] = NONE;
+        if (!lmr__task_in_window(opt, t))
             continue;
         eligible++;
-        size_t slot = NONE;
         if (t->parent) {
             const lmr__task *p = lmr__model_task(m, t->loop, t->parent);
-            if (p && lmr__task_in_window(c->opts, p))
-                slot = (size_t)(p - m->tasks);
+            if (p && p != t && lmr__task_in_window(opt, p))
+                d->parent[i] = (size_t)(p - m->tasks);
         }
-        if (slot == NONE) {
-            /* A root: under its loop's node (loops are few, find by scan). */
-            uint32_t li = 0;
-            for (uint32_t k = 0; k < m->nloops; k++)
-                if (m->loops[k].id == t->loop)
-                    li = k;
-            slot = n + li;
+    }
+    size_t nrank = lmr__rank(m, opt, rank, NULL);
+    choose(d, rank, nrank, max_nodes, max_children, d->via /* scratch */);
+    d->selective = d->nodes < nrank;
+
+    for (size_t i = 0; i < n; i++)
+        d->via[i] = NONE;
+    /* Groups: whose owner is drawn, in order, under the caps. When there
+     * are more than --max-groups, only those with a drawn member: a group
+     * node over members that are all folded away says little. A member the
+     * owner spawned hangs from the group node instead of the owner. */
+    size_t groups_eligible = 0, groups_shown = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t gi = 0; gi < m->ngroups; gi++) {
+            const lmr__group *g = &m->groups[gi];
+            const lmr__task *ow = lmr__model_task(m, g->loop, g->owner);
+            if (!ow || !lmr__task_in_window(opt, ow))
+                continue;
+            if (opt->to >= 0 && g->t_start > opt->to)
+                continue;
+            if (g->t_end >= 0 && g->t_end < opt->from)
+                continue;
+            if (pass == 0) {
+                groups_eligible++;
+                continue;
+            }
+            if (!d->chosen[ow - m->tasks] || groups_shown >= max_groups)
+                continue;
+            bool any = groups_eligible <= max_groups;
+            for (size_t k = 0; k < g->nmembers && !any; k++) {
+                const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+                any = mt && d->chosen[mt - m->tasks];
+            }
+            if (!any)
+                continue;
+            gdrawn[gi] = true;
+            groups_shown++;
+            for (size_t k = 0; k < g->nmembers; k++) {
+                const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+                if (!mt)
+                    continue;
+                size_t mi = (size_t)(mt - m->tasks);
+                if (d->parent[mi] == (size_t)(ow - m->tasks) &&
+                    d->via[mi] == NONE)
+                    d->via[mi] = gi;
+            }
         }
-        d->next[i] = d->first[slot];
-        d->first[slot] = i;
+
+    /* Chosen children lists, spawn order (m->tasks is sorted by id; ord is
+     * spawn order, and within one loop ids grow with it). */
+    for (size_t s = 0; s < slots; s++)
+        d->first[s] = NONE;
+    for (size_t i = n; i-- > 0;) {
+        d->next[i] = NONE;
+        if (!d->chosen[i])
+            continue;
+        size_t s = slot_of(d, i);
+        d->next[i] = d->first[s];
+        d->first[s] = i;
     }
 
     o->reserve = NOTE_RESERVE;
-    lmr__begin_diagram(o, c->opts->title, NULL, "flowchart TD");
+    lmr__begin_diagram(o, opt->title, NULL, "flowchart LR");
     lmr__puts(o, "    classDef ok fill:#51cf66,stroke:#27ae60,color:#fff\n"
                  "    classDef fail fill:#ff6b6b,stroke:#c92a2a,color:#fff\n"
                  "    classDef canc fill:#adb5bd,stroke:#495057,color:#000\n"
                  "    classDef tout fill:#ffd43b,stroke:#f59f00,color:#000\n"
-                 "    classDef live fill:#4a9eff,stroke:#2670c2,color:#fff\n");
+                 "    classDef live fill:#4a9eff,stroke:#2670c2,color:#fff\n"
+                 "    classDef more fill:#f8f9fa,stroke:#adb5bd,color:#000\n");
     lmr__out l;
-    /* Loop nodes, then the tree breadth first from each of them. */
-    size_t qh = 0, qt = 0;
-    for (uint32_t k = 0; k < nloops; k++) {
-        const lmr__loop *lp = m->nloops ? &m->loops[k] : NULL;
-        uint32_t id = lp ? lp->id : 1;
-        lmr__out_scratch(&l, &d->scratch);
-        lmr__puts(&l, "    ");
-        lmr__id(&l, "lp", id);
-        lmr__puts(&l, "([\"");
-        lmr__esc_label(&l, lp && lp->name && strcmp(lp->name, "loop") != 0
-                               ? lp->name : "Event loop", NAME_CP);
-        lmr__puts(&l, "\"])\n");
-        if (!commit(c, d))
-            break;
-        d->queue[qt++] = n + k;
-    }
+    /* The tasks, breadth first from each loop (the loop nodes come last:
+     * they carry the caption, and Mermaid does not mind the order). */
     size_t shown = 0;
     bool stop = false;
+    size_t qh = 0, qt = 0;
+    for (uint32_t k = 0; k < nloops; k++)
+        queue[qt++] = n + k;
     while (qh < qt && !stop) {
-        size_t slot = d->queue[qh++];
-        size_t kids = 0;
-        for (size_t ch = d->first[slot]; ch != NONE; ch = d->next[ch]) {
-            if (kids == CHILD_CAP || d->nodes >= NODE_CAP ||
-                d->edges + 1 >= EDGE_CAP) {
-                /* Fold this and every later sibling into one node. */
-                uint64_t cnt[LMR__ST__COUNT + 1] = {0}, more = 0;
-                for (size_t r = ch; r != NONE; r = d->next[r]) {
-                    more++;
-                    const lmr__task *t = &m->tasks[r];
-                    cnt[t->state == LMR__ST_CANCELLED && t->timed_out
-                            ? LMR__ST__COUNT : t->state]++;
-                }
-                if (d->edges + 1 >= EDGE_CAP) {
-                    stop = true;
-                    break;
-                }
-                char txt[160];
-                int k = snprintf(txt, sizeof txt,
-                                 "\xE2\x80\xA6 and %" PRIu64 " more tasks", more);
-                lmr__out_scratch(&l, &d->scratch);
-                lmr__puts(&l, "    ");
-                lmr__id(&l, "f", ++d->folds);
-                lmr__puts(&l, "[\"");
-                lmr__esc_label(&l, txt, 0);
-                static const char *const what[] = {
-                    "created", "pending", "running", "awaiting", "done",
-                    "failed", "cancelled", "timed out"};
-                for (int s = 0; s <= LMR__ST__COUNT && k > 0; s++) {
-                    if (!cnt[s])
-                        continue;
-                    snprintf(txt, sizeof txt, "%" PRIu64 " %s", cnt[s], what[s]);
-                    lmr__puts(&l, "<br/>");
-                    lmr__esc_label(&l, txt, 0);
-                }
-                lmr__puts(&l, "\"]\n    ");
-                if (slot >= n)
-                    lmr__id(&l, "lp", m->nloops ? m->loops[slot - n].id : 1);
-                else
-                    parent_id(&l, m, slot);
-                lmr__puts(&l, " --> ");
-                lmr__id(&l, "f", d->folds);
-                lmr__puts(&l, "\n");
-                if (!commit(c, d)) {
-                    stop = true;
-                    break;
-                }
-                d->edges++;
-                break;
-            }
+        size_t slot = queue[qh++];
+        for (size_t ch = d->first[slot]; ch != NONE && !stop; ch = d->next[ch]) {
             const lmr__task *t = &m->tasks[ch];
             lmr__out_scratch(&l, &d->scratch);
-            task_node(c, &l, t);
-            lmr__puts(&l, "    ");
-            if (slot >= n)
-                lmr__id(&l, "lp", m->nloops ? m->loops[slot - n].id : 1);
-            else
-                parent_id(&l, m, slot);
-            lmr__puts(&l, " --> ");
-            lmr__id(&l, "t", (uint64_t)t->ord + 1);
-            lmr__puts(&l, "\n");
-            if (!commit(c, d)) {
+            task_node(&l, d, t);
+            /* A root's edge from its loop node is written at the end, once
+             * it is known whether the loop node is drawn at all. */
+            if (d->via[ch] == NONE && slot < n) {
+                lmr__puts(&l, "    ");
+                slot_id(&l, d, slot);
+                lmr__puts(&l, " --> ");
+                lmr__id(&l, "t", (uint64_t)t->ord + 1);
+                lmr__puts(&l, "\n");
+            }
+            size_t ne = d->via[ch] == NONE;
+            if (d->edges + ne >= EDGE_CAP || !commit(o, d)) {
                 stop = true;
                 break;
             }
-            d->shown[ch] = true;
+            d->edges += ne;
+            d->written[ch] = true;
             shown++;
-            d->nodes++;
-            d->edges++;
-            kids++;
-            d->queue[qt++] = ch;
+            queue[qt++] = ch;
         }
     }
-    /* Groups whose owner is shown, with edges to their shown members. */
-    size_t groups_shown = 0, groups_eligible = 0;
-    for (size_t gi = 0; gi < m->ngroups; gi++) {
+    /* Groups, with dotted edges owner -> group -> members. */
+    for (size_t gi = 0; gi < m->ngroups && !stop; gi++) {
+        if (!gdrawn[gi])
+            continue;
         const lmr__group *g = &m->groups[gi];
         const lmr__task *ow = lmr__model_task(m, g->loop, g->owner);
-        if (!ow || !lmr__task_in_window(c->opts, ow))
+        if (!d->written[ow - m->tasks]) {
+            gdrawn[gi] = false;
+            groups_shown--;
             continue;
-        groups_eligible++;
-        if (!d->shown[ow - m->tasks] || groups_shown >= GROUP_CAP || stop)
-            continue;
-        size_t members_shown = 0, need_edges = 1;
-        for (size_t k = 0; k < g->nmembers && members_shown < MEMBER_CAP; k++) {
-            const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
-            if (mt && d->shown[mt - m->tasks]) {
-                members_shown++;
-                need_edges++;
-            }
         }
-        if (d->edges + need_edges >= EDGE_CAP)
-            continue;
-        char txt[200], dur[32];
+        lmr__tally tl;
+        lmr__group_tally(m, g, d->o->to, &tl);
+        char txt[200];
         lmr__out_scratch(&l, &d->scratch);
         lmr__puts(&l, "    ");
         lmr__id(&l, "g", gi + 1);
         lmr__puts(&l, "{{\"");
-        int k = snprintf(txt, sizeof txt, "%.20s", g->kind ? g->kind : "group");
-        if (g->mode && k > 0)
-            k += snprintf(txt + k, sizeof txt - (size_t)k, " %.30s", g->mode);
-        if (g->timeout >= 0 && k > 0) {
-            lmr__fmt_dur(dur, sizeof dur, g->timeout);
-            k += snprintf(txt + k, sizeof txt - (size_t)k, " timeout %s", dur);
-        }
+        group_title(d, g, txt, sizeof txt);
         lmr__esc_label(&l, txt, 48);
-        if (g->label) {
+        if (!label_is_generated(g)) {
             lmr__puts(&l, "<br/>");
             lmr__esc_label(&l, g->label, NAME_CP);
         }
-        snprintf(txt, sizeof txt, "%zu members %s", g->nmembers,
-                 g->outcome ? g->outcome : "unfinished");
-        lmr__puts(&l, "<br/>");
-        lmr__esc_label(&l, txt, 0);
-        if (members_shown < g->nmembers) {
-            snprintf(txt, sizeof txt, "%zu members not drawn",
-                     g->nmembers - members_shown);
+        /* The members' own outcomes, never the group's. */
+        static const char *const what[] = {"failed", "timed out", "cancelled",
+                                           "done", "unfinished"};
+        size_t cnt[5] = {tl.failed, tl.timed_out, tl.cancelled, tl.done,
+                         tl.unfinished};
+        if (counts_text(txt, sizeof txt, cnt, what, 5)) {
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, txt, 60);
+        } else {
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, "no members", 0);
+        }
+        group_result(d, g, &tl, txt, sizeof txt);
+        if (*txt) {
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, txt, 48);
+        }
+        /* Members that hang from this group always get their edge (they
+         * would float otherwise); other drawn members up to --max-members. */
+        size_t drawn = 0, others = 0;
+        for (size_t k = 0; k < g->nmembers; k++) {
+            const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+            if (!mt || !d->written[mt - m->tasks])
+                continue;
+            if (d->via[mt - m->tasks] == gi)
+                drawn++;
+            else if (others < max_members) {
+                others++;
+                drawn++;
+            }
+        }
+        size_t need = 1 + drawn;
+        if (drawn < g->nmembers) {
+            snprintf(txt, sizeof txt, "%zu of %zu members drawn", drawn,
+                     g->nmembers);
             lmr__puts(&l, "<br/>");
             lmr__esc_label(&l, txt, 0);
         }
         lmr__puts(&l, "\"}}\n    ");
         lmr__id(&l, "t", (uint64_t)ow->ord + 1);
-        lmr__puts(&l, " -.->|\"awaits\"| ");
+        lmr__puts(&l, " -.-> ");
         lmr__id(&l, "g", gi + 1);
         lmr__puts(&l, "\n");
-        size_t drawn = 0;
-        for (size_t mk = 0; mk < g->nmembers && drawn < members_shown; mk++) {
-            const lmr__task *mt = lmr__model_task(m, g->loop, g->members[mk]);
-            if (!mt || !d->shown[mt - m->tasks])
+        others = 0;
+        for (size_t k = 0; k < g->nmembers; k++) {
+            const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+            if (!mt || !d->written[mt - m->tasks])
                 continue;
-            drawn++;
+            if (d->via[mt - m->tasks] != gi && others++ >= max_members)
+                continue;
             lmr__puts(&l, "    ");
             lmr__id(&l, "g", gi + 1);
             lmr__puts(&l, " -.-> ");
             lmr__id(&l, "t", (uint64_t)mt->ord + 1);
             lmr__puts(&l, "\n");
         }
-        if (!commit(c, d))
+        if (d->edges + need >= EDGE_CAP || !commit(o, d)) {
+            /* A member hanging only from this group would float: give it
+             * its parent edge back. */
+            for (size_t k = 0; k < g->nmembers; k++) {
+                const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+                if (!mt || d->via[mt - m->tasks] != gi || !d->written[mt - m->tasks])
+                    continue;
+                lmr__out_scratch(&l, &d->scratch);
+                lmr__puts(&l, "    ");
+                slot_id(&l, d, slot_of(d, (size_t)(mt - m->tasks)));
+                lmr__puts(&l, " --> ");
+                lmr__id(&l, "t", (uint64_t)mt->ord + 1);
+                lmr__puts(&l, "\n");
+                if (d->edges + 1 < EDGE_CAP && commit(o, d))
+                    d->edges++;
+            }
+            groups_shown--;
+            gdrawn[gi] = false;
             continue;
-        d->edges += need_edges;
-        groups_shown++;
+        }
+        d->edges += need;
     }
-    /* What was left out, then the legend when it fits. */
+    /* Fold nodes: under each drawn task (or loop), one node for the tasks
+     * below it that are not drawn, with their outcomes. One pass: each
+     * hidden task is counted at its nearest drawn ancestor. */
+    bool loop_fold = false;
+    size_t *fcnt = calloc(slots * 5, sizeof *fcnt);
+    if (!fcnt) {
+        rc = LMR_ENOMEM;
+        goto out;
+    }
+    /* fvia[s]: the drawn group all of s's hidden children hang from, so
+     * their fold node hangs there too; NONE when they are mixed. */
+    size_t *memo = malloc((n ? n : 1) * sizeof *memo);
+    size_t *fvia = malloc(slots * sizeof *fvia);
+    if (!memo || !fvia) {
+        free(memo);
+        free(fvia);
+        free(fcnt);
+        rc = LMR_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        memo[i] = NONE;
+    for (size_t i = 0; i < slots; i++)
+        fvia[i] = NONE - 1; /* not set yet */
+    for (size_t i = 0; i < n; i++) {
+        if (d->chosen[i] || !lmr__task_in_window(opt, &m->tasks[i]))
+            continue;
+        size_t s = fold_slot(d, i, memo);
+        fcnt[s * 5 + (size_t)outcome_index(opt, &m->tasks[i])]++;
+        size_t v = d->parent[i] == s && d->via[i] != NONE && gdrawn[d->via[i]]
+                       ? d->via[i] : NONE;
+        fvia[s] = fvia[s] == NONE - 1 || fvia[s] == v ? v : NONE;
+    }
+    free(memo);
+    for (size_t s = 0; s < slots && !stop; s++) {
+        size_t total = 0;
+        for (int k = 0; k < 5; k++)
+            total += fcnt[s * 5 + (size_t)k];
+        if (total && (s >= n || shown_task(d, s))) {
+            if (!fold_node(o, d, s, fvia[s] == NONE - 1 ? NONE : fvia[s],
+                           &fcnt[s * 5], total))
+                break;
+            if (s >= n)
+                loop_fold = true;
+        }
+    }
+    free(fcnt);
+    free(fvia);
+    /* The loop nodes: the roots' parent and the caption, drawn only when
+     * they say something (several loops or roots, a window, omissions):
+     * otherwise the one root task is the top of the tree. */
     o->reserve = 0;
-    if (shown < eligible || groups_shown < groups_eligible) {
-        char txt[200];
-        int k = snprintf(txt, sizeof txt, "\xE2\x80\xA6 not shown: %zu of %zu tasks",
-                         eligible - shown, eligible);
-        if (groups_shown < groups_eligible && k > 0)
-            snprintf(txt + k, sizeof txt - (size_t)k, " and %zu of %zu groups",
-                     groups_eligible - groups_shown, groups_eligible);
-        lmr__puts(o, "    more[\"");
-        lmr__esc_label(o, txt, 0);
-        lmr__puts(o, "\"]\n");
+    size_t roots = 0;
+    for (uint32_t k = 0; k < nloops; k++)
+        for (size_t ch = d->first[n + k]; ch != NONE; ch = d->next[ch])
+            roots += d->written[ch];
+    bool captioned = opt->from > 0 || opt->to >= 0 || shown < eligible ||
+                     groups_shown < groups_eligible || eligible == 0;
+    bool loop_nodes = nloops > 1 || roots > 1 || captioned || loop_fold;
+    for (uint32_t k = 0; k < nloops && loop_nodes; k++) {
+        for (size_t ch = d->first[n + k]; ch != NONE; ch = d->next[ch]) {
+            if (!d->written[ch])
+                continue;
+            lmr__out_scratch(&l, &d->scratch);
+            lmr__puts(&l, "    ");
+            slot_id(&l, d, n + k);
+            lmr__puts(&l, " --> ");
+            lmr__id(&l, "t", (uint64_t)m->tasks[ch].ord + 1);
+            lmr__puts(&l, "\n");
+            commit(o, d);
+        }
     }
-    size_t mark = lmr__mark(o);
-    lmr__puts(o, "    subgraph legend [\"Legend\"]\n");
-    static const char *const lg[][2] = {{"ok", "done"}, {"fail", "failed"},
-        {"canc", "cancelled"}, {"tout", "timed out"}, {"live", "unfinished"}};
-    for (size_t i = 0; i < sizeof lg / sizeof lg[0]; i++) {
-        lmr__printf(o, "        lg%zu[\"", i + 1);
-        lmr__esc_label(o, lg[i][1], 0);
-        lmr__printf(o, "\"]:::%s\n", lg[i][0]);
+    for (uint32_t k = 0; k < nloops && loop_nodes; k++) {
+        const lmr__loop *lp = m->nloops ? &m->loops[k] : NULL;
+        uint32_t id = lp ? lp->id : 1;
+        char txt[200], a[32], b[32];
+        lmr__out_scratch(&l, &d->scratch);
+        lmr__puts(&l, "    ");
+        lmr__id(&l, "lp", id);
+        lmr__puts(&l, "([\"");
+        lmr__esc_label(&l, lp && lp->name && strcmp(lp->name, "loop") != 0
+                               ? lp->name : "Event loop", NAME_CP);
+        if (k == 0 && (opt->from > 0 || opt->to >= 0)) {
+            lmr__fmt_dur(a, sizeof a, opt->from);
+            lmr__fmt_dur(b, sizeof b, opt->to >= 0 ? opt->to : m->t_last);
+            snprintf(txt, sizeof txt, "tasks alive from %s to %s", a, b);
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, txt, 0);
+        }
+        if (k == 0 && (shown < eligible || groups_shown < groups_eligible)) {
+            int w = snprintf(txt, sizeof txt, "\xE2\x80\xA6 not shown: %zu of "
+                             "%zu tasks", eligible - shown, eligible);
+            if (groups_shown < groups_eligible && w > 0)
+                snprintf(txt + w, sizeof txt - (size_t)w, ", %zu of %zu groups",
+                         groups_eligible - groups_shown, groups_eligible);
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, txt, 0);
+            if (shown < eligible) {
+                lmr__puts(&l, "<br/>");
+                lmr__esc_label(&l, "drawn first: failed, cancelled, slowest", 0);
+            }
+        }
+        if (k == 0 && eligible == 0) {
+            lmr__puts(&l, "<br/>");
+            lmr__esc_label(&l, "no task in the selection", 0);
+        }
+        lmr__puts(&l, "\"])\n");
+        commit(o, d);
     }
-    lmr__puts(o, "    end\n");
-    if (lmr__used(o) > lmr__budget(o))
-        lmr__rollback(o, mark);
     rc = o->err;
 out:
-    free(d->first);
+    free(rank);
+    free(queue);
+    free(d->parent);
+    free(d->via);
     free(d->next);
-    free(d->shown);
-    free(d->queue);
+    free(d->first);
+    free(d->kids);
+    free(d->chosen);
+    free(d->written);
+    free(gdrawn);
     lmr_buf_free(&d->scratch);
     return rc;
 }

@@ -141,3 +141,105 @@ const char *lmr__state_label(const lmr_options *o, int state)
     }
     return cached.name[state];
 }
+
+/* ------------------------------------------------------------------------ */
+/* Words for causes (state and tasks views)                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Both seed vocabularies come from asyncio docs, so both speak asyncio. */
+bool lmr__speaks_asyncio(const lmr_options *o)
+{
+    const char *s = o && o->states ? o->states : "";
+    static const char *const bases[] = {"asyncio", "seed002"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(bases[i]);
+        if (strncasecmp(s, bases[i], n) == 0 && (s[n] == '\0' || s[n] == ','))
+            return true;
+    }
+    return false;
+}
+
+typedef struct word_pair {
+    const char *token, *loopmaid, *asyncio;
+} word_pair;
+
+/* What an `on` token awaits, in each vocabulary. Unknown tokens (the set is
+ * open) are shown as written. */
+static const word_pair await_words[] = {
+    {"sleep", "await sleep", "await asyncio.sleep()"},
+    {"io", "await I/O", "await socket I/O"},
+    {"task", "await task", "await task"},
+    {"gather", "await gather", "await asyncio.gather()"},
+    {"wait", "await wait", "await asyncio.wait()"},
+    {"taskgroup", "await task group", "async with TaskGroup()"},
+    {"wait_for", "await wait_for", "await asyncio.wait_for()"},
+    {"future", "await future", "await future"},
+    {"event", "await event", "await event.wait()"},
+    {"queue", "await queue", "await queue"},
+    {"lock", "await lock", "async with lock"},
+    {"semaphore", "await semaphore", "async with semaphore"},
+    {"thread", "await thread", "await asyncio.to_thread()"},
+};
+
+/* What woke an awaiting task (`by`), in each vocabulary. */
+static const word_pair wake_words[] = {
+    {"timer", "timer", "sleep ended"},
+    {"timeout", "deadline", "deadline passed"},
+    {"io", "I/O ready", "socket ready"},
+    {"task", "task finished", "awaited task done"},
+    {"future", "future set", "future set"},
+    {"event", "event set", "event set"},
+    {"queue", "queue", "queue ready"},
+    {"lock", "lock released", "lock released"},
+    {"semaphore", "semaphore released", "semaphore released"},
+    {"thread", "thread finished", "thread finished"},
+    {"cancel", "cancel", "cancel()"},
+    {"spawn", "spawn", "create_task()"},
+    {"yield", "yield", "await asyncio.sleep(0)"},
+};
+
+static const char *lookup(const word_pair *w, size_t n, const lmr_options *o,
+                          const char *token)
+{
+    if (!token)
+        return NULL;
+    bool a = lmr__speaks_asyncio(o);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(w[i].token, token) == 0)
+            return a ? w[i].asyncio : w[i].loopmaid;
+    return NULL;
+}
+
+void lmr__await_words(const lmr_options *o, const char *on, char *dst,
+                      size_t n)
+{
+    const char *w = lookup(await_words, sizeof await_words / sizeof *await_words,
+                           o, on ? on : "");
+    if (w)
+        snprintf(dst, n, "%s", w);
+    else
+        snprintf(dst, n, "await%s%s", on ? " " : "", on ? on : "");
+}
+
+const char *lmr__wake_words(const lmr_options *o, const char *by)
+{
+    const char *w = lookup(wake_words, sizeof wake_words / sizeof *wake_words,
+                           o, by);
+    return w ? w : by ? by : "woken";
+}
+
+const char *lmr__cancel_words(const lmr_options *o, const char *reason)
+{
+    bool a = lmr__speaks_asyncio(o);
+    if (!reason || strcmp(reason, "explicit") == 0)
+        return a ? "task.cancel()" : "cancel";
+    if (strcmp(reason, "timeout") == 0)
+        return a ? "wait_for() deadline: cancel()" : "cancel at the deadline";
+    if (strcmp(reason, "group") == 0)
+        return a ? "group cancel()" : "group cancel";
+    if (strcmp(reason, "shutdown") == 0)
+        return a ? "cancel() at loop shutdown" : "cancel at shutdown";
+    if (strcmp(reason, "signal") == 0)
+        return a ? "cancel() on KeyboardInterrupt" : "cancel on a signal";
+    return reason;
+}

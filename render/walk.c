@@ -9,8 +9,15 @@
  *     itself (loop_start/end, poll, tick, call, gap, notes and names of
  *     task 0) are always kept;
  *   - the time window --from/--to (ns, inclusive): applies to every event but
- *     loop_start and loop_end, so a diagram always opens and closes.
+ *     loop_start and loop_end, so a diagram always opens and closes. The
+ *     events of selected tasks before --from go to the view's `prior` hook
+ *     (lmr__prior_for; the state view's), so it knows where each task stood
+ *     when the window opened.
  * Cost per event: O(log tasks) for the task lookup; no allocation.
+ *
+ * It also holds what every view shares about choosing: lmr__rank (which
+ * tasks a view keeps first when it cannot draw all), lmr__task_in_window,
+ * and lmr__warn_selection (a filter or window that leaves nothing).
  */
 #include "lmr_internal.h"
 
@@ -37,6 +44,13 @@ const lmr__renderer *lmr__renderer_for(lmr_view v)
     case LMR_VIEW__COUNT:
         break;
     }
+    return NULL;
+}
+
+lmr__event_hook lmr__prior_for(const lmr__renderer *r)
+{
+    if (r == &lmr__view_state)
+        return lmr__state_prior;
     return NULL;
 }
 
@@ -147,6 +161,7 @@ typedef struct walker {
     lmr__render_ctx c;
     const char *name;
     bool *gsel; /* per group (index in m->groups): kept */
+    lmr__event_hook prior; /* the view's hook for events before --from */
 } walker;
 
 static bool task_sel(const walker *w, uint32_t loop, uint64_t id)
@@ -157,7 +172,8 @@ static bool task_sel(const walker *w, uint32_t loop, uint64_t id)
     return t && t->selected;
 }
 
-static bool keep(const walker *w, const lmr__event *e)
+/* 1: in the window, -1: before it, 0: after it or filtered out. */
+static int keep(const walker *w, const lmr__event *e)
 {
     switch (e->kind) {
     case LMR__EV_LOOP_START:
@@ -169,8 +185,9 @@ static bool keep(const walker *w, const lmr__event *e)
     default:
         break;
     }
-    if (e->t < w->o->from || (w->o->to >= 0 && e->t > w->o->to))
+    if (w->o->to >= 0 && e->t > w->o->to)
         return false;
+    int in = e->t < w->o->from ? -1 : 1;
     switch (e->kind) {
     case LMR__EV_SPAWN:
     case LMR__EV_STATE:
@@ -179,14 +196,14 @@ static bool keep(const walker *w, const lmr__event *e)
     case LMR__EV_TIMER:
     case LMR__EV_NOTE:
     case LMR__EV_NAME:
-        return task_sel(w, e->loop, e->task);
+        return task_sel(w, e->loop, e->task) ? in : 0;
     case LMR__EV_GROUP:
     case LMR__EV_GROUP_END: {
         const lmr__group *g = lmr__model_group(w->m, e->loop, e->group);
-        return g && w->gsel[g - w->m->groups];
+        return g && w->gsel[g - w->m->groups] ? in : 0;
     }
     default:
-        return true; /* poll, call, tick, gap: the loop's own */
+        return in; /* poll, call, tick, gap: the loop's own */
     }
 }
 
@@ -195,9 +212,11 @@ static int walk_event(void *ctx, const lmr__header *h, const lmr__event *e,
 {
     walker *w = ctx;
     (void)h;
-    if (!w->r->event || !keep(w, e))
+    int k = keep(w, e);
+    lmr__event_hook fn = k > 0 ? w->r->event : k < 0 ? w->prior : NULL;
+    if (!fn)
         return 0;
-    int rc = w->r->event(&w->c, e);
+    int rc = fn(&w->c, e);
     if (rc < 0 && err->code == 0)
         lmr__err(err, rc, w->name, e->line, e->col, "%s", lmr_strerror(rc));
     return rc < 0 ? rc : 0;
@@ -212,7 +231,8 @@ static int walk_any(FILE *fp, bool spilled, const char *name,
     if (!err)
         err = &dummy;
     memset(err, 0, sizeof *err);
-    walker w = {.m = m, .o = o, .r = r, .name = name ? name : "-"};
+    walker w = {.m = m, .o = o, .r = r, .name = name ? name : "-",
+                .prior = o->from > 0 ? lmr__prior_for(r) : NULL};
     w.c = (lmr__render_ctx){.model = m, .opts = o, .out = out};
     if (m->ngroups) {
         w.gsel = calloc(m->ngroups, sizeof *w.gsel);
@@ -278,4 +298,184 @@ bool lmr__task_in_window(const lmr_options *o, const lmr__task *t)
     if (t->t_end >= 0 && t->t_end < o->from)
         return false;
     return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Interest: what a view keeps first when it cannot draw everything         */
+/* ------------------------------------------------------------------------ */
+
+/* The end of a task's life as the window sees it. */
+static int64_t seen_end(const lmr__model *m, const lmr_options *o,
+                        const lmr__task *t)
+{
+    int64_t end = t->t_end >= 0 ? t->t_end : m->t_last;
+    if (o->to >= 0 && end > o->to)
+        end = o->to;
+    return end;
+}
+
+int64_t lmr__task_span(const lmr__model *m, const lmr_options *o,
+                       const lmr__task *t)
+{
+    int64_t start = t->t_spawn > o->from ? t->t_spawn : o->from;
+    int64_t end = seen_end(m, o, t);
+    return end > start ? end - start : 0;
+}
+
+int lmr__interest(const lmr_options *o, const lmr__task *t)
+{
+    /* An outcome counts only once it happened inside the window. */
+    bool ended = t->t_end >= 0 && (o->to < 0 || t->t_end <= o->to);
+    if (ended && t->state == LMR__ST_FAILED)
+        return LMR__INT_FAILED;
+    if (ended && t->state == LMR__ST_CANCELLED)
+        return t->timed_out ? LMR__INT_TIMED_OUT : LMR__INT_CANCELLED;
+    return LMR__INT_REST;
+}
+
+typedef struct rank_key {
+    size_t idx;
+    int tier;
+    int64_t span;
+    uint32_t ord;
+} rank_key;
+
+static int cmp_rank(const void *a, const void *b)
+{
+    const rank_key *x = a, *y = b;
+    if (x->tier != y->tier)
+        return x->tier < y->tier ? -1 : 1;
+    if (x->tier == LMR__INT_SLOW && x->span != y->span)
+        return x->span > y->span ? -1 : 1;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+size_t lmr__rank(const lmr__model *m, const lmr_options *o, size_t *idx,
+                 int *tier)
+{
+    size_t n = 0;
+    rank_key *k = malloc((m->ntasks ? m->ntasks : 1) * sizeof *k);
+    if (!k) {
+        /* No memory for the sort: spawn order, which is still correct. */
+        for (size_t i = 0; i < m->ntasks; i++)
+            if (lmr__task_in_window(o, &m->tasks[i])) {
+                if (tier)
+                    tier[n] = LMR__INT_REST;
+                idx[n++] = i;
+            }
+        return n;
+    }
+    /* The LMR__SLOWEST longest-lived (clipped to the window) and those with
+     * the longest steps (they blocked the loop) rank after the failures. */
+    size_t top[2][LMR__SLOWEST];
+    size_t ntop[2] = {0, 0};
+    for (size_t i = 0; i < m->ntasks; i++) {
+        const lmr__task *t = &m->tasks[i];
+        if (!lmr__task_in_window(o, t))
+            continue;
+        k[n] = (rank_key){i, lmr__interest(o, t), lmr__task_span(m, o, t),
+                          t->ord};
+        if (k[n].tier == LMR__INT_REST) {
+            for (int w = 0; w < 2; w++) {
+                int64_t v = w == 0 ? k[n].span : t->longest_step;
+                if (v <= 0)
+                    continue;
+                /* insertion into a sorted top list, largest first */
+                size_t p = ntop[w];
+                while (p > 0) {
+                    const rank_key *q = &k[top[w][p - 1]];
+                    int64_t qv = w == 0 ? q->span
+                                        : m->tasks[q->idx].longest_step;
+                    if (qv >= v)
+                        break;
+                    p--;
+                }
+                if (p >= LMR__SLOWEST)
+                    continue;
+                size_t last = ntop[w] < LMR__SLOWEST ? ntop[w] : LMR__SLOWEST - 1;
+                memmove(&top[w][p + 1], &top[w][p], (last - p) * sizeof top[w][0]);
+                top[w][p] = n;
+                if (ntop[w] < LMR__SLOWEST)
+                    ntop[w]++;
+            }
+        }
+        n++;
+    }
+    for (int w = 0; w < 2; w++)
+        for (size_t j = 0; j < ntop[w]; j++)
+            k[top[w][j]].tier = LMR__INT_SLOW;
+    qsort(k, n, sizeof *k, cmp_rank);
+    /* The interesting tiers take turns (one failed, one timed out, one
+     * cancelled, one slow, again...), so that a small cap still shows one
+     * of each kind rather than only the first kind; then the rest. */
+    size_t start[LMR__INT_REST + 2] = {0}, pos[LMR__INT_REST + 1];
+    for (size_t i = 0; i < n; i++)
+        start[k[i].tier + 1]++;
+    for (int t = 1; t <= LMR__INT_REST + 1; t++)
+        start[t] += start[t - 1];
+    for (int t = 0; t <= LMR__INT_REST; t++)
+        pos[t] = start[t];
+    size_t out = 0;
+    while (out < start[LMR__INT_REST])
+        for (int t = 0; t < LMR__INT_REST; t++)
+            if (pos[t] < start[t + 1]) {
+                idx[out] = k[pos[t]].idx;
+                if (tier)
+                    tier[out] = t;
+                pos[t]++;
+                out++;
+            }
+    for (size_t i = start[LMR__INT_REST]; i < n; i++) {
+        idx[i] = k[i].idx;
+        if (tier)
+            tier[i] = k[i].tier;
+    }
+    free(k);
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Selections that leave nothing to draw                                     */
+/* ------------------------------------------------------------------------ */
+
+void lmr__warn_selection(const lmr__model *m, const lmr_options *o,
+                         FILE *warn)
+{
+    if (!warn || o->quiet)
+        return;
+    size_t sel = 0, inwin = 0;
+    for (size_t i = 0; i < m->ntasks; i++) {
+        sel += m->tasks[i].selected;
+        inwin += lmr__task_in_window(o, &m->tasks[i]);
+    }
+    char a[32], b[32];
+    if (m->ntasks && sel == 0) {
+        fprintf(warn, "loopmaid: warning: no task matches");
+        if (o->tasks && *o->tasks)
+            fprintf(warn, " --tasks '%s'", o->tasks);
+        if (o->exclude && *o->exclude)
+            fprintf(warn, "%s --exclude '%s'",
+                    o->tasks && *o->tasks ? " with" : "", o->exclude);
+        fprintf(warn, " (%zu tasks in the trace); the diagram shows the loop "
+                      "only\n", m->ntasks);
+        return;
+    }
+    if (m->events && o->from > m->t_last) {
+        lmr__fmt_dur(a, sizeof a, o->from);
+        lmr__fmt_dur(b, sizeof b, m->t_last);
+        fprintf(warn, "loopmaid: warning: --from %s is after the end of the "
+                      "trace (its last event is at %s); the window is empty\n",
+                a, b);
+        return;
+    }
+    if (o->to >= 0 && m->events && o->to < m->t_first) {
+        lmr__fmt_dur(a, sizeof a, o->to);
+        lmr__fmt_dur(b, sizeof b, m->t_first);
+        fprintf(warn, "loopmaid: warning: --to %s is before the trace's first "
+                      "event (at %s); the window is empty\n", a, b);
+        return;
+    }
+    if (sel && inwin == 0)
+        fprintf(warn, "loopmaid: warning: none of the %zu selected tasks is "
+                      "alive inside the --from/--to window\n", sel);
 }

@@ -593,12 +593,15 @@ Test(build, run_that_ignores_loopmaid_trace_is_reported)
  * refused, as by render -o. */
 Test(build, refuses_unused_options_and_input_as_target)
 {
-    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: gantt\n"
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: flowchart\n"
                  "    counts: true\n    target: x.mmd\n",
-                 NULL, "loopmaid.yaml:6:5: 'counts' is not used by the gantt view");
+                 NULL, "loopmaid.yaml:6:5: 'counts' is not used by the flowchart view");
     expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: advise\n"
-                 "    target: x.mmd\n    from: 1ms\n",
-                 NULL, "loopmaid.yaml:7:5: 'from' is not used by the advise view");
+                 "    target: x.mmd\n    tasks: main\n",
+                 NULL, "loopmaid.yaml:7:5: 'tasks' is not used by the advise view");
+    expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: trace.yaml\n    view: state\n"
+                 "    target: x.mmd\n    max_rows: 3\n",
+                 NULL, "loopmaid.yaml:7:5: 'max_rows' is not used by the state view");
     put("same.mmd", TRACE);
     expect_error("version: 1\ndiagrams:\n  - name: a\n    trace: same.mmd\n    view: state\n"
                  "    target: same.mmd\n",

@@ -337,11 +337,11 @@ Test(cli, gentrace_hostile_trace_renders_within_budget)
 Test(cli, options_a_view_does_not_use_are_refused)
 {
     static const struct { const char *args, *option, *view; } no[] = {
-        {"--view gantt --counts", "--counts", "gantt"},
         {"--view state --max-messages 5", "--max-messages", "state"},
-        {"--view tasks --from 1ms", "--from", "tasks"},
-        {"--view tasks --to 1ms", "--to", "tasks"},
-        {"--view advise --from 1ms", "--from", "advise"},
+        {"--view gantt --max-nodes 5", "--max-nodes", "gantt"},
+        {"--view state --max-rows 5", "--max-rows", "state"},
+        {"--view tasks --max-participants 5", "--max-participants", "tasks"},
+        {"--view sequence --max-causes 5", "--max-causes", "sequence"},
         {"--view advise --tasks main", "--tasks", "advise"},
         {"--view sequence --states asyncio", "--states", "sequence"},
         {"--view flowchart --counts", "--counts", "flowchart"},
@@ -357,14 +357,44 @@ Test(cli, options_a_view_does_not_use_are_refused)
     static const char *const yes[] = {
         "--view state --counts --states asyncio --from 1ms --tasks main",
         "--view sequence --max-messages 5 --to 2ms --exclude x",
-        "--view gantt --states asyncio --from 1ms",
-        "--view tasks --states seed002 --tasks main",
-        "--view advise --title T --max-chars 2000",
+        "--view gantt --states asyncio --from 1ms --counts --max-rows 3",
+        "--view tasks --states seed002 --tasks main --from 1ms --max-nodes 3",
+        "--view advise --title T --max-chars 2000 --from 1ms",
     };
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         cr_expect_eq(run("render %s " GATHER, yes[i]), 0, "%s: %s", yes[i], err_text);
     /* The help lists the same table. */
     cr_expect_eq(run("render --help"), 0);
-    cr_expect(strstr(out_text, "--counts            state\n") != NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "--counts            state and gantt\n") != NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "--max-rows          gantt\n") != NULL, "%s", out_text);
     cr_expect(strstr(out_text, "--max-messages      sequence\n") != NULL, "%s", out_text);
+}
+
+/* The cap options (issue 14): documented, positive counts only, and honoured
+ * by the tasks view (the other caps are wired by their views). */
+Test(cli, cap_options)
+{
+    static const char *const caps[] = {"--max-nodes", "--max-children",
+        "--max-groups", "--max-members", "--max-causes", "--max-rows",
+        "--max-participants"};
+    /* the view that honours each */
+    static const char *const views[] = {"tasks", "tasks", "tasks", "tasks",
+        "state", "gantt", "sequence"};
+    cr_expect_eq(run("help render"), 0);
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        cr_expect(strstr(out_text, caps[i]) != NULL, "help lacks %s", caps[i]);
+        char *help = out_text;
+        out_text = NULL;
+        cr_expect_eq(run("render --view %s %s 0 " GATHER, views[i], caps[i]), 2,
+                     "%s 0", caps[i]);
+        cr_expect(strstr(err_text, "expects a positive number") != NULL, "%s", err_text);
+        cr_expect_eq(run("render --view %s %s many " GATHER, views[i], caps[i]), 2,
+                     "%s many", caps[i]);
+        cr_expect_eq(run("render --view %s %s 3 " GATHER, views[i], caps[i]), 0,
+                     "%s 3: %s", caps[i], err_text);
+        free(out_text);
+        out_text = help;
+    }
+    cr_expect_eq(run("render --view tasks --max-nodes 1 " GATHER), 0);
+    cr_expect(strstr(out_text, "not shown") != NULL, "%s", out_text);
 }

@@ -364,3 +364,61 @@ Test(walk, spill_replay_matches_yaml)
         for (int v = 0; v < LMR_VIEW__COUNT; v++)
             render_both(files[f], (lmr_view)v);
 }
+
+/* What the views need to tell the truth about groups and causes
+ * (tests/data/views/causes.yaml). */
+Test(model, group_tally_counts_members_not_the_group)
+{
+    lmr__model m;
+    load("tests/data/views/causes.yaml", &m);
+    cr_assert_eq(m.ngroups, 3);
+    lmr__tally t;
+    const lmr__group *tg = lmr__model_group(&m, 1, 1);
+    cr_assert_not_null(tg);
+    cr_expect_str_eq(tg->outcome, "failed");
+    cr_expect_str_eq(tg->error, "LM_EUSER");
+    lmr__group_tally(&m, tg, -1, &t);
+    cr_expect_eq(t.failed, 1);
+    cr_expect_eq(t.cancelled, 2);
+    cr_expect_eq(t.done, 0);
+    cr_assert_not_null(t.first_failed);
+    cr_expect_str_eq(t.first_failed->name, "tg fails");
+    cr_expect_str_eq(t.first_failed->message, "disk full");
+    cr_expect_str_eq(t.first_failed->error, "LM_EUSER");
+    /* wait(FIRST_COMPLETED): at its return quick was done and slow
+     * pending, although slow is cancelled at the same virtual time */
+    const lmr__group *w = lmr__model_group(&m, 1, 2);
+    lmr__group_tally(&m, w, -1, &t);
+    cr_expect_eq(t.returned_done, 1);
+    cr_expect_eq(t.returned_pending, 1);
+    cr_expect_eq(t.done, 1);
+    cr_expect_eq(t.cancelled, 1);
+    /* as seen at 15 ms: nothing had ended, nothing returned */
+    lmr__group_tally(&m, w, 15000000, &t);
+    cr_expect_eq(t.unfinished, 2);
+    cr_expect_eq(t.returned_done + t.returned_pending, 0);
+    const lmr__group *wf = lmr__model_group(&m, 1, 3);
+    lmr__group_tally(&m, wf, -1, &t);
+    cr_expect_eq(t.timed_out, 1);
+    lmr__model_free(&m);
+}
+
+Test(model, cancel_records_who_when_and_why)
+{
+    lmr__model m;
+    load("tests/data/views/causes.yaml", &m);
+    const lmr__task *sib = lmr__model_task(&m, 1, 3);
+    cr_expect_eq(sib->cancelled_by, 2, "cancelled BY the failing member");
+    cr_expect_str_eq(sib->cancel_reason, "group");
+    cr_expect_eq(sib->t_cancel, 10000000);
+    const lmr__task *slow = lmr__model_task(&m, 1, 6);
+    cr_expect_eq(slow->cancelled_by, 1);
+    cr_expect_str_eq(slow->cancel_reason, "explicit");
+    cr_expect(!slow->timed_out);
+    const lmr__task *call = lmr__model_task(&m, 1, 7);
+    cr_expect(call->timed_out);
+    const lmr__task *q = lmr__model_task(&m, 1, 5);
+    cr_expect_eq(q->t_cancel, -1, "never cancelled");
+    cr_expect_null(q->message);
+    lmr__model_free(&m);
+}

@@ -545,7 +545,9 @@ Test(hooks, state_counts_causes)
     const char *s = f.buf.data;
     cr_expect(strstr(s, "    state \"Suspended\" as s4\n"), "%s", s);
     cr_expect(strstr(s, "    s3 --> s4: await queue #40;10#41;\n"), "%s", s);
-    cr_expect(strstr(s, "    s4 --> s2: queue #40;10#41;\n"), "%s", s);
+    /* seed002 comes from an asyncio doc: its edges speak asyncio */
+    cr_expect(strstr(s, "    s4 --> s2: queue ready #40;10#41;\n"), "%s", s);
+    cr_expect(strstr(s, "    s2 --> s3: loop runs it #40;10#41;\n"), "%s", s);
     lmr_buf_free(&f.buf);
 }
 
@@ -576,4 +578,347 @@ Test(views, gantt_places_instant_tasks_at_their_time)
     cr_assert_geq(start, 3999, "instant task drawn at %ld: %.60s", start, bar);
     cr_assert_eq(end, start + 1);
     lmr_buf_free(&out);
+}
+
+/* --- truth, words, caps, windows: flowchart, state and tasks (issues 13,
+ * 14). tests/data/views/causes.yaml: a task group whose member "tg fails"
+ * fails and its siblings are cancelled BY it; wait(FIRST_COMPLETED) after
+ * which main cancels "slow" itself; wait_for whose 5 ms deadline cancels
+ * "slow call". ---------------------------------------------------------- */
+
+#define CAUSES "tests/data/views/causes.yaml"
+
+/* Renders through the library; the caller frees. */
+static char *render_with(const char *path, lmr_options *o)
+{
+    lmr_buf out = {0};
+    o->quiet = 1;
+    cr_assert_eq(render(path, o, &out), 0);
+    return out.data ? out.data : calloc(1, 1);
+}
+
+/* The line of s that contains `needle` (static copy; "" when none). */
+static const char *line_with(const char *s, const char *needle)
+{
+    static char buf[2048];
+    const char *p = strstr(s, needle);
+    buf[0] = '\0';
+    if (!p)
+        return buf;
+    const char *a = p, *b = p;
+    while (a > s && a[-1] != '\n')
+        a--;
+    while (*b && *b != '\n')
+        b++;
+    size_t n = (size_t)(b - a) < sizeof buf - 1 ? (size_t)(b - a) : sizeof buf - 1;
+    memcpy(buf, a, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static lmr_options opts_for(lmr_view v)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = v;
+    return o;
+}
+
+Test(truth, group_node_counts_its_members_outcomes)
+{
+    lmr_options o = opts_for(LMR_VIEW_TASKS);
+    char *s = render_with(CAUSES, &o);
+    const char *g1 = line_with(s, "g1{{");
+    cr_expect(strstr(g1, "1 failed#44; 2 cancelled"), "%s", g1);
+    cr_expect(strstr(g1, "raised disk full"), "the error the group raised: %s", g1);
+    cr_expect(!strstr(s, "members failed") && !strstr(s, "members ok"), "%s", s);
+    const char *g2 = line_with(s, "g2{{");
+    cr_expect(strstr(g2, "1 cancelled#44; 1 done"), "%s", g2);
+    cr_expect(strstr(g2, "returned 1 done#44; 1 pending"), "wait()'s sets: %s", g2);
+    const char *g3 = line_with(s, "g3{{");
+    cr_expect(strstr(g3, "1 timed out"), "%s", g3);
+    free(s);
+}
+
+Test(truth, cancellations_name_who_and_why_in_the_tasks_view)
+{
+    lmr_options o = opts_for(LMR_VIEW_TASKS);
+    char *s = render_with(CAUSES, &o);
+    const char *a = line_with(s, "t3[");
+    cr_expect(strstr(a, "cancelled<br/>by tg fails<br/>a sibling that failed"), "%s", a);
+    const char *slow = line_with(s, "t6[");
+    cr_expect(strstr(slow, "by main<br/>after wait#40;#41; returned"),
+              "the program cancelled it, not wait(): %s", slow);
+    const char *call = line_with(s, "t7[");
+    cr_expect(strstr(call, "timed out<br/>by the wait#95;for deadline"), "%s", call);
+    /* lm_fail's message, not the error's name */
+    cr_expect(strstr(line_with(s, "t2["), "failed: disk full"), "%s", s);
+    cr_expect(!strstr(s, "LM#95;EUSER"), "%s", s);
+    free(s);
+}
+
+Test(truth, a_member_hangs_from_its_group_only)
+{
+    lmr_options o = opts_for(LMR_VIEW_TASKS);
+    char *s = render_with(CAUSES, &o);
+    cr_expect(strstr(s, "    g1 -.-> t2\n") && strstr(s, "    t1 -.-> g1\n"), "%s", s);
+    cr_expect(!strstr(s, "    t1 --> t2\n"), "duplicate parent edge: %s", s);
+    /* one root: no loop node, no legend, nothing floating; everything is
+     * drawn, so no lifetimes widen the nodes */
+    cr_expect(!strstr(s, "lp1") && !strstr(s, "legend"), "%s", s);
+    cr_expect(!strstr(s, "done after"), "%s", s);
+    free(s);
+}
+
+Test(words, state_edges_speak_asyncio)
+{
+    lmr_options o = opts_for(LMR_VIEW_STATE);
+    o.states = "asyncio";
+    o.max_causes = 20; /* every cause named */
+    char *s = render_with(CAUSES, &o);
+    cr_expect(strstr(s, "    s1 --> s2: create#95;task#40;#41;\n"), "%s", s);
+    cr_expect(strstr(line_with(s, "s3 --> s7:"), "CancelledError at the await"), "%s", s);
+    cr_expect(strstr(line_with(s, "s4 --> s2:"), "TimeoutError to the caller"), "%s", s);
+    cr_expect(strstr(line_with(s, "s3 --> s6:"), "raises#58; disk full"), "%s", s);
+    cr_expect(strstr(line_with(s, "s3 --> s4:"), "await asyncio#46;sleep#40;#41;"), "%s", s);
+    /* wakes and cancellations name the task that caused them */
+    const char *wake = line_with(s, "s4 --> s2:");
+    cr_expect(strstr(wake, "group cancel#40;#41; by tg fails"), "%s", wake);
+    cr_expect(strstr(wake, "task#46;cancel#40;#41; by main"), "%s", wake);
+    cr_expect(strstr(wake, "quick done"), "%s", wake);
+    free(s);
+    o.states = NULL;
+    s = render_with(CAUSES, &o);
+    cr_expect(!strstr(s, "create#95;task"), "asyncio words only with --states asyncio: %s", s);
+    cr_expect(strstr(line_with(s, "s4 --> s2:"), "group cancel by tg fails"), "%s", s);
+    free(s);
+}
+
+Test(caps, max_causes_folds_named_causes_into_generic_ones)
+{
+    lmr_options o = opts_for(LMR_VIEW_STATE);
+    o.max_causes = 2;
+    char *s = render_with(CAUSES, &o);
+    const char *wake = line_with(s, "s4 --> s2:");
+    cr_expect(strstr(wake, "other causes #40;"), "%s", wake);
+    cr_expect(!strstr(wake, " by "), "generic causes name nobody: %s", wake);
+    free(s);
+    char *cli = run_cli("render -q --view state --max-causes 2 " CAUSES);
+    if (cli) {
+        lmr_options o2 = opts_for(LMR_VIEW_STATE);
+        o2.max_causes = 2;
+        char *lib = render_with(CAUSES, &o2);
+        cr_expect_str_eq(cli, lib);
+        free(lib);
+        free(cli);
+    }
+}
+
+/* A flat trace: main gathers `tasks` workers; every 7th fails. */
+static char *flat_trace(int tasks)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/loopmaid-flat-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    write_big(path, tasks, 2);
+    return path;
+}
+
+Test(caps, tasks_view_keeps_failures_first_under_max_nodes)
+{
+    char *path = flat_trace(60);
+    lmr_options o = opts_for(LMR_VIEW_TASKS);
+    o.max_nodes = 6;
+    o.max_children = 5;
+    char *s = render_with(path, &o);
+    /* main + 5 children: failed workers (every 7th: 7, 14, 21) and the
+     * slowest (the last to finish: 61, 60) take turns, before any other */
+    size_t nodes = 0;
+    for (const char *p = s; (p = strstr(p, "\"]:::")); p++)
+        if (strncmp(p, "\"]:::more", 9) != 0)
+            nodes++;
+    cr_expect_eq(nodes, 6, "%s", s);
+    for (int w = 7; w <= 21; w += 7) {
+        char want[64];
+        snprintf(want, sizeof want, "worker %d<br/>failed", w);
+        cr_expect(strstr(s, want), "failed worker %d is drawn first: %s", w, s);
+    }
+    cr_expect(strstr(s, "worker 61<br/>done after ") && strstr(s, "worker 60<br/>done after "),
+              "the slowest, with how long they lived: %s", s);
+    cr_expect(!strstr(s, "worker 2<br/>"), "%s", s);
+    /* what was left out is said: a fold with the outcomes (under the group
+     * its members hang from), and the caption */
+    cr_expect(strstr(s, "#8230; and 55 more tasks<br/>5 failed#44; 50 done"), "%s", s);
+    cr_expect(strstr(s, "g1 -.-> f1"), "%s", s);
+    cr_expect(strstr(s, "not shown#58; 55 of 61 tasks"), "%s", s);
+    char args[256];
+    snprintf(args, sizeof args, "render -q --view tasks --max-nodes 6 --max-children 5 %s",
+             path);
+    char *cli = run_cli(args);
+    if (cli) {
+        cr_expect_str_eq(cli, s);
+        free(cli);
+    }
+    free(s);
+    unlink(path);
+}
+
+Test(caps, ranking_puts_failed_cancelled_then_slowest_first)
+{
+    lmr__model m;
+    FILE *fp = fopen(CAUSES, "rb");
+    cr_assert(fp);
+    lmr_error e;
+    cr_assert_eq(lmr__model_build(fp, CAUSES, &m, NULL, &e), 0, "%s", e.msg);
+    fclose(fp);
+    lmr_options o;
+    lmr_options_init(&o);
+    size_t idx[16];
+    int tier[16];
+    size_t n = lmr__rank(&m, &o, idx, tier);
+    cr_assert_eq(n, 7);
+    cr_expect_str_eq(m.tasks[idx[0]].name, "tg fails");
+    cr_expect_eq(tier[0], LMR__INT_FAILED);
+    cr_expect_str_eq(m.tasks[idx[1]].name, "slow call");
+    cr_expect_eq(tier[1], LMR__INT_TIMED_OUT);
+    cr_expect_eq(tier[2], LMR__INT_CANCELLED);
+    cr_expect_str_eq(m.tasks[idx[2]].name, "tg sib A");
+    /* then the slowest: main lived 25 ms; the kinds take turns */
+    cr_expect_str_eq(m.tasks[idx[3]].name, "main");
+    cr_expect_eq(tier[3], LMR__INT_SLOW);
+    cr_expect_eq(tier[4], LMR__INT_CANCELLED);
+    cr_expect_eq(tier[5], LMR__INT_SLOW);
+    cr_expect_str_eq(m.tasks[idx[5]].name, "quick");
+    cr_expect_eq(tier[6], LMR__INT_CANCELLED);
+    /* a window that ends before the failure: no longer ranked as failed */
+    o.to = 5000000;
+    n = lmr__rank(&m, &o, idx, tier);
+    cr_expect_eq(n, 4);
+    cr_expect_neq(tier[0], LMR__INT_FAILED);
+    lmr__model_free(&m);
+}
+
+Test(window, state_view_starts_where_tasks_were)
+{
+    lmr_options o = opts_for(LMR_VIEW_STATE);
+    o.from = 15000000;
+    char *s = render_with(CAUSES, &o);
+    /* at 15 ms main, quick and slow are all awaiting (wait()) */
+    cr_expect(strstr(s, "    [*] --> s4: 3 tasks here at 15 ms\n"), "%s", s);
+    cr_expect(strstr(s, "window 15 ms to 25 ms of the run"), "%s", s);
+    cr_expect(!strstr(s, "not finished at"), "no --to: the run's end: %s", s);
+    /* only "slow call" was spawned inside the window */
+    cr_expect(strstr(s, "    [*] --> s1\n"), "%s", s);
+    cr_expect(!strstr(s, "tg fails"), "events before the window are not drawn: %s", s);
+    /* durations clipped to the window: quick awaited from 15 to 20 ms */
+    cr_expect(strstr(s, "longest 5000 us in"), "%s", s);
+    free(s);
+}
+
+Test(window, state_view_says_what_is_open_at_the_window_end)
+{
+    lmr_options o = opts_for(LMR_VIEW_STATE);
+    o.from = 15000000;
+    o.to = 22000000;
+    char *s = render_with(CAUSES, &o);
+    /* at 22 ms main awaits wait_for and slow call awaits its read */
+    cr_expect(strstr(s, "window 15 ms to 22 ms of the run<br/>2 tasks not finished at 22 ms"),
+              "%s", s);
+    free(s);
+}
+
+Test(window, tasks_view_honours_the_window)
+{
+    lmr_options o = opts_for(LMR_VIEW_TASKS);
+    o.to = 15000000;
+    char *s = render_with(CAUSES, &o);
+    cr_expect(!strstr(s, "slow call"), "spawned after the window: %s", s);
+    cr_expect(strstr(line_with(s, "t1["), "still alive at window end"), "%s", s);
+    cr_expect(strstr(line_with(s, "t6["), "still alive at window end"),
+              "slow is cancelled only at 20 ms: %s", s);
+    cr_expect(strstr(line_with(s, "t2["), "failed: disk full"), "%s", s);
+    cr_expect(strstr(s, "tasks alive from 0 ns to 15 ms"), "the window is said: %s", s);
+    free(s);
+}
+
+Test(window, flowchart_counts_inside_the_window_and_says_so)
+{
+    lmr_options o = opts_for(LMR_VIEW_FLOWCHART);
+    char *all = render_with(CAUSES, &o);
+    cr_expect(strstr(line_with(all, "TICK["), "3 ticks in 25 ms"), "%s", all);
+    cr_expect(strstr(line_with(all, "POLL["), "clock advanced 25 ms"),
+              "the virtual clock's jumps, not 'waited 0 ns': %s", all);
+    o.from = 15000000;
+    char *s = render_with(CAUSES, &o);
+    cr_expect(strstr(line_with(s, "TICK["), "1 ticks in 10 ms<br/>window 15 ms to 25 ms"),
+              "%s", s);
+    cr_expect(strstr(line_with(s, "POLL["), "1 polls<br/>clock advanced 5000 us"),
+              "%s", s);
+    free(s);
+    free(all);
+}
+
+Test(window, empty_selections_are_said_on_stderr)
+{
+    char *out = run_cli("render --view tasks --tasks '^nomatch$' " CAUSES " 2>&1 >/dev/null");
+    if (!out)
+        cr_skip_test("build/loopmaid not built");
+    cr_expect(strstr(out, "no task matches --tasks '^nomatch$' (7 tasks in the trace)"),
+              "%s", out);
+    free(out);
+    out = run_cli("render --view state --from 2s " CAUSES " 2>&1 >/dev/null");
+    cr_expect(strstr(out, "--from 2000 ms is after the end of the trace"), "%s", out);
+    free(out);
+    out = run_cli("render -q --view state --from 2s " CAUSES " 2>&1 >/dev/null");
+    cr_expect_str_eq(out, "", "-q silences it");
+    free(out);
+}
+
+/* Goldens of the three views on causes.yaml, library and CLI. */
+Test(views, golden_causes)
+{
+    static const struct {
+        const char *name, *view, *cli;
+        lmr_options o;
+    } cases[] = {
+        {"causes", "tasks", "", {.view = LMR_VIEW_TASKS, .to = -1}},
+        {"causes", "state", "", {.view = LMR_VIEW_STATE, .to = -1}},
+        {"causes", "flowchart", "", {.view = LMR_VIEW_FLOWCHART, .to = -1}},
+        {"causes-asyncio", "state", "--states asyncio --counts",
+         {.view = LMR_VIEW_STATE, .to = -1, .states = "asyncio", .counts = 1}},
+        {"causes-asyncio", "tasks", "--states asyncio",
+         {.view = LMR_VIEW_TASKS, .to = -1, .states = "asyncio"}},
+        {"causes-window", "state", "--from 15ms --to 22ms",
+         {.view = LMR_VIEW_STATE, .from = 15000000, .to = 22000000}},
+        {"causes-window", "tasks", "--from 15ms --to 22ms",
+         {.view = LMR_VIEW_TASKS, .from = 15000000, .to = 22000000}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lmr_options o = cases[i].o;
+        char *got = render_with(CAUSES, &o);
+        char path[256];
+        snprintf(path, sizeof path, "tests/data/views/%s.%s.mmd", cases[i].name,
+                 cases[i].view);
+        if (getenv("LOOPMAID_UPDATE_GOLDEN")) {
+            FILE *f = fopen(path, "wb");
+            cr_assert(f);
+            fputs(got, f);
+            fclose(f);
+        }
+        char *want = slurp(path, NULL);
+        cr_assert(want, "missing golden %s (LOOPMAID_UPDATE_GOLDEN=1 writes it)", path);
+        cr_expect_str_eq(got, want, "%s differs", path);
+        char args[512];
+        snprintf(args, sizeof args, "render -q --view %s %s %s", cases[i].view,
+                 cases[i].cli, CAUSES);
+        char *cli = run_cli(args);
+        if (cli) {
+            cr_expect_str_eq(cli, want, "CLI output differs from %s", path);
+            free(cli);
+        }
+        free(want);
+        free(got);
+    }
 }
