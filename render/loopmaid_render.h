@@ -96,6 +96,7 @@ typedef struct lmr_options {
     size_t max_messages;    /* sequence: 0 = as many as max_chars allows */
     int64_t from, to;       /* time window in ns; to < 0 = no end */
     int counts;             /* state view: label edges with how often */
+    size_t max_rows;        /* gantt: at most N task rows; 0 = 30 */
     int quiet;              /* no warnings / progress on stderr */
 } lmr_options;
 
@@ -113,6 +114,15 @@ int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
  * the I/O-bound vs CPU-bound analysis. */
 int lmr_inspect_file(const char *path, int advise, FILE *out, FILE *warn,
                      lmr_error *err);
+/*
+ * The same summary appended to out, for the tasks o selects (o->tasks,
+ * o->exclude) and the time window o->from / o->to (durations clipped to
+ * it), as plain text or, with o->format == LMR_FORMAT_MD, as Markdown.
+ * Other options are ignored. o == NULL: defaults. Returns 0 or a negative
+ * code with *err filled in (out then holds nothing new).
+ */
+int lmr_inspect(const char *path, const lmr_options *o, int advise,
+                lmr_buf *out, FILE *warn, lmr_error *err);
 
 /*
  * The whole CLI: `loopmaid render|inspect|build|help|version ...`.

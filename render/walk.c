@@ -169,7 +169,8 @@ static bool keep(const walker *w, const lmr__event *e)
     default:
         break;
     }
-    if (e->t < w->o->from || (w->o->to >= 0 && e->t > w->o->to))
+    if (!w->c.whole_time &&
+        (e->t < w->o->from || (w->o->to >= 0 && e->t > w->o->to)))
         return false;
     switch (e->kind) {
     case LMR__EV_SPAWN:
