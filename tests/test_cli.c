@@ -252,14 +252,17 @@ Test(cli, inspect_summary_and_advice)
                                "timeout), 0 unfinished") != NULL,
               "%s", out_text);
     cr_expect(strstr(out_text, "task 2 \"slow_query\" cancelled by task 1 "
-                               "\"main\" (timeout), ended cancelled") != NULL,
+                               "\"main\" (timeout: its deadline passed), "
+                               "ended cancelled at 5.0 ms") != NULL,
               "%s", out_text);
     cr_expect(strstr(out_text, "advice") == NULL);
     cr_expect_eq(run("inspect --advise " GATHER), 0);
     cr_expect(strstr(out_text, "advice") != NULL);
     cr_expect(strstr(out_text, "Waiting on I/O? yes") != NULL, "%s", out_text);
     cr_expect_eq(run("inspect tests/data/traces/failure.yaml"), 0);
-    cr_expect(strstr(out_text, "task 2 \"parse_config\": LM_EUSER") != NULL,
+    /* lm_fail's message, from the trace's `message`, beside the code. */
+    cr_expect(strstr(out_text, "task 2 \"parse_config\" at 1.0 ms: LM_EUSER "
+                               "(code -100): \"config.yaml:3: bad value\"") != NULL,
               "%s", out_text);
 }
 
