@@ -57,7 +57,11 @@ static const char usage_render[] =
     "  --max-messages N   sequence view: at most N messages\n"
     "  --from T, --to T   time window; T in ns or with a unit: 1500ns, 20us,\n"
     "                     3ms, 2s\n"
-    "  --counts           state view: label edges with how often\n"
+    "  --counts           state view: label edges with how often; gantt: the\n"
+    "                     times each task ran, beside its name\n"
+    "  --max-rows N       gantt: at most N task rows (default 30); failed,\n"
+    "                     cancelled and timed-out tasks first, then the\n"
+    "                     longest-lived; what is left out is said\n"
     "  -q, --quiet        no warnings or progress on stderr\n"
     "  -h, --help         this help\n"
     "\n"
@@ -246,7 +250,8 @@ static int write_stdout(const char *data, size_t len)
 
 enum {
     OPT_VIEW = 256, OPT_TASKS, OPT_EXCLUDE, OPT_TITLE, OPT_FORMAT, OPT_STATES,
-    OPT_MAX_CHARS, OPT_MAX_MESSAGES, OPT_FROM, OPT_TO, OPT_COUNTS, OPT_ADVISE
+    OPT_MAX_CHARS, OPT_MAX_MESSAGES, OPT_FROM, OPT_TO, OPT_COUNTS, OPT_ADVISE,
+    OPT_MAX_ROWS
 };
 
 /* getopt keeps global state; lmr_main may run many times in one process. */
@@ -280,6 +285,7 @@ static int cmd_render(int argc, char **argv)
         {"from", required_argument, NULL, OPT_FROM},
         {"to", required_argument, NULL, OPT_TO},
         {"counts", no_argument, NULL, OPT_COUNTS},
+        {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -361,6 +367,13 @@ static int cmd_render(int argc, char **argv)
             break;
         case OPT_COUNTS:
             o.counts = 1;
+            break;
+        case OPT_MAX_ROWS:
+            if (!parse_count(optarg, &o.max_rows) || !o.max_rows)
+                return usage_error(cmd,
+                                   "--max-rows expects a positive number, "
+                                   "not '%s'",
+                                   optarg);
             break;
         case 'q':
             o.quiet = 1;

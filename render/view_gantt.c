@@ -50,7 +50,10 @@
 #define CLOSE_RESERVE 500
 #define CHART_W 900        /* px: a docs page */
 #define RIGHT_PAD 75       /* Mermaid's default rightPadding */
-#define CHAR_PX 7          /* width of a character at fontSize 11, with margin */
+#define CHAR_PX 11         /* a character at fontSize 11, with Mermaid's
+                              own margins (measured: 9 still lets "wait" spill
+                              out of a 53 px bar) */
+#define NAME_CHAR_PX 7     /* a section name, for the label column */
 
 static const char *const await_on[] = {
     "sleep", "io", "task", "gather", "wait", "taskgroup", "wait_for",
@@ -281,11 +284,25 @@ static int64_t bar_px(const gt_data *d, int64_t a, int64_t b)
     return (b - a) * (CHART_W - d->left_px - RIGHT_PAD) / span;
 }
 
+/*
+ * Room for words to the right of a diamond ending at unit e. Mermaid puts
+ * text outside a bar on the right only when
+ * endX + textWidth + 1.5 * leftPadding <= width, else on the left (over the
+ * row's bars); its text measure runs about OUT_CHAR_PX per character.
+ */
+#define OUT_CHAR_PX 10
+static int64_t room_right(const gt_data *d, int64_t base, int64_t e)
+{
+    int64_t r = CHART_W - d->left_px * 3 / 2 - bar_px(d, base, e);
+    /* fitting() counts CHAR_PX per character: scale to Mermaid's measure. */
+    return r > 0 ? r * CHAR_PX / OUT_CHAR_PX : 0;
+}
+
 /* The first of the texts that fits in px (NULL-terminated), else "". */
 static const char *fitting(const char *const *texts, int64_t px)
 {
     for (; *texts; texts++)
-        if ((int64_t)cps(*texts) * CHAR_PX + 8 <= px)
+        if ((int64_t)cps(*texts) * CHAR_PX + 12 <= px)
             return *texts;
     return "";
 }
@@ -307,6 +324,30 @@ static void section(lmr__out *o, const char *name)
     lmr__puts(o, "\n");
 }
 
+/* A member of one of t's groups that failed no later than t ended: the
+ * reason a group cancelled t, when the trace names only the group's owner.
+ * Bounded work: skipped on traces with very many groups. */
+static const lmr__task *failed_sibling(const lmr__model *m, const lmr__task *t)
+{
+    if (m->ngroups > 100000)
+        return NULL;
+    for (size_t g = 0; g < m->ngroups; g++) {
+        const lmr__group *gr = &m->groups[g];
+        if (gr->loop != t->loop)
+            continue;
+        bool member = false;
+        for (size_t k = 0; k < gr->nmembers && !member; k++)
+            member = gr->members[k] == t->id;
+        for (size_t k = 0; member && k < gr->nmembers; k++) {
+            const lmr__task *s = lmr__model_task(m, t->loop, gr->members[k]);
+            if (s && s != t && s->state == LMR__ST_FAILED &&
+                s->t_end <= t->t_end)
+                return s;
+        }
+    }
+    return NULL;
+}
+
 /* How a task ended, in words: what a reader asks first. */
 static void end_words(const lmr__model *m, const lmr__task *t, const char *why,
                       char *dst, size_t n)
@@ -324,6 +365,8 @@ static void end_words(const lmr__model *m, const lmr__task *t, const char *why,
         snprintf(dst, n, "timed out: the deadline passed");
     else if (strcmp(r, "group") == 0 && by && by->state == LMR__ST_FAILED)
         snprintf(dst, n, "cancelled: %s failed", byname);
+    else if (strcmp(r, "group") == 0 && (by = failed_sibling(m, t)) != NULL)
+        snprintf(dst, n, "cancelled: %s failed", by->name ? by->name : "a task");
     else if (strcmp(r, "group") == 0)
         snprintf(dst, n, "cancelled by its group");
     else if (strcmp(r, "shutdown") == 0)
@@ -361,7 +404,7 @@ static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
     if (bad) {
         end_words(m, t, r->why, end, sizeof end);
         end_at = (t->t_end - m->t_first) / d->u;
-        int64_t room = bar_px(d, end_at, base + span_u) - 20;
+        int64_t room = room_right(d, base, end_at + 1);
         const char *shortw = t->state == LMR__ST_FAILED ? "failed"
                              : t->timed_out ? "timed out" : "cancelled";
         end_text = fitting((const char *[]){end, shortw, NULL}, room);
@@ -379,6 +422,7 @@ static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
     }
     section(&l, name);
     size_t nbars = 0;
+    int64_t last_e = 0;
     for (int bin = 0; bin < BINS;) {
         int k = dominant(r, bin);
         int stop = bin + 1;
@@ -388,8 +432,12 @@ static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
             int64_t a = base + (int64_t)bin * d->q / d->u;
             int64_t e = stop == BINS ? base + (d->t1 - d->t0) / d->u
                                      : base + (int64_t)stop * d->q / d->u;
+            if (bad && e > end_at)
+                e = end_at; /* slices round up: never past the end */
             if (e <= a)
                 e = a + 1;
+            if (e > last_e)
+                last_e = e;
             int64_t px = bar_px(d, a, e);
             nbars++;
             if (k == K_RUN) {
@@ -433,8 +481,12 @@ static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
                      "milestone", ++*id, a, a + 1);
         }
     }
-    if (bad)
-        bar_line(&l, end_text, "crit, milestone", ++*id, end_at, end_at + 1);
+    if (bad) {
+        /* Not before the last bar, or compact mode would stack it on a
+         * second line of the row. */
+        int64_t at = end_at > last_e ? end_at : last_e;
+        bar_line(&l, end_text, "crit, milestone", ++*id, at, at + 1);
+    }
     return nbars;
 }
 
@@ -486,7 +538,7 @@ static int gt_end(lmr__render_ctx *c)
         if (w > widest)
             widest = w;
     }
-    d->left_px = (int)(widest * CHAR_PX * 9 / 10) + 16;
+    d->left_px = (int)(widest * NAME_CHAR_PX) + 12;
     if (d->left_px < 75)
         d->left_px = 75;
 
@@ -613,19 +665,25 @@ static int gt_end(lmr__render_ctx *c)
     o->reserve = 0;
     if (rows_shown < d->eligible || merged) {
         section(o, "Not shown");
+        int64_t px = bar_px(d, base, base + span_u);
         if (rows_shown < d->eligible) {
             snprintf(txt, sizeof txt,
-                     "\xE2\x80\xA6 %zu more tasks not shown; kept: %zu failed "
-                     "or cancelled, then the longest-lived",
+                     "\xE2\x80\xA6 %zu more tasks not shown; kept first: %zu "
+                     "failed or cancelled, then the longest-lived",
                      d->eligible - rows_shown, bad_shown);
-            bar_line(o, txt, "done", ++id, base, base + span_u);
+            snprintf(d2, sizeof d2, "\xE2\x80\xA6 %zu more tasks not shown",
+                     d->eligible - rows_shown);
+            bar_line(o, fitting((const char *[]){txt, d2, NULL}, px), "done",
+                     ++id, base, base + span_u);
         }
         if (merged) {
             lmr__fmt_dur(d1, sizeof d1, d->q);
             snprintf(txt, sizeof txt,
                      "%" PRIu64 " stretches shorter than a %s slice folded",
                      merged, d1);
-            bar_line(o, txt, "done", ++id, base, base + span_u);
+            snprintf(d2, sizeof d2, "%" PRIu64 " stretches folded", merged);
+            bar_line(o, fitting((const char *[]){txt, d2, NULL}, px), "done",
+                     ++id, base, base + span_u);
         }
     }
     free_rows(d);
