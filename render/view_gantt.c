@@ -565,8 +565,7 @@ static int gt_end(lmr__render_ctx *c)
                  virt ? " of virtual time" : "");
     } else {
         snprintf(txt, sizeof txt, "total %s%s", d1,
-                 virt ? " (virtual clock: work on the loop or in threads "
-                        "takes no time)" : "");
+                 virt ? " (virtual clock: thread work takes no time)" : "");
     }
     snprintf(d3, sizeof d3, "total %s", d1);
     bar_line(o, fitting((const char *[]){txt, d3, d1, NULL},
