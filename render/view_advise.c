@@ -117,9 +117,25 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
     node(o, "THREAD", "[", "]", (const char *[]){"Use threading", "with locks", NULL});
     node(o, "MULTI", "[", "]",
          (const char *[]){"Use multiprocessing", "One process per core", NULL});
+    /* The sentence, one clause a line (at ": " and "; "), so the node stays
+     * narrow and nothing is cut. */
     snprintf(l3, sizeof l3, "This trace: %s", lmr__advise_text(a.verdict));
-    node(o, "VERDICT", "[", "]",
-         (const char *[]){full ? l3 : "This trace", NULL});
+    const char *parts[8] = {NULL};
+    size_t np = 0;
+    for (char *p = l3; p && np < 7;) {
+        parts[np++] = p;
+        char *colon = strstr(p, ": "), *semi = strstr(p, "; ");
+        char *cut = !colon ? semi : !semi ? colon : colon < semi ? colon : semi;
+        if (!cut)
+            break;
+        cut[*cut == ':' ? 1 : 0] = '\0'; /* a colon stays, a semicolon goes */
+        p = cut + 2;
+    }
+    if (!full) {
+        parts[0] = "This trace";
+        parts[1] = NULL;
+    }
+    lmr__node(o, "VERDICT", "[", "]", parts, 160);
     /* Edge order matters: linkStyle below refers to these indexes. */
     lmr__puts(o, "    START --> Q1\n");                 /* 0 */
     edge(o, "Q1", "Yes", "Q2");                         /* 1 */
