@@ -9,7 +9,7 @@
  * is almost always idle, and the timer fires dozens of times, yet the
  * program is CPU-bound: its time goes to the pool. `loopmaid inspect
  * --advise` and `render --view advise` must say so (the heartbeat must not
- * turn it into "I/O-bound"); tests/data/examples/offload.real.yaml is one
+ * turn it into "I/O-bound"); tests/data/advise/offload.real.yaml is one
  * such run, recorded with the real clock.
  *
  *   LOOPMAID_TRACE=offload.yaml build/examples/offload      # real clock

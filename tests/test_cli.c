@@ -310,13 +310,13 @@ Test(cli, inspect_selection_window_format_and_output)
 /* advise: verdicts on real-clock runs, through the CLI. */
 Test(cli, inspect_advise_classifies_real_runs)
 {
-    cr_expect_eq(run("inspect --advise tests/data/examples/fetch.real.yaml"), 0);
+    cr_expect_eq(run("inspect --advise tests/data/advise/fetch.real.yaml"), 0);
     cr_expect(strstr(out_text, "=> I/O-bound with several operations in flight") != NULL,
               "%s", out_text);
-    cr_expect_eq(run("inspect --advise tests/data/examples/offload.real.yaml"), 0);
+    cr_expect_eq(run("inspect --advise tests/data/advise/offload.real.yaml"), 0);
     cr_expect(strstr(out_text, "=> CPU-bound, and the work already runs in the thread "
                                "pool") != NULL, "%s", out_text);
-    cr_expect_eq(run("inspect --advise tests/data/examples/crunch.real.yaml"), 0);
+    cr_expect_eq(run("inspect --advise tests/data/advise/crunch.real.yaml"), 0);
     cr_expect(strstr(out_text, "=> CPU-bound on the loop thread") != NULL, "%s", out_text);
     cr_expect(strstr(out_text, "(it blocked the loop)") != NULL, "%s", out_text);
 }

@@ -591,11 +591,11 @@ Test(advise, verdicts_on_real_traces)
         golden g;
         const char *path_class, *verdict;
     } cases[] = {
-        {{"tests/data/examples/fetch.real.yaml", "fetch-real", "", NULL, NULL, 0},
+        {{"tests/data/advise/fetch.real.yaml", "fetch-real", "", NULL, NULL, 0},
          "class ASYNC path", "I#47;O#45;bound with several operations"},
-        {{"tests/data/examples/offload.real.yaml", "offload-real", "", NULL, NULL, 0},
+        {{"tests/data/advise/offload.real.yaml", "offload-real", "", NULL, NULL, 0},
          "class Q4 path", "already runs in the thread pool"},
-        {{"tests/data/examples/crunch.real.yaml", "crunch-real", "", NULL, NULL, 0},
+        {{"tests/data/advise/crunch.real.yaml", "crunch-real", "", NULL, NULL, 0},
          "class Q4 path", "CPU#45;bound on the loop thread"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -623,7 +623,7 @@ Test(advise, timers_beside_pool_work_do_not_hide_it)
     lmr_buf out = {0};
     lmr_options o;
     lmr_options_init(&o);
-    cr_assert_eq(lmr_inspect("tests/data/examples/offload.real.yaml", &o, 1,
+    cr_assert_eq(lmr_inspect("tests/data/advise/offload.real.yaml", &o, 1,
                              &out, NULL, NULL), 0);
     cr_expect(strstr(out.data, "Waiting on I/O? no -> CPU-heavy? yes") != NULL,
               "%s", out.data);
