@@ -194,6 +194,34 @@ void lmr__analysis_finish(lmr__analysis *a, lmr__advice *out)
     free(a);
 }
 
+/* See lmr_internal.h. The trace may name the group's owner as the
+ * canceller: then the cause is a failed member of one of t's groups. */
+const lmr__task *lmr__group_culprit(const lmr__model *m, const lmr__task *t)
+{
+    if (t->cancelled_by && t->cancelled_by != t->id) {
+        const lmr__task *by = lmr__model_task(m, t->loop, t->cancelled_by);
+        if (by && by->state == LMR__ST_FAILED)
+            return by;
+    }
+    if (m->ngroups > 100000)
+        return NULL;
+    for (size_t g = 0; g < m->ngroups; g++) {
+        const lmr__group *gr = &m->groups[g];
+        if (gr->loop != t->loop)
+            continue;
+        bool member = false;
+        for (size_t k = 0; k < gr->nmembers && !member; k++)
+            member = gr->members[k] == t->id;
+        for (size_t k = 0; member && k < gr->nmembers; k++) {
+            const lmr__task *s = lmr__model_task(m, t->loop, gr->members[k]);
+            if (s && s != t && s->state == LMR__ST_FAILED &&
+                s->t_end <= t->t_end)
+                return s;
+        }
+    }
+    return NULL;
+}
+
 const char *lmr__advise_text(lmr__verdict v)
 {
     switch (v) {

@@ -239,6 +239,15 @@ static void task_ref(em *e, const lmr__model *m, const lmr__task *t)
                shown(e, t->name, nb, sizeof nb));
 }
 
+/* A cancel request worth listing: not one a task "made" on itself as it
+ * ended some other way (older tracers recorded a failing task-group child
+ * so; a member that ended is never cancelled, it cancels its siblings). */
+static bool listed_cancel(const lmr__task *t)
+{
+    return t->cancel_reason &&
+           !(t->cancelled_by == t->id && t->state != LMR__ST_CANCELLED);
+}
+
 /* Why a cancellation happened, in words (docs/trace-format.md 4.4). */
 static const char *cause_words(const char *reason)
 {
@@ -480,13 +489,13 @@ static void summary(em *e, const char *name, const lmr__model *m,
 
     size_t ncancel = 0;
     for (size_t i = 0; i < m->ntasks; i++)
-        ncancel += sel[i] && m->tasks[i].cancel_reason != NULL;
+        ncancel += sel[i] && listed_cancel(&m->tasks[i]);
     if (ncancel) {
         em_section(e, "cancellations (what cancelled what, and why)");
         size_t k = 0;
         for (size_t i = 0; i < m->ntasks; i++) {
             const lmr__task *t = &m->tasks[i];
-            if (!sel[i] || !t->cancel_reason)
+            if (!sel[i] || !listed_cancel(t))
                 continue;
             if (k++ == LISTED) {
                 em_item(e, "... %zu more", ncancel - LISTED);
@@ -504,7 +513,16 @@ static void summary(em *e, const char *name, const lmr__model *m,
                 em_add(e, "itself");
             else
                 em_add(e, "the loop");
-            em_add(e, " (%s), ", cause_words(t->cancel_reason));
+            const lmr__task *culprit =
+                t->cancel_reason && strcmp(t->cancel_reason, "group") == 0
+                    ? lmr__group_culprit(m, t) : NULL;
+            if (culprit) {
+                em_add(e, " (group: ");
+                task_ref(e, m, culprit);
+                em_add(e, " failed), ");
+            } else {
+                em_add(e, " (%s), ", cause_words(t->cancel_reason));
+            }
             if (t->t_end >= 0)
                 em_add(e, "ended %s at %s\n", st_names[t->state],
                        dur(t->t_end - m->t_first, b1, sizeof b1));

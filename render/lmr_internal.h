@@ -371,6 +371,14 @@ void lmr__analysis_event(lmr__analysis *a, const lmr__event *ev);
 void lmr__analysis_finish(lmr__analysis *a, lmr__advice *out);
 /* One sentence for a verdict (static text). */
 const char *lmr__advise_text(lmr__verdict v);
+/*
+ * The task whose failure made a group cancel t (reason `group`): the
+ * canceller when it failed, else a member of one of t's groups that failed
+ * no later than t ended; NULL when none (or the trace has over 100,000
+ * groups: the search is bounded). Shared by gantt and inspect so both name
+ * the same cause.
+ */
+const lmr__task *lmr__group_culprit(const lmr__model *m, const lmr__task *t);
 
 /* ------------------------------------------------------------------------ */
 /* Renderers and the shared walker (walk.c)                                  */

@@ -324,30 +324,6 @@ static void section(lmr__out *o, const char *name)
     lmr__puts(o, "\n");
 }
 
-/* A member of one of t's groups that failed no later than t ended: the
- * reason a group cancelled t, when the trace names only the group's owner.
- * Bounded work: skipped on traces with very many groups. */
-static const lmr__task *failed_sibling(const lmr__model *m, const lmr__task *t)
-{
-    if (m->ngroups > 100000)
-        return NULL;
-    for (size_t g = 0; g < m->ngroups; g++) {
-        const lmr__group *gr = &m->groups[g];
-        if (gr->loop != t->loop)
-            continue;
-        bool member = false;
-        for (size_t k = 0; k < gr->nmembers && !member; k++)
-            member = gr->members[k] == t->id;
-        for (size_t k = 0; member && k < gr->nmembers; k++) {
-            const lmr__task *s = lmr__model_task(m, t->loop, gr->members[k]);
-            if (s && s != t && s->state == LMR__ST_FAILED &&
-                s->t_end <= t->t_end)
-                return s;
-        }
-    }
-    return NULL;
-}
-
 /* How a task ended, in words: what a reader asks first. */
 static void end_words(const lmr__model *m, const lmr__task *t, const char *why,
                       char *dst, size_t n)
@@ -363,9 +339,7 @@ static void end_words(const lmr__model *m, const lmr__task *t, const char *why,
     const char *byname = by && by->name ? by->name : "a task";
     if (t->timed_out || strcmp(r, "timeout") == 0)
         snprintf(dst, n, "timed out: the deadline passed");
-    else if (strcmp(r, "group") == 0 && by && by->state == LMR__ST_FAILED)
-        snprintf(dst, n, "cancelled: %s failed", byname);
-    else if (strcmp(r, "group") == 0 && (by = failed_sibling(m, t)) != NULL)
+    else if (strcmp(r, "group") == 0 && (by = lmr__group_culprit(m, t)) != NULL)
         snprintf(dst, n, "cancelled: %s failed", by->name ? by->name : "a task");
     else if (strcmp(r, "group") == 0)
         snprintf(dst, n, "cancelled by its group");
