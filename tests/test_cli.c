@@ -277,6 +277,10 @@ Test(cli, inspect_selection_window_format_and_output)
     cr_expect(strstr(out_text, "task 8 \"fail-fast B\" at 40.0 ms: LM_EUSER (code -100): "
                                "\"B failed\"") != NULL, "%s", out_text);
     cr_expect(strstr(out_text, "gather A") == NULL, "%s", out_text);
+    /* The cause of a group's cancellation is the member that failed. */
+    cr_expect(strstr(out_text, "task 7 \"fail-fast A\" cancelled by task 6 \"gather "
+                               "fail-fast\" (group: task 8 \"fail-fast B\" failed), "
+                               "ended cancelled at 40.0 ms") != NULL, "%s", out_text);
     cr_expect_eq(run("inspect --exclude . tests/data/examples/groups.yaml"), 0);
     cr_expect(strstr(out_text, "tasks: 0 (of 29") != NULL, "%s", out_text);
     /* --from/--to: durations clipped to the window. */
