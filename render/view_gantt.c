@@ -618,14 +618,25 @@ static int gt_end(lmr__render_ctx *c)
     size_t budget_used = lmr__used(o);
     size_t room = lmr__budget(o) > budget_used + o->reserve
                       ? lmr__budget(o) - budget_used - o->reserve : 0;
-    for (int prio = 0; prio < 2; prio++)
-        for (size_t i = 0; i < d->nrows; i++) {
-            gt_row *r = &d->rows[i];
-            if (r->prio != prio || r->text.len > room)
+    /* By interest again: ended badly, then the longest-lived. */
+    cand *order = malloc((d->nrows ? d->nrows : 1) * sizeof *order);
+    if (!order) {
+        o->err = LMR_ENOMEM;
+    } else {
+        for (size_t i = 0; i < d->nrows; i++)
+            order[i] = (cand){i, d->rows[i].prio,
+                              life_in(d, &m->tasks[d->rows[i].task]),
+                              d->rows[i].ord};
+        qsort(order, d->nrows, sizeof *order, by_interest);
+        for (size_t k = 0; k < d->nrows; k++) {
+            gt_row *r = &d->rows[order[k].i];
+            if (r->text.len > room)
                 continue;
             r->shown = true;
             room -= r->text.len;
         }
+        free(order);
+    }
     size_t rows_shown = 0, bad_shown = 0;
     for (size_t i = 0; i < d->nrows; i++) {
         gt_row *r = &d->rows[i];

@@ -788,3 +788,25 @@ Test(gantt, fixed_width_and_label_column)
                         "takes no time#41;") != NULL, "%s", d);
     free(d);
 }
+
+/* A tight --max-chars: the rows that fit are still the interesting ones. */
+Test(gantt, tight_budget_keeps_the_failures)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_GANTT;
+    o.max_chars = 2000;
+    char *d = render_opts("tests/data/examples/groups.yaml", &o);
+    cr_expect_leq(strlen(d), 2000);
+    size_t rows = 0, ends = 0;
+    for (const char *p = d; (p = strstr(p, "    section ")); p++)
+        rows++;
+    for (const char *p = d; (p = strstr(p, ":crit, milestone")); p++)
+        ends++;
+    rows -= 3; /* header, key, not shown */
+    cr_expect_gt(rows, 2, "%s", d);
+    cr_expect_lt(rows, 12, "the budget should cut some rows:\n%s", d);
+    cr_expect_eq(ends, rows, "every row kept ended badly:\n%s", d);
+    cr_expect(strstr(d, "more tasks not shown") != NULL, "%s", d);
+    free(d);
+}
