@@ -368,7 +368,10 @@ static void summary(em *e, const char *name, const lmr__model *m,
             dur(m->t_last - m->t_first, b1, sizeof b1), m->events, m->nloops,
             m->nloops == 1 ? "" : "s", m->ticks);
     bool windowed = o->from > 0 || o->to >= 0;
-    if (windowed)
+    if (windowed && o->from > m->t_last)
+        em_fact(e, "window", "starts after the trace ends (at %s): nothing "
+                "to summarise", dur(m->t_last - m->t_first, b1, sizeof b1));
+    else if (windowed)
         em_fact(e, "window", "%s to %s since the trace began (%s); durations "
                 "are clipped to it",
                 dur(x->t0 - m->t_first, b1, sizeof b1),

@@ -532,7 +532,11 @@ static int gt_end(lmr__render_ctx *c)
     /* Header: what the axis shows, the total, the slowest task. */
     section(o, head);
     lmr__fmt_dur(d1, sizeof d1, span);
-    if (windowed) {
+    if (windowed && c->opts->from > m->t_last) {
+        lmr__fmt_dur(d2, sizeof d2, m->t_last - m->t_first);
+        snprintf(txt, sizeof txt, "the window starts after the trace ends "
+                 "(at %s)", d2);
+    } else if (windowed) {
         lmr__fmt_dur(d2, sizeof d2, d->t0 - m->t_first);
         lmr__fmt_dur(d3, sizeof d3, d->t1 - m->t_first);
         snprintf(txt, sizeof txt, "window %s to %s: %s%s", d2, d3, d1,

@@ -291,6 +291,9 @@ Test(cli, inspect_selection_window_format_and_output)
     /* main, sequential and sequential B await for the whole 500 ms. */
     cr_expect(strstr(out_text, "  awaiting  1.50 s\n") != NULL, "%s", out_text);
     cr_expect(strstr(out_text, "sequential A") == NULL, "%s", out_text);
+    cr_expect_eq(run("inspect --from 100s tests/data/examples/groups.yaml"), 0);
+    cr_expect(strstr(out_text, "window: starts after the trace ends (at 130.0 ms)") != NULL,
+              "%s", out_text);
     cr_expect_eq(run("inspect --from 2s --to 1s " GATHER), 2);
     cr_expect_eq(run("inspect --from soon " GATHER), 2);
     cr_expect_eq(run("inspect --tasks '(' " GATHER), 2);

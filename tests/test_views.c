@@ -736,6 +736,13 @@ Test(gantt, window_clips_every_bar_and_the_axis_says_so)
     /* gather B (0 to 10 ms) ended before the window. */
     cr_expect(strstr(d, "section #103;ather B\n") == NULL, "%s", d);
     free(d);
+    /* A window past the end says so. */
+    o.from = 100000000000;
+    o.to = -1;
+    d = render_opts("tests/data/examples/groups.yaml", &o);
+    cr_expect(strstr(d, "#116;he window starts after the trace ends #40;at 130 ms#41;") != NULL,
+              "%s", d);
+    free(d);
 }
 
 Test(gantt, max_rows_keeps_failures_first_and_says_what_is_left_out)
