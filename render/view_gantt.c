@@ -383,15 +383,19 @@ static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
                              : t->timed_out ? "timed out" : "cancelled";
         end_text = fitting((const char *[]){end, shortw, NULL}, room);
         if (!*end_text) {
-            char cut[NAME_CP * 4 + 1];
-            snprintf(cut, sizeof cut, "%s", name);
+            /* name, cut to leave room for the word, then ": word". */
             size_t cp = 0, j = 0;
-            for (; cut[j]; j++)
-                if (((unsigned char)cut[j] & 0xC0) != 0x80 &&
+            for (; name[j]; j++)
+                if (((unsigned char)name[j] & 0xC0) != 0x80 &&
                     ++cp > NAME_CP - 12)
                     break;
-            cut[j] = '\0';
-            snprintf(name, sizeof name, "%s%s: %s", cut, cut[0] && j < strlen(t->name ? t->name : "") ? "\xE2\x80\xA6" : "", shortw);
+            bool cut = name[j] != '\0';
+            size_t len = j;
+            if (cut && len + 3 < sizeof name) {
+                memcpy(name + len, "\xE2\x80\xA6", 3); /* ellipsis */
+                len += 3;
+            }
+            snprintf(name + len, sizeof name - len, ": %s", shortw);
         }
     }
     section(&l, name);
