@@ -558,10 +558,23 @@ int lmr_inspect(const char *path, const lmr_options *o, int advise,
     if (!fp)
         return err->code;
     lmr__model m;
+    /* As lmr_render_file does: pass 1 tees the decoded events into a spill
+     * that pass 2 replays, so the YAML is parsed once. Without a spill,
+     * pass 2 reads the trace again: slower, same result. */
+    FILE *spill = tmpfile();
+    lmr__read_tee(spill);
     lmr__progress_maybe(warn, size, "reading");
     int rc = lmr__model_build(fp, name, &m, warn, err);
     lmr__progress_set(NULL, 0, NULL);
+    if (lmr__read_tee(NULL) != 0 ||
+        (spill && (fflush(spill) != 0 || fseeko(spill, 0, SEEK_SET) != 0))) {
+        if (spill)
+            fclose(spill);
+        spill = NULL;
+    }
     if (rc) {
+        if (spill)
+            fclose(spill);
         fclose(fp);
         return rc;
     }
@@ -582,14 +595,15 @@ int lmr_inspect(const char *path, const lmr_options *o, int advise,
         x.tasks[i].state = LMR__ST_CREATED;
         x.tasks[i].t_enter = m.tasks[i].t_spawn;
     }
-    if (fseeko(fp, 0, SEEK_SET) != 0) {
+    if (!spill && fseeko(fp, 0, SEEK_SET) != 0) {
         rc = lmr__err(err, LMR_EIO, name, 0, 0, "cannot rewind");
         goto done;
     }
     lmr_buf scratch = {0};
     lmr__out lo = {.buf = &scratch, .max_chars = LMR__DEFAULT_MAX_CHARS};
     walk_ic = &x;
-    rc = lmr__walk(fp, name, &m, o, &inspect_walk, &lo, err);
+    rc = spill ? lmr__walk_spill(spill, name, &m, o, &inspect_walk, &lo, err)
+               : lmr__walk(fp, name, &m, o, &inspect_walk, &lo, err);
     walk_ic = NULL;
     lmr_buf_free(&scratch);
     if (rc)
@@ -623,6 +637,8 @@ done:
             free(x.tasks[i].message);
     free(x.tasks);
     lmr__model_free(&m);
+    if (spill)
+        fclose(spill);
     fclose(fp);
     return rc;
 }
