@@ -12,6 +12,9 @@
  *   escape.c   ALL Mermaid escaping and id generation.
  *   view_*.c   one renderer per diagram type (state, sequence, flowchart,
  *              tasks, gantt, advise), each an lmr__renderer.
+ *   analysis.c where the wall time went (loop idle, loop busy, thread pool
+ *              busy), for the advise view and inspect --advise.
+ *   inspect.c  `loopmaid inspect`: a summary, walking like a renderer.
  *   cli.c      lmr_main: flags and dispatch only.
  * Stdin is spooled to a temporary file so that it can be read twice; and
  * pass 1 tees the decoded events into a compact binary spill (spill.c) that
