@@ -592,8 +592,11 @@ static int gt_end(lmr__render_ctx *c)
         if (b <= a)
             b = a + 1;
         snprintf(d2, sizeof d2, "slowest %s", d1);
+        /* Alone on its line of the header: its words may also stand to
+         * the right of the bar. */
+        int64_t px = bar_px(d, a, b), right = room_right(d, base, b);
         bar_line(o, fitting((const char *[]){txt, d2, d1, NULL},
-                            bar_px(d, a, b)),
+                            px > right ? px : right),
                  "done", ++id, a, b);
     }
     /* The key: what the colours mean, since short bars carry no text. */
