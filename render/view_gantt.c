@@ -639,10 +639,18 @@ static int gt_end(lmr__render_ctx *c)
                               life_in(d, &m->tasks[d->rows[i].task]),
                               d->rows[i].ord};
         qsort(order, d->nrows, sizeof *order, by_interest);
+        /* A row that does not fit never gives its place to a less
+         * interesting one: once a failure is left out, no ordinary row is
+         * drawn instead of it. */
+        int blocked = 2;
         for (size_t k = 0; k < d->nrows; k++) {
             gt_row *r = &d->rows[order[k].i];
-            if (r->text.len > room)
+            if (r->prio > blocked)
+                break;
+            if (r->text.len > room) {
+                blocked = r->prio;
                 continue;
+            }
             r->shown = true;
             room -= r->text.len;
         }
