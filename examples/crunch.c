@@ -50,6 +50,7 @@ typedef struct part {
     int index;
     int virtual_clock;
     unsigned long sum; /* written by the task, read by main */
+    lm_time blocked;   /* measured: loop time spent inside its chunks */
 } part;
 
 static int checksum(void *arg)
@@ -57,7 +58,9 @@ static int checksum(void *arg)
     part *p = arg;
     p->sum = (unsigned long)p->index;
     for (int c = 0; c < CHUNKS; c++) {
+        lm_time t0 = lm_now();
         p->sum = crunch_chunk(p->sum, p->virtual_clock); /* blocks the loop */
+        p->blocked += lm_now() - t0;
         int rc = lm_yield(); /* lets the others take a turn; no waiting */
         if (rc < 0)
             return rc;
@@ -74,7 +77,7 @@ static int main_task(void *arg)
     for (int i = 0; i < 3; i++) {
         char name[32];
         snprintf(name, sizeof name, "checksum part %d", i + 1);
-        parts[i] = (part){i + 1, virtual_clock, 0};
+        parts[i] = (part){i + 1, virtual_clock, 0, 0};
         t[i] = lm_spawn(name, checksum, &parts[i]);
     }
     lm_time start = lm_now();
@@ -88,8 +91,15 @@ static int main_task(void *arg)
     if (virtual_clock)
         printf("(virtual clock: computation takes no virtual time; run it with the "
                "real clock to measure it)\n");
-    else
-        printf("took %.2f s, all of it with the loop blocked\n", (double)took / 1e9);
+    else {
+        /* Both figures measured: the gather's wall time, and how much of it
+         * the loop spent inside the chunks (blocked for every other task). */
+        lm_time blocked = parts[0].blocked + parts[1].blocked + parts[2].blocked;
+        lm_notef("took %.2f s, %.2f s of it inside chunks (loop blocked)",
+                 (double)took / 1e9, (double)blocked / 1e9);
+        printf("took %.2f s, %.2f s of it with the loop blocked in chunks\n",
+               (double)took / 1e9, (double)blocked / 1e9);
+    }
     return 0;
 }
 

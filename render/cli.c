@@ -62,7 +62,8 @@ static const char usage_render[] =
     "  --max-messages N   sequence view: at most N messages\n"
     "  --from T, --to T   time window; T in ns or with a unit: 1500ns, 20us,\n"
     "                     3ms, 2s\n"
-    "  --counts           label edges with how often\n"
+    "  --counts           state: label edges with how often; gantt: the times\n"
+    "                     each task ran, beside its name\n"
     "  -q, --quiet        no warnings or progress on stderr\n"
     "  -h, --help         this help\n"
     "\n"
@@ -80,16 +81,25 @@ static const char usage_render[] =
     "the trace, is said on stderr.\n";
 
 static const char usage_inspect[] =
-    "usage: loopmaid inspect [--advise] TRACE\n"
+    "usage: loopmaid inspect [OPTIONS] TRACE\n"
     "\n"
     "Checks TRACE (- reads stdin) and prints what happened: tasks by outcome,\n"
     "time in each state, ticks, the longest step (a step that blocked the\n"
-    "loop), the longest awaits, and what cancelled what.\n"
+    "loop), the longest awaits, each failure with its lm_fail message, and\n"
+    "what cancelled what and why.\n"
     "\n"
-    "  --advise     add how I/O-bound or CPU-bound the program was, and what\n"
-    "               to use (seed 002's \"When to Use Which Approach\")\n"
-    "  -q, --quiet  no warnings or progress on stderr\n"
-    "  -h, --help   this help\n"
+    "  --advise           add where the time went (wall time: loop idle on\n"
+    "                     I/O or timers, loop busy, thread pool busy) and\n"
+    "                     what to use (seed 002's \"When to Use Which\n"
+    "                     Approach\"); the same analysis as --view advise\n"
+    "  --tasks REGEX      only tasks whose name matches (PCRE2)\n"
+    "  --exclude REGEX    leave out tasks whose name matches (PCRE2)\n"
+    "  --from T, --to T   time window (as for render); durations are clipped\n"
+    "                     to it\n"
+    "  --format FMT       text (default) or md (Markdown)\n"
+    "  -o, --output FILE  write to FILE (as render -o does) instead of stdout\n"
+    "  -q, --quiet        no warnings or progress on stderr\n"
+    "  -h, --help         this help\n"
     "\n"
     "Exit status: 0 ok, 1 bad input, 2 bad usage.\n";
 
@@ -528,25 +538,70 @@ static int cmd_render(int argc, char **argv)
     return exit_for(rc);
 }
 
+static int emit(const char *output, const char *data, size_t len,
+                const char *const *inputs, size_t ninputs);
+
 static int cmd_inspect(int argc, char **argv)
 {
     static const struct option longs[] = {
         {"advise", no_argument, NULL, OPT_ADVISE},
+        {"tasks", required_argument, NULL, OPT_TASKS},
+        {"exclude", required_argument, NULL, OPT_EXCLUDE},
+        {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "inspect";
-    int advise = 0, quiet = 0;
+    int advise = 0;
+    lmr_options o;
+    lmr_options_init(&o);
+    const char *output = NULL;
     getopt_reset();
     int c;
-    while ((c = getopt_long(argc, argv, ":qh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
         switch (c) {
         case OPT_ADVISE:
             advise = 1;
             break;
+        case OPT_TASKS:
+            o.tasks = optarg;
+            break;
+        case OPT_EXCLUDE:
+            o.exclude = optarg;
+            break;
+        case OPT_FROM:
+            if (!lmr__parse_time(optarg, &o.from))
+                return usage_error(cmd,
+                                   "--from expects a time like 1500ns, 20us, "
+                                   "3ms or 2s, not '%s'",
+                                   optarg);
+            break;
+        case OPT_TO:
+            if (!lmr__parse_time(optarg, &o.to))
+                return usage_error(cmd,
+                                   "--to expects a time like 1500ns, 20us, "
+                                   "3ms or 2s, not '%s'",
+                                   optarg);
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "text") == 0)
+                o.format = LMR_FORMAT_MMD;
+            else if (strcmp(optarg, "md") == 0)
+                o.format = LMR_FORMAT_MD;
+            else
+                return usage_error(cmd,
+                                   "unknown format '%s' (expected text or md)",
+                                   optarg);
+            break;
+        case 'o':
+            output = optarg;
+            break;
         case 'q':
-            quiet = 1;
+            o.quiet = 1;
             break;
         case 'h':
             fputs(usage_inspect, stdout);
@@ -560,20 +615,24 @@ static int cmd_inspect(int argc, char **argv)
     if (argc - optind > 1)
         return usage_error(cmd, "one TRACE at a time, but '%s' follows it",
                            argv[optind + 1]);
+    if (o.to >= 0 && o.to < o.from)
+        return usage_error(cmd, "%s", "--to is before --from");
     lmr_error err;
-    int rc = lmr_inspect_file(argv[optind], advise, stdout,
-                              quiet ? NULL : stderr, &err);
+    lmr_buf out = {0};
+    int rc = lmr_inspect(argv[optind], &o, advise, &out, stderr, &err);
     if (rc) {
-        fflush(stdout);
-        lmr_error_print(&err, stderr);
+        if (rc == LMR_EREGEX)
+            fprintf(stderr, "loopmaid inspect: %s: %s\n", err.file, err.msg);
+        else
+            lmr_error_print(&err, stderr);
+        lmr_buf_free(&out);
         return exit_for(rc);
     }
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "loopmaid: cannot write the output: %s\n",
-                strerror(errno));
-        return EXIT_INPUT;
-    }
-    return EXIT_OK;
+    /* The same writer as render's -o; the trace is never overwritten. */
+    const char *inputs[] = {argv[optind]};
+    int ex = emit(output, out.data ? out.data : "", out.len, inputs, 1);
+    lmr_buf_free(&out);
+    return ex;
 }
 
 /* Writes buf to `output` ("-" or NULL: stdout) through the one writer. */

@@ -3,34 +3,114 @@
  * a person can act on: tasks by outcome, time in each state, ticks, the step
  * that blocked the loop longest (asyncio warns about callbacks slower than
  * 100 ms; a step that long here did the same to every other task), the
- * longest awaits, and what cancelled what. With --advise: how the task time
- * split between running, awaiting I/O or sleep, and thread offload, and what
- * that suggests along seed 002's "When to Use Which Approach" tree.
+ * longest awaits, each failure with lm_fail's message, and what cancelled
+ * what and why. With --advise: where the time went (analysis.c, the same
+ * figures as the advise view) and what that suggests along seed 002's
+ * "When to Use Which Approach" tree.
  *
- * One pass (the model) is enough; memory grows with tasks. The top-N lists
- * are O(tasks * N).
+ * It takes the views' selection (--tasks, --exclude) and window (--from,
+ * --to): pass 1 builds the model, pass 2 walks every event of the selected
+ * tasks (like a whole_time renderer) and clips each stretch to the window,
+ * so "time in each state" means time inside the window. Output is plain
+ * text or Markdown (o->format), appended to a buffer so that the CLI writes
+ * it with the same writer as render's -o.
+ *
+ * Memory: one small record per task; the top-N lists are O(tasks * N).
  */
 #include "lmr_internal.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TOP 5 /* entries in each "longest" list */
-#define SLOW_STEP_NS 100000000LL /* asyncio's slow_callback_duration */
+#define TOP 5         /* entries in each "longest" list */
+#define LISTED 20     /* failures / cancellations listed before "... N more" */
 #define NAME_SHOWN 60
+#define ON_MAX 16
 
-/* A task name, cut and made safe for a terminal. */
-static const char *shown(const char *s, char *buf, size_t n)
+static const char *const st_names[LMR__ST__COUNT] = {
+    "created", "pending", "running", "awaiting", "done", "failed", "cancelled",
+};
+
+/* ---- output: text or Markdown ------------------------------------------ */
+
+typedef struct em {
+    lmr_buf *b;
+    bool md;
+    int err;
+} em;
+
+static void em_vadd(em *e, const char *fmt, va_list ap)
+{
+    char buf[2048];
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof buf)
+        n = (int)sizeof buf - 1;
+    if (!e->err && lmr__buf_append(e->b, buf, (size_t)n) < 0)
+        e->err = LMR_ENOMEM;
+}
+
+static void __attribute__((format(printf, 2, 3))) em_add(em *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    em_vadd(e, fmt, ap);
+    va_end(ap);
+}
+
+/* A header fact: "key: value" (text) or "- **key**: value" (md). */
+static void __attribute__((format(printf, 3, 4)))
+em_fact(em *e, const char *key, const char *fmt, ...)
+{
+    em_add(e, e->md ? "- **%s**: " : "%s: ", key);
+    va_list ap;
+    va_start(ap, fmt);
+    em_vadd(e, fmt, ap);
+    va_end(ap);
+    em_add(e, "\n");
+}
+
+static void em_section(em *e, const char *title)
+{
+    em_add(e, e->md ? "\n### %s\n\n" : "\n%s:\n", title);
+}
+
+static void __attribute__((format(printf, 2, 3))) em_item(em *e, const char *fmt, ...)
+{
+    em_add(e, e->md ? "- " : "  ");
+    va_list ap;
+    va_start(ap, fmt);
+    em_vadd(e, fmt, ap);
+    va_end(ap);
+    em_add(e, "\n");
+}
+
+/*
+ * Trace text (names, messages), cut and made safe: control characters
+ * become '?', `"` and `\` are backslashed (the text stands in quotes); in
+ * Markdown every character that could start markup is backslashed too, and
+ * `&` `<` `>` become entities, so a name can never become a link or HTML.
+ */
+static const char *shown(const em *e, const char *s, char *buf, size_t n)
 {
     size_t j = 0, cp = 0;
     if (!s)
         s = "";
-    for (; *s && j + 8 < n; s++) {
+    for (; *s && j + 10 < n; s++) {
         unsigned char c = (unsigned char)*s;
         if ((c & 0xC0) != 0x80 && ++cp > NAME_SHOWN)
             break;
-        if (c == '"' || c == '\\')
+        if (e->md && (c == '&' || c == '<' || c == '>')) {
+            const char *ent = c == '&' ? "&amp;" : c == '<' ? "&lt;" : "&gt;";
+            memcpy(buf + j, ent, strlen(ent));
+            j += strlen(ent);
+            continue;
+        }
+        if (c == '"' || c == '\\' ||
+            (e->md && strchr("`*_[]#|~!", c) && c))
             buf[j++] = '\\';
         buf[j++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
     }
@@ -66,21 +146,137 @@ static double pct(int64_t part, int64_t whole)
     return whole > 0 ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-static const char *const st_names[LMR__ST__COUNT] = {
-    "created", "pending", "running", "awaiting", "done", "failed", "cancelled",
-};
+/* ---- pass 2: per-task facts inside the window -------------------------- */
 
-/* Indexes of the TOP tasks by key(t), largest first; returns how many. */
-static size_t top_tasks(const lmr__model *m, int64_t (*key)(const lmr__task *),
+typedef struct it {
+    int state;              /* -1 until known */
+    int64_t t_enter;
+    char on[ON_MAX];        /* what it awaits now */
+    int64_t in[LMR__ST__COUNT]; /* ns in each state, inside the window */
+    int64_t longest_await;
+    char await_on[ON_MAX];
+    char *message;          /* lm_fail's text, when the trace has it */
+    int64_t code;           /* 0 = absent */
+} it;
+
+typedef struct ic {
+    const lmr__model *m;
+    int64_t t0, t1;
+    it *tasks;
+    lmr__analysis *an;
+    int err;
+} ic;
+
+static void add_in(ic *x, it *p, int state, int64_t a, int64_t b)
+{
+    if (a < x->t0)
+        a = x->t0;
+    if (b > x->t1)
+        b = x->t1;
+    if (b <= a || state < 0 || state >= LMR__ST__COUNT)
+        return;
+    p->in[state] += b - a;
+    if (state == LMR__ST_AWAITING && b - a > p->longest_await) {
+        p->longest_await = b - a;
+        memcpy(p->await_on, p->on, sizeof p->on);
+    }
+}
+
+static int ic_event(lmr__render_ctx *c, const lmr__event *ev)
+{
+    ic *x = c->state;
+    lmr__analysis_event(x->an, ev);
+    if (ev->kind != LMR__EV_STATE)
+        return 0;
+    const lmr__task *t = lmr__model_task(x->m, ev->loop, ev->task);
+    if (!t)
+        return 0;
+    it *p = &x->tasks[t - x->m->tasks];
+    if (p->state != ev->from) { /* first event, or after a recorder gap */
+        p->state = ev->from;
+        p->t_enter = p->state == LMR__ST_CREATED ? t->t_spawn : ev->t;
+    }
+    add_in(x, p, p->state, p->t_enter, ev->t);
+    p->state = ev->to;
+    p->t_enter = ev->t;
+    if (ev->to == LMR__ST_AWAITING) {
+        snprintf(p->on, sizeof p->on, "%s", ev->on ? ev->on : "?");
+    }
+    if (ev->to == LMR__ST_FAILED) {
+        p->code = ev->code;
+        free(p->message);
+        p->message = ev->message ? strdup(ev->message) : NULL;
+        if (ev->message && !p->message)
+            x->err = LMR_ENOMEM;
+    }
+    return 0;
+}
+
+/* The walker creates the render context itself; begin() picks up the
+ * collector lmr_inspect set up for this thread's walk. */
+static _Thread_local ic *walk_ic;
+
+static int ic_begin(lmr__render_ctx *c)
+{
+    c->state = walk_ic;
+    c->whole_time = true; /* clips each stretch to the window itself */
+    return 0;
+}
+
+static const lmr__renderer inspect_walk = {"inspect", ic_begin, ic_event,
+                                           NULL};
+
+/* ---- the summary -------------------------------------------------------- */
+
+static void task_ref(em *e, const lmr__model *m, const lmr__task *t)
+{
+    char nb[NAME_SHOWN * 6 + 16];
+    if (m->nloops > 1)
+        em_add(e, "loop %" PRIu32 " task %" PRIu64 " \"%s\"", t->loop, t->id,
+               shown(e, t->name, nb, sizeof nb));
+    else
+        em_add(e, "task %" PRIu64 " \"%s\"", t->id,
+               shown(e, t->name, nb, sizeof nb));
+}
+
+/* A cancel request worth listing: not one a task "made" on itself as it
+ * ended some other way (older tracers recorded a failing task-group child
+ * so; a member that ended is never cancelled, it cancels its siblings). */
+static bool listed_cancel(const lmr__task *t)
+{
+    return t->cancel_reason &&
+           !(t->cancelled_by == t->id && t->state != LMR__ST_CANCELLED);
+}
+
+/* Why a cancellation happened, in words (docs/trace-format.md 4.4). */
+static const char *cause_words(const char *reason)
+{
+    if (!reason)
+        return "requested";
+    if (strcmp(reason, "timeout") == 0)
+        return "timeout: its deadline passed";
+    if (strcmp(reason, "group") == 0)
+        return "group: its group was cancelled";
+    if (strcmp(reason, "explicit") == 0)
+        return "explicit: the program cancelled it";
+    if (strcmp(reason, "shutdown") == 0)
+        return "shutdown: the loop was shutting down";
+    if (strcmp(reason, "signal") == 0)
+        return "signal: a signal stopped the loop";
+    return reason;
+}
+
+/* Indexes of the TOP tasks by key[i], largest first; returns how many. */
+static size_t top_tasks(size_t ntasks, const int64_t *key, const bool *sel,
                         size_t out[TOP])
 {
     size_t n = 0;
-    for (size_t i = 0; i < m->ntasks; i++) {
-        int64_t k = key(&m->tasks[i]);
-        if (k <= 0)
+    for (size_t i = 0; i < ntasks; i++) {
+        int64_t k = key[i];
+        if (k <= 0 || !sel[i])
             continue;
         size_t pos = n;
-        while (pos > 0 && key(&m->tasks[out[pos - 1]]) < k)
+        while (pos > 0 && key[out[pos - 1]] < k)
             pos--;
         if (pos >= TOP)
             continue;
@@ -93,179 +289,367 @@ static size_t top_tasks(const lmr__model *m, int64_t (*key)(const lmr__task *),
     return n;
 }
 
-static int64_t key_await(const lmr__task *t) { return t->longest_await; }
-
-static void task_ref(FILE *out, const lmr__model *m, const lmr__task *t)
+static void print_advice(em *e, const lmr__model *m, const lmr__advice *a)
 {
-    char nb[NAME_SHOWN * 4 + 16];
-    if (m->nloops > 1)
-        fprintf(out, "loop %" PRIu32 " task %" PRIu64 " \"%s\"", t->loop,
-                t->id, shown(t->name, nb, sizeof nb));
-    else
-        fprintf(out, "task %" PRIu64 " \"%s\"", t->id,
-                shown(t->name, nb, sizeof nb));
-}
-
-/* The analysis is shared with the advise view (view_advise.c). */
-static void print_advice(FILE *out, const lmr__model *m)
-{
-    lmr__advice a;
-    lmr__advise_compute(m, &a);
-    const char *text = lmr__advise_text(a.verdict);
-    int64_t whole = a.running + a.await_io + a.await_sleep + a.await_thread +
-                    a.await_other;
-    char b1[32];
-    fprintf(out, "\nadvice (seed 002, \"When to Use Which Approach\"):\n");
-    fprintf(out, "  task time %s: running %.1f%%, awaiting I/O %.1f%%, "
-                 "sleeping %.1f%%, in threads %.1f%%, other awaits %.1f%%\n",
-            dur(whole, b1, sizeof b1), pct(a.running, whole),
-            pct(a.await_io, whole), pct(a.await_sleep, whole),
-            pct(a.await_thread, whole), pct(a.await_other, whole));
-    if (a.verdict == LMR__ADV_NOTHING) {
-        fprintf(out, "  %s\n", text);
+    char b1[32], b2[32], b3[32];
+    em_section(e, "advice (seed 002, \"When to Use Which Approach\"; wall time "
+                  "in the window, not summed over tasks)");
+    em_item(e, "loop idle, awaiting I/O or timers: %s of %s (%.1f%%); at most "
+               "%" PRIu64 " operations in flight at once",
+            dur(a->wall_wait, b1, sizeof b1), dur(a->span, b2, sizeof b2),
+            pct(a->wall_wait, a->span), a->peak_inflight);
+    if (a->cpu_measured) {
+        em_item(e, "loop running tasks: %s (%.1f%%); thread pool busy: %s "
+                   "(%.1f%%)",
+                dur(a->wall_run, b1, sizeof b1), pct(a->wall_run, a->span),
+                dur(a->wall_thread, b2, sizeof b2),
+                pct(a->wall_thread, a->span));
+        if (a->longest_step_task) {
+            const lmr__task *t =
+                lmr__model_task(m, a->longest_step_loop, a->longest_step_task);
+            em_add(e, e->md ? "- " : "  ");
+            em_add(e, "longest step: %s by ",
+                   dur(a->longest_step, b1, sizeof b1));
+            if (t)
+                task_ref(e, m, t);
+            em_add(e, "%s\n", a->longest_step >= LMR__BLOCKING_STEP_NS
+                                  ? " (it blocked the loop)" : "");
+        }
+    } else {
+        em_item(e, "running and thread-pool time: not measured (virtual "
+                   "clock: only timers move time)");
+    }
+    em_item(e, "summed over tasks: awaiting I/O %s, sleeping %s, in threads %s",
+            dur(a->sum_io, b1, sizeof b1), dur(a->sum_sleep, b2, sizeof b2),
+            dur(a->sum_thread, b3, sizeof b3));
+    const char *text = lmr__advise_text(a->verdict);
+    if (a->verdict == LMR__ADV_NOTHING) {
+        em_item(e, "%s", text);
         return;
     }
-    fprintf(out, "  Waiting on I/O? %s", a.waits_on_io ? "yes" : "no");
-    if (a.waits_on_io)
-        fprintf(out, " -> Multiple I/O operations? %s",
-                a.multiple_io ? "yes" : "no, just one");
+    em_add(e, e->md ? "- " : "  ");
+    em_add(e, "Waiting on I/O? %s", a->waits_on_io ? "yes" : "no");
+    if (a->waits_on_io)
+        em_add(e, " -> Multiple I/O operations? %s",
+               a->multiple_io ? "yes" : "no, just one");
+    else if (!a->cpu_measured)
+        em_add(e, " -> CPU-heavy? not measured");
     else {
-        fprintf(out, " -> CPU-heavy? %s", a.cpu_heavy ? "yes" : "no");
-        if (a.cpu_heavy)
-            fprintf(out, " -> Need shared memory? %s",
-                    a.shared_memory ? "yes" : "no");
+        em_add(e, " -> CPU-heavy? %s", a->cpu_heavy ? "yes" : "no");
+        if (a->cpu_heavy)
+            em_add(e, " -> Need shared memory? (a trace cannot tell)");
     }
-    fprintf(out, "\n  => %s\n", text);
+    em_add(e, "\n");
+    em_add(e, e->md ? "- **=> %s**\n" : "  => %s\n", text);
 }
 
-int lmr_inspect_file(const char *path, int advise, FILE *out, FILE *warn,
-                     lmr_error *err)
+static void summary(em *e, const char *name, const lmr__model *m,
+                    const lmr_options *o, ic *x, const lmr__advice *adv,
+                    bool advise)
+{
+    char b1[32], b2[32], b3[32], nb[NAME_SHOWN * 6 + 16];
+    const lmr__header *h = &m->header;
+    bool virt = h->clock && strcmp(h->clock, "virtual") == 0;
+    if (e->md)
+        em_add(e, "## Trace %s\n\n", shown(e, name, nb, sizeof nb));
+    else
+        em_fact(e, "trace", "%s", name);
+    em_fact(e, "program", "\"%s\", clock: %s%s, format: %d%s",
+            shown(e, h->program, nb, sizeof nb), h->clock ? h->clock : "?",
+            virt ? " (only timers move it: running and thread work take no "
+                   "time)" : "",
+            h->version, m->truncated ? " (truncated)" : "");
+    if (h->ring >= 0)
+        em_fact(e, "flight recorder", "ring of %" PRId64 " events, %" PRIu64
+                " events dropped in %" PRIu64 " gaps",
+                h->ring, m->dropped, m->gaps);
+    em_fact(e, "span", "%s, %" PRIu64 " events, %" PRIu32 " loop%s, %" PRIu64
+            " ticks",
+            dur(m->t_last - m->t_first, b1, sizeof b1), m->events, m->nloops,
+            m->nloops == 1 ? "" : "s", m->ticks);
+    bool windowed = o->from > 0 || o->to >= 0;
+    if (windowed && o->from > m->t_last)
+        em_fact(e, "window", "starts after the trace ends (at %s): nothing "
+                "to summarise", dur(m->t_last - m->t_first, b1, sizeof b1));
+    else if (windowed)
+        em_fact(e, "window", "%s to %s since the trace began (%s); durations "
+                "are clipped to it",
+                dur(x->t0 - m->t_first, b1, sizeof b1),
+                dur(x->t1 - m->t_first, b2, sizeof b2),
+                dur(x->t1 - x->t0, b3, sizeof b3));
+
+    /* Tasks shown: selected and alive in the window. */
+    bool *sel = calloc(m->ntasks ? m->ntasks : 1, sizeof *sel);
+    if (!sel) {
+        e->err = LMR_ENOMEM;
+        return;
+    }
+    size_t nsel = 0;
+    uint64_t done = 0, failed = 0, cancelled = 0, timed_out = 0;
+    for (size_t i = 0; i < m->ntasks; i++) {
+        const lmr__task *t = &m->tasks[i];
+        if (!(sel[i] = lmr__task_in_window(o, t)))
+            continue;
+        nsel++;
+        if (t->t_end < 0 || t->t_end > x->t1)
+            continue; /* unfinished (by the window's end) */
+        done += t->state == LMR__ST_DONE;
+        failed += t->state == LMR__ST_FAILED;
+        cancelled += t->state == LMR__ST_CANCELLED;
+        timed_out += t->state == LMR__ST_CANCELLED && t->timed_out;
+    }
+    bool filtered = (o->tasks && *o->tasks) || (o->exclude && *o->exclude);
+    char scope[96] = "";
+    if (filtered || windowed)
+        snprintf(scope, sizeof scope, " (of %zu; %s%s%s)", m->ntasks,
+                 filtered ? "--tasks/--exclude" : "",
+                 filtered && windowed ? ", " : "",
+                 windowed ? "alive in the window" : "");
+    em_fact(e, "tasks", "%zu%s: %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
+            " cancelled (%" PRIu64 " by timeout), %" PRIu64 " unfinished%s",
+            nsel, scope, done, failed, cancelled, timed_out,
+            (uint64_t)nsel - done - failed - cancelled,
+            windowed ? " by the window's end" : "");
+    em_fact(e, "loop", "%" PRIu64 " task steps, %" PRIu64 " callbacks, %" PRIu64
+            " polls waiting %s, %" PRIu64 " I/O wakeups, %" PRIu64
+            " timers, %" PRIu64 " notes (whole trace)",
+            m->steps, m->calls, m->polls, dur(m->poll_waited, b2, sizeof b2),
+            m->io_wakeups, m->timers_fired, m->notes);
+
+    int64_t in[LMR__ST__COUNT] = {0};
+    for (size_t i = 0; i < m->ntasks; i++)
+        if (sel[i])
+            for (int s = 0; s < LMR__ST__COUNT; s++)
+                in[s] += x->tasks[i].in[s];
+    em_section(e, windowed ? "time in each state (tasks shown, summed, inside "
+                             "the window)"
+                           : "time in each state (all tasks together)");
+    for (int s = LMR__ST_CREATED; s <= LMR__ST_AWAITING; s++)
+        em_item(e, "%-9s %s%s", st_names[s], dur(in[s], b1, sizeof b1),
+                virt && s == LMR__ST_RUNNING
+                    ? " (not measured: virtual clock)" : "");
+
+    if (adv->longest_step_task && adv->cpu_measured) {
+        const lmr__task *t =
+            lmr__model_task(m, adv->longest_step_loop, adv->longest_step_task);
+        em_add(e, e->md ? "\n- **longest step**: " : "\nlongest step: ");
+        if (t)
+            task_ref(e, m, t);
+        em_add(e, " ran %s without awaiting%s\n",
+               dur(adv->longest_step, b1, sizeof b1),
+               adv->longest_step >= LMR__BLOCKING_STEP_NS
+                   ? ": it blocked the loop (over asyncio's 100 ms "
+                     "slow-callback threshold)"
+                   : "");
+    }
+
+    size_t top[TOP];
+    int64_t *key = malloc((m->ntasks ? m->ntasks : 1) * sizeof *key);
+    if (!key) {
+        free(sel);
+        e->err = LMR_ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < m->ntasks; i++)
+        key[i] = x->tasks[i].longest_await;
+    size_t n = top_tasks(m->ntasks, key, sel, top);
+    free(key);
+    if (n) {
+        em_section(e, "longest awaits");
+        for (size_t i = 0; i < n; i++) {
+            const it *p = &x->tasks[top[i]];
+            em_add(e, e->md ? "- " : "  ");
+            em_add(e, "%s on %s: ", dur(p->longest_await, b1, sizeof b1),
+                   shown(e, p->await_on, nb, sizeof nb));
+            task_ref(e, m, &m->tasks[top[i]]);
+            em_add(e, "\n");
+        }
+    }
+
+    if (failed) {
+        em_section(e, "failures");
+        size_t k = 0;
+        for (size_t i = 0; i < m->ntasks; i++) {
+            const lmr__task *t = &m->tasks[i];
+            if (!sel[i] || t->state != LMR__ST_FAILED || t->t_end > x->t1)
+                continue;
+            if (k++ == LISTED) {
+                em_item(e, "... %" PRIu64 " more", failed - LISTED);
+                break;
+            }
+            const it *p = &x->tasks[i];
+            em_add(e, e->md ? "- " : "  ");
+            task_ref(e, m, t);
+            em_add(e, " at %s: %s", dur(t->t_end - m->t_first, b1, sizeof b1),
+                   shown(e, t->error, nb, sizeof nb));
+            if (p->code)
+                em_add(e, " (code %" PRId64 ")", p->code);
+            if (p->message && (!t->error || strcmp(p->message, t->error)))
+                em_add(e, ": \"%s\"", shown(e, p->message, nb, sizeof nb));
+            em_add(e, "\n");
+        }
+    }
+
+    size_t ncancel = 0;
+    for (size_t i = 0; i < m->ntasks; i++)
+        ncancel += sel[i] && listed_cancel(&m->tasks[i]);
+    if (ncancel) {
+        em_section(e, "cancellations (what cancelled what, and why)");
+        size_t k = 0;
+        for (size_t i = 0; i < m->ntasks; i++) {
+            const lmr__task *t = &m->tasks[i];
+            if (!sel[i] || !listed_cancel(t))
+                continue;
+            if (k++ == LISTED) {
+                em_item(e, "... %zu more", ncancel - LISTED);
+                break;
+            }
+            em_add(e, e->md ? "- " : "  ");
+            task_ref(e, m, t);
+            em_add(e, " cancelled by ");
+            const lmr__task *by =
+                t->cancelled_by && t->cancelled_by != t->id
+                    ? lmr__model_task(m, t->loop, t->cancelled_by) : NULL;
+            if (by)
+                task_ref(e, m, by);
+            else if (t->cancelled_by == t->id)
+                em_add(e, "itself");
+            else
+                em_add(e, "the loop");
+            const lmr__task *culprit =
+                t->cancel_reason && strcmp(t->cancel_reason, "group") == 0
+                    ? lmr__group_culprit(m, t) : NULL;
+            if (culprit) {
+                em_add(e, " (group: ");
+                task_ref(e, m, culprit);
+                em_add(e, " failed), ");
+            } else {
+                em_add(e, " (%s), ", cause_words(t->cancel_reason));
+            }
+            if (t->t_end >= 0)
+                em_add(e, "ended %s at %s\n", st_names[t->state],
+                       dur(t->t_end - m->t_first, b1, sizeof b1));
+            else
+                em_add(e, "ended unfinished\n");
+        }
+    }
+    free(sel);
+    if (advise)
+        print_advice(e, m, adv);
+}
+
+int lmr_inspect(const char *path, const lmr_options *o, int advise,
+                lmr_buf *out, FILE *warn, lmr_error *err)
 {
     lmr_error dummy;
     if (!err)
         err = &dummy;
     memset(err, 0, sizeof *err);
+    lmr_options defaults;
+    if (!o) {
+        lmr_options_init(&defaults);
+        o = &defaults;
+    }
+    if (o->quiet)
+        warn = NULL;
     const char *name;
     uint64_t size;
     FILE *fp = lmr__open_trace(path, &name, &size, err);
     if (!fp)
         return err->code;
     lmr__model m;
+    /* As lmr_render_file does: pass 1 tees the decoded events into a spill
+     * that pass 2 replays, so the YAML is parsed once. Without a spill,
+     * pass 2 reads the trace again: slower, same result. */
+    FILE *spill = tmpfile();
+    lmr__read_tee(spill);
     lmr__progress_maybe(warn, size, "reading");
     int rc = lmr__model_build(fp, name, &m, warn, err);
     lmr__progress_set(NULL, 0, NULL);
-    fclose(fp);
-    if (rc)
+    if (lmr__read_tee(NULL) != 0 ||
+        (spill && (fflush(spill) != 0 || fseeko(spill, 0, SEEK_SET) != 0))) {
+        if (spill)
+            fclose(spill);
+        spill = NULL;
+    }
+    if (rc) {
+        if (spill)
+            fclose(spill);
+        fclose(fp);
         return rc;
-
-    char b1[32], b2[32], nb[NAME_SHOWN * 4 + 16];
-    const lmr__header *h = &m.header;
-    fprintf(out, "trace: %s\n", name);
-    fprintf(out, "program: \"%s\", clock: %s, format: %d%s\n",
-            shown(h->program, nb, sizeof nb), h->clock ? h->clock : "?",
-            h->version, m.truncated ? " (truncated)" : "");
-    if (h->ring >= 0)
-        fprintf(out, "flight recorder: ring of %" PRId64 " events, %" PRIu64
-                     " events dropped in %" PRIu64 " gaps\n",
-                h->ring, m.dropped, m.gaps);
-    fprintf(out, "span: %s, %" PRIu64 " events, %" PRIu32 " loop%s, %" PRIu64
-                 " ticks\n",
-            dur(m.t_last - m.t_first, b1, sizeof b1), m.events, m.nloops,
-            m.nloops == 1 ? "" : "s", m.ticks);
-    uint64_t unfinished = m.ntasks - m.done - m.failed - m.cancelled;
-    fprintf(out, "tasks: %zu: %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
-                 " cancelled (%" PRIu64 " by timeout), %" PRIu64
-                 " unfinished\n",
-            m.ntasks, m.done, m.failed, m.cancelled, m.timed_out, unfinished);
-    fprintf(out, "loop: %" PRIu64 " task steps, %" PRIu64 " callbacks, %" PRIu64
-                 " polls waiting %s, %" PRIu64 " I/O wakeups, %" PRIu64
-                 " timers, %" PRIu64 " notes\n",
-            m.steps, m.calls, m.polls, dur(m.poll_waited, b2, sizeof b2),
-            m.io_wakeups, m.timers_fired, m.notes);
-
-    int64_t in[LMR__ST__COUNT] = {0};
-    for (size_t i = 0; i < m.ntasks; i++)
-        for (int s = 0; s < LMR__ST__COUNT; s++)
-            in[s] += m.tasks[i].time_in[s];
-    fprintf(out, "\ntime in each state (all tasks together):\n");
-    for (int s = LMR__ST_CREATED; s <= LMR__ST_AWAITING; s++)
-        fprintf(out, "  %-9s %s\n", st_names[s], dur(in[s], b1, sizeof b1));
-
-    if (m.longest_step_task) {
-        const lmr__task *t =
-            lmr__model_task(&m, m.longest_step_loop, m.longest_step_task);
-        fprintf(out, "\nlongest step: ");
-        if (t)
-            task_ref(out, &m, t);
-        fprintf(out, " ran %s without awaiting%s\n",
-                dur(m.longest_step, b1, sizeof b1),
-                m.longest_step >= SLOW_STEP_NS
-                    ? ": it blocked the loop (over asyncio's 100 ms "
-                      "slow-callback threshold)"
-                    : "");
     }
-
-    size_t top[TOP];
-    size_t n = top_tasks(&m, key_await, top);
-    if (n) {
-        fprintf(out, "\nlongest awaits:\n");
-        for (size_t i = 0; i < n; i++) {
-            const lmr__task *t = &m.tasks[top[i]];
-            fprintf(out, "  %s on %s: ", dur(t->longest_await, b1, sizeof b1),
-                    shown(t->longest_await_on, nb, sizeof nb));
-            task_ref(out, &m, t);
-            fputc('\n', out);
-        }
+    ic x = {.m = &m};
+    x.t0 = m.t_first > o->from ? m.t_first : o->from;
+    x.t1 = (o->to >= 0 && o->to < m.t_last) ? o->to : m.t_last;
+    if (x.t1 < x.t0)
+        x.t1 = x.t0;
+    x.tasks = calloc(m.ntasks ? m.ntasks : 1, sizeof *x.tasks);
+    if ((rc = lmr__select(&m, o, err)) != 0)
+        goto done;
+    x.an = lmr__analysis_new(&m, o);
+    if (!x.tasks || !x.an) {
+        rc = lmr__err(err, LMR_ENOMEM, name, 0, 0, "out of memory");
+        goto done;
     }
-
-    if (m.failed) {
-        fprintf(out, "\nfailures:\n");
-        size_t shown_n = 0;
-        for (size_t i = 0; i < m.ntasks; i++) {
-            const lmr__task *t = &m.tasks[i];
-            if (t->state != LMR__ST_FAILED)
-                continue;
-            if (shown_n++ == 20) {
-                fprintf(out, "  ... %" PRIu64 " more\n", m.failed - 20);
-                break;
-            }
-            fprintf(out, "  ");
-            task_ref(out, &m, t);
-            fprintf(out, ": %s\n", shown(t->error, nb, sizeof nb));
-        }
+    for (size_t i = 0; i < m.ntasks; i++) {
+        x.tasks[i].state = LMR__ST_CREATED;
+        x.tasks[i].t_enter = m.tasks[i].t_spawn;
     }
-
-    size_t ncancel = 0;
-    for (size_t i = 0; i < m.ntasks; i++)
-        ncancel += m.tasks[i].cancel_reason != NULL;
-    if (ncancel) {
-        fprintf(out, "\ncancellations (what cancelled what):\n");
-        size_t shown_n = 0;
-        for (size_t i = 0; i < m.ntasks; i++) {
-            const lmr__task *t = &m.tasks[i];
-            if (!t->cancel_reason)
-                continue;
-            if (shown_n++ == 20) {
-                fprintf(out, "  ... %zu more\n", ncancel - 20);
-                break;
-            }
-            fprintf(out, "  ");
-            task_ref(out, &m, t);
-            fprintf(out, " cancelled by ");
-            const lmr__task *by =
-                t->cancelled_by ? lmr__model_task(&m, t->loop, t->cancelled_by)
-                                : NULL;
-            if (by)
-                task_ref(out, &m, by);
-            else
-                fprintf(out, "the loop");
-            fprintf(out, " (%s), ended %s\n",
-                    shown(t->cancel_reason, nb, sizeof nb),
-                    t->t_end >= 0 ? st_names[t->state] : "unfinished");
-        }
+    if (!spill && fseeko(fp, 0, SEEK_SET) != 0) {
+        rc = lmr__err(err, LMR_EIO, name, 0, 0, "cannot rewind");
+        goto done;
     }
-    if (advise)
-        print_advice(out, &m);
+    lmr_buf scratch = {0};
+    lmr__out lo = {.buf = &scratch, .max_chars = LMR__DEFAULT_MAX_CHARS};
+    walk_ic = &x;
+    rc = spill ? lmr__walk_spill(spill, name, &m, o, &inspect_walk, &lo, err)
+               : lmr__walk(fp, name, &m, o, &inspect_walk, &lo, err);
+    walk_ic = NULL;
+    lmr_buf_free(&scratch);
+    if (rc)
+        goto done;
+    for (size_t i = 0; i < m.ntasks; i++) {
+        it *p = &x.tasks[i];
+        if (p->state >= 0 && p->state < LMR__ST_DONE)
+            add_in(&x, p, p->state, p->t_enter, x.t1);
+    }
+    lmr__advice adv;
+    lmr__analysis_finish(x.an, &adv);
+    x.an = NULL;
+    size_t len0 = out->len;
+    em e = {.b = out, .md = o->format == LMR_FORMAT_MD};
+    summary(&e, name, &m, o, &x, &adv, advise);
+    if (!e.err && x.err)
+        e.err = x.err;
+    if (e.err) {
+        out->len = len0;
+        if (out->data)
+            out->data[len0] = '\0';
+        rc = lmr__err(err, e.err, name, 0, 0, "out of memory");
+    }
+done:
+    if (x.an) {
+        lmr__advice unused_adv;
+        lmr__analysis_finish(x.an, &unused_adv);
+    }
+    if (x.tasks)
+        for (size_t i = 0; i < m.ntasks; i++)
+            free(x.tasks[i].message);
+    free(x.tasks);
     lmr__model_free(&m);
-    return 0;
+    if (spill)
+        fclose(spill);
+    fclose(fp);
+    return rc;
+}
+
+int lmr_inspect_file(const char *path, int advise, FILE *out, FILE *warn,
+                     lmr_error *err)
+{
+    lmr_buf b = {0};
+    int rc = lmr_inspect(path, NULL, advise, &b, warn, err);
+    if (rc == 0 && b.len && fwrite(b.data, 1, b.len, out) != b.len)
+        rc = lmr__err(err, LMR_EIO, "-", 0, 0, "cannot write the summary");
+    lmr_buf_free(&b);
+    return rc;
 }

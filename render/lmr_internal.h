@@ -12,6 +12,9 @@
  *   escape.c   ALL Mermaid escaping and id generation.
  *   view_*.c   one renderer per diagram type (state, sequence, flowchart,
  *              tasks, gantt, advise), each an lmr__renderer.
+ *   analysis.c where the wall time went (loop idle, loop busy, thread pool
+ *              busy), for the advise view and inspect --advise.
+ *   inspect.c  `loopmaid inspect`: a summary, walking like a renderer.
  *   cli.c      lmr_main: flags and dispatch only.
  * Stdin is spooled to a temporary file so that it can be read twice; and
  * pass 1 tees the decoded events into a compact binary spill (spill.c) that
@@ -359,35 +362,66 @@ const char *lmr__wake_words(const lmr_options *o, const char *by);
 const char *lmr__cancel_words(const lmr_options *o, const char *reason);
 
 /* ------------------------------------------------------------------------ */
-/* The advise analysis (view_advise.c), shared with inspect --advise         */
+/* The advise analysis (analysis.c): the advise view and inspect --advise    */
 /* ------------------------------------------------------------------------ */
 
 typedef enum lmr__verdict {
     LMR__ADV_NOTHING = 0, /* no task time at all: nothing to judge */
-    LMR__ADV_ASYNC,       /* I/O-bound, several operations: asyncio */
-    LMR__ADV_SYNC_ONE,    /* I/O-bound, one operation at a time: plain sync */
+    LMR__ADV_ASYNC,       /* I/O-bound, several operations in flight at once */
+    LMR__ADV_SYNC_ONE,    /* I/O-bound, one operation at a time */
     LMR__ADV_SYNC,        /* neither waits nor computes much */
-    LMR__ADV_THREAD,      /* CPU-heavy, already offloads to threads */
-    LMR__ADV_MULTI        /* CPU-heavy on the loop: processes */
+    LMR__ADV_CPU_POOL,    /* CPU-bound, the work runs in the thread pool */
+    LMR__ADV_CPU_LOOP,    /* CPU-bound on the loop: long steps block it */
+    LMR__ADV_UNMEASURED   /* virtual clock, no waiting: CPU time unknowable */
 } lmr__verdict;
 
+/*
+ * What a trace says about where its time went, as WALL time inside the
+ * window (never summed over tasks that waited at the same time), plus the
+ * task-time sums for "N ms over K tasks". Under the virtual clock only
+ * timers move time, so running and thread time are not measured
+ * (cpu_measured false) and no CPU question is answered.
+ */
 typedef struct lmr__advice {
-    int64_t total;        /* trace time span, ns */
-    int64_t running;      /* task time running on the loop */
-    int64_t await_io, await_sleep, await_thread, await_other;
-    int64_t longest_step; /* the longest step, ns (blocked the loop) */
-    uint64_t ntasks;
-    bool waits_on_io;     /* Q1: awaiting io/sleep/thread outweighs running */
-    bool multiple_io;     /* Q2: more than one task awaited io or sleep */
-    bool cpu_heavy;       /* Q3: running is over half of the time, or a step
-                             blocked the loop for 100 ms or more */
-    bool shared_memory;   /* Q4: it already offloads to threads */
+    int64_t t0, t1, span;  /* the window analysed, ns */
+    bool cpu_measured;     /* real clock: running / thread time mean something */
+    int64_t wall_run;      /* some task running on the loop */
+    int64_t wall_thread;   /* some task awaiting the thread pool */
+    int64_t wall_cpu;      /* either of the two */
+    int64_t wall_wait;     /* some task awaiting I/O or a timer, and nothing
+                              running or in a thread: the loop was idle */
+    int64_t sum_run, sum_io, sum_sleep, sum_thread, sum_other; /* task time */
+    uint64_t peak_inflight; /* most tasks awaiting I/O or a timer at once */
+    uint64_t ntasks;       /* selected tasks alive in the window */
+    int64_t longest_step;  /* longest running stretch in the window, ns */
+    uint64_t longest_step_task; uint32_t longest_step_loop;
+    bool waits_on_io;      /* Q1: the idle waiting outweighs the computing */
+    bool multiple_io;      /* Q2: two or more waits were in flight at once */
+    bool cpu_heavy;        /* Q3: computing took half the window, or one
+                              step blocked the loop for 100 ms or more */
     lmr__verdict verdict;
 } lmr__advice;
-/* Pure function of the model; O(tasks). */
-void lmr__advise_compute(const lmr__model *m, lmr__advice *a);
+
+#define LMR__BLOCKING_STEP_NS (100 * 1000000LL) /* asyncio's slow callback */
+
+/* The analysis, fed the events the walker keeps for a whole_time renderer
+ * (it clips to the window itself). O(tasks) memory, O(1) per event. */
+typedef struct lmr__analysis lmr__analysis;
+/* NULL when out of memory. */
+lmr__analysis *lmr__analysis_new(const lmr__model *m, const lmr_options *o);
+void lmr__analysis_event(lmr__analysis *a, const lmr__event *ev);
+/* Fills *out and frees a (a may be NULL: then *out is all zero). */
+void lmr__analysis_finish(lmr__analysis *a, lmr__advice *out);
 /* One sentence for a verdict (static text). */
 const char *lmr__advise_text(lmr__verdict v);
+/*
+ * The task whose failure made a group cancel t (reason `group`): the
+ * canceller when it failed, else a member of one of t's groups that failed
+ * no later than t ended; NULL when none (or the trace has over 100,000
+ * groups: the search is bounded). Shared by gantt and inspect so both name
+ * the same cause.
+ */
+const lmr__task *lmr__group_culprit(const lmr__model *m, const lmr__task *t);
 
 /* ------------------------------------------------------------------------ */
 /* Renderers and the shared walker (walk.c)                                  */
@@ -398,6 +432,10 @@ typedef struct lmr__render_ctx {
     const lmr_options *opts;
     lmr__out *out;
     void *state;      /* the renderer's own data */
+    /* Set by begin(): event() also gets the selected tasks' events outside
+     * the --from/--to window, so the renderer knows each task's state at
+     * the window's start and clips durations to the window itself. */
+    bool whole_time;
 } lmr__render_ctx;
 
 typedef struct lmr__renderer {

@@ -127,6 +127,15 @@ int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
  * the I/O-bound vs CPU-bound analysis. */
 int lmr_inspect_file(const char *path, int advise, FILE *out, FILE *warn,
                      lmr_error *err);
+/*
+ * The same summary appended to out, for the tasks o selects (o->tasks,
+ * o->exclude) and the time window o->from / o->to (durations clipped to
+ * it), as plain text or, with o->format == LMR_FORMAT_MD, as Markdown.
+ * Other options are ignored. o == NULL: defaults. Returns 0 or a negative
+ * code with *err filled in (out then holds nothing new).
+ */
+int lmr_inspect(const char *path, const lmr_options *o, int advise,
+                lmr_buf *out, FILE *warn, lmr_error *err);
 
 /*
  * Writes the trace at `path` ("-" = stdin) to `out` as Chrome trace-event

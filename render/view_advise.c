@@ -4,8 +4,12 @@
  * what the trace measured (time awaiting I/O and sleeps vs running on the
  * loop vs offloaded to threads, and the longest step that blocked the loop).
  *
- * lmr__advise_compute is shared with `loopmaid inspect --advise` so that the
- * summary and the picture always agree. Fixed size: 10 edges, ~2 KB.
+ * The analysis (analysis.c) is shared with `loopmaid inspect --advise` so
+ * that the summary and the picture always agree. Its figures are wall time
+ * in the --from/--to window. Q4 "Need shared memory?" is about the program's
+ * data, which no trace records: the node says so and both answers stay
+ * open. Under the virtual clock the CPU question is marked not measured.
+ * Fixed size: 10 edges, ~2.5 KB.
  */
 #include "lmr_internal.h"
 
@@ -14,63 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCKING_STEP_NS (100 * 1000000LL) /* asyncio's slow-callback scale */
-
-void lmr__advise_compute(const lmr__model *m, lmr__advice *a)
-{
-    memset(a, 0, sizeof *a);
-    a->total = m->t_last > m->t_first ? m->t_last - m->t_first : 0;
-    a->running = m->run_total;
-    a->await_io = m->await_io;
-    a->await_sleep = m->await_sleep;
-    a->await_thread = m->await_thread;
-    a->await_other = m->await_other;
-    a->longest_step = m->longest_step;
-    a->ntasks = m->ntasks;
-    uint64_t waiters = 0;
-    for (size_t i = 0; i < m->ntasks; i++)
-        waiters += m->tasks[i].time_in[LMR__ST_AWAITING] > 0;
-    int64_t waiting = a->await_io + a->await_sleep + a->await_thread;
-    a->waits_on_io = waiting > 0 && waiting >= a->running;
-    a->multiple_io = waiters >= 2 && a->await_io + a->await_sleep > 0;
-    a->cpu_heavy = (a->total > 0 && a->running > a->total / 2) ||
-                   a->longest_step >= BLOCKING_STEP_NS;
-    a->shared_memory = a->await_thread > 0;
-    if (a->ntasks == 0 || (a->running == 0 && waiting == 0 && a->await_other == 0))
-        a->verdict = LMR__ADV_NOTHING;
-    else if (a->waits_on_io)
-        a->verdict = a->multiple_io ? LMR__ADV_ASYNC : LMR__ADV_SYNC_ONE;
-    else if (a->cpu_heavy)
-        a->verdict = a->shared_memory ? LMR__ADV_THREAD : LMR__ADV_MULTI;
-    else
-        a->verdict = LMR__ADV_SYNC;
-}
-
-const char *lmr__advise_text(lmr__verdict v)
-{
-    switch (v) {
-    case LMR__ADV_ASYNC:
-        return "I/O-bound with several operations in flight: async/await with "
-               "gather fits this workload";
-    case LMR__ADV_SYNC_ONE:
-        return "I/O-bound but one operation at a time: plain sequential code "
-               "would do as well";
-    case LMR__ADV_SYNC:
-        return "neither waits nor computes much: no concurrency is needed";
-    case LMR__ADV_THREAD:
-        return "CPU-heavy and already offloading to threads: keep threads "
-               "with locks for shared memory";
-    case LMR__ADV_MULTI:
-        return "CPU-heavy on the loop thread: steps block the loop; move the "
-               "work to processes (or threads)";
-    default:
-        return "the trace has no task activity to judge";
-    }
-}
-
 static int ad_begin(lmr__render_ctx *c)
 {
-    (void)c;
+    c->state = lmr__analysis_new(c->model, c->opts);
+    c->whole_time = true; /* the analysis clips to the window itself */
+    return c->state ? 0 : LMR_ENOMEM;
+}
+
+static int ad_event(lmr__render_ctx *c, const lmr__event *ev)
+{
+    lmr__analysis_event(c->state, ev);
     return 0;
 }
 
@@ -89,6 +46,16 @@ static void edge(lmr__out *o, const char *from, const char *text,
     lmr__printf(o, "\"| %s\n", to);
 }
 
+/* "12 ms of 300 ms". */
+static void of_span(char *dst, size_t n, const char *what, int64_t part,
+                    int64_t whole)
+{
+    char p[32], w[32];
+    lmr__fmt_dur(p, sizeof p, part);
+    lmr__fmt_dur(w, sizeof w, whole);
+    snprintf(dst, n, "%s %s of %s", what, p, w);
+}
+
 /*
  * Writes the tree; `full` adds the measurements to the questions and the
  * verdict's sentence, `compact` (for budgets near the 1,000 minimum) keeps
@@ -97,29 +64,50 @@ static void edge(lmr__out *o, const char *from, const char *text,
 static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
 {
     lmr__out *o = c->out;
-    lmr__advice a = *ap;
-    char l1[96], l2[96], l3[160], dio[32], drun[32], dstep[32], dthr[32];
-    lmr__fmt_dur(dio, sizeof dio, a.await_io + a.await_sleep);
-    lmr__fmt_dur(drun, sizeof drun, a.running);
-    lmr__fmt_dur(dstep, sizeof dstep, a.longest_step);
-    lmr__fmt_dur(dthr, sizeof dthr, a.await_thread);
+    const lmr__advice a = *ap;
+    char l0[160], l1[200], l2[200], l3[300], d1[32], d2[32], d3[32];
     lmr__begin_diagram(o, c->opts->title, NULL, "flowchart TD");
-    node(o, "START", "[", "]", (const char *[]){"What kind of work?", NULL});
-    snprintf(l1, sizeof l1, "this trace awaited I/O and sleeps %s", dio);
-    snprintf(l2, sizeof l2, "and ran on the loop %s", drun);
+    lmr__fmt_dur(d1, sizeof d1, a.span);
+    if (c->opts->from > 0 || c->opts->to >= 0) {
+        lmr__fmt_dur(d2, sizeof d2, a.t0 - c->model->t_first);
+        lmr__fmt_dur(d3, sizeof d3, a.t1 - c->model->t_first);
+        snprintf(l0, sizeof l0, "window %s to %s: %s", d2, d3, d1);
+    } else {
+        snprintf(l0, sizeof l0, "this trace: %s, %llu tasks", d1,
+                 (unsigned long long)a.ntasks);
+    }
+    node(o, "START", "[", "]",
+         (const char *[]){"What kind of work?", full ? l0 : NULL, NULL});
+    of_span(l1, sizeof l1, "loop idle, awaiting I/O or timers:", a.wall_wait,
+            a.span);
+    if (a.cpu_measured)
+        of_span(l2, sizeof l2, "computing, loop or threads:", a.wall_cpu,
+                a.span);
+    else
+        snprintf(l2, sizeof l2, "computing: not measured (virtual clock)");
     node(o, "Q1", "{", "}",
          full ? (const char *[]){"Waiting on I/O?", "(network, files, DB)", l1, l2, NULL}
               : (const char *[]){"Waiting on I/O?", NULL});
-    snprintf(l1, sizeof l1, "%" PRIu64 " tasks", a.ntasks);
+    snprintf(l1, sizeof l1, "at most %llu in flight at once",
+             (unsigned long long)a.peak_inflight);
     node(o, "Q2", "{", "}",
          (const char *[]){"Multiple I/O operations?", full ? l1 : NULL, NULL});
-    snprintf(l1, sizeof l1, "longest step %s", dstep);
+    if (a.cpu_measured) {
+        lmr__fmt_dur(d1, sizeof d1, a.wall_run);
+        lmr__fmt_dur(d2, sizeof d2, a.wall_thread);
+        lmr__fmt_dur(d3, sizeof d3, a.longest_step);
+        snprintf(l1, sizeof l1, "loop busy %s, thread pool busy %s", d1, d2);
+        snprintf(l2, sizeof l2, "longest step %s", d3);
+    } else {
+        snprintf(l1, sizeof l1, "not measured: under the virtual clock");
+        snprintf(l2, sizeof l2, "running and threads take no time");
+    }
     node(o, "Q3", "{", "}",
-         full ? (const char *[]){"CPU-heavy?", "(math, image processing)", l1, NULL}
+         full ? (const char *[]){"CPU-heavy?", "(math, image processing)", l1, l2, NULL}
               : (const char *[]){"CPU-heavy?", NULL});
-    snprintf(l1, sizeof l1, "offloaded to threads %s", dthr);
     node(o, "Q4", "{", "}",
-         (const char *[]){"Need shared memory?", full ? l1 : NULL, NULL});
+         (const char *[]){"Need shared memory?",
+                          full ? "(a trace cannot tell)" : NULL, NULL});
     node(o, "ASYNC", "[", "]",
          (const char *[]){"Use asyncio", "async/await + gather()", NULL});
     node(o, "SYNC_OK", "[", "]",
@@ -129,9 +117,25 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
     node(o, "THREAD", "[", "]", (const char *[]){"Use threading", "with locks", NULL});
     node(o, "MULTI", "[", "]",
          (const char *[]){"Use multiprocessing", "One process per core", NULL});
+    /* The sentence, one clause a line (at ": " and "; "), so the node stays
+     * narrow and nothing is cut. */
     snprintf(l3, sizeof l3, "This trace: %s", lmr__advise_text(a.verdict));
-    node(o, "VERDICT", "[", "]",
-         (const char *[]){full ? l3 : "This trace", NULL});
+    const char *parts[8] = {NULL};
+    size_t np = 0;
+    for (char *p = l3; p && np < 7;) {
+        parts[np++] = p;
+        char *colon = strstr(p, ": "), *semi = strstr(p, "; ");
+        char *cut = !colon ? semi : !semi ? colon : colon < semi ? colon : semi;
+        if (!cut)
+            break;
+        cut[*cut == ':' ? 1 : 0] = '\0'; /* a colon stays, a semicolon goes */
+        p = cut + 2;
+    }
+    if (!full) {
+        parts[0] = "This trace";
+        parts[1] = NULL;
+    }
+    lmr__node(o, "VERDICT", "[", "]", parts, 160);
     /* Edge order matters: linkStyle below refers to these indexes. */
     lmr__puts(o, "    START --> Q1\n");                 /* 0 */
     edge(o, "Q1", "Yes", "Q2");                         /* 1 */
@@ -142,10 +146,13 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
     edge(o, "Q3", "No", "SYNC");                        /* 6 */
     edge(o, "Q4", "Yes", "THREAD");                     /* 7 */
     edge(o, "Q4", "No", "MULTI");                       /* 8 */
+    /* Where the verdict hangs: the CPU-bound paths stop at Q4, whose
+     * answer is the program's (both leaves are marked as open). */
     static const char *const leaf[] = {
         [LMR__ADV_NOTHING] = "START", [LMR__ADV_ASYNC] = "ASYNC",
         [LMR__ADV_SYNC_ONE] = "SYNC_OK", [LMR__ADV_SYNC] = "SYNC",
-        [LMR__ADV_THREAD] = "THREAD", [LMR__ADV_MULTI] = "MULTI"};
+        [LMR__ADV_CPU_POOL] = "Q4", [LMR__ADV_CPU_LOOP] = "Q4",
+        [LMR__ADV_UNMEASURED] = "Q3"};
     lmr__printf(o, "    %s -.- VERDICT\n", leaf[a.verdict]); /* 9 */
     /* The path taken: its nodes and edges highlighted. */
     static const char *const path_nodes[][4] = {
@@ -153,13 +160,18 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
         [LMR__ADV_ASYNC] = {"START", "Q1", "Q2", "ASYNC"},
         [LMR__ADV_SYNC_ONE] = {"START", "Q1", "Q2", "SYNC_OK"},
         [LMR__ADV_SYNC] = {"START", "Q1", "Q3", "SYNC"},
-        [LMR__ADV_THREAD] = {"START", "Q1", "Q3", "Q4"},
-        [LMR__ADV_MULTI] = {"START", "Q1", "Q3", "Q4"}};
+        [LMR__ADV_CPU_POOL] = {"START", "Q1", "Q3", "Q4"},
+        [LMR__ADV_CPU_LOOP] = {"START", "Q1", "Q3", "Q4"},
+        [LMR__ADV_UNMEASURED] = {"START", "Q1", "Q3", NULL}};
     static const char *const path_edges[] = {
         [LMR__ADV_NOTHING] = "9", [LMR__ADV_ASYNC] = "0,1,3,9",
         [LMR__ADV_SYNC_ONE] = "0,1,4,9", [LMR__ADV_SYNC] = "0,2,6,9",
-        [LMR__ADV_THREAD] = "0,2,5,7,9", [LMR__ADV_MULTI] = "0,2,5,8,9"};
+        [LMR__ADV_CPU_POOL] = "0,2,5,9", [LMR__ADV_CPU_LOOP] = "0,2,5,9",
+        [LMR__ADV_UNMEASURED] = "0,2,9"};
+    bool open_q4 = a.verdict == LMR__ADV_CPU_POOL || a.verdict == LMR__ADV_CPU_LOOP;
     lmr__puts(o, "    classDef path fill:#ffd43b,stroke:#e8590c,stroke-width:3px,color:#000\n");
+    if (open_q4)
+        lmr__puts(o, "    classDef open fill:#fff3bf,stroke:#e8590c,stroke-dasharray:5 3,color:#000\n");
     if (full)
         lmr__puts(o, "    classDef off fill:#f1f3f5,stroke:#ced4da,color:#868e96\n");
     static const char *const all[] = {"START", "Q1", "Q2", "Q3", "Q4", "ASYNC",
@@ -168,18 +180,24 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
         bool on = strcmp(all[i], leaf[a.verdict]) == 0;
         for (size_t k = 0; k < 4 && path_nodes[a.verdict][k]; k++)
             on = on || strcmp(all[i], path_nodes[a.verdict][k]) == 0;
-        if (on || full)
-            lmr__printf(o, "    class %s %s\n", all[i], on ? "path" : "off");
+        bool maybe = open_q4 && (strcmp(all[i], "THREAD") == 0 ||
+                                 strcmp(all[i], "MULTI") == 0);
+        if (on || maybe || full)
+            lmr__printf(o, "    class %s %s\n", all[i],
+                        on ? "path" : maybe ? "open" : "off");
     }
     lmr__puts(o, "    class VERDICT path\n");
     lmr__printf(o, "    linkStyle %s stroke:#e8590c,stroke-width:4px\n",
                 path_edges[a.verdict]);
+    if (open_q4)
+        lmr__puts(o, "    linkStyle 7,8 stroke:#e8590c,stroke-width:2px,stroke-dasharray:5 3\n");
 }
 
 static int ad_end(lmr__render_ctx *c)
 {
     lmr__advice a;
-    lmr__advise_compute(c->model, &a);
+    lmr__analysis_finish(c->state, &a);
+    c->state = NULL;
     c->out->reserve = 0;
     size_t mark = lmr__mark(c->out);
     ad_write(c, &a, true);
@@ -190,4 +208,4 @@ static int ad_end(lmr__render_ctx *c)
     return c->out->err;
 }
 
-const lmr__renderer lmr__view_advise = {"advise", ad_begin, NULL, ad_end};
+const lmr__renderer lmr__view_advise = {"advise", ad_begin, ad_event, ad_end};

@@ -185,9 +185,10 @@ static int keep(const walker *w, const lmr__event *e)
     default:
         break;
     }
-    if (w->o->to >= 0 && e->t > w->o->to)
+    /* whole_time: the view clips to the window itself (gantt). */
+    if (!w->c.whole_time && w->o->to >= 0 && e->t > w->o->to)
         return false;
-    int in = e->t < w->o->from ? -1 : 1;
+    int in = !w->c.whole_time && e->t < w->o->from ? -1 : 1;
     switch (e->kind) {
     case LMR__EV_SPAWN:
     case LMR__EV_STATE:

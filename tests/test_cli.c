@@ -252,15 +252,91 @@ Test(cli, inspect_summary_and_advice)
                                "timeout), 0 unfinished") != NULL,
               "%s", out_text);
     cr_expect(strstr(out_text, "task 2 \"slow_query\" cancelled by task 1 "
-                               "\"main\" (timeout), ended cancelled") != NULL,
+                               "\"main\" (timeout: its deadline passed), "
+                               "ended cancelled at 5.0 ms") != NULL,
               "%s", out_text);
     cr_expect(strstr(out_text, "advice") == NULL);
     cr_expect_eq(run("inspect --advise " GATHER), 0);
     cr_expect(strstr(out_text, "advice") != NULL);
     cr_expect(strstr(out_text, "Waiting on I/O? yes") != NULL, "%s", out_text);
     cr_expect_eq(run("inspect tests/data/traces/failure.yaml"), 0);
-    cr_expect(strstr(out_text, "task 2 \"parse_config\": LM_EUSER") != NULL,
+    /* lm_fail's message, from the trace's `message`, beside the code. */
+    cr_expect(strstr(out_text, "task 2 \"parse_config\" at 1.0 ms: LM_EUSER "
+                               "(code -100): \"config.yaml:3: bad value\"") != NULL,
               "%s", out_text);
+}
+
+/* inspect takes render's selection and window, --format md and -o. */
+Test(cli, inspect_selection_window_format_and_output)
+{
+    /* --tasks: only the matching task is summarised. */
+    cr_expect_eq(run("inspect --tasks '^fail-fast' tests/data/examples/groups.yaml"), 0,
+                 "%s", err_text);
+    cr_expect(strstr(out_text, "tasks: 3 (of 29; --tasks/--exclude): 0 done, 1 failed, "
+                               "2 cancelled") != NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "task 8 \"fail-fast B\" at 40.0 ms: LM_EUSER (code -100): "
+                               "\"B failed\"") != NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "gather A") == NULL, "%s", out_text);
+    /* The cause of a group's cancellation is the member that failed. */
+    cr_expect(strstr(out_text, "task 7 \"fail-fast A\" cancelled by task 6 \"gather "
+                               "fail-fast\" (group: task 8 \"fail-fast B\" failed), "
+                               "ended cancelled at 40.0 ms") != NULL, "%s", out_text);
+    cr_expect_eq(run("inspect --exclude . tests/data/examples/groups.yaml"), 0);
+    cr_expect(strstr(out_text, "tasks: 0 (of 29") != NULL, "%s", out_text);
+    /* --from/--to: durations clipped to the window. */
+    cr_expect_eq(run("inspect --from 1s --to 1.5s tests/data/examples/concurrent_parallel.yaml"),
+                 0, "%s", err_text);
+    cr_expect(strstr(out_text, "window: 1.00 s to 1.50 s since the trace began "
+                               "(500.0 ms)") != NULL, "%s", out_text);
+    /* main, sequential and sequential B await for the whole 500 ms. */
+    cr_expect(strstr(out_text, "  awaiting  1.50 s\n") != NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "sequential A") == NULL, "%s", out_text);
+    cr_expect_eq(run("inspect --from 100s tests/data/examples/groups.yaml"), 0);
+    cr_expect(strstr(out_text, "window: starts after the trace ends (at 130.0 ms)") != NULL,
+              "%s", out_text);
+    cr_expect_eq(run("inspect --from 2s --to 1s " GATHER), 2);
+    cr_expect_eq(run("inspect --from soon " GATHER), 2);
+    cr_expect_eq(run("inspect --tasks '(' " GATHER), 2);
+    /* Markdown: headings and list items; trace text cannot become markup. */
+    cr_expect_eq(run("inspect --format md --advise tests/data/hostile.yaml"), 0, "%s", err_text);
+    cr_expect(strncmp(out_text, "## Trace ", 9) == 0, "%s", out_text);
+    cr_expect(strstr(out_text, "\n### failures\n\n- ") != NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "<script") == NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "&lt;script&gt;") != NULL, "%s", out_text);
+    cr_expect_eq(run("inspect --format html " GATHER), 2);
+    /* -o: the same writer as render -o. */
+    cr_expect_eq(run("inspect -o %s/summary.txt --advise " GATHER, dir), 0, "%s", err_text);
+    cr_expect_eq(out_text[0], '\0');
+    char path[128];
+    snprintf(path, sizeof path, "%s/summary.txt", dir);
+    char *file = slurp(path);
+    cr_expect(strstr(file, "advice (seed 002") != NULL, "%s", file);
+    free(file);
+}
+
+/* advise: verdicts on real-clock runs, through the CLI. */
+Test(cli, inspect_advise_classifies_real_runs)
+{
+    cr_expect_eq(run("inspect --advise tests/data/advise/fetch.real.yaml"), 0);
+    cr_expect(strstr(out_text, "=> I/O-bound with several operations in flight") != NULL,
+              "%s", out_text);
+    cr_expect_eq(run("inspect --advise tests/data/advise/offload.real.yaml"), 0);
+    cr_expect(strstr(out_text, "=> CPU-bound, and the work already runs in the thread "
+                               "pool") != NULL, "%s", out_text);
+    cr_expect_eq(run("inspect --advise tests/data/advise/crunch.real.yaml"), 0);
+    cr_expect(strstr(out_text, "=> CPU-bound on the loop thread") != NULL, "%s", out_text);
+    cr_expect(strstr(out_text, "(it blocked the loop)") != NULL, "%s", out_text);
+}
+
+/* gantt: --max-rows is validated; --counts is honoured. */
+Test(cli, gantt_rows_and_counts)
+{
+    cr_expect_eq(run("render --view gantt --max-rows 0 " GATHER), 2);
+    cr_expect(strstr(err_text, "--max-rows expects a positive number") != NULL, "%s", err_text);
+    cr_expect_eq(run("render --view gantt --max-rows 2 tests/data/examples/groups.yaml"), 0);
+    cr_expect(strstr(out_text, "#8230; 27 more tasks not shown") != NULL, "%s", out_text);
+    cr_expect_eq(run("render --view gantt --counts tests/data/examples/groups.yaml"), 0);
+    cr_expect(strstr(out_text, " x2\n") != NULL, "%s", out_text);
 }
 
 Test(cli, time_units_select_a_window)

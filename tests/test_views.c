@@ -571,10 +571,12 @@ Test(views, gantt_places_instant_tasks_at_their_time)
     const char *bar = strchr(sec, '\n') + 1;
     const char *colon = strchr(bar, ':');
     cr_assert_not_null(colon);
-    /* The bar line reads "TEXT :done, tN, START, END". */
+    /* No measurable time under the virtual clock: a diamond, saying so,
+     * "TEXT :milestone, tN, START, END". */
     int id;
     long start, end;
-    cr_assert_eq(sscanf(colon, ":done, t%d, %ld, %ld", &id, &start, &end), 3, "%.40s", bar);
+    cr_assert_eq(sscanf(colon, ":milestone, t%d, %ld, %ld", &id, &start, &end), 3, "%.40s", bar);
+    cr_assert(strstr(bar, "no measurable time") != NULL, "%.80s", bar);
     cr_assert_geq(start, 3999, "instant task drawn at %ld: %.60s", start, bar);
     cr_assert_eq(end, start + 1);
     lmr_buf_free(&out);
@@ -921,4 +923,248 @@ Test(views, golden_causes)
         free(want);
         free(got);
     }
+}
+/* ---- advise: verdicts on real-clock runs of three kinds of program ------ */
+
+static char *render_opts(const char *trace, lmr_options *o)
+{
+    lmr_buf out = {0};
+    cr_assert_eq(render(trace, o, &out), 0, "%s", trace);
+    return out.data ? out.data : calloc(1, 1);
+}
+
+/* Recorded once with the real clock (examples/fetch.c, offload.c, crunch.c):
+ * the three answers of the decision tree, through the library and the CLI
+ * (goldens tests/data/views/NAME-real.advise.mmd). */
+Test(advise, verdicts_on_real_traces)
+{
+    static const struct {
+        golden g;
+        const char *path_class, *verdict;
+    } cases[] = {
+        {{"tests/data/advise/fetch.real.yaml", "fetch-real", "", NULL, NULL, 0},
+         "class ASYNC path", "I#47;O#45;bound with several operations"},
+        {{"tests/data/advise/offload.real.yaml", "offload-real", "", NULL, NULL, 0},
+         "class Q4 path", "already runs in the thread pool"},
+        {{"tests/data/advise/crunch.real.yaml", "crunch-real", "", NULL, NULL, 0},
+         "class Q4 path", "CPU#45;bound on the loop thread"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_golden(&cases[i].g, "advise");
+        lmr_options o;
+        lmr_options_init(&o);
+        o.view = LMR_VIEW_ADVISE;
+        char *d = render_opts(cases[i].g.trace, &o);
+        cr_expect(strstr(d, cases[i].path_class) != NULL, "%s:\n%s",
+                  cases[i].g.trace, d);
+        cr_expect(strstr(d, cases[i].verdict) != NULL, "%s:\n%s",
+                  cases[i].g.trace, d);
+        /* "Need shared memory?" is the program's call: never answered. */
+        cr_expect(strstr(d, "class THREAD path") == NULL &&
+                      strstr(d, "class MULTI path") == NULL, "%s", d);
+        free(d);
+    }
+}
+
+/* The offload run has a heartbeat timer firing ~130 times beside the pool
+ * work: it must not make the program "I/O-bound" (issue 13), and the idle
+ * time is wall time, never more than the run. */
+Test(advise, timers_beside_pool_work_do_not_hide_it)
+{
+    lmr_buf out = {0};
+    lmr_options o;
+    lmr_options_init(&o);
+    cr_assert_eq(lmr_inspect("tests/data/advise/offload.real.yaml", &o, 1,
+                             &out, NULL, NULL), 0);
+    cr_expect(strstr(out.data, "Waiting on I/O? no -> CPU-heavy? yes") != NULL,
+              "%s", out.data);
+    double idle, span, sleeping;
+    const char *p = strstr(out.data, "loop idle, awaiting I/O or timers: ");
+    cr_assert_not_null(p, "%s", out.data);
+    cr_assert_eq(sscanf(p, "loop idle, awaiting I/O or timers: %lf ms of %lf s",
+                        &idle, &span), 2, "%.80s", p);
+    cr_expect_lt(idle, span * 1000 * 0.1, "%.80s", p);
+    p = strstr(out.data, "sleeping ");
+    cr_assert_not_null(p);
+    cr_assert_eq(sscanf(p, "sleeping %lf s", &sleeping), 1, "%.40s", p);
+    lmr_buf_free(&out);
+}
+
+/* Virtual clock: no "ran on the loop 0 ns", no CPU answer claimed. */
+Test(advise, virtual_clock_claims_no_cpu_figures)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_ADVISE;
+    char *d = render_opts("tests/data/examples/concurrent_parallel.yaml", &o);
+    cr_expect(strstr(d, "not measured") != NULL, "%s", d);
+    cr_expect(strstr(d, "ran on the loop") == NULL, "%s", d);
+    cr_expect(strstr(d, "class SYNC path") == NULL, "%s", d);
+    free(d);
+}
+
+/* --from/--to: the figures are those of the window. */
+Test(advise, window_is_honoured)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_ADVISE;
+    o.from = 1000000000; /* concurrent_parallel: 1 s to 2 s is sequential B */
+    o.to = 2000000000;
+    char *d = render_opts("tests/data/examples/concurrent_parallel.yaml", &o);
+    cr_expect(strstr(d, "window 1000 ms to 2000 ms#58; 1000 ms") != NULL, "%s", d);
+    cr_expect(strstr(d, "at most 1 in flight at once") != NULL, "%s", d);
+    cr_expect(strstr(d, "class SYNC_OK path") != NULL, "%s", d);
+    free(d);
+}
+
+/* ---- gantt: ends at their time, causes, windows, rows by interest -------- */
+
+/* The line after `section NAME` whose text (escaped) contains `what`. */
+static const char *row_line(const char *d, const char *section, const char *what)
+{
+    char want[256];
+    snprintf(want, sizeof want, "    section %s", section);
+    const char *s = strstr(d, want);
+    if (!s)
+        return NULL;
+    const char *next = strstr(s + 1, "    section ");
+    const char *l = strstr(s, what);
+    return l && (!next || l < next) ? l : NULL;
+}
+
+Test(gantt, ends_are_drawn_at_their_time_with_their_cause)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_GANTT;
+    char *d = render_opts("tests/data/examples/groups.yaml", &o);
+    /* fail-fast B failed at 40 ms with lm_fail's message; A and C were
+     * cancelled because of it. */
+    const char *l = row_line(d, "#102;ail#45;fast B", "#102;ailed#58; B failed :crit, milestone");
+    cr_assert_not_null(l, "%s", d);
+    int id;
+    long a, b;
+    cr_assert_eq(sscanf(strchr(l, ':'), ":crit, milestone, t%d, %ld, %ld", &id, &a, &b), 3);
+    cr_expect_eq(a, 40);
+    cr_expect(row_line(d, "#102;ail#45;fast A",
+                       "#99;ancelled#58; fail#45;fast B failed :crit, milestone, t") != NULL, "%s", d);
+    /* No bar of an ended task runs past its end. */
+    l = row_line(d, "#102;ail#45;fast A", ":t");
+    cr_assert_not_null(l);
+    cr_assert_eq(sscanf(l, ":t%d, %ld, %ld", &id, &a, &b), 3);
+    cr_expect_leq(b, 40);
+    free(d);
+    /* A wait_for deadline says so (in the row's name when the diamond sits
+     * at the right edge with no room for words). */
+    d = render_opts("tests/data/views/timeout.yaml", &o);
+    cr_expect(strstr(d, "section #83;low Task#58; timed out") != NULL, "%s", d);
+    free(d);
+}
+
+Test(gantt, window_clips_every_bar_and_the_axis_says_so)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_GANTT;
+    o.from = 30000000;
+    o.to = 50000000;
+    char *d = render_opts("tests/data/examples/groups.yaml", &o);
+    /* 20 ms of window: the axis counts us since the loop started. */
+    cr_expect(strstr(d, "section #117;s since loop start") != NULL, "%s", d);
+    cr_expect(strstr(d, "#119;indow 30 ms to 50 ms#58; 20 ms") != NULL, "%s", d);
+    /* Every bar lies inside [30, 50] ms (a diamond takes one unit). */
+    size_t bars = 0;
+    for (const char *p = strstr(d, "axisFormat"); (p = strstr(p, ", t")); p++) {
+        int id;
+        long a, b;
+        if (sscanf(p, ", t%d, %ld, %ld", &id, &a, &b) != 3)
+            continue;
+        bars++;
+        cr_expect(a >= 30000 && b <= 50001, "bar t%d at [%ld, %ld]", id, a, b);
+    }
+    cr_expect_gt(bars, 5);
+    /* gather B (0 to 10 ms) ended before the window. */
+    cr_expect(strstr(d, "section #103;ather B\n") == NULL, "%s", d);
+    free(d);
+    /* A window past the end says so. */
+    o.from = 100000000000;
+    o.to = -1;
+    d = render_opts("tests/data/examples/groups.yaml", &o);
+    cr_expect(strstr(d, "#116;he window starts after the trace ends #40;at 130 ms#41;") != NULL,
+              "%s", d);
+    free(d);
+}
+
+Test(gantt, max_rows_keeps_failures_first_and_says_what_is_left_out)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_GANTT;
+    o.max_rows = 4;
+    char *d = render_opts("tests/data/examples/groups.yaml", &o);
+    size_t rows = 0;
+    for (const char *p = d; (p = strstr(p, "    section ")); p++)
+        rows++;
+    cr_expect_eq(rows, 2 + 4 + 1, "header, key, 4 rows, not shown:\n%s", d);
+    size_t ends = 0;
+    for (const char *p = d; (p = strstr(p, ":crit, milestone")); p++)
+        ends++;
+    cr_expect_eq(ends, 4, "every row kept ended badly:\n%s", d);
+    cr_expect(strstr(d, "#8230; 25 more tasks not shown") != NULL, "%s", d);
+    free(d);
+    char *cli = run_cli("render -q --view gantt --max-rows 4 tests/data/examples/groups.yaml");
+    if (cli) {
+        o.max_rows = 4;
+        d = render_opts("tests/data/examples/groups.yaml", &o);
+        cr_expect_str_eq(cli, d);
+        free(d);
+        free(cli);
+    }
+}
+
+Test(gantt, counts_adds_runs_per_task)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_GANTT;
+    o.counts = 1;
+    char *d = render_opts("tests/data/examples/groups.yaml", &o);
+    cr_expect(strstr(d, "section #102;ail#45;fast B x2") != NULL, "%s", d);
+    free(d);
+}
+
+/* The gallery's gantt: drawn 900 px wide, whatever the page. */
+Test(gantt, fixed_width_and_label_column)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_GANTT;
+    char *d = render_opts("tests/data/examples/concurrent_parallel.yaml", &o);
+    cr_expect(strstr(d, "    useWidth: 900\n") != NULL, "%s", d);
+    cr_expect(strstr(d, "#116;otal 4000 ms #40;virtual clock#58; thread work "
+                        "takes no time#41;") != NULL, "%s", d);
+    free(d);
+}
+
+/* A tight --max-chars: the rows that fit are still the interesting ones. */
+Test(gantt, tight_budget_keeps_the_failures)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_GANTT;
+    o.max_chars = 2000;
+    char *d = render_opts("tests/data/examples/groups.yaml", &o);
+    cr_expect_leq(strlen(d), 2000);
+    size_t rows = 0, ends = 0;
+    for (const char *p = d; (p = strstr(p, "    section ")); p++)
+        rows++;
+    for (const char *p = d; (p = strstr(p, ":crit, milestone")); p++)
+        ends++;
+    rows -= 3; /* header, key, not shown */
+    cr_expect_gt(rows, 2, "%s", d);
+    cr_expect_lt(rows, 12, "the budget should cut some rows:\n%s", d);
+    cr_expect_eq(ends, rows, "every row kept ended badly:\n%s", d);
+    cr_expect(strstr(d, "more tasks not shown") != NULL, "%s", d);
+    free(d);
 }
