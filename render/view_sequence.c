@@ -150,7 +150,7 @@ static void par_flush(lmr__render_ctx *c)
             need += d->par[j].len + 9;
         if (!over_messages(c, d, done) && lmr__fits(c->out, need)) {
             lmr__puts(c->out, "    par ");
-            lmr__esc_label(c->out, "start together", 0);
+            lmr__esc_seq(c->out, "start together", 0);
             lmr__puts(c->out, "\n");
             for (size_t s = 0; s < d->npar; s++) {
                 if (s > 0)
@@ -245,7 +245,7 @@ static void flush_block(lmr__render_ctx *c)
                 count_not_shown(d, d->block[i].t);
     } else {
         lmr__puts(c->out, "    loop ");
-        lmr__esc_label(c->out, times, 0);
+        lmr__esc_seq(c->out, times, 0);
         lmr__puts(c->out, "\n");
         for (size_t i = 0; i < d->k; i++) {
             lmr__puts(c->out, "        ");
@@ -370,7 +370,7 @@ static bool loop_part(lmr__render_ctx *c, uint32_t loop)
     lmr__puts(c->out, "    participant ");
     lmr__id(c->out, "lp", loop);
     lmr__puts(c->out, " as ");
-    lmr__esc_label(c->out, name, NAME_CP);
+    lmr__esc_seq(c->out, name, NAME_CP);
     lmr__puts(c->out, "\n");
     return true;
 }
@@ -394,7 +394,7 @@ static const lmr__task *task_part(lmr__render_ctx *c, uint32_t loop,
         lmr__puts(c->out, "    participant ");
         lmr__id(c->out, "p", (uint64_t)t->ord + 1);
         lmr__puts(c->out, " as ");
-        lmr__esc_label(c->out, t->name ? t->name : "", NAME_CP);
+        lmr__esc_seq(c->out, t->name ? t->name : "", NAME_CP);
         lmr__puts(c->out, "\n");
         return t;
     }
@@ -446,7 +446,7 @@ static void msg(lmr__render_ctx *c, const char *from_p, uint64_t from_n,
     lmr__puts(&l, arrow);
     lmr__id(&l, to_p, to_n);
     lmr__puts(&l, ": ");
-    lmr__esc_label(&l, text, TEXT_CP);
+    lmr__esc_seq(&l, text, TEXT_CP);
     /* A start opens a par section; the task's own -->> or --x to its loop
      * closes it. */
     uint8_t kind = L_OTHER;
@@ -468,7 +468,7 @@ static void note(lmr__render_ctx *c, const char *p, uint64_t n,
     lmr__puts(&l, "Note over ");
     lmr__id(&l, p, n);
     lmr__puts(&l, ": ");
-    lmr__esc_label(&l, text, TEXT_CP);
+    lmr__esc_seq(&l, text, TEXT_CP);
     push_scratch(c, t, L_OTHER, 0, 0);
 }
 
@@ -714,7 +714,7 @@ static int sq_end(lmr__render_ctx *c)
         lmr__puts(o, "    Note over ");
         lmr__id(o, "lp", lp0);
         lmr__puts(o, ": ");
-        lmr__esc_label(o, txt, 0);
+        lmr__esc_seq(o, txt, 0);
         lmr__puts(o, "\n");
     }
     if (d->hidden_tasks) {
@@ -725,7 +725,7 @@ static int sq_end(lmr__render_ctx *c)
         lmr__puts(o, "    Note over ");
         lmr__id(o, "lp", lp0);
         lmr__puts(o, ": ");
-        lmr__esc_label(o, txt, 0);
+        lmr__esc_seq(o, txt, 0);
         lmr__puts(o, "\n");
     }
     if (d->hidden_loop_events) {
@@ -735,7 +735,7 @@ static int sq_end(lmr__render_ctx *c)
         lmr__puts(o, "    Note over ");
         lmr__id(o, "lp", lp0);
         lmr__puts(o, ": ");
-        lmr__esc_label(o, txt, 0);
+        lmr__esc_seq(o, txt, 0);
         lmr__puts(o, "\n");
     }
     lmr_buf_free(&d->scratch);
