@@ -55,6 +55,9 @@ static const char usage_render[] =
     "                     created=Coroutine,pending=Scheduled,...\n"
     "  --max-chars N      diagram text budget (default 50000, at least 1000)\n"
     "  --max-messages N   sequence view: at most N messages\n"
+    "  --max-participants N  sequence view: at most N task lifelines\n"
+    "                     (default 8; failed, cancelled, timed-out and the\n"
+    "                     slowest tasks are kept first)\n"
     "  --from T, --to T   time window; T in ns or with a unit: 1500ns, 20us,\n"
     "                     3ms, 2s\n"
     "  --counts           state view: label edges with how often\n"
@@ -237,7 +240,7 @@ static int write_stdout(const char *data, size_t len)
 
 enum {
     OPT_VIEW = 256, OPT_TASKS, OPT_EXCLUDE, OPT_TITLE, OPT_FORMAT, OPT_STATES,
-    OPT_MAX_CHARS, OPT_MAX_MESSAGES, OPT_FROM, OPT_TO, OPT_COUNTS, OPT_ADVISE
+    OPT_MAX_CHARS, OPT_MAX_MESSAGES, OPT_MAX_PARTICIPANTS, OPT_FROM, OPT_TO, OPT_COUNTS, OPT_ADVISE
 };
 
 /* getopt keeps global state; lmr_main may run many times in one process. */
@@ -268,6 +271,7 @@ static int cmd_render(int argc, char **argv)
         {"states", required_argument, NULL, OPT_STATES},
         {"max-chars", required_argument, NULL, OPT_MAX_CHARS},
         {"max-messages", required_argument, NULL, OPT_MAX_MESSAGES},
+        {"max-participants", required_argument, NULL, OPT_MAX_PARTICIPANTS},
         {"from", required_argument, NULL, OPT_FROM},
         {"to", required_argument, NULL, OPT_TO},
         {"counts", no_argument, NULL, OPT_COUNTS},
@@ -334,6 +338,14 @@ static int cmd_render(int argc, char **argv)
                 return usage_error(cmd,
                                    "--max-messages expects a positive number, "
                                    "not '%s'",
+                                   optarg);
+            break;
+        case OPT_MAX_PARTICIPANTS:
+            if (!parse_count(optarg, &o.max_participants) ||
+                !o.max_participants || o.max_participants > 1000)
+                return usage_error(cmd,
+                                   "--max-participants expects a number from "
+                                   "1 to 1000, not '%s'",
                                    optarg);
             break;
         case OPT_FROM:

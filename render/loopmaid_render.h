@@ -97,6 +97,9 @@ typedef struct lmr_options {
     int64_t from, to;       /* time window in ns; to < 0 = no end */
     int counts;             /* state view: label edges with how often */
     int quiet;              /* no warnings / progress on stderr */
+    size_t max_participants; /* sequence: task lifelines, 0 = 8; the
+                                interesting tasks (failed, cancelled,
+                                timed out, slowest) are kept first */
 } lmr_options;
 
 void lmr_options_init(lmr_options *o);
