@@ -13,7 +13,7 @@
  *    in a row it says only "+1 s", so that periodic work still folds into
  *    `loop N times`;
  *  - deadlines: a `Timeout timer` participant; a wait_for with a timeout
- *    draws "set timer 2 s (due t = 2 s)" to it and, when the deadline
+ *    draws "set timer 2 s (due 2 s)" to it and, when the deadline
  *    passes, "2 s elapsed" back;
  *  - causes: every resume says what woke the task (which task ended, its
  *    sleep, the deadline, which fd, a cancellation and why); every
@@ -44,11 +44,11 @@
 
 #define DEFAULT_MAX_PART 8 /* task lifelines unless --max-participants */
 #define MAX_LOOPS 16       /* loop participants */
-#define NAME_CP 28         /* participant labels */
+#define NAME_CP 16         /* participant labels: bytes per line */
 #define REF_CP 24          /* a task's name inside a message */
-#define WRAP 36            /* bytes per line of a wrapped text */
-#define WRAP_SLACK 10      /* a last line this short joins the one before */
-#define WRAP_LINES 3       /* lines of a wrapped text */
+#define WRAP 22            /* bytes per line of a wrapped text */
+#define WRAP_SLACK 4       /* a last line this short joins the one before */
+#define WRAP_LINES 4       /* lines of a wrapped text */
 #define CLOSE_RESERVE 700  /* closing notes */
 #define MAX_DEADLINES 16   /* wait_for deadlines pending at once */
 #define MARKS_PER_SPAN 50  /* real clock: a time mark per 1/50 of the span */
@@ -119,11 +119,13 @@ static void fmt_t(char *dst, size_t n, int64_t ns)
 
 /*
  * Writes text escaped for a sequence label, wrapped at spaces into at most
- * WRAP_LINES lines of about WRAP bytes joined by <br/> (Mermaid's line
- * break in messages, notes and participants), the last line cut with an
- * ellipsis when the text is longer.
+ * WRAP_LINES lines of about `wrap` bytes joined by <br/> (Mermaid's line
+ * break in messages, notes and participants; a line costs width, so this is
+ * what keeps the diagram at page width), a last piece up to `slack` bytes
+ * staying on its line, the last line cut with an ellipsis when the text is
+ * longer.
  */
-static void put_text(lmr__out *o, const char *text, size_t wrap)
+static void put_text(lmr__out *o, const char *text, size_t wrap, size_t slack)
 {
     const char *p = text ? text : "";
     while (*p == ' ')
@@ -133,8 +135,8 @@ static void put_text(lmr__out *o, const char *text, size_t wrap)
         size_t left = strlen(p);
         if (line > 0)
             lmr__puts(o, "<br/>");
-        if (left <= wrap + WRAP_SLACK || line == WRAP_LINES - 1) {
-            lmr__esc_seq(o, p, line == WRAP_LINES - 1 ? wrap + WRAP_SLACK : 0);
+        if (left <= wrap + slack || line == WRAP_LINES - 1) {
+            lmr__esc_seq(o, p, line == WRAP_LINES - 1 ? wrap + slack : 0);
             return;
         }
         size_t cut = wrap;
@@ -195,7 +197,7 @@ static bool loop_part(lmr__render_ctx *c, uint32_t loop)
     lmr__puts(c->out, "    participant ");
     lmr__id(c->out, "lp", loop);
     lmr__puts(c->out, " as ");
-    lmr__esc_seq(c->out, name, NAME_CP);
+    put_text(c->out, name, NAME_CP, 0);
     lmr__puts(c->out, "\n");
     return true;
 }
@@ -232,7 +234,7 @@ static const lmr__task *task_part(lmr__render_ctx *c, uint32_t loop,
         lmr__puts(c->out, "    participant ");
         lmr__id(c->out, "p", (uint64_t)t->ord + 1);
         lmr__puts(c->out, " as ");
-        put_text(c->out, t->name ? t->name : "", NAME_CP);
+        put_text(c->out, t->name ? t->name : "", NAME_CP, 0);
         lmr__puts(c->out, "\n");
         return t;
     }
@@ -393,7 +395,7 @@ static int sq_begin(lmr__render_ctx *c)
         lmr__puts(&l, "Note over ");
         lmr__id(&l, "lp", lp0 <= MAX_LOOPS ? lp0 : 1);
         lmr__puts(&l, ": ");
-        put_text(&l, txt, WRAP);
+        put_text(&l, txt, WRAP, WRAP_SLACK);
         push_scratch(c, c->opts->from);
     }
     return 0;
@@ -407,7 +409,7 @@ static void mark_time(lmr__render_ctx *c, uint32_t loop, int64_t t)
     sq_data *d = c->state;
     if (t - d->t_shown < d->mark_step || t <= d->t_shown)
         return;
-    char at[32], dt[32], txt[160];
+    char at[32], dt[32], txt[96], waited[64] = "";
     fmt_t(at, sizeof at, t);
     fmt_t(dt, sizeof dt, t - d->t_shown);
     /* The same jump again (a periodic timer) says only "+1 s", so that the
@@ -415,9 +417,9 @@ static void mark_time(lmr__render_ctx *c, uint32_t loop, int64_t t)
     if (t - d->t_shown == d->last_dt && d->same_dt >= 3) {
         snprintf(txt, sizeof txt, "+%s", dt);
     } else {
-        int n = snprintf(txt, sizeof txt, "t = %s (+%s)", at, dt);
-        if (d->nawaiting && n > 0)
-            snprintf(txt + n, sizeof txt - (size_t)n, ", %" PRIu64 " %s waited",
+        snprintf(txt, sizeof txt, "t = %s (+%s)", at, dt);
+        if (d->nawaiting)
+            snprintf(waited, sizeof waited, "%" PRIu64 " %s waited",
                      d->nawaiting, d->nawaiting == 1 ? "task" : "tasks");
     }
     d->same_dt = t - d->t_shown == d->last_dt ? d->same_dt + 1 : 0;
@@ -429,6 +431,10 @@ static void mark_time(lmr__render_ctx *c, uint32_t loop, int64_t t)
     lmr__id(&l, "lp", loop);
     lmr__puts(&l, ": ");
     lmr__esc_seq(&l, txt, 0);
+    if (*waited) {
+        lmr__puts(&l, "<br/>");
+        lmr__esc_seq(&l, waited, 0);
+    }
     push_scratch(c, t);
 }
 
@@ -443,7 +449,7 @@ static void msg(lmr__render_ctx *c, uint32_t loop, const char *from_p,
     lmr__puts(&l, arrow);
     lmr__id(&l, to_p, to_n);
     lmr__puts(&l, ": ");
-    put_text(&l, text, WRAP);
+    put_text(&l, text, WRAP, WRAP_SLACK);
     push_scratch(c, t);
 }
 
@@ -456,7 +462,7 @@ static void note(lmr__render_ctx *c, uint32_t loop, const char *p, uint64_t n,
     lmr__puts(&l, "Note over ");
     lmr__id(&l, p, n);
     lmr__puts(&l, ": ");
-    put_text(&l, text, WRAP);
+    put_text(&l, text, WRAP, WRAP_SLACK);
     push_scratch(c, t);
 }
 
@@ -732,7 +738,7 @@ static void deadline_set(lmr__render_ctx *c, const lmr__event *ev)
     char dur[32], due[32], txt[96];
     fmt_t(dur, sizeof dur, ev->timeout);
     fmt_t(due, sizeof due, ev->t + ev->timeout);
-    snprintf(txt, sizeof txt, "set timer %s (due t = %s)", dur, due);
+    snprintf(txt, sizeof txt, "set timer %s (due %s)", dur, due);
     msg(c, ev->loop, "lp", ev->loop, "->>", "tm", 1, txt, ev->t);
     if (d->ndl < MAX_DEADLINES)
         d->dl[d->ndl++] = (deadline){ev->loop, ev->owner, ev->t + ev->timeout,
@@ -875,7 +881,7 @@ static void close_note(lmr__out *o, uint32_t lp0, const char *txt)
     lmr__puts(o, "    Note over ");
     lmr__id(o, "lp", lp0);
     lmr__puts(o, ": ");
-    put_text(o, txt, 40);
+    put_text(o, txt, 30, WRAP_SLACK);
     lmr__puts(o, "\n");
 }
 
