@@ -263,25 +263,24 @@ static int64_t lifetime(const lmr__model *m, const lmr__task *t)
     return end - t->t_spawn;
 }
 
-static const lmr__model *sort_model; /* qsort has no context argument */
+/* A task's interest, precomputed so that qsort needs no context. */
+typedef struct interest {
+    bool bad;           /* failed, cancelled or timed out */
+    int64_t life, step; /* lifetime, longest step */
+    uint32_t ord;
+} interest;
 
 /* Interest order: ended badly first, then the slowest, the longest step,
  * then spawn order. */
 static int by_interest(const void *a, const void *b)
 {
-    const lmr__task *x = *(const lmr__task *const *)a;
-    const lmr__task *y = *(const lmr__task *const *)b;
-    bool bx = x->state == LMR__ST_FAILED || x->state == LMR__ST_CANCELLED ||
-              x->timed_out;
-    bool by = y->state == LMR__ST_FAILED || y->state == LMR__ST_CANCELLED ||
-              y->timed_out;
-    if (bx != by)
-        return bx ? -1 : 1;
-    int64_t lx = lifetime(sort_model, x), ly = lifetime(sort_model, y);
-    if (lx != ly)
-        return lx > ly ? -1 : 1;
-    if (x->longest_step != y->longest_step)
-        return x->longest_step > y->longest_step ? -1 : 1;
+    const interest *x = a, *y = b;
+    if (x->bad != y->bad)
+        return x->bad ? -1 : 1;
+    if (x->life != y->life)
+        return x->life > y->life ? -1 : 1;
+    if (x->step != y->step)
+        return x->step > y->step ? -1 : 1;
     return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
 
@@ -303,17 +302,21 @@ static int choose_tasks(lmr__render_ctx *c, sq_data *d)
                 d->flags[m->tasks[i].ord] |= F_ALLOWED;
         return 0;
     }
-    const lmr__task **v = malloc(n * sizeof *v);
+    interest *v = malloc(n * sizeof *v);
     if (!v)
         return LMR_ENOMEM;
     size_t k = 0;
-    for (size_t i = 0; i < m->ntasks; i++)
-        if (lmr__task_in_window(c->opts, &m->tasks[i]))
-            v[k++] = &m->tasks[i];
-    sort_model = m;
+    for (size_t i = 0; i < m->ntasks; i++) {
+        const lmr__task *t = &m->tasks[i];
+        if (!lmr__task_in_window(c->opts, t))
+            continue;
+        v[k++] = (interest){t->state == LMR__ST_FAILED ||
+                                t->state == LMR__ST_CANCELLED || t->timed_out,
+                            lifetime(m, t), t->longest_step, t->ord};
+    }
     qsort(v, n, sizeof *v, by_interest);
     for (size_t i = 0; i < d->cap; i++)
-        d->flags[v[i]->ord] |= F_ALLOWED;
+        d->flags[v[i].ord] |= F_ALLOWED;
     free(v);
     return 0;
 }
@@ -387,9 +390,7 @@ static int sq_begin(lmr__render_ctx *c)
             fmt_t(b, sizeof b, c->opts->to);
         else
             fmt_t(b, sizeof b, c->model->t_last);
-        snprintf(txt, sizeof txt,
-                 "window t = %s to %s (--from/--to): events outside it are not drawn",
-                 a, b);
+        snprintf(txt, sizeof txt, "window: t = %s to %s (--from/--to)", a, b);
         lmr__out l;
         compose(c, &l);
         lmr__puts(&l, "Note over ");
@@ -913,6 +914,12 @@ static int sq_end(lmr__render_ctx *c)
                      " keeps failed, cancelled, timed-out and the slowest first",
                      d->hidden_tasks, d->hidden_tasks == 1 ? "task" : "tasks",
                      d->hidden_events, d->cap);
+            close_note(o, lp0, txt);
+        }
+        if (d->not_in_window) {
+            snprintf(txt, sizeof txt,
+                     "\xE2\x80\xA6 %" PRIu64 " %s lived only outside the window",
+                     d->not_in_window, d->not_in_window == 1 ? "task" : "tasks");
             close_note(o, lp0, txt);
         }
         if (d->hidden_loop_events) {

@@ -302,7 +302,7 @@ Test(cli, sequence_time_causes_cap_and_window)
     cr_expect(strstr(err_text, "--max-participants expects a number"), "%s", err_text);
     snprintf(cmd, sizeof cmd, "render --view sequence --from 1s %s", tr);
     cr_assert_eq(run(cmd), 0, "%s", err_text);
-    cr_expect(strstr(out_text, "window t = 1 s to 2 s"), "%s", out_text);
+    cr_expect(strstr(out_text, "window: t = 1 s to 2 s"), "%s", out_text);
     cr_expect(run("help render") == 0 && strstr(out_text, "--max-participants N"),
               "%s", out_text);
 }

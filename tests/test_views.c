@@ -606,10 +606,19 @@ Test(views, sequence_window_is_said_and_honoured)
     lmr_buf out = {0};
     cr_assert_eq(render("tests/data/views/timeout.yaml", &o, &out), 0);
     char *s = unwrap(out.data);
-    cr_expect(strstr(s, "Note over lp1: window t = 1 s to 2 s (--from/--to)"), "%s", s);
+    cr_expect(strstr(s, "Note over lp1: window: t = 1 s to 2 s (--from/--to)"), "%s", s);
     cr_expect(strstr(s, "Note over lp1: t = 2 s (+1 s)\n"), "%s", s);
     cr_expect(!strstr(s, ": start\n"), "%s", s);
     cr_expect(!strstr(s, "set timer"), "the deadline was set before the window: %s", s);
+    free(s);
+    lmr_buf_free(&out);
+    /* A task that lived only before the window is said to be left out. */
+    o.from = 7000000;
+    cr_assert_eq(render("tests/data/views/gather.yaml", &o, &out), 0);
+    s = unwrap(out.data);
+    cr_expect(strstr(s, "window: t = 7 ms to 10 ms"), "%s", s);
+    cr_expect(strstr(s, "1 task lived only outside the window"), "%s", s);
+    cr_expect(!strstr(s, "participant p3 "), "B ended at 5 ms: %s", s);
     free(s);
     lmr_buf_free(&out);
     /* Without a window there is no window note. */
