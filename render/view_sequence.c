@@ -54,7 +54,8 @@
 #define MARKS_PER_SPAN 50  /* real clock: a time mark per 1/50 of the span */
 #define MARK_MIN_REAL 1000000 /* real clock: and not for moves under 1 ms */
 
-enum { F_DECLARED = 1, F_STARTED = 2, F_HIDDEN = 4, F_ALLOWED = 8 };
+enum { F_DECLARED = 1, F_STARTED = 2, F_HIDDEN = 4, F_ALLOWED = 8,
+       F_ENDED = 16 /* its end was seen (drawn or not) */ };
 
 /* What woke a task, remembered until it runs again (one byte per task). */
 enum { W_NONE = 0, W_SPAWN, W_YIELD, W_TIMER, W_TIMEOUT, W_IO, W_TASK,
@@ -82,6 +83,8 @@ typedef struct sq_data {
     uint32_t *wake_by;   /* per task: the waker's id + 1, 0 = none */
     uint32_t *cancel_by; /* per task: the canceller's id, 0 = none */
     int32_t *fd;                   /* per task: the fd it awaits */
+    uint32_t *grp;   /* per task: index + 1 of its latest group, 0 = none */
+    uint64_t *gfail; /* per group: id of a member seen failing, 0 = none */
     bool loop_declared[MAX_LOOPS + 1];
     bool timer_declared;
     uint32_t nparts, cap;
@@ -336,6 +339,8 @@ static void sq_free(sq_data *d)
     free(d->wake_by);
     free(d->cancel_by);
     free(d->fd);
+    free(d->grp);
+    free(d->gfail);
     free(d);
 }
 
@@ -352,8 +357,10 @@ static int sq_begin(lmr__render_ctx *c)
     d->wake_by = calloc(nt, sizeof *d->wake_by);
     d->cancel_by = calloc(nt, sizeof *d->cancel_by);
     d->fd = calloc(nt, sizeof *d->fd);
+    d->grp = calloc(nt, sizeof *d->grp);
+    d->gfail = calloc(c->model->ngroups ? c->model->ngroups : 1, sizeof *d->gfail);
     if (!d->flags || !d->wake || !d->reason || !d->awaits || !d->wake_by ||
-        !d->cancel_by || !d->fd) {
+        !d->cancel_by || !d->fd || !d->grp || !d->gfail) {
         sq_free(d);
         return LMR_ENOMEM;
     }
@@ -496,16 +503,27 @@ static void cancel_why(const lmr__render_ctx *c, uint32_t loop, uint8_t r,
     case R_TIMEOUT:
         snprintf(dst, n, "wait_for deadline passed");
         return;
-    case R_GROUP:
-        if (by && by_id != target && by->state == LMR__ST_FAILED)
+    case R_GROUP: {
+        /* The sibling whose failure made the group cancel the rest: the
+         * canceller itself when it failed, else a member of the target's
+         * group seen failing before. */
+        const lmr__task *sib = by && by_id != target &&
+                                       by->state == LMR__ST_FAILED ? by : NULL;
+        const sq_data *d = c->state;
+        const lmr__task *tt = lmr__model_task(c->model, loop, target);
+        uint32_t g = tt ? d->grp[tt->ord] : 0;
+        if (!sib && g && d->gfail[g - 1] && d->gfail[g - 1] != target)
+            sib = lmr__model_task(c->model, loop, d->gfail[g - 1]);
+        if (sib)
             snprintf(dst, n, "sibling %.*s failed", REF_CP,
-                     by->name ? by->name : "?");
+                     sib->name ? sib->name : "?");
         else if (by && by_id != target)
             snprintf(dst, n, "its group, by %.*s", REF_CP,
                      by->name ? by->name : "?");
         else
             snprintf(dst, n, "its group failed");
         return;
+    }
     case R_SHUTDOWN:
         snprintf(dst, n, "shutdown: main returned");
         return;
@@ -656,6 +674,8 @@ static void state_event(lmr__render_ctx *c, const lmr__event *ev,
         msg(c, lp, "p", p, "-->>", "lp", lp, "done", ev->t);
         break;
     case LMR__ST_FAILED:
+        if (d->grp[t->ord] && !d->gfail[d->grp[t->ord] - 1])
+            d->gfail[d->grp[t->ord] - 1] = t->id;
         if (ev->message)
             snprintf(txt, sizeof txt, "failed: %.100s", ev->message);
         else
@@ -694,7 +714,16 @@ static void group_end(lmr__render_ctx *c, const lmr__event *ev)
     size_t cnt[LMR__ST__COUNT] = {0};
     for (size_t i = 0; g && i < g->nmembers; i++) {
         const lmr__task *m = lmr__model_task(c->model, ev->loop, g->members[i]);
-        if (m && m->state >= 0 && m->state < LMR__ST__COUNT)
+        /* As things stood when the group ended: a member that ends later
+         * (e.g. cancelled by the program after wait returned) is pending.
+         * A selected member's end is seen in event order; for one the
+         * filters left out only its end time can tell. */
+        const sq_data *d = c->state;
+        bool ended = m && (m->selected ? (d->flags[m->ord] & F_ENDED) != 0
+                                       : m->t_end >= 0 && m->t_end <= ev->t);
+        if (m && !ended)
+            cnt[LMR__ST_PENDING]++;
+        else if (m && m->state >= 0 && m->state < LMR__ST__COUNT)
             cnt[m->state]++;
     }
     char txt[256];
@@ -706,15 +735,15 @@ static void group_end(lmr__render_ctx *c, const lmr__event *ev)
     else
         n = snprintf(txt, sizeof txt, "%.20s ended %.20s", kind, out);
     static const int order[] = {LMR__ST_FAILED, LMR__ST_DONE,
-                                LMR__ST_CANCELLED, LMR__ST_AWAITING,
-                                LMR__ST_RUNNING, LMR__ST_PENDING};
+                                LMR__ST_CANCELLED, LMR__ST_PENDING};
     const char *sep = ": ";
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
         size_t s = (size_t)order[k];
         if (!cnt[s] || n <= 0 || (size_t)n >= sizeof txt)
             continue;
         n += snprintf(txt + n, sizeof txt - (size_t)n, "%s%zu %s", sep, cnt[s],
-                      lmr__state_label(c->opts, (int)s));
+                      s == LMR__ST_PENDING ? "still pending"
+                                           : lmr__state_label(c->opts, (int)s));
         sep = ", ";
     }
     sq_data *d = c->state;
@@ -783,6 +812,11 @@ static int sq_event(lmr__render_ctx *c, const lmr__event *ev)
     }
     char txt[320];
     const lmr__task *t = NULL;
+    if (ev->kind == LMR__EV_STATE && ev->to >= LMR__ST_DONE) {
+        const lmr__task *x = lmr__model_task(c->model, ev->loop, ev->task);
+        if (x)
+            d->flags[x->ord] |= F_ENDED;
+    }
     switch (ev->kind) {
     case LMR__EV_SPAWN:
     case LMR__EV_STATE:
@@ -802,6 +836,13 @@ static int sq_event(lmr__render_ctx *c, const lmr__event *ev)
                  ev->t);
         return 0;
     case LMR__EV_GROUP: {
+        const lmr__group *g = lmr__model_group(c->model, ev->loop, ev->group);
+        for (size_t i = 0; g && i < ev->nmembers; i++) {
+            const lmr__task *m =
+                lmr__model_task(c->model, ev->loop, ev->members[i]);
+            if (m)
+                d->grp[m->ord] = (uint32_t)(g - c->model->groups) + 1;
+        }
         const lmr__task *ow = task_part(c, ev->loop, ev->owner, false);
         int n = 0;
         if (ev->label)
@@ -849,7 +890,14 @@ static int sq_event(lmr__render_ctx *c, const lmr__event *ev)
         return 0;
     }
     if (ev->kind == LMR__EV_CANCEL) {
+        /* A task that already ended is never cancelled (the trace may still
+         * record the request), nor is the group member whose failure made
+         * its group cancel the others (recorded as cancelling itself, issue
+         * 13): nothing happens to it, so nothing is drawn. */
         uint8_t r = reason_index(ev->reason);
+        if ((d->flags[t->ord] & F_ENDED) ||
+            (r == R_GROUP && ev->by_task == ev->task))
+            return 0;
         d->reason[t->ord] = r;
         d->cancel_by[t->ord] = ev->by_task && ev->by_task < UINT32_MAX
                                    ? (uint32_t)ev->by_task : 0;

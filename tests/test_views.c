@@ -487,9 +487,9 @@ Test(hooks, sequence_names_causes_of_cancels_and_wakes)
     int64_t t = 0;
     for (uint64_t k = 1; k <= 3; k++)
         first_step(&f, &t, k);
-    /* pong is woken by ping setting a future, then cancelled by its group
-     * because its sibling ping failed, then by main explicitly, by the
-     * shutdown, and once recorded as cancelling itself. */
+    /* pong is woken by ping ending, then cancelled by its group because
+     * its sibling ping failed, then by main explicitly, by the shutdown,
+     * and once recorded as cancelling itself (drawn: nothing). */
     lmr__event e = st(t, 3, LMR__ST_AWAITING, LMR__ST_PENDING, NULL);
     e.by = "task";
     e.by_task = 2;
@@ -516,10 +516,11 @@ Test(hooks, sequence_names_causes_of_cancels_and_wakes)
     cr_expect(strstr(s, "    p2-xp3: cancel: sibling ping failed\n"), "%s", s);
     cr_expect(strstr(s, "    p1-xp3: cancel()\n"), "%s", s);
     cr_expect(strstr(s, "    lp1-xp3: cancel: shutdown: main returned\n"), "%s", s);
-    /* never an arrow from a task to itself */
-    cr_expect(strstr(s, "    lp1-xp3: cancel: its group failed\n"), "%s", s);
+    /* a group member recorded as cancelling itself is the failing one:
+     * never an arrow from a task to itself, and no cancel drawn at all */
     cr_expect(!strstr(s, "p3-xp3"), "%s", s);
-    cr_expect(strstr(s, "    lp1->>p3: resume with CancelledError (its group failed)\n"),
+    cr_expect(!strstr(s, "its group failed"), "%s", s);
+    cr_expect(strstr(s, "    lp1->>p3: resume with CancelledError (shutdown: main returned)\n"),
               "%s", s);
     free(s);
     lmr_buf_free(&f.buf);
@@ -590,6 +591,28 @@ Test(views, sequence_marks_time_and_the_deadline)
             at = p;
     }
     cr_expect(!strstr(s, "poll"), "no poll notes: %s", s);
+    free(s);
+    lmr_buf_free(&out);
+}
+
+/* issue 13: after wait(FIRST_COMPLETED) returns, its pending members are
+ * still pending; the program's cancel() of them is drawn after, from the
+ * task that called it, and a group's cancellations name the sibling that
+ * failed (examples/groups.c's trace). */
+Test(views, sequence_group_outcomes_and_who_cancelled)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_SEQUENCE;
+    o.max_participants = 40;
+    lmr_buf out = {0};
+    cr_assert_eq(render("tests/data/examples/groups.yaml", &o, &out), 0);
+    char *s = unwrap(out.data);
+    const char *w = strstr(s, "wait returned: 1 done, 2 still pending");
+    cr_expect(w, "%s", s);
+    cr_expect(w && strstr(w, ": cancel()\n"), "the program's cancel() comes after: %s", s);
+    cr_expect(strstr(s, "cancel: sibling"), "%s", s);
+    cr_expect(!strstr(s, "cancel: its group failed"), "%s", s);
     free(s);
     lmr_buf_free(&out);
 }
