@@ -76,7 +76,7 @@ static const char usage_render[] =
     "  --max-members N       tasks view: member edges of one group [10]\n"
     "  --max-causes N        state view: causes per state edge [6]\n"
     "  --max-rows N          gantt view: task rows [30]\n"
-    "  --max-participants N  sequence view: task participants [40]\n"
+    "  --max-participants N  sequence view: task lifelines [8, at most 1000]\n"
     "A --tasks/--exclude that matches no task, or a --from/--to window outside\n"
     "the trace, is said on stderr.\n";
 

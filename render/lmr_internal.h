@@ -307,15 +307,26 @@ void lmr__fmt_dur(char *dst, size_t n, int64_t ns);
 /* ------------------------------------------------------------------------ */
 
 /*
- * Appends `s` encoded as a Mermaid label valid in every diagram type
- * (MERMAID.md: [A-Za-z0-9 ] pass, everything else as #N; entities, the word
- * "direction" broken, empty as #160;), cut at max_cp code points with an
- * ellipsis. Never emits a character that ends a label or starts a comment,
- * a directive or HTML.
+ * Mermaid contexts with their own escaping needs (escape.c says which
+ * characters each one encodes and why). Every context encodes what can end
+ * a label or start a comment, a directive, HTML or markdown, breaks the word
+ * "direction", writes an empty label as #160; and writes the rest as
+ * itself, so the source stays readable.
  */
+typedef enum lmr__esc_ctx {
+    LMR__ESC_ANY = 0, /* safe in every context but gantt (state labels) */
+    LMR__ESC_QUOTED,  /* flowchart "..." labels (nodes, subgraphs, edges) */
+    LMR__ESC_SEQ,     /* sequence participants, messages, notes, blocks */
+    LMR__ESC_GANTT    /* gantt task text and section names */
+} lmr__esc_ctx;
+/* Appends `s` escaped for ctx, cut at max_cp code points with an ellipsis. */
+void lmr__esc(lmr__out *o, const char *s, size_t max_cp, lmr__esc_ctx ctx);
+/* lmr__esc(LMR__ESC_ANY): safe wherever a label goes, gantt aside. */
 void lmr__esc_label(lmr__out *o, const char *s, size_t max_cp);
-/* The same for gantt task text (first character always encoded). */
+/* lmr__esc(LMR__ESC_GANTT): first character always encoded, no ':'. */
 void lmr__esc_gantt(lmr__out *o, const char *s, size_t max_cp);
+/* lmr__esc(LMR__ESC_SEQ). */
+void lmr__esc_seq(lmr__out *o, const char *s, size_t max_cp);
 /* Labels are cut at most here whatever max_cp asks (0 means this cap). */
 #define LMR__LABEL_HARD_MAX 1000
 /*
@@ -326,8 +337,8 @@ void lmr__esc_gantt(lmr__out *o, const char *s, size_t max_cp);
 void lmr__id(lmr__out *o, const char *prefix, uint64_t n);
 /*
  * Starts a diagram: optional front matter (title as a YAML double-quoted
- * string holding only escaper output, so no YAML or Mermaid syntax can come
- * from it; `config` is a fixed YAML block from the renderer, may be NULL),
+ * string of the cleaned title, `"` `\` `%` YAML-escaped and `<` shown as
+ * U+2039, so no YAML, directive or HTML can come from it; `config` is a fixed YAML block from the renderer, may be NULL),
  * then the diagram keyword line.
  */
 void lmr__begin_diagram(lmr__out *o, const char *title, const char *config,

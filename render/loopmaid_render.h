@@ -110,7 +110,7 @@ typedef struct lmr_options {
     size_t max_members;     /* tasks view: member edges per group [10] */
     size_t max_causes;      /* state view: causes per state edge [6] */
     size_t max_rows;        /* gantt view: task rows [30] */
-    size_t max_participants; /* sequence view: task participants [40] */
+    size_t max_participants; /* sequence view: task lifelines [8] */
 } lmr_options;
 
 void lmr_options_init(lmr_options *o);

@@ -3,348 +3,178 @@
  * tasks (seed 002's "Async/Await Execution Flow", seed 000's "Timeout and
  * Cancellation"). The loop starts and resumes tasks (->>), tasks await
  * saying on what, yield and finish (-->>, --x when failed or cancelled),
- * cancellations are crosses (-x), user notes are notes, groups, polls,
- * callbacks and flight-recorder gaps are notes over the loop.
+ * cancellations are crosses (-x), user notes are notes.
  *
- * Big traces stay renderable:
- *  - folding: a run of identical message blocks (up to FOLD_K lines long)
- *    repeated back to back becomes one `loop N times` block;
- *  - tasks started together: when the loop starts several tasks one after
- *    the other, each running only until it hands control back (an await,
- *    a yield, done), all in the same tick of the loop (the trace's tick
- *    events separate them), those steps become one `par start together`
- *    block with an `and` section per task. A task never shares a block
- *    with its spawner (it cannot have started in the spawner's tick; this
- *    matters for traces without tick events). Only lines outside a `loop`
- *    fold take part: a fold ends any pending run first, so blocks never
- *    nest;
- *  - participants are declared when first used, up to MAX_PART tasks; the
- *    events of further tasks are counted and reported;
- *  - once the character budget or --max-messages is reached, every later
- *    message is counted, and the diagram ends with a note saying how many
- *    events were not shown and over which time span.
- * Memory: two bytes per task plus at most 2 * FOLD_K + PAR_LINES pending
- * lines.
+ * What a reader of the seeds looks for, and where it is drawn (issue 13):
+ *  - time: a note "t = 2 s (+2 s)" over the loop each time the clock moved
+ *    noticeably (by over 1/50 of the trace's span, and under a real clock
+ *    by at least 1 ms: a virtual clock's jumps to its next timer), with
+ *    how many drawn tasks were waiting through it; from the fifth same jump
+ *    in a row it says only "+1 s", so that periodic work still folds into
+ *    `loop N times`;
+ *  - deadlines: a `Timeout timer` participant; a wait_for with a timeout
+ *    draws "set timer 2 s (due 2 s)" to it and, when the deadline
+ *    passes, "2 s elapsed" back;
+ *  - causes: every resume says what woke the task (which task ended, its
+ *    sleep, the deadline, which fd, a cancellation and why); every
+ *    cancellation is drawn from whoever asked (the task that called
+ *    cancel, or the loop for shutdown and signals) and says why (wait_for's
+ *    deadline, a sibling's failure, an explicit cancel(), shutdown, signal);
+ *  - outcomes: each task's end where it happens, failures with lm_fail's
+ *    message, and a group's end with its members' outcomes.
+ * Readable at page width (issue 14): no notes for polls (the time marks say
+ * what a poll meant), long texts wrapped with <br/> and group labels given
+ * once (in a note over its owner; the awaits then say only "await
+ * gather").
+ *
+ * Selection: at most --max-participants tasks (default 8) get a lifeline.
+ * When more are alive in the window, the interesting ones are kept first:
+ * failed, cancelled and timed-out tasks, then the slowest (longest lived),
+ * then those with the longest step, then the rest in spawn order; the
+ * closing notes say how many tasks and events were left out and why.
+ * The layout (folding repeated blocks, the budget) is seq_layout.c.
+ * Memory: ~16 bytes per task plus the layout's pending lines.
  */
-#include "lmr_internal.h"
+#include "seq_layout.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FOLD_K 24       /* longest repeated block that folds */
-#define HIST_MAX (2 * FOLD_K)
-#define MAX_PART 40     /* task participants */
-#define MAX_LOOPS 16    /* loop participants */
-#define NAME_CP 40      /* participant labels */
-#define TEXT_CP 80      /* message and note text */
-#define CLOSE_RESERVE 600 /* closing notes */
-#define PAR_LINES 64    /* pending lines of a run of task starts */
-#define PAR_SEG 12      /* longest first step that joins a par section */
+#define DEFAULT_MAX_PART 8 /* task lifelines unless --max-participants */
+#define MAX_LOOPS 16       /* loop participants */
+#define NAME_CP 16         /* participant labels: bytes per line */
+#define REF_CP 24          /* a task's name inside a message */
+#define WRAP 22            /* bytes per line of a wrapped text */
+#define WRAP_SLACK 4       /* a last line this short joins the one before */
+#define WRAP_LINES 4       /* lines of a wrapped text */
+#define CLOSE_RESERVE 700  /* closing notes */
+#define MAX_DEADLINES 16   /* wait_for deadlines pending at once */
+#define MARKS_PER_SPAN 50  /* real clock: a time mark per 1/50 of the span */
+#define MARK_MIN_REAL 1000000 /* real clock: and not for moves under 1 ms */
 
-enum { F_DECLARED = 1, F_STARTED = 2, F_HIDDEN = 4 };
+enum { F_DECLARED = 1, F_STARTED = 2, F_HIDDEN = 4, F_ALLOWED = 8,
+       F_ENDED = 16 /* its end was seen (drawn or not) */ };
 
 /* What woke a task, remembered until it runs again (one byte per task). */
+enum { W_NONE = 0, W_SPAWN, W_YIELD, W_TIMER, W_TIMEOUT, W_IO, W_TASK,
+       W_FUTURE, W_EVENT, W_QUEUE, W_LOCK, W_SEM, W_THREAD, W_CANCEL,
+       W_OTHER };
 static const char *const wake_tok[] = {
     NULL, "spawn", "yield", "timer", "timeout", "io", "task", "future",
     "event", "queue", "lock", "semaphore", "thread", "cancel"};
-#define WAKE_OTHER 255
 
-/* What a line means for `par` grouping: the loop starting a task, the task
- * handing control back to the loop, or anything else. */
-enum { L_OTHER = 0, L_START, L_RETURN };
+/* Why a cancellation was asked (the cancel event's reason). */
+enum { R_NONE = 0, R_EXPLICIT, R_TIMEOUT, R_GROUP, R_SHUTDOWN, R_SIGNAL };
 
-typedef struct sq_line {
-    char *text; /* one line without indentation or newline; owned */
-    size_t len;
-    uint64_t hash; /* FNV-1a of text: most comparisons stop here */
-    int64_t t;
-    uint8_t kind;  /* L_*; not part of equality (the text says it all) */
-    uint32_t loop; /* of L_START and L_RETURN lines */
-    uint64_t task; /* participant number pN of L_START and L_RETURN lines */
-    uint64_t tick; /* tick events seen before this line */
-    uint64_t parent; /* of L_START lines: the spawner's pN, 0 = none */
-} sq_line;
+/* What a task awaits, for the wake text. */
+enum { A_NONE = 0, A_SLEEP, A_IO_READ, A_IO_WRITE, A_OTHER };
+
+typedef struct deadline {
+    uint32_t loop;
+    uint64_t owner;   /* task id of the wait_for's caller */
+    int64_t due, timeout;
+} deadline;
 
 typedef struct sq_data {
-    uint8_t *flags, *wake;   /* per task, by ord */
+    lmr__sl sl;
+    uint8_t *flags, *wake, *reason, *awaits; /* per task, by ord */
+    uint32_t *wake_by;   /* per task: the waker's id + 1, 0 = none */
+    uint32_t *cancel_by; /* per task: the canceller's id, 0 = none */
+    int32_t *fd;                   /* per task: the fd it awaits */
+    uint32_t *grp;   /* per task: index + 1 of its latest group, 0 = none */
+    uint64_t *gfail; /* per group: id of a member seen failing, 0 = none */
     bool loop_declared[MAX_LOOPS + 1];
-    uint32_t nparts;
-    sq_line hist[HIST_MAX + 1];
-    size_t nhist;
-    sq_line block[FOLD_K];
-    size_t k, pos;
-    uint64_t reps;
-    bool repeating;
-    bool stopped;
-    /* The par run: complete sections [0, par_seg[npar]) and, when par_open,
-     * the section of par_task still running from par_seg[npar] on. */
-    sq_line par[PAR_LINES];
-    size_t npar_lines, npar;
-    size_t par_seg[PAR_LINES + 1];
-    bool par_open;
-    uint32_t par_loop;
-    uint64_t par_task, par_tick;
-    uint64_t ticks; /* tick events seen so far: "together" = same tick */
-    uint64_t start_parent; /* for the next L_START line, set by state_event */
-    uint64_t messages;
-    uint64_t not_shown, hidden_events, hidden_tasks, hidden_loop_events;
-    int64_t ns_first, ns_last;
+    bool timer_declared;
+    uint32_t nparts, cap;
+    deadline dl[MAX_DEADLINES];
+    size_t ndl;
+    int64_t t_shown, mark_step, last_dt;
+    uint64_t same_dt; /* marks in a row with the same jump */
+    uint64_t nawaiting; /* drawn tasks awaiting right now */
+    uint64_t hidden_events, hidden_tasks, hidden_loop_events;
+    uint64_t not_in_window; /* tasks of the trace outside --from/--to */
     lmr_buf scratch;
 } sq_data;
 
-static void line_free(sq_line *l)
+/* "2 s", "1.5 s", "300 ms", "12 us", "0": a time for a reader. */
+static void fmt_t(char *dst, size_t n, int64_t ns)
 {
-    free(l->text);
-    l->text = NULL;
-}
-
-static void count_not_shown(sq_data *d, int64_t t)
-{
-    if (d->not_shown == 0 || t < d->ns_first)
-        d->ns_first = t;
-    if (d->not_shown == 0 || t > d->ns_last)
-        d->ns_last = t;
-    d->not_shown++;
-}
-
-static bool over_messages(const lmr__render_ctx *c, const sq_data *d,
-                          uint64_t more)
-{
-    return c->opts->max_messages && d->messages + more > c->opts->max_messages;
-}
-
-/* Writes one line at top level, or stops the diagram body when it does
- * not fit the budget or --max-messages. Takes ownership of l->text. */
-static void write_plain(lmr__render_ctx *c, sq_line *l)
-{
-    sq_data *d = c->state;
-    if (!d->stopped && (over_messages(c, d, 1) || !lmr__fits(c->out, l->len + 5)))
-        d->stopped = true;
-    if (d->stopped) {
-        count_not_shown(d, l->t);
-    } else {
-        lmr__puts(c->out, "    ");
-        lmr__outn(c->out, l->text, l->len);
-        lmr__puts(c->out, "\n");
-        d->messages++;
-    }
-    line_free(l);
-}
-
-/*
- * Ends the pending par run: two or more complete sections become one
- * `par start together` block, written whole or not at all (so its `end` is
- * always there); fewer sections, a block that does not fit, and the lines
- * of a section still running are written as plain lines. Deterministic:
- * the choice depends only on the lines and the budget.
- */
-static void par_flush(lmr__render_ctx *c)
-{
-    sq_data *d = c->state;
-    size_t done = d->par_seg[d->npar], i = 0;
-    if (d->npar >= 2 && !d->stopped) {
-        size_t need = 40 + 8 * d->npar;
-        for (size_t j = 0; j < done; j++)
-            need += d->par[j].len + 9;
-        if (!over_messages(c, d, done) && lmr__fits(c->out, need)) {
-            lmr__puts(c->out, "    par ");
-            lmr__esc_label(c->out, "start together", 0);
-            lmr__puts(c->out, "\n");
-            for (size_t s = 0; s < d->npar; s++) {
-                if (s > 0)
-                    lmr__puts(c->out, "    and\n");
-                for (size_t j = d->par_seg[s]; j < d->par_seg[s + 1]; j++) {
-                    lmr__puts(c->out, "        ");
-                    lmr__outn(c->out, d->par[j].text, d->par[j].len);
-                    lmr__puts(c->out, "\n");
-                    line_free(&d->par[j]);
-                }
-            }
-            lmr__puts(c->out, "    end\n");
-            d->messages += done;
-            i = done;
-        }
-    }
-    for (; i < d->npar_lines; i++)
-        write_plain(c, &d->par[i]);
-    d->npar_lines = d->npar = 0;
-    d->par_seg[0] = 0;
-    d->par_open = false;
-}
-
-/*
- * Every top-level line passes here on its way out: a task start opens a
- * par section that lasts until that task hands control back; runs of such
- * sections wait in d->par. Anything else ends the run. Cost: O(1) per line
- * plus the flush; at most PAR_LINES lines are held.
- */
-static void emit_plain(lmr__render_ctx *c, sq_line *l)
-{
-    sq_data *d = c->state;
-    if (d->stopped) {
-        par_flush(c);
-        write_plain(c, l);
+    static const struct { const char *unit; int64_t div; } u[] = {
+        {"s", 1000000000}, {"ms", 1000000}, {"us", 1000}, {"ns", 1}};
+    if (ns <= 0) {
+        snprintf(dst, n, "0");
         return;
     }
-    if (l->kind == L_START) {
-        bool split = d->par_open ||
-                     (d->npar && (l->loop != d->par_loop || l->tick != d->par_tick)) ||
-                     d->npar_lines + PAR_SEG >= PAR_LINES;
-        for (size_t s = 0; s < d->npar && !split && l->parent; s++)
-            split = d->par[d->par_seg[s]].task == l->parent;
-        if (split)
-            par_flush(c);
-        d->par_open = true;
-        d->par_loop = l->loop;
-        d->par_task = l->task;
-        d->par_tick = l->tick;
-        d->par[d->npar_lines++] = *l;
-        return;
-    }
-    if (!d->par_open) {
-        par_flush(c);
-        write_plain(c, l);
-        return;
-    }
-    if (d->npar_lines - d->par_seg[d->npar] >= PAR_SEG) {
-        /* A long first step is not "started together": show it as is. */
-        par_flush(c);
-        write_plain(c, l);
-        return;
-    }
-    d->par[d->npar_lines++] = *l;
-    if (l->kind == L_RETURN && l->task == d->par_task && l->loop == d->par_loop) {
-        d->par_open = false;
-        d->par_seg[++d->npar] = d->npar_lines;
-    }
-}
-
-/* Writes the current repeated block as `loop N times`, then puts the lines
- * of an incomplete last repetition back at the top level. */
-static void flush_block(lmr__render_ctx *c)
-{
-    sq_data *d = c->state;
-    if (!d->repeating)
-        return;
-    d->repeating = false;
-    /* Lines before the fold are out already or waiting in a par run: the
-     * run ends here, so a par block never holds a loop block. */
-    par_flush(c);
-    char times[48];
-    snprintf(times, sizeof times, "%" PRIu64 " times", d->reps);
-    size_t need = 20 + strlen(times);
-    for (size_t i = 0; i < d->k; i++)
-        need += d->block[i].len + 9;
-    if (!d->stopped && (over_messages(c, d, d->k) || !lmr__fits(c->out, need)))
-        d->stopped = true;
-    if (d->stopped) {
-        for (uint64_t r = 0; r < d->reps; r++)
-            for (size_t i = 0; i < d->k; i++)
-                count_not_shown(d, d->block[i].t);
-    } else {
-        lmr__puts(c->out, "    loop ");
-        lmr__esc_label(c->out, times, 0);
-        lmr__puts(c->out, "\n");
-        for (size_t i = 0; i < d->k; i++) {
-            lmr__puts(c->out, "        ");
-            lmr__outn(c->out, d->block[i].text, d->block[i].len);
-            lmr__puts(c->out, "\n");
-        }
-        lmr__puts(c->out, "    end\n");
-        d->messages += d->k;
-    }
-    /* The partial repetition: its lines were matched but not yet shown. */
-    for (size_t i = 0; i < d->pos; i++) {
-        sq_line copy = d->block[i];
-        copy.text = malloc(copy.len + 1);
-        if (copy.text) {
-            memcpy(copy.text, d->block[i].text, copy.len + 1);
-            emit_plain(c, &copy);
-        }
-    }
-    for (size_t i = 0; i < d->k; i++)
-        line_free(&d->block[i]);
-    d->k = d->pos = 0;
-    d->reps = 0;
-}
-
-static bool line_eq(const sq_line *a, const sq_line *b)
-{
-    return a->hash == b->hash && a->len == b->len &&
-           memcmp(a->text, b->text, a->len) == 0;
-}
-
-/*
- * Feeds one line through the folder. Cost: O(FOLD_K^2) comparisons per line
- * at worst, no allocation beyond the line itself.
- */
-static void push_line(lmr__render_ctx *c, sq_line *l)
-{
-    sq_data *d = c->state;
-    if (d->stopped) {
-        count_not_shown(d, l->t);
-        line_free(l);
-        return;
-    }
-    if (d->repeating) {
-        if (line_eq(l, &d->block[d->pos])) {
-            line_free(l);
-            if (++d->pos == d->k) {
-                d->pos = 0;
-                d->reps++;
-            }
+    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+        if (ns >= u[i].div) {
+            int64_t whole = ns / u[i].div, tenth = ns % u[i].div * 10 / u[i].div;
+            if (tenth && whole < 100)
+                snprintf(dst, n, "%" PRId64 ".%" PRId64 " %s", whole, tenth,
+                         u[i].unit);
+            else
+                snprintf(dst, n, "%" PRId64 " %s", whole, u[i].unit);
             return;
         }
-        flush_block(c);
-    }
-    d->hist[d->nhist++] = *l;
-    for (size_t k = 1; k <= FOLD_K && 2 * k <= d->nhist; k++) {
-        size_t a = d->nhist - 2 * k, b = d->nhist - k;
-        bool same = true;
-        for (size_t i = 0; i < k && same; i++)
-            same = line_eq(&d->hist[a + i], &d->hist[b + i]);
-        if (!same)
-            continue;
-        for (size_t i = 0; i < a; i++)
-            emit_plain(c, &d->hist[i]);
-        for (size_t i = 0; i < k; i++) {
-            d->block[i] = d->hist[b + i];
-            line_free(&d->hist[a + i]);
-        }
-        d->k = k;
-        d->pos = 0;
-        d->reps = 2;
-        d->repeating = true;
-        d->nhist = 0;
-        return;
-    }
-    if (d->nhist > HIST_MAX) {
-        emit_plain(c, &d->hist[0]);
-        memmove(&d->hist[0], &d->hist[1], (d->nhist - 1) * sizeof d->hist[0]);
-        d->nhist--;
     }
 }
 
-/* Takes the scratch text as a new line of the given L_* kind. */
-static void push_scratch(lmr__render_ctx *c, int64_t t, uint8_t kind,
-                         uint32_t loop, uint64_t task)
+/*
+ * Writes text escaped for a sequence label, wrapped at spaces into at most
+ * WRAP_LINES lines of about `wrap` bytes joined by <br/> (Mermaid's line
+ * break in messages, notes and participants; a line costs width, so this is
+ * what keeps the diagram at page width), a last piece up to `slack` bytes
+ * staying on its line, the last line cut with an ellipsis when the text is
+ * longer.
+ */
+static void put_text(lmr__out *o, const char *text, size_t wrap, size_t slack)
+{
+    const char *p = text ? text : "";
+    while (*p == ' ')
+        p++;
+    char piece[256];
+    for (int line = 0; line < WRAP_LINES; line++) {
+        size_t left = strlen(p);
+        if (line > 0)
+            lmr__puts(o, "<br/>");
+        if (left <= wrap + slack || line == WRAP_LINES - 1) {
+            lmr__esc_seq(o, p, line == WRAP_LINES - 1 ? wrap + slack : 0);
+            return;
+        }
+        size_t cut = wrap;
+        while (cut > wrap / 2 && p[cut] != ' ')
+            cut--;
+        if (p[cut] != ' ') { /* no space: break inside, on a UTF-8 start */
+            cut = wrap;
+            while (cut > 0 && ((unsigned char)p[cut] & 0xC0) == 0x80)
+                cut--;
+        }
+        if (cut >= sizeof piece)
+            cut = sizeof piece - 1;
+        memcpy(piece, p, cut);
+        piece[cut] = '\0';
+        lmr__esc_seq(o, piece, 0);
+        p += cut;
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            return;
+    }
+}
+
+/* Queues the scratch line into the layout. */
+static void push_scratch(lmr__render_ctx *c, int64_t t)
 {
     sq_data *d = c->state;
-    sq_line l = {NULL, d->scratch.len, 1469598103934665603ull, t, kind, loop,
-                 task, d->ticks, kind == L_START ? d->start_parent : 0};
-    d->start_parent = 0;
-    l.text = malloc(l.len + 1);
-    if (!l.text) {
-        c->out->err = LMR_ENOMEM;
-        return;
-    }
-    memcpy(l.text, d->scratch.data ? d->scratch.data : "", l.len);
-    l.text[l.len] = '\0';
-    for (size_t i = 0; i < l.len; i++)
-        l.hash = (l.hash ^ (unsigned char)l.text[i]) * 1099511628211ull;
-    push_line(c, &l);
+    lmr__sl_push(&d->sl, d->scratch.data, d->scratch.len, t);
+}
+
+static lmr__out *compose(lmr__render_ctx *c, lmr__out *l)
+{
+    sq_data *d = c->state;
+    lmr__out_scratch(l, &d->scratch);
+    return l;
 }
 
 /* Declares the loop participant lpN when first needed; false when the loop
@@ -370,13 +200,26 @@ static bool loop_part(lmr__render_ctx *c, uint32_t loop)
     lmr__puts(c->out, "    participant ");
     lmr__id(c->out, "lp", loop);
     lmr__puts(c->out, " as ");
-    lmr__esc_label(c->out, name, NAME_CP);
+    put_text(c->out, name, NAME_CP, 0);
     lmr__puts(c->out, "\n");
     return true;
 }
 
+/* The deadline timer's lifeline, declared when the first deadline is set. */
+static bool timer_part(lmr__render_ctx *c)
+{
+    sq_data *d = c->state;
+    if (d->timer_declared)
+        return true;
+    if (d->sl.stopped || !lmr__fits(c->out, 60))
+        return false;
+    d->timer_declared = true;
+    lmr__puts(c->out, "    participant tm1 as Timeout timer\n");
+    return true;
+}
+
 /* The participant of a task, declared when first needed; NULL when it is
- * not shown (unknown, or beyond MAX_PART: then counted). */
+ * not drawn (unknown, not selected, or not among the kept ones). */
 static const lmr__task *task_part(lmr__render_ctx *c, uint32_t loop,
                                   uint64_t id, bool count_hidden)
 {
@@ -387,14 +230,14 @@ static const lmr__task *task_part(lmr__render_ctx *c, uint32_t loop,
     uint8_t *f = &d->flags[t->ord];
     if (*f & F_DECLARED)
         return t;
-    if (!(*f & F_HIDDEN) && d->nparts < MAX_PART && !d->stopped &&
+    if ((*f & F_ALLOWED) && !d->sl.stopped &&
         lmr__fits(c->out, 40 + NAME_CP * 10) && loop_part(c, loop)) {
         *f |= F_DECLARED;
         d->nparts++;
         lmr__puts(c->out, "    participant ");
         lmr__id(c->out, "p", (uint64_t)t->ord + 1);
         lmr__puts(c->out, " as ");
-        lmr__esc_label(c->out, t->name ? t->name : "", NAME_CP);
+        put_text(c->out, t->name ? t->name : "", NAME_CP, 0);
         lmr__puts(c->out, "\n");
         return t;
     }
@@ -407,6 +250,100 @@ static const lmr__task *task_part(lmr__render_ctx *c, uint32_t loop,
     return NULL;
 }
 
+/* A task's name for a message, short. */
+static const char *task_name(const lmr__render_ctx *c, uint32_t loop,
+                             uint64_t id)
+{
+    const lmr__task *t = id ? lmr__model_task(c->model, loop, id) : NULL;
+    return t && t->name ? t->name : "?";
+}
+
+/* ---- selection by interest -------------------------------------------- */
+
+static int64_t lifetime(const lmr__model *m, const lmr__task *t)
+{
+    int64_t end = t->t_end >= 0 ? t->t_end : m->t_last;
+    return end - t->t_spawn;
+}
+
+/* A task's interest, precomputed so that qsort needs no context. */
+typedef struct interest {
+    bool bad;           /* failed, cancelled or timed out */
+    int64_t life, step; /* lifetime, longest step */
+    uint32_t ord;
+} interest;
+
+/* Interest order: ended badly first, then the slowest, the longest step,
+ * then spawn order. */
+static int by_interest(const void *a, const void *b)
+{
+    const interest *x = a, *y = b;
+    if (x->bad != y->bad)
+        return x->bad ? -1 : 1;
+    if (x->life != y->life)
+        return x->life > y->life ? -1 : 1;
+    if (x->step != y->step)
+        return x->step > y->step ? -1 : 1;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Marks the tasks that get a lifeline (F_ALLOWED). O(n log n). */
+static int choose_tasks(lmr__render_ctx *c, sq_data *d)
+{
+    const lmr__model *m = c->model;
+    size_t n = 0;
+    for (size_t i = 0; i < m->ntasks; i++) {
+        const lmr__task *t = &m->tasks[i];
+        if (lmr__task_in_window(c->opts, t))
+            n++;
+        else if (t->selected)
+            d->not_in_window++;
+    }
+    if (n <= d->cap) {
+        for (size_t i = 0; i < m->ntasks; i++)
+            if (lmr__task_in_window(c->opts, &m->tasks[i]))
+                d->flags[m->tasks[i].ord] |= F_ALLOWED;
+        return 0;
+    }
+    interest *v = malloc(n * sizeof *v);
+    if (!v)
+        return LMR_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < m->ntasks; i++) {
+        const lmr__task *t = &m->tasks[i];
+        if (!lmr__task_in_window(c->opts, t))
+            continue;
+        v[k++] = (interest){t->state == LMR__ST_FAILED ||
+                                t->state == LMR__ST_CANCELLED || t->timed_out,
+                            lifetime(m, t), t->longest_step, t->ord};
+    }
+    qsort(v, n, sizeof *v, by_interest);
+    for (size_t i = 0; i < d->cap; i++)
+        d->flags[v[i].ord] |= F_ALLOWED;
+    free(v);
+    return 0;
+}
+
+/* ---- begin ------------------------------------------------------------ */
+
+static void sq_free(sq_data *d)
+{
+    if (!d)
+        return;
+    lmr__sl_free(&d->sl);
+    lmr_buf_free(&d->scratch);
+    free(d->flags);
+    free(d->wake);
+    free(d->reason);
+    free(d->awaits);
+    free(d->wake_by);
+    free(d->cancel_by);
+    free(d->fd);
+    free(d->grp);
+    free(d->gfail);
+    free(d);
+}
+
 static int sq_begin(lmr__render_ctx *c)
 {
     sq_data *d = calloc(1, sizeof *d);
@@ -415,137 +352,445 @@ static int sq_begin(lmr__render_ctx *c)
     size_t nt = c->model->ntasks ? c->model->ntasks : 1;
     d->flags = calloc(nt, 1);
     d->wake = calloc(nt, 1);
-    if (!d->flags || !d->wake) {
-        free(d->flags);
-        free(d->wake);
-        free(d);
+    d->reason = calloc(nt, 1);
+    d->awaits = calloc(nt, 1);
+    d->wake_by = calloc(nt, sizeof *d->wake_by);
+    d->cancel_by = calloc(nt, sizeof *d->cancel_by);
+    d->fd = calloc(nt, sizeof *d->fd);
+    d->grp = calloc(nt, sizeof *d->grp);
+    d->gfail = calloc(c->model->ngroups ? c->model->ngroups : 1, sizeof *d->gfail);
+    if (!d->flags || !d->wake || !d->reason || !d->awaits || !d->wake_by ||
+        !d->cancel_by || !d->fd || !d->grp || !d->gfail) {
+        sq_free(d);
         return LMR_ENOMEM;
     }
+    d->cap = c->opts->max_participants ? (uint32_t)(c->opts->max_participants > 1000
+                                                        ? 1000
+                                                        : c->opts->max_participants)
+                                       : DEFAULT_MAX_PART;
     c->state = d;
+    int rc = choose_tasks(c, d);
+    if (rc) {
+        sq_free(d);
+        c->state = NULL;
+        return rc;
+    }
+    lmr__sl_init(&d->sl, c->out, c->opts->max_messages);
     c->out->reserve = CLOSE_RESERVE;
     lmr__begin_diagram(c->out, c->opts->title, NULL, "sequenceDiagram");
-    loop_part(c, c->model->nloops ? c->model->loops[0].id : 1);
+    uint32_t lp0 = c->model->nloops ? c->model->loops[0].id : 1;
+    loop_part(c, lp0);
+    /* Time marks: for moves over 1/MARKS_PER_SPAN of the trace's span (a
+     * virtual clock's jumps to the next timer are that big; a real clock
+     * moves a little at every event, and not all of that is news). */
+    bool virt = c->model->header.clock &&
+                strcmp(c->model->header.clock, "virtual") == 0;
+    int64_t span = c->model->t_last - c->model->t_first;
+    d->mark_step = span / MARKS_PER_SPAN;
+    if (d->mark_step < (virt ? 1 : MARK_MIN_REAL))
+        d->mark_step = virt ? 1 : MARK_MIN_REAL;
+    d->t_shown = c->opts->from > 0 ? c->opts->from : 0;
+    if (c->opts->from > 0 || c->opts->to >= 0) {
+        char a[32], b[32], txt[160];
+        fmt_t(a, sizeof a, c->opts->from);
+        if (c->opts->to >= 0)
+            fmt_t(b, sizeof b, c->opts->to);
+        else
+            fmt_t(b, sizeof b, c->model->t_last);
+        snprintf(txt, sizeof txt, "window: t = %s to %s (--from/--to)", a, b);
+        lmr__out l;
+        compose(c, &l);
+        lmr__puts(&l, "Note over ");
+        lmr__id(&l, "lp", lp0 <= MAX_LOOPS ? lp0 : 1);
+        lmr__puts(&l, ": ");
+        put_text(&l, txt, WRAP, WRAP_SLACK);
+        push_scratch(c, c->opts->from);
+    }
     return 0;
 }
 
-/* Starts composing a line "FROM ARROW TO: " in scratch. */
-static lmr__out *compose(lmr__render_ctx *c, lmr__out *l)
+/* ---- lines ------------------------------------------------------------ */
+
+/* Before a line at t: a note over the loop when the clock moved. */
+static void mark_time(lmr__render_ctx *c, uint32_t loop, int64_t t)
 {
     sq_data *d = c->state;
-    lmr__out_scratch(l, &d->scratch);
-    return l;
+    if (t - d->t_shown < d->mark_step || t <= d->t_shown)
+        return;
+    char at[32], dt[32], txt[96], waited[64] = "";
+    fmt_t(at, sizeof at, t);
+    fmt_t(dt, sizeof dt, t - d->t_shown);
+    /* The same jump again (a periodic timer) says only "+1 s", so that the
+     * repetitions stay identical and fold into one `loop N times`. */
+    if (t - d->t_shown == d->last_dt && d->same_dt >= 3) {
+        snprintf(txt, sizeof txt, "+%s", dt);
+    } else {
+        snprintf(txt, sizeof txt, "t = %s (+%s)", at, dt);
+        if (d->nawaiting)
+            snprintf(waited, sizeof waited, "%" PRIu64 " %s waited",
+                     d->nawaiting, d->nawaiting == 1 ? "task" : "tasks");
+    }
+    d->same_dt = t - d->t_shown == d->last_dt ? d->same_dt + 1 : 0;
+    d->last_dt = t - d->t_shown;
+    d->t_shown = t;
+    lmr__out l;
+    compose(c, &l);
+    lmr__puts(&l, "Note over ");
+    lmr__id(&l, "lp", loop);
+    lmr__puts(&l, ": ");
+    lmr__esc_seq(&l, txt, 0);
+    if (*waited) {
+        lmr__puts(&l, "<br/>");
+        lmr__esc_seq(&l, waited, 0);
+    }
+    push_scratch(c, t);
 }
 
-static void msg(lmr__render_ctx *c, const char *from_p, uint64_t from_n,
-                const char *arrow, const char *to_p, uint64_t to_n,
-                const char *text, int64_t t)
+static void msg(lmr__render_ctx *c, uint32_t loop, const char *from_p,
+                uint64_t from_n, const char *arrow, const char *to_p,
+                uint64_t to_n, const char *text, int64_t t)
 {
+    mark_time(c, loop, t);
     lmr__out l;
     compose(c, &l);
     lmr__id(&l, from_p, from_n);
     lmr__puts(&l, arrow);
     lmr__id(&l, to_p, to_n);
     lmr__puts(&l, ": ");
-    lmr__esc_label(&l, text, TEXT_CP);
-    /* A start opens a par section; the task's own -->> or --x to its loop
-     * closes it. */
-    uint8_t kind = L_OTHER;
-    if (strcmp(from_p, "lp") == 0 && strcmp(to_p, "p") == 0 &&
-        strcmp(arrow, "->>") == 0 && strcmp(text, "start") == 0)
-        kind = L_START;
-    else if (strcmp(from_p, "p") == 0 && strcmp(to_p, "lp") == 0 &&
-             (strcmp(arrow, "-->>") == 0 || strcmp(arrow, "--x") == 0))
-        kind = L_RETURN;
-    push_scratch(c, t, kind, (uint32_t)(kind == L_START ? from_n : to_n),
-                 kind == L_START ? to_n : from_n);
+    put_text(&l, text, WRAP, WRAP_SLACK);
+    push_scratch(c, t);
 }
 
-static void note(lmr__render_ctx *c, const char *p, uint64_t n,
+static void note(lmr__render_ctx *c, uint32_t loop, const char *p, uint64_t n,
                  const char *text, int64_t t)
 {
+    mark_time(c, loop, t);
     lmr__out l;
     compose(c, &l);
     lmr__puts(&l, "Note over ");
     lmr__id(&l, p, n);
     lmr__puts(&l, ": ");
-    lmr__esc_label(&l, text, TEXT_CP);
-    push_scratch(c, t, L_OTHER, 0, 0);
+    put_text(&l, text, WRAP, WRAP_SLACK);
+    push_scratch(c, t);
 }
 
 static uint8_t wake_index(const char *by)
 {
     if (!by)
-        return 0;
+        return W_NONE;
     for (size_t i = 1; i < sizeof wake_tok / sizeof wake_tok[0]; i++)
         if (strcmp(wake_tok[i], by) == 0)
             return (uint8_t)i;
-    return WAKE_OTHER;
+    return W_OTHER;
+}
+
+static uint8_t reason_index(const char *r)
+{
+    static const char *const tok[] = {NULL, "explicit", "timeout", "group",
+                                      "shutdown", "signal"};
+    for (size_t i = 1; r && i < sizeof tok / sizeof tok[0]; i++)
+        if (strcmp(tok[i], r) == 0)
+            return (uint8_t)i;
+    return R_NONE;
+}
+
+/* Why a task was cancelled, for a message: "wait_for deadline", ... */
+static void cancel_why(const lmr__render_ctx *c, uint32_t loop, uint8_t r,
+                       uint64_t by_id, uint64_t target, char *dst, size_t n)
+{
+    const lmr__task *by = by_id ? lmr__model_task(c->model, loop, by_id) : NULL;
+    switch (r) {
+    case R_TIMEOUT:
+        snprintf(dst, n, "wait_for deadline passed");
+        return;
+    case R_GROUP: {
+        /* The sibling whose failure made the group cancel the rest: the
+         * canceller itself when it failed, else a member of the target's
+         * group seen failing before. */
+        const lmr__task *sib = by && by_id != target &&
+                                       by->state == LMR__ST_FAILED ? by : NULL;
+        const sq_data *d = c->state;
+        const lmr__task *tt = lmr__model_task(c->model, loop, target);
+        uint32_t g = tt ? d->grp[tt->ord] : 0;
+        if (!sib && g && d->gfail[g - 1] && d->gfail[g - 1] != target)
+            sib = lmr__model_task(c->model, loop, d->gfail[g - 1]);
+        if (sib)
+            snprintf(dst, n, "sibling %.*s failed", REF_CP,
+                     sib->name ? sib->name : "?");
+        else if (by && by_id != target)
+            snprintf(dst, n, "its group, by %.*s", REF_CP,
+                     by->name ? by->name : "?");
+        else
+            snprintf(dst, n, "its group failed");
+        return;
+    }
+    case R_SHUTDOWN:
+        snprintf(dst, n, "shutdown: main returned");
+        return;
+    case R_SIGNAL:
+        snprintf(dst, n, "signal (SIGINT/SIGTERM)");
+        return;
+    case R_EXPLICIT:
+        if (by && by_id != target)
+            snprintf(dst, n, "cancel() by %.*s", REF_CP,
+                     by->name ? by->name : "?");
+        else
+            snprintf(dst, n, "cancel()");
+        return;
+    default:
+        snprintf(dst, n, "cancelled");
+        return;
+    }
+}
+
+/* The resume text: what woke the task. */
+static void wake_text(const lmr__render_ctx *c, const sq_data *d,
+                      uint32_t loop, const lmr__task *t, char *dst, size_t n)
+{
+    uint8_t w = d->wake[t->ord];
+    char why[96];
+    switch (w) {
+    case W_TIMER:
+        snprintf(dst, n, d->awaits[t->ord] == A_SLEEP ? "resume: sleep over"
+                                                      : "resume: timer");
+        return;
+    case W_TIMEOUT:
+        snprintf(dst, n, "resume: deadline passed");
+        return;
+    case W_IO:
+        if (d->awaits[t->ord] == A_IO_READ || d->awaits[t->ord] == A_IO_WRITE)
+            snprintf(dst, n, "resume: fd %" PRId32 " %s", d->fd[t->ord],
+                     d->awaits[t->ord] == A_IO_READ ? "readable" : "writable");
+        else
+            snprintf(dst, n, "resume: I/O ready");
+        return;
+    case W_CANCEL:
+        cancel_why(c, loop, d->reason[t->ord], d->cancel_by[t->ord], t->id,
+                   why, sizeof why);
+        snprintf(dst, n, "resume with CancelledError (%s)", why);
+        return;
+    case W_THREAD:
+        snprintf(dst, n, "resume: thread job done");
+        return;
+    case W_NONE:
+    case W_YIELD:
+    case W_SPAWN:
+    case W_OTHER:
+        snprintf(dst, n, "resume");
+        return;
+    default:
+        break;
+    }
+    /* woken by a task: the one that ended, set the future, released... */
+    const char *what = wake_tok[w];
+    if (d->wake_by[t->ord]) {
+        /* wake_by holds the waker's id + 1 on this loop */
+        const lmr__task *x =
+            lmr__model_task(c->model, loop, d->wake_by[t->ord] - 1);
+        const char *nm = x && x->name ? x->name : "?";
+        if (w == W_TASK)
+            snprintf(dst, n, "resume: %.*s %s", REF_CP, nm,
+                     x ? lmr__state_label(c->opts, x->state) : "ended");
+        else
+            snprintf(dst, n, "resume: %s from %.*s", what, REF_CP, nm);
+    } else {
+        snprintf(dst, n, "resume: %s", what);
+    }
+}
+
+static void set_awaiting(sq_data *d, const lmr__task *t, bool on)
+{
+    bool was = d->awaits[t->ord] != A_NONE;
+    if (!(d->flags[t->ord] & F_DECLARED))
+        return;
+    if (on && !was)
+        d->nawaiting++;
+    else if (!on && was && d->nawaiting)
+        d->nawaiting--;
 }
 
 static void state_event(lmr__render_ctx *c, const lmr__event *ev,
                         const lmr__task *t)
 {
     sq_data *d = c->state;
-    uint64_t p = (uint64_t)t->ord + 1, lp = ev->loop;
+    uint64_t p = (uint64_t)t->ord + 1;
+    uint32_t lp = ev->loop;
     char txt[256];
     switch (ev->to) {
     case LMR__ST_PENDING:
         if (ev->from == LMR__ST_RUNNING) {
-            msg(c, "p", p, "-->>", "lp", lp, "yield", ev->t);
-            d->wake[t->ord] = wake_index("yield");
+            msg(c, lp, "p", p, "-->>", "lp", lp, "yield", ev->t);
+            d->wake[t->ord] = W_YIELD;
         } else {
-            d->wake[t->ord] = wake_index(ev->by);
+            uint8_t w = wake_index(ev->by);
+            /* the timer event before it said it was the deadline */
+            if (!(w == W_TIMER && d->wake[t->ord] == W_TIMEOUT))
+                d->wake[t->ord] = w;
+            d->wake_by[t->ord] = ev->by_task ? (uint32_t)(ev->by_task + 1) : 0;
+            if (ev->by_task > UINT32_MAX - 1)
+                d->wake_by[t->ord] = 0;
         }
         return;
     case LMR__ST_RUNNING: {
-        uint8_t w = d->wake[t->ord];
-        d->wake[t->ord] = 0;
         if (!(d->flags[t->ord] & F_STARTED)) {
             d->flags[t->ord] |= F_STARTED;
-            const lmr__task *par =
-                t->parent ? lmr__model_task(c->model, ev->loop, t->parent) : NULL;
-            d->start_parent = par ? (uint64_t)par->ord + 1 : 0;
-            msg(c, "lp", lp, "->>", "p", p, "start", ev->t);
-        } else if (w && w != WAKE_OTHER && w != 2 /* yield */) {
-            snprintf(txt, sizeof txt, "resume after %s", wake_tok[w]);
-            msg(c, "lp", lp, "->>", "p", p, txt, ev->t);
-        } else {
-            msg(c, "lp", lp, "->>", "p", p, "resume", ev->t);
+            /* A task spawned before the window ran before it, too. */
+            if (t->t_spawn >= c->opts->from || ev->from == LMR__ST_CREATED) {
+                msg(c, lp, "lp", lp, "->>", "p", p, "start", ev->t);
+                break;
+            }
         }
-        return;
+        wake_text(c, d, lp, t, txt, sizeof txt);
+        msg(c, lp, "lp", lp, "->>", "p", p, txt, ev->t);
+        break;
     }
     case LMR__ST_AWAITING: {
         const char *on = ev->on ? ev->on : "something";
-        if (ev->label)
+        uint8_t a = A_OTHER;
+        if (ev->group)
+            snprintf(txt, sizeof txt, "await %.40s", on);
+        else if (ev->label)
             snprintf(txt, sizeof txt, "await %.200s", ev->label);
-        else if (ev->awaits) {
-            const lmr__task *a = lmr__model_task(c->model, ev->loop, ev->awaits);
-            snprintf(txt, sizeof txt, "await task %.100s",
-                     a && a->name ? a->name : "?");
-        } else if (ev->fd >= 0 && strcmp(on, "io") == 0)
-            snprintf(txt, sizeof txt, "await io fd %" PRId64 "%s%.16s", ev->fd,
-                     ev->dir ? " " : "", ev->dir ? ev->dir : "");
-        else
+        else if (ev->awaits)
+            snprintf(txt, sizeof txt, "await %.*s", REF_CP,
+                     task_name(c, lp, ev->awaits));
+        else if (ev->fd >= 0 && strcmp(on, "io") == 0) {
+            bool rd = !ev->dir || strcmp(ev->dir, "write") != 0;
+            snprintf(txt, sizeof txt, "await %s (fd %" PRId64 ")",
+                     rd ? "read" : "write", ev->fd);
+            a = rd ? A_IO_READ : A_IO_WRITE;
+            d->fd[t->ord] = ev->fd > INT32_MAX ? -1 : (int32_t)ev->fd;
+        } else {
             snprintf(txt, sizeof txt, "await %.100s", on);
-        msg(c, "p", p, "-->>", "lp", lp, txt, ev->t);
+            if (strcmp(on, "sleep") == 0)
+                a = A_SLEEP;
+        }
+        msg(c, lp, "p", p, "-->>", "lp", lp, txt, ev->t);
+        set_awaiting(d, t, true);
+        d->awaits[t->ord] = a;
         return;
     }
     case LMR__ST_DONE:
-        msg(c, "p", p, "-->>", "lp", lp, "done", ev->t);
-        return;
+        msg(c, lp, "p", p, "-->>", "lp", lp, "done", ev->t);
+        break;
     case LMR__ST_FAILED:
-        snprintf(txt, sizeof txt, "failed%s%.60s%s%.100s", ev->error ? " " : "",
-                 ev->error ? ev->error : "", ev->message ? " " : "",
-                 ev->message ? ev->message : "");
-        msg(c, "p", p, "--x", "lp", lp, txt, ev->t);
-        return;
-    case LMR__ST_CANCELLED:
-        if (ev->from == LMR__ST_RUNNING)
-            msg(c, "p", p, "--x", "lp", lp, "cancelled", ev->t);
+        if (d->grp[t->ord] && !d->gfail[d->grp[t->ord] - 1])
+            d->gfail[d->grp[t->ord] - 1] = t->id;
+        if (ev->message)
+            snprintf(txt, sizeof txt, "failed: %.100s", ev->message);
         else
-            msg(c, "lp", lp, "--x", "p", p, "cancelled before it ran", ev->t);
-        return;
+            snprintf(txt, sizeof txt, "failed%s%.60s", ev->error ? ": " : "",
+                     ev->error ? ev->error : "");
+        msg(c, lp, "p", p, "--x", "lp", lp, txt, ev->t);
+        break;
+    case LMR__ST_CANCELLED: {
+        char why[96];
+        cancel_why(c, lp, d->reason[t->ord], d->cancel_by[t->ord], t->id, why,
+                   sizeof why);
+        if (ev->from == LMR__ST_RUNNING) {
+            msg(c, lp, "p", p, "--x", "lp", lp, "cancelled", ev->t);
+        } else {
+            snprintf(txt, sizeof txt, "cancelled before it ran (%s)", why);
+            msg(c, lp, "lp", lp, "--x", "p", p, txt, ev->t);
+        }
+        break;
+    }
     default:
+        return;
+    }
+    /* running or finished: no longer awaiting */
+    set_awaiting(d, t, false);
+    d->awaits[t->ord] = A_NONE;
+    d->wake[t->ord] = W_NONE;
+    d->wake_by[t->ord] = 0;
+}
+
+/* A group's end: what its members did, counted from the model. */
+static void group_end(lmr__render_ctx *c, const lmr__event *ev)
+{
+    const lmr__group *g = lmr__model_group(c->model, ev->loop, ev->group);
+    const char *kind = g && g->kind ? g->kind : "group";
+    const char *out = ev->outcome ? ev->outcome : "";
+    size_t cnt[LMR__ST__COUNT] = {0};
+    for (size_t i = 0; g && i < g->nmembers; i++) {
+        const lmr__task *m = lmr__model_task(c->model, ev->loop, g->members[i]);
+        /* As things stood when the group ended: a member that ends later
+         * (e.g. cancelled by the program after wait returned) is pending.
+         * A selected member's end is seen in event order; for one the
+         * filters left out only its end time can tell. */
+        const sq_data *d = c->state;
+        bool ended = m && (m->selected ? (d->flags[m->ord] & F_ENDED) != 0
+                                       : m->t_end >= 0 && m->t_end <= ev->t);
+        if (m && !ended)
+            cnt[LMR__ST_PENDING]++;
+        else if (m && m->state >= 0 && m->state < LMR__ST__COUNT)
+            cnt[m->state]++;
+    }
+    char txt[256];
+    int n;
+    if (strcmp(out, "timeout") == 0)
+        n = snprintf(txt, sizeof txt, "%.20s timeout: TimeoutError to the caller", kind);
+    else if (strcmp(out, "ok") == 0)
+        n = snprintf(txt, sizeof txt, "%.20s returned", kind);
+    else
+        n = snprintf(txt, sizeof txt, "%.20s ended %.20s", kind, out);
+    static const int order[] = {LMR__ST_FAILED, LMR__ST_DONE,
+                                LMR__ST_CANCELLED, LMR__ST_PENDING};
+    const char *sep = ": ";
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        size_t s = (size_t)order[k];
+        if (!cnt[s] || n <= 0 || (size_t)n >= sizeof txt)
+            continue;
+        n += snprintf(txt + n, sizeof txt - (size_t)n, "%s%zu %s", sep, cnt[s],
+                      s == LMR__ST_PENDING ? "still pending"
+                                           : lmr__state_label(c->opts, (int)s));
+        sep = ", ";
+    }
+    sq_data *d = c->state;
+    for (size_t i = 0; g && i < d->ndl; i++)
+        if (d->dl[i].loop == ev->loop && d->dl[i].owner == g->owner) {
+            d->dl[i] = d->dl[--d->ndl]; /* ended before its deadline */
+            break;
+        }
+    const lmr__task *ow = g ? task_part(c, ev->loop, g->owner, false) : NULL;
+    if (ow)
+        note(c, ev->loop, "p", (uint64_t)ow->ord + 1, txt, ev->t);
+    else
+        note(c, ev->loop, "lp", ev->loop, txt, ev->t);
+}
+
+/* A wait_for with a timeout: the timer is set. */
+static void deadline_set(lmr__render_ctx *c, const lmr__event *ev)
+{
+    sq_data *d = c->state;
+    if (!timer_part(c))
+        return;
+    char dur[32], due[32], txt[96];
+    fmt_t(dur, sizeof dur, ev->timeout);
+    fmt_t(due, sizeof due, ev->t + ev->timeout);
+    snprintf(txt, sizeof txt, "set timer %s (due %s)", dur, due);
+    msg(c, ev->loop, "lp", ev->loop, "->>", "tm", 1, txt, ev->t);
+    if (d->ndl < MAX_DEADLINES)
+        d->dl[d->ndl++] = (deadline){ev->loop, ev->owner, ev->t + ev->timeout,
+                                     ev->timeout};
+}
+
+/* A timer fired for task `task`: a deadline when one is due now. */
+static void timer_fired(lmr__render_ctx *c, const lmr__event *ev)
+{
+    sq_data *d = c->state;
+    for (size_t i = 0; i < d->ndl; i++) {
+        if (d->dl[i].loop != ev->loop || d->dl[i].owner != ev->task ||
+            ev->t < d->dl[i].due)
+            continue;
+        char dur[32], txt[96];
+        fmt_t(dur, sizeof dur, d->dl[i].timeout);
+        snprintf(txt, sizeof txt, "%s elapsed: deadline", dur);
+        msg(c, ev->loop, "tm", 1, "-->>", "lp", ev->loop, txt, ev->t);
+        const lmr__task *t = lmr__model_task(c->model, ev->loop, ev->task);
+        if (t)
+            d->wake[t->ord] = W_TIMEOUT;
+        d->dl[i] = d->dl[--d->ndl];
         return;
     }
 }
@@ -555,111 +800,80 @@ static int sq_event(lmr__render_ctx *c, const lmr__event *ev)
     sq_data *d = c->state;
     if (c->out->err)
         return c->out->err;
-    if (ev->kind == LMR__EV_TICK) {
-        d->ticks++;
+    if (ev->kind == LMR__EV_TICK || ev->kind == LMR__EV_POLL ||
+        ev->kind == LMR__EV_IO || ev->kind == LMR__EV_LOOP_START ||
+        ev->kind == LMR__EV_LOOP_END || ev->kind == LMR__EV_NAME)
+        return 0;
+    bool loop_ok = d->loop_declared[ev->loop <= MAX_LOOPS ? ev->loop : 0] ||
+                   (!d->sl.stopped && loop_part(c, ev->loop));
+    if (!loop_ok) {
+        d->hidden_loop_events++;
         return 0;
     }
-    bool loop_ok = d->loop_declared[ev->loop <= MAX_LOOPS ? ev->loop : 0] ||
-                   (!d->stopped && loop_part(c, ev->loop));
-    char txt[320], dur[32];
+    char txt[320];
     const lmr__task *t = NULL;
+    if (ev->kind == LMR__EV_STATE && ev->to >= LMR__ST_DONE) {
+        const lmr__task *x = lmr__model_task(c->model, ev->loop, ev->task);
+        if (x)
+            d->flags[x->ord] |= F_ENDED;
+    }
     switch (ev->kind) {
     case LMR__EV_SPAWN:
     case LMR__EV_STATE:
     case LMR__EV_CANCEL:
-        if (!loop_ok) {
-            d->hidden_loop_events++;
-            return 0;
-        }
-        if (d->stopped) {
-            /* Only count: declaring more participants would waste budget. */
-            const lmr__task *x = lmr__model_task(c->model, ev->loop, ev->task);
-            if (x && (d->flags[x->ord] & F_DECLARED) && ev->kind == LMR__EV_STATE &&
-                ev->to != LMR__ST_PENDING)
-                count_not_shown(d, ev->t);
-            else if (x && !(d->flags[x->ord] & F_DECLARED))
-                task_part(c, ev->loop, ev->task, true);
-            return 0;
-        }
         t = task_part(c, ev->loop, ev->task, true);
         if (!t)
             return 0;
         break;
+    case LMR__EV_TIMER:
+        timer_fired(c, ev);
+        return 0;
     case LMR__EV_NOTE:
-        if (!loop_ok) {
-            d->hidden_loop_events++;
-            return 0;
-        }
-        if (ev->task == 0) {
-            note(c, "lp", ev->loop, ev->text ? ev->text : "", ev->t);
-        } else if ((t = task_part(c, ev->loop, ev->task, true)) != NULL) {
-            note(c, "p", (uint64_t)t->ord + 1, ev->text ? ev->text : "", ev->t);
-        }
+        if (ev->task == 0)
+            note(c, ev->loop, "lp", ev->loop, ev->text ? ev->text : "", ev->t);
+        else if ((t = task_part(c, ev->loop, ev->task, true)) != NULL)
+            note(c, ev->loop, "p", (uint64_t)t->ord + 1, ev->text ? ev->text : "",
+                 ev->t);
         return 0;
     case LMR__EV_GROUP: {
-        if (!loop_ok) {
-            d->hidden_loop_events++;
-            return 0;
+        const lmr__group *g = lmr__model_group(c->model, ev->loop, ev->group);
+        for (size_t i = 0; g && i < ev->nmembers; i++) {
+            const lmr__task *m =
+                lmr__model_task(c->model, ev->loop, ev->members[i]);
+            if (m)
+                d->grp[m->ord] = (uint32_t)(g - c->model->groups) + 1;
         }
-        const lmr__task *ow = lmr__model_task(c->model, ev->loop, ev->owner);
+        const lmr__task *ow = task_part(c, ev->loop, ev->owner, false);
         int n = 0;
         if (ev->label)
             n = snprintf(txt, sizeof txt, "%.120s", ev->label);
         else
             n = snprintf(txt, sizeof txt, "%.20s of %zu tasks",
                          ev->group_kind ? ev->group_kind : "group", ev->nmembers);
-        if (ow && ow->name && n > 0 && (size_t)n < sizeof txt)
-            n += snprintf(txt + n, sizeof txt - (size_t)n, " by %.60s", ow->name);
         if (ev->mode && n > 0 && (size_t)n < sizeof txt)
-            n += snprintf(txt + n, sizeof txt - (size_t)n, " %.30s", ev->mode);
-        if (ev->timeout >= 0 && n > 0 && (size_t)n < sizeof txt) {
-            lmr__fmt_dur(dur, sizeof dur, ev->timeout);
-            snprintf(txt + n, sizeof txt - (size_t)n, " timeout %s", dur);
-        }
-        note(c, "lp", ev->loop, txt, ev->t);
+            snprintf(txt + n, sizeof txt - (size_t)n, " (%.30s)", ev->mode);
+        /* The label is said here, once; the owner's awaits on the group
+         * then say only "await gather". */
+        if (ow)
+            note(c, ev->loop, "p", (uint64_t)ow->ord + 1, txt, ev->t);
+        else
+            note(c, ev->loop, "lp", ev->loop, txt, ev->t);
+        if (ev->timeout >= 0)
+            deadline_set(c, ev);
         return 0;
     }
-    case LMR__EV_GROUP_END: {
-        if (!loop_ok) {
-            d->hidden_loop_events++;
-            return 0;
-        }
-        const lmr__group *g = lmr__model_group(c->model, ev->loop, ev->group);
-        snprintf(txt, sizeof txt, "%.20s %" PRIu32 " ended %.20s",
-                 g && g->kind ? g->kind : "group", ev->group,
-                 ev->outcome ? ev->outcome : "");
-        note(c, "lp", ev->loop, txt, ev->t);
-        return 0;
-    }
-    case LMR__EV_POLL:
-        if (!loop_ok) {
-            d->hidden_loop_events++;
-            return 0;
-        }
-        if (ev->waited <= 0 && ev->ready <= 0)
-            return 0;
-        lmr__fmt_dur(dur, sizeof dur, ev->waited);
-        snprintf(txt, sizeof txt, "poll waited %s %" PRId64 " ready", dur,
-                 ev->ready > 0 ? ev->ready : 0);
-        note(c, "lp", ev->loop, txt, ev->t);
+    case LMR__EV_GROUP_END:
+        group_end(c, ev);
         return 0;
     case LMR__EV_CALL:
-        if (!loop_ok) {
-            d->hidden_loop_events++;
-            return 0;
-        }
         snprintf(txt, sizeof txt, "callback%s%.120s", ev->label ? " " : "",
                  ev->label ? ev->label : "");
-        note(c, "lp", ev->loop, txt, ev->t);
+        note(c, ev->loop, "lp", ev->loop, txt, ev->t);
         return 0;
     case LMR__EV_GAP:
-        if (!loop_ok) {
-            d->hidden_loop_events++;
-            return 0;
-        }
         snprintf(txt, sizeof txt, "%" PRId64 " events lost here (flight recorder)",
                  ev->dropped);
-        note(c, "lp", ev->loop, txt, ev->t);
+        note(c, ev->loop, "lp", ev->loop, txt, ev->t);
         return 0;
     default:
         return 0;
@@ -670,80 +884,103 @@ static int sq_event(lmr__render_ctx *c, const lmr__event *ev)
         if (ev->parent) {
             const lmr__task *par = task_part(c, ev->loop, ev->parent, false);
             if (par)
-                msg(c, "p", (uint64_t)par->ord + 1, "-)", "p", p, "spawn", ev->t);
+                msg(c, ev->loop, "p", (uint64_t)par->ord + 1, "-)", "p", p,
+                    "spawn", ev->t);
         }
         return 0;
     }
     if (ev->kind == LMR__EV_CANCEL) {
-        snprintf(txt, sizeof txt, "cancel%s%.30s", ev->reason ? " " : "",
-                 ev->reason ? ev->reason : "");
-        const lmr__task *by =
-            ev->by_task ? task_part(c, ev->loop, ev->by_task, false) : NULL;
-        if (by)
-            msg(c, "p", (uint64_t)by->ord + 1, "-x", "p", p, txt, ev->t);
+        /* A task that already ended is never cancelled (the trace may still
+         * record the request), nor is the group member whose failure made
+         * its group cancel the others (recorded as cancelling itself, issue
+         * 13): nothing happens to it, so nothing is drawn. */
+        uint8_t r = reason_index(ev->reason);
+        if ((d->flags[t->ord] & F_ENDED) ||
+            (r == R_GROUP && ev->by_task == ev->task))
+            return 0;
+        d->reason[t->ord] = r;
+        d->cancel_by[t->ord] = ev->by_task && ev->by_task < UINT32_MAX
+                                   ? (uint32_t)ev->by_task : 0;
+        cancel_why(c, ev->loop, r, ev->by_task, ev->task, txt, sizeof txt);
+        /* The arrow starts at whoever asked; never at the task itself (a
+         * failing group member used to be recorded as its own canceller). */
+        const lmr__task *by = ev->by_task && ev->by_task != ev->task &&
+                                      r != R_SHUTDOWN && r != R_SIGNAL
+                                  ? task_part(c, ev->loop, ev->by_task, false)
+                                  : NULL;
+        char line[360];
+        if (r == R_EXPLICIT)
+            snprintf(line, sizeof line, "%s", by ? "cancel()" : txt);
         else
-            msg(c, "lp", ev->loop, "-x", "p", p, txt, ev->t);
+            snprintf(line, sizeof line, "cancel: %s", txt);
+        if (by)
+            msg(c, ev->loop, "p", (uint64_t)by->ord + 1, "-x", "p", p, line,
+                ev->t);
+        else
+            msg(c, ev->loop, "lp", ev->loop, "-x", "p", p, line, ev->t);
         return 0;
     }
     state_event(c, ev, t);
     return 0;
 }
 
+/* One closing note over the first loop. */
+static void close_note(lmr__out *o, uint32_t lp0, const char *txt)
+{
+    lmr__puts(o, "    Note over ");
+    lmr__id(o, "lp", lp0);
+    lmr__puts(o, ": ");
+    put_text(o, txt, 30, WRAP_SLACK);
+    lmr__puts(o, "\n");
+}
+
 static int sq_end(lmr__render_ctx *c)
 {
     sq_data *d = c->state;
-    flush_block(c);
-    for (size_t i = 0; i < d->nhist; i++)
-        emit_plain(c, &d->hist[i]);
-    d->nhist = 0;
-    flush_block(c);
-    par_flush(c);
-    lmr__out *o = c->out;
-    o->reserve = 0;
-    uint32_t lp0 = c->model->nloops ? c->model->loops[0].id : 1;
-    if (!d->loop_declared[lp0 <= MAX_LOOPS ? lp0 : 0])
-        lp0 = 1;
-    char txt[256], a[32], b[32];
-    if (d->not_shown) {
-        lmr__fmt_dur(a, sizeof a, d->ns_first);
-        lmr__fmt_dur(b, sizeof b, d->ns_last);
-        snprintf(txt, sizeof txt,
-                 "\xE2\x80\xA6 %" PRIu64 " events not shown from t %s to %s (%s)",
-                 d->not_shown, a, b,
-                 over_messages(c, d, 1) ? "--max-messages" : "--max-chars");
-        lmr__puts(o, "    Note over ");
-        lmr__id(o, "lp", lp0);
-        lmr__puts(o, ": ");
-        lmr__esc_label(o, txt, 0);
-        lmr__puts(o, "\n");
+    int err = 0;
+    if (d) {
+        lmr__sl_flush(&d->sl);
+        lmr__out *o = c->out;
+        o->reserve = 0;
+        uint32_t lp0 = c->model->nloops ? c->model->loops[0].id : 1;
+        if (!d->loop_declared[lp0 <= MAX_LOOPS ? lp0 : 0])
+            lp0 = 1;
+        char txt[320], a[32], b[32];
+        if (d->sl.not_shown) {
+            fmt_t(a, sizeof a, d->sl.ns_first);
+            fmt_t(b, sizeof b, d->sl.ns_last);
+            snprintf(txt, sizeof txt,
+                     "\xE2\x80\xA6 %" PRIu64 " events not shown from t %s to %s (%s)",
+                     d->sl.not_shown, a, b,
+                     lmr__sl_over_messages(&d->sl) ? "--max-messages" : "--max-chars");
+            close_note(o, lp0, txt);
+        }
+        if (d->hidden_tasks) {
+            snprintf(txt, sizeof txt,
+                     "\xE2\x80\xA6 %" PRIu64 " more %s not shown (%" PRIu64
+                     " events): --max-participants %" PRIu32
+                     " keeps failed, cancelled, timed-out and the slowest first",
+                     d->hidden_tasks, d->hidden_tasks == 1 ? "task" : "tasks",
+                     d->hidden_events, d->cap);
+            close_note(o, lp0, txt);
+        }
+        if (d->not_in_window) {
+            snprintf(txt, sizeof txt,
+                     "\xE2\x80\xA6 %" PRIu64 " %s lived only outside the window",
+                     d->not_in_window, d->not_in_window == 1 ? "task" : "tasks");
+            close_note(o, lp0, txt);
+        }
+        if (d->hidden_loop_events) {
+            snprintf(txt, sizeof txt,
+                     "\xE2\x80\xA6 %" PRIu64 " events of further loops not shown",
+                     d->hidden_loop_events);
+            close_note(o, lp0, txt);
+        }
+        err = o->err;
     }
-    if (d->hidden_tasks) {
-        snprintf(txt, sizeof txt,
-                 "\xE2\x80\xA6 %" PRIu64 " events of %" PRIu64
-                 " more tasks not shown (participants are capped)",
-                 d->hidden_events, d->hidden_tasks);
-        lmr__puts(o, "    Note over ");
-        lmr__id(o, "lp", lp0);
-        lmr__puts(o, ": ");
-        lmr__esc_label(o, txt, 0);
-        lmr__puts(o, "\n");
-    }
-    if (d->hidden_loop_events) {
-        snprintf(txt, sizeof txt,
-                 "\xE2\x80\xA6 %" PRIu64 " events of further loops not shown",
-                 d->hidden_loop_events);
-        lmr__puts(o, "    Note over ");
-        lmr__id(o, "lp", lp0);
-        lmr__puts(o, ": ");
-        lmr__esc_label(o, txt, 0);
-        lmr__puts(o, "\n");
-    }
-    lmr_buf_free(&d->scratch);
-    free(d->flags);
-    free(d->wake);
-    free(d);
+    sq_free(d);
     c->state = NULL;
-    return o->err;
+    return err;
 }
 
 const lmr__renderer lmr__view_sequence = {"sequence", sq_begin, sq_event,

@@ -356,6 +356,33 @@ Test(cli, time_units_select_a_window)
     free(win);
 }
 
+/* issue 13/14: the sequence view's time marks, causes, participant cap and
+ * window through the CLI. */
+Test(cli, sequence_time_causes_cap_and_window)
+{
+    const char *tr = "tests/data/views/timeout.yaml";
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "render --view sequence %s", tr);
+    cr_assert_eq(run(cmd), 0, "%s", err_text);
+    cr_expect(strstr(out_text, "lp1->>tm1: set timer 2 s (due 2 s)\n"), "%s", out_text);
+    cr_expect(strstr(out_text, "Note over lp1: t = 2 s (+2 s)"), "%s", out_text);
+    cr_expect(strstr(out_text, "lp1-xp2: cancel: wait_for<br/>deadline passed\n"), "%s", out_text);
+    /* One lifeline: the cancelled task is the one kept. */
+    snprintf(cmd, sizeof cmd, "render --view sequence --max-participants 1 %s", tr);
+    cr_assert_eq(run(cmd), 0, "%s", err_text);
+    cr_expect(strstr(out_text, "participant p2 as Slow Task\n"), "%s", out_text);
+    cr_expect(!strstr(out_text, "participant p1 "), "%s", out_text);
+    cr_expect(strstr(out_text, "1 more task not shown"), "%s", out_text);
+    snprintf(cmd, sizeof cmd, "render --view sequence --max-participants 0 %s", tr);
+    cr_expect_eq(run(cmd), 2);
+    cr_expect(strstr(err_text, "--max-participants expects a number"), "%s", err_text);
+    snprintf(cmd, sizeof cmd, "render --view sequence --from 1s %s", tr);
+    cr_assert_eq(run(cmd), 0, "%s", err_text);
+    cr_expect(strstr(out_text, "window: t = 1 s to 2 s"), "%s", out_text);
+    cr_expect(run("help render") == 0 && strstr(out_text, "--max-participants N"),
+              "%s", out_text);
+}
+
 Test(cli, write_error_is_reported)
 {
     if (access("/dev/full", W_OK) != 0)

@@ -100,14 +100,20 @@ static void lines_free(lines *l)
 }
 
 /*
- * Mermaid labels arrive entity-encoded (`#40;` for "(", MERMAID.md): turn
- * every `#N;` back into UTF-8 so that the checks can look for plain words.
+ * Mermaid labels may arrive entity-encoded (`#59;` for ";", MERMAID.md) and
+ * wrapped with <br/> (the sequence view): turn every `#N;` back into UTF-8
+ * and every <br/> into a space so that the checks can look for plain words.
  * In place; the result is never longer.
  */
 static void decode_entities(char *s)
 {
     char *w = s;
     for (char *r = s; *r != '\0';) {
+        if (strncmp(r, "<br/>", 5) == 0) {
+            *w++ = ' ';
+            r += 5;
+            continue;
+        }
         if (r[0] == '#' && r[1] >= '0' && r[1] <= '9') {
             char *end;
             unsigned long cp = strtoul(r + 1, &end, 10);
