@@ -226,7 +226,7 @@ bool lmr__parse_time(const char *s, int64_t *out)
 static const unsigned view_honours[LMR_VIEW__COUNT] = {
     [LMR_VIEW_STATE] = O_SEL | O_WIN | LMR__OPT_STATES | LMR__OPT_COUNTS |
                        LMR__OPT_MAX_CAUSES,
-    [LMR_VIEW_SEQUENCE] = O_SEL | O_WIN | LMR__OPT_MAX_MESSAGES |
+    [LMR_VIEW_SEQUENCE] = O_SEL | O_WIN | LMR__OPT_STATES | LMR__OPT_MAX_MESSAGES |
                           LMR__OPT_MAX_PARTICIPANTS,
     [LMR_VIEW_FLOWCHART] = O_SEL | O_WIN,
     [LMR_VIEW_TASKS] = O_SEL | O_WIN | LMR__OPT_STATES | LMR__OPT_MAX_NODES |
