@@ -62,9 +62,9 @@ const CI = /^(1|true|yes)$/i.test(process.env.CI || '');
 // The width rule (tests/conformance/README.md, "Width").
 const WIDTH_BOUND = 1200;  // px: page-width diagrams (gallery, demo, goldens)
 const STRESS_BOUND = 2400; // px: hostile names and the big generated trace
-// Views whose width is reported but not yet failing (the lead empties this
-// when their helpers' work has landed): LOOPMAID_WIDTH_REPORT_ONLY=a,b or ''.
-const WIDTH_REPORT_ONLY = (process.env.LOOPMAID_WIDTH_REPORT_ONLY ?? 'flowchart,tasks,gantt,advise')
+// Every view's width is enforced; LOOPMAID_WIDTH_REPORT_ONLY=a,b only reports
+// those views' widths (for trying a layout), never in CI.
+const WIDTH_REPORT_ONLY = (process.env.LOOPMAID_WIDTH_REPORT_ONLY ?? '')
   .split(',').map((v) => v.trim()).filter(Boolean);
 
 const rel = (p) => path.relative(ROOT, p) || '.';
