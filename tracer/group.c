@@ -555,6 +555,8 @@ int lm_wait_for(lm_task *t, lm_time timeout, void **result)
         lm__cancel(t, LM__CANCEL_TIMEOUT, self->id);
     } else if (timeout > 0 && !g.met) {
         d.h = lm_call_later(self->loop, timeout, wf_deadline_fire, &d);
+        if (d.h != NULL)
+            lm__handle_deadline_of(d.h, self->id);
         if (d.h == NULL) {
             grp_end(&g, "failed", LM_ENOMEM);
             return LM_ENOMEM;
@@ -873,7 +875,10 @@ static int to_arm(lm_timeout *to, lm_time when)
      * asyncio's call_soon does, not on the spot. */
     to->h = when <= now ? lm_call_soon(to->loop, to_fire, to)
                         : lm_call_later(to->loop, when - now, to_fire, to);
-    return to->h != NULL ? 0 : LM_ENOMEM;
+    if (to->h == NULL)
+        return LM_ENOMEM;
+    lm__handle_deadline_of(to->h, to->task->id);
+    return 0;
 }
 
 lm_timeout *lm_timeout_begin_at(lm_time when)

@@ -296,6 +296,9 @@ uint32_t lm__group_id(lm_loop *loop);
 
 /* Time stamp for a trace event: virtual now, or the monotonic clock. */
 lm_time lm__loop_stamp(const lm_loop *loop);
+/* Marks h as the runtime's own deadline of task `id` (wait_for, timeout
+ * scopes): traced as that task's `timer`, not as a plain callback. */
+void lm__handle_deadline_of(lm_handle *h, uint64_t id);
 /* The loop's trace, or NULL when tracing is off. */
 lm__trace *lm__loop_trace(const lm_loop *loop);
 /* Replaces the loop's trace pointer (NULL: tracing off). Only stores it: the

@@ -63,6 +63,10 @@ struct lm_handle {
     uint8_t state;
     bool cancelled;
     lm__list all_node;    /* in loop->handles while the loop owns it */
+    /* Nonzero: the runtime's own deadline of this task (wait_for, timeout
+     * scopes), traced as that task's `timer` and not as a plain callback,
+     * so a diagram says whose deadline passed instead of "callback". */
+    uint64_t deadline_of;
 };
 
 /* ---- the fd table -------------------------------------------------------- */

@@ -375,11 +375,17 @@ void lm_handle_cancel(lm_handle *h)
     }
 }
 
+void lm__handle_deadline_of(lm_handle *h, uint64_t id)
+{
+    h->deadline_of = id;
+}
+
 static void lm__run_handle(lm_loop *loop, lm_handle *h)
 {
     h->state = LM__H_RUNNING;
     loop->stats.callbacks++;
-    LM__TRACE(loop, call, "callback");
+    if (h->deadline_of == 0)
+        LM__TRACE(loop, call, "callback");
     h->cb(h->arg);
     lm__handle_free(h);
 }
@@ -704,7 +710,7 @@ static inline __attribute__((always_inline)) void lm__tick(lm_loop *loop)
             lm__task_timer_fired(loop, LM__CONTAINER_OF(tm, lm_task, timer));
         } else {
             lm_handle *h = LM__CONTAINER_OF(tm, lm_handle, timer);
-            LM__TRACE(loop, timer, 0);
+            LM__TRACE(loop, timer, h->deadline_of);
             lm__ready_handle(loop, h);
         }
     }
