@@ -307,6 +307,40 @@ static const char *made_trace(const build_config *c, const build_made *m,
     return NULL;
 }
 
+/*
+ * --diff on an entry with `run:`: besides the Mermaid text, what changed in
+ * behaviour between the trace on disk (the last build's) and the one just
+ * made (loopmaid diff's report, each line prefixed), so a CI log says why a
+ * diagram went stale. Says nothing when there is no earlier trace to compare
+ * or when the runs agree (the diagram changed for another reason: the view,
+ * the options, loopmaid itself).
+ */
+static void print_behaviour_diff(const build_entry *e, const char *fresh)
+{
+    if (!fresh || access(e->trace, R_OK) != 0)
+        return;
+    lmr_diff_options o;
+    lmr_diff_options_init(&o);
+    o.quiet = 1;
+    lmr_buf out = {0};
+    lmr_error derr;
+    int rc = lmr_diff_files(e->trace, fresh, &o, &out, NULL, &derr);
+    if (rc == 1 && out.data) {
+        printf("behaviour of %s (loopmaid diff %s <new run>):\n", e->name, e->trace);
+        /* the report's first line names the two files: the header says it */
+        const char *p = strchr(out.data, '\n');
+        for (p = p ? p + 1 : out.data; *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            printf("  %.*s\n", (int)n, p);
+            p += n + (nl != NULL);
+        }
+    } else if (rc < 0) {
+        printf("behaviour of %s: not compared (%s)\n", e->name, derr.msg);
+    }
+    lmr_buf_free(&out);
+}
+
 static int build_entry_run(const build_config *c, const build_entry *e,
                            const build_flags *fl, build_made *made,
                            int *outcome, lmr_error *err)
@@ -366,6 +400,8 @@ static int build_entry_run(const build_config *c, const build_entry *e,
             if (fl->diff)
                 lmr__build_print_diff(stdout, e->target, cur ? cur : "", cur ? curlen : 0,
                            next.data ? next.data : "", next.len);
+            if (fl->diff && dry && e->run)
+                print_behaviour_diff(e, made->path[idx]);
             if (!dry) {
                 /* The trace and the config are inputs: a target naming
                  * either (by any link) is refused, not overwritten. */
@@ -401,8 +437,11 @@ static void build_usage(FILE *fp)
           "                     targets are left exactly as they are.\n"
           "      --diff         write no file either: print a unified diff of what a\n"
           "                     build would change (with --check: and exit 1 if\n"
-          "                     anything would); without it, a build rewrites the\n"
-          "                     stale targets and, for entries with 'run:', the traces\n"
+          "                     anything would), and for entries with 'run:' what\n"
+          "                     changed in behaviour between the trace on disk and\n"
+          "                     the new run (as loopmaid diff says it); without\n"
+          "                     --check/--diff, a build rewrites the stale targets\n"
+          "                     and, for entries with 'run:', the traces\n"
           "      --force        overwrite regions that were edited by hand\n"
           "  -q, --quiet        print only errors\n"
           "  -h, --help         this text\n"

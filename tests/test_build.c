@@ -642,3 +642,43 @@ Test(build, fresh_clone_passes_check, .timeout = 120)
     snprintf(demo, sizeof demo, "%s/clone/build/demo", dir);
     cr_expect_neq(access(demo, F_OK), 0, "--check made build/demo");
 }
+
+/* --check --diff on an entry with run: also says what changed in behaviour
+ * (loopmaid diff between the trace on disk and the new run), so a CI log
+ * tells a reviewer why the diagram went stale (issue 19). */
+Test(build, check_diff_says_what_changed_in_behaviour)
+{
+    /* examples/deadline beside the CLI: a wait_for deadline of 500 ms lets
+     * the fetch finish, 200 ms cancels it. */
+    char exe[600], cfg[1400];
+    snprintf(exe, sizeof exe, "%s", cli);
+    *strrchr(exe, '/') = '\0';
+    const char *fmt = "version: 1\ndiagrams:\n  - name: dl\n    run: %s/examples/deadline %s\n"
+                      "    trace: dl.yaml\n    view: tasks\n    target: dl.mmd\n";
+    snprintf(cfg, sizeof cfg, fmt, exe, "500");
+    put("loopmaid.yaml", cfg);
+    char *out;
+    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    free(out);
+    snprintf(cfg, sizeof cfg, fmt, exe, "200");
+    put("loopmaid.yaml", cfg);
+    int rc = run(&out, "--check --diff");
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "behaviour of dl (loopmaid diff dl.yaml <new run>):\n") != NULL, "%s", out);
+    cr_expect(strstr(out, "  ~ main/fetch: outcome done -> cancelled (timeout by main)\n") != NULL,
+              "%s", out);
+    free(out);
+    /* the trace on disk is still the 500 ms run: --check wrote nothing */
+    char *t = get("dl.yaml");
+    cr_expect(strstr(t, "to: done") != NULL && strstr(t, "reason: timeout") == NULL, "%s", t);
+    free(t);
+    /* same behaviour, other view options: no behaviour lines */
+    snprintf(cfg, sizeof cfg, "%s    title: other\n", fmt);
+    char cfg2[1600];
+    snprintf(cfg2, sizeof cfg2, cfg, exe, "500");
+    put("loopmaid.yaml", cfg2);
+    rc = run(&out, "--check --diff");
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "behaviour of") == NULL, "%s", out);
+    free(out);
+}
