@@ -129,6 +129,9 @@ GATHERING_FUTURE = getattr(_tasks, '_GatheringFuture', None)
 # Coroutines of asyncio's own housekeeping: run as tasks by asyncio.run and
 # the servers, not part of any program's story, so not recorded.
 SHUTDOWN_EXECUTOR = _code(_base, 'shutdown_default_executor')
+# The thread that shutdown_default_executor starts: it hands the result over
+# with call_soon_threadsafe, which the virtual clock must defer (see _loop.py).
+DO_SHUTDOWN = _code(_base, '_do_shutdown')
 HIDDEN = set(c for c in (
     _code(_base, 'shutdown_asyncgens'),
     _code(_base, 'shutdown_default_executor'),

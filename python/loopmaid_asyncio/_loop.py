@@ -324,6 +324,8 @@ class TracedLoop(asyncio.SelectorEventLoop):
         self._lm = None
         self._lm_deferred = {}
         self._lm_outstanding = []
+        self._lm_submitting = False  # run_in_executor is submitting a job
+        self._lm_handover = None     # the executor shutdown thread's, deferred
         self._lm_cond = threading.Condition()
         super().__init__(selector=_Selector(inner, self))
         if session is None:
@@ -344,29 +346,57 @@ class TracedLoop(asyncio.SelectorEventLoop):
         return super().time()
 
     def _lm_virtual_select(self, inner, timeout):
+        """The poll under the virtual clock. What other threads hand over
+        (executor results, the default executor's shutdown) is deferred by
+        call_soon_threadsafe and delivered here, at a point of the loop's
+        own choosing, never when the thread happens to finish: so the
+        trace is the same whatever the threads' timing."""
         r = self._lm
-        if timeout is None and not self._lm_outstanding:
+        if timeout is None and not self._lm_outstanding and not r.thread_waits:
             ev = inner.select(None)  # only I/O or another thread can help now
             r.poll(-1, 0, len(ev))
             return ev
-        if r.thread_waits and timeout != 0:
-            # Another thread will hand something over: wait for it in real
-            # time (bounded by the timeout), time does not move.
-            ev = inner.select(timeout)
+        if r.thread_waits and timeout != 0 and not self._lm_outstanding:
+            # Idle, and housekeeping waits for a thread (the executor's
+            # shutdown): wait for its handover in real time (bounded by
+            # the timeout); time does not move.
+            ev = self._lm_await_handover(inner, timeout)
             r.poll(0 if timeout is not None else -1, 0, len(ev))
-            if ev:
-                return ev
-        else:
-            ev = inner.select(0)
-            r.poll(0, 0, len(ev))
-            if ev or timeout == 0:
-                return ev
+            if not ev and timeout is not None and timeout > 0:
+                r.vt += max(1, round(timeout * 1e9))  # it never came
+            return ev
+        ev = inner.select(0)
+        r.poll(0, 0, len(ev))
+        if ev or timeout == 0:
+            return ev
         if self._lm_outstanding:
             self._lm_collect_all()
         elif timeout is not None and timeout > 0:
             # The jump: nothing else can happen before the next timer.
             r.vt += max(1, round(timeout * 1e9))
         return ev
+
+    def _lm_await_handover(self, inner, timeout):
+        """Wait (real time, up to timeout; None: for ever) for the deferred
+        handover of the executor's shutdown thread, then schedule it the
+        way that thread would have (ready queue and self-pipe) and return
+        what the selector now sees. The program's own I/O or threads may
+        still wake the loop first: then the handover waits for the next
+        idle poll."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lm_cond:
+            while self._lm_handover is None:
+                ev = inner.select(0)
+                if ev:
+                    return ev
+                left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+                if left <= 0:
+                    return ev
+                self._lm_cond.wait(left)
+            cb, args, ctx = self._lm_handover
+            self._lm_handover = None
+        super().call_soon_threadsafe(cb, *args, context=ctx)
+        return inner.select(0)
 
     def _lm_collect_all(self):
         """Virtual clock, idle, executor work outstanding: wait (real time)
@@ -491,11 +521,24 @@ class TracedLoop(asyncio.SelectorEventLoop):
                 getattr(callback, '__qualname__', '') == '_chain_future.<locals>._set_state':
             dest = args[0]
             with self._lm_cond:
-                if any(f is dest for f in self._lm_outstanding):
+                # A job already done when run_in_executor chains its future
+                # hands over at once, from the loop's own thread, before
+                # its future is listed: deferred all the same.
+                if (self._lm_submitting and threading.get_ident() == r.thread) or \
+                        any(f is dest for f in self._lm_outstanding):
                     self._check_closed()
                     self._lm_deferred[id(dest)] = (callback, args, context)
                     self._lm_cond.notify_all()
                     return asyncio.Handle(callback, args, self, context)
+        elif r is not None and r.virtual and not r.ended and r.thread_waits and \
+                _getframe(1).f_code is C.DO_SHUTDOWN:
+            # The executor's shutdown thread is done: held until the loop
+            # is idle (_lm_await_handover), not whenever the thread ends.
+            with self._lm_cond:
+                self._check_closed()
+                self._lm_handover = (callback, args, context)
+                self._lm_cond.notify_all()
+            return asyncio.Handle(callback, args, self, context)
         return super().call_soon_threadsafe(callback, *args, context=context)
 
     def run_in_executor(self, executor, func, *args):
@@ -508,7 +551,11 @@ class TracedLoop(asyncio.SelectorEventLoop):
         # Held while submitting, so that a job finishing at once finds its
         # future listed when it hands its result over.
         with self._lm_cond:
-            fut = super().run_in_executor(executor, func, *args)
+            self._lm_submitting = True
+            try:
+                fut = super().run_in_executor(executor, func, *args)
+            finally:
+                self._lm_submitting = False
             r.thread_futs.add(fut)
             self._lm_outstanding.append(fut)
         return fut

@@ -539,6 +539,13 @@ class LoopRecorder:
                     return 'group', owner.id
                 return 'timeout', owner.id if owner is not None else 0
             if code is C.TG_ABORT:
+                # A member failed (_on_task_done(task) aborts the group):
+                # that member is the cause, as the C runtime records it.
+                up = f.f_back
+                if up is not None and up.f_code is C.TG_ON_TASK_DONE:
+                    failed = task_rec(up.f_locals.get('task'))
+                    if failed is not None and failed is not rec:
+                        return 'group', failed.id
                 tg = f.f_locals.get('self')
                 parent = task_rec(getattr(tg, '_parent_task', None))
                 if parent is not None and parent is not rec:
