@@ -108,7 +108,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT) $(BUILD)/libloopmaid.a
 # The suite: every tests/test_*.c is one Criterion binary (one per module).
 # The examples and the CLI are built first because some tests run them.
 test: all $(TESTS)
-	@sh scripts/run-tests.sh $(BUILD) $(TESTS)
+	@LOOPMAID_SANFLAGS='$(SANFLAGS)' sh scripts/run-tests.sh $(BUILD) $(TESTS)
 
 # Sanitizer runs build everything again in their own directory.
 asan:

@@ -396,7 +396,9 @@ class SameBytesAsC(unittest.TestCase):
             libs = subprocess.run(['pkg-config', '--libs', 'yaml-0.1', 'libpcre2-8'],
                                   capture_output=True, text=True).stdout.split() or \
                 ['-lyaml', '-lpcre2-8']
-            r = subprocess.run(['cc', '-std=c11', '-I', os.path.join(TOP, 'tracer'), src, lib,
+            # The library may be a sanitizer build (make asan): link as it was built.
+            san = os.environ.get('LOOPMAID_SANFLAGS', '').split()
+            r = subprocess.run(['cc', '-std=c11'] + san + ['-I', os.path.join(TOP, 'tracer'), src, lib,
                                 '-o', exe] + libs + ['-lpthread', '-lm'], capture_output=True)
             self.assertEqual(r.returncode, 0, r.stderr.decode())
             ctrace = os.path.join(d, 'c.yaml')
