@@ -39,6 +39,11 @@
  * line after the events began, lmr__read stops there, returns 0, sets
  * *truncated and leaves in *err an LMR_ETRUNCATED record with the position of
  * the partial line, for the caller to print as a warning.
+ *
+ * Fast path: when the first event is "  - {...}" and every later line is in
+ * the tracer's canonical one-line form, fastline.c decodes those lines
+ * instead of libyaml (same slots, same decode(), same errors); see its
+ * header for why that is provably what libyaml would have given.
  */
 #include "lmr_internal.h"
 #include "fastline.h"
