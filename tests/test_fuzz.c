@@ -1,7 +1,7 @@
 /*
  * test_fuzz.c: the fuzz targets' checks, replayed in the ordinary suite.
  *
- * The three libFuzzer entry points of fuzz/ are compiled in here under other
+ * The four libFuzzer entry points of fuzz/ are compiled in here under other
  * names and fed, file by file:
  *  - every input under tests/data/fuzz-regressions/NAME/: the inputs that
  *    once crashed, leaked, hung or broke a property (scripts/fuzz.sh saves
