@@ -41,9 +41,15 @@
  * line after the events began, lmr__read stops there, returns 0, sets
  * *truncated and leaves in *err an LMR_ETRUNCATED record with the position of
  * the partial line, for the caller to print as a warning.
+ *
+ * Fast path: when the first event is "  - {...}" and every later line is in
+ * the tracer's canonical one-line form, fastline.c decodes those lines
+ * instead of libyaml (same slots, same decode(), same errors); see its
+ * header for why that is provably what libyaml would have given.
  */
 #include "lmr_internal.h"
 #include "loopmaid.h" /* LM_GROUP_MAX_MEMBERS */
+#include "fastline.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -105,6 +111,7 @@ typedef struct rd {
     yaml_mark_t last_mark; /* end of the last event libyaml gave us */
     /* Events. */
     bool in_events;
+    bool fast_done;      /* fastline.c read the rest of the events */
     uint64_t nevents;
     slot slots[K__COUNT];
     uint64_t used;       /* bit k: slots[k] was filled by the last event */
@@ -977,19 +984,27 @@ static bool too_long(int k, size_t len)
     return k == K_NAME && len > LMR__MAX_NAME;
 }
 
+/* Clears only the slots the previous event filled (a handful), not all of
+ * them: this runs once per event. */
+static void slots_clear(rd *r)
+{
+    for (uint64_t u = r->used; u; u &= u - 1)
+        memset(&r->slots[__builtin_ctzll(u)], 0, sizeof r->slots[0]);
+    r->used = 0;
+    r->alen = 0;
+    r->nmem = 0;
+}
+
+static int finish_event(rd *r, const yaml_mark_t *start, lmr__event_fn cb,
+                        void *ctx);
+
 /* Reads one event mapping (r->ev is its MAPPING_START) and hands it on. */
 static int read_event(rd *r, lmr__event_fn cb, void *ctx)
 {
     yaml_mark_t start = r->ev.start_mark;
     int rc;
     char fb[96];
-    /* Clear only the slots the previous event filled (a handful), not all
-     * of them: this runs once per event. */
-    for (uint64_t u = r->used; u; u &= u - 1)
-        memset(&r->slots[__builtin_ctzll(u)], 0, sizeof r->slots[0]);
-    r->used = 0;
-    r->alen = 0;
-    r->nmem = 0;
+    slots_clear(r);
     for (;;) {
         if ((rc = next(r)) != 0)
             return rc;
@@ -1037,8 +1052,17 @@ static int read_event(rd *r, lmr__event_fn cb, void *ctx)
                           key_names[k], found(r, fb, sizeof fb));
         }
     }
+    return finish_event(r, &start, cb, ctx);
+}
+
+/* Decodes the filled slots of the event that began at `start` and hands it
+ * on (to the pass-1 tee and the callback). Shared by both paths. */
+static int finish_event(rd *r, const yaml_mark_t *start, lmr__event_fn cb,
+                        void *ctx)
+{
+    int rc;
     lmr__event e;
-    if ((rc = decode(r, &start, &e)) != 0)
+    if ((rc = decode(r, start, &e)) != 0)
         return rc;
     r->nevents++;
     if (tee && !tee_rc)
@@ -1050,6 +1074,149 @@ static int read_event(rd *r, lmr__event_fn cb, void *ctx)
         return rc;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The fast path: canonical event lines (fastline.c has the design)         */
+/* ------------------------------------------------------------------------ */
+
+#ifndef LMR_FASTPATH
+#define LMR_FASTPATH 1 /* build with -DLMR_FASTPATH=0 to leave it off */
+#endif
+
+static _Thread_local int fast_pref = -1; /* -1: the default */
+
+static bool fast_on(void)
+{
+    if (fast_pref >= 0)
+        return fast_pref;
+    /* A debugging switch: 0 or 1; any other value is said once and ignored
+     * (the result is the same either way, only the speed differs). */
+    const char *v = getenv("LOOPMAID_FASTPATH");
+    if (v && *v) {
+        if (!strcmp(v, "0") || !strcmp(v, "1"))
+            return v[0] == '1';
+        static _Thread_local bool said;
+        if (!said)
+            fprintf(stderr, "loopmaid: LOOPMAID_FASTPATH=%s: expected 0 or 1; "
+                            "ignored\n", v);
+        said = true;
+    }
+    return LMR_FASTPATH;
+}
+
+/* Events fastline.c decoded on this thread (lmr__read_fast_events). */
+static _Thread_local uint64_t fast_count;
+
+uint64_t lmr__read_fast_events(void)
+{
+    uint64_t n = fast_count;
+    fast_count = 0;
+    return n;
+}
+
+int lmr__read_fastpath(int on)
+{
+    int old = fast_on();
+    fast_pref = on < 0 ? -1 : on != 0;
+    return old;
+}
+
+/* Fills the slots from canonical line `line` (0-based) and hands the event
+ * on, exactly as read_event does with libyaml's events. */
+static int fast_event(rd *r, const lmr__fl *fl, uint64_t line,
+                      lmr__event_fn cb, void *ctx)
+{
+    int rc;
+    slots_clear(r);
+    for (size_t i = 0; i < fl->nf; i++) {
+        const lmr__fl_field *f = &fl->f[i];
+        int k = key_lookup(f->key, f->klen);
+        if (k < 0)
+            continue; /* unknown keys are skipped, as read_event does */
+        slot *sl = &r->slots[k];
+        if (sl->set) {
+            yaml_mark_t km = {0, line, (size_t)f->kcol};
+            return err_at(r, LMR_ESCHEMA, &km,
+                          "duplicate key '%s' in one event", key_names[k]);
+        }
+        yaml_mark_t vm = {0, line, (size_t)f->vcol};
+        sl->set = true;
+        r->used |= 1ull << k;
+        sl->line = mline(&vm);
+        sl->col = mcol(&vm);
+        if (f->vkind == LMR__FL_SEQ) {
+            sl->seq = true;
+            if (f->nmem > r->capmem) {
+                uint64_t *m = realloc(r->mem, f->nmem * sizeof *m);
+                if (!m)
+                    return lmr__err(r->err, LMR_ENOMEM, r->name, 0, 0,
+                                    "out of memory");
+                r->mem = m;
+                r->capmem = f->nmem;
+            }
+            if (f->nmem)
+                memcpy(r->mem, fl->mem + f->moff, f->nmem * sizeof *r->mem);
+            r->nmem = f->nmem;
+            continue;
+        }
+        const char *v = f->vkind == LMR__FL_QUOTED ? fl->buf + f->voff
+                                                   : fl->line + f->voff;
+        /* too_long() cannot apply: fastline.c leaves such names to libyaml. */
+        sl->null = f->vkind == LMR__FL_PLAIN && f->vlen == 4 &&
+                   memcmp(v, "null", 4) == 0;
+        sl->len = f->vlen;
+        if ((rc = arena_add(r, v, f->vlen, &sl->off)) != 0)
+            return rc;
+    }
+    yaml_mark_t start = {0, line, 4};
+    return finish_event(r, &start, cb, ctx);
+}
+
+/*
+ * After libyaml read the first event (item: its MAPPING_START mark, end: its
+ * MAPPING_END's end mark), reads the rest of the events with fastline.c when
+ * the whole rest of the file is canonical lines. Returns 0 when it did
+ * (r->fast_done), 1 when it declined (libyaml goes on, its input untouched),
+ * or a negative code (an error in an event, as libyaml's path would give).
+ */
+static int fast_rest(rd *r, const yaml_mark_t *item, const yaml_mark_t *end,
+                     lmr__event_fn cb, void *ctx)
+{
+    uint64_t first, nlines;
+    int fd = fileno(r->fp);
+    if (r->start < 0 || end->line != item->line ||
+        lmr__fl_prove(fd, r->start, item->line, end->column, &first,
+                      &nlines) != 1)
+        return 1;
+    lmr__fl_src src;
+    lmr__fl fl = {0};
+    const char *ln;
+    size_t len;
+    int rc = lmr__fl_src_open(&src, fd, r->start, first);
+    if (rc != 0)
+        return lmr__err(r->err, rc, r->name, 0, 0, "out of memory");
+    r->fast_done = true;
+    for (uint64_t l = 1; l <= nlines && rc == 0; l++) {
+        int k = lmr__fl_src_line(&src, &ln, &len);
+        int p = k == 1 ? lmr__fl_parse(&fl, ln, len) : 0;
+        if (k == LMR_ENOMEM || p == LMR_ENOMEM) {
+            rc = lmr__err(r->err, LMR_ENOMEM, r->name, 0, 0, "out of memory");
+            break;
+        }
+        if (p != 1) { /* it was canonical a moment ago */
+            rc = lmr__err(r->err, LMR_EIO, r->name, 0, 0,
+                          "the trace changed while it was being read");
+            break;
+        }
+        rc = fast_event(r, &fl, item->line + l, cb, ctx);
+        fast_count++;
+        if (progress.tty && (l & 4095) == 0)
+            progress_tick(progress.base + src.pos);
+    }
+    lmr__fl_src_close(&src);
+    lmr__fl_free(&fl);
+    return rc;
 }
 
 /* The value of `events:` (r->ev is its first event). */
@@ -1064,13 +1231,24 @@ static int read_events(rd *r, lmr__event_fn cb, void *ctx)
                       "key 'events' expects a sequence of events, found %s",
                       found(r, fb, sizeof fb));
     r->in_events = true;
+    yaml_mark_t seq = r->ev.start_mark;
+    bool block = r->ev.data.sequence_start.style == YAML_BLOCK_SEQUENCE_STYLE;
     for (;;) {
         if ((rc = next(r)) != 0)
             return rc;
         if (r->ev.type == YAML_SEQUENCE_END_EVENT)
             return 0;
         if (r->ev.type == YAML_MAPPING_START_EVENT) {
+            yaml_mark_t item = r->ev.start_mark;
+            bool flow = r->ev.data.mapping_start.style ==
+                        YAML_FLOW_MAPPING_STYLE;
             if ((rc = read_event(r, cb, ctx)) != 0)
+                return rc;
+            /* The first event was "  - {...}" opening a block sequence at
+             * column 2: the rest may be canonical lines (fastline.c). */
+            if (r->nevents == 1 && block && flow && seq.column == 2 &&
+                seq.line == item.line && item.column == 4 && fast_on() &&
+                (rc = fast_rest(r, &item, &r->ev.end_mark, cb, ctx)) <= 0)
                 return rc;
             continue;
         }
@@ -1195,6 +1373,8 @@ static int read_stream(rd *r, lmr__event_fn cb, void *ctx)
                               "(the format version) before 'events'");
             have_events = true;
             TRY(read_events(r, cb, ctx));
+            if (r->fast_done)
+                return 0; /* the rest is known: see fastline.c */
         } else {
             TRY(skip_node(r)); /* a header key from a later v1 */
         }

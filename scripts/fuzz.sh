@@ -26,7 +26,7 @@ for name in "$@"; do
         [ -f "$f" ] && cp "$f" "$seeds/$(echo "$f" | tr / _)"
     done
     case $name in
-        reader) find tests/data -name '*.yaml' -size -64k ;;
+        reader|fastpath) find tests/data -name '*.yaml' -size -64k ;;
         config) find docs tests/data -name '*.yaml' -size -64k |
                     xargs grep -l '^diagrams:' 2>/dev/null ;;
         *) ;;

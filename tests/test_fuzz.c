@@ -1,7 +1,7 @@
 /*
  * test_fuzz.c: the fuzz targets' checks, replayed in the ordinary suite.
  *
- * The three libFuzzer entry points of fuzz/ are compiled in here under other
+ * The four libFuzzer entry points of fuzz/ are compiled in here under other
  * names and fed, file by file:
  *  - every input under tests/data/fuzz-regressions/NAME/: the inputs that
  *    once crashed, leaked, hung or broke a property (scripts/fuzz.sh saves
@@ -32,6 +32,9 @@
 #undef LM_FUZZ_ENTRY
 #define LM_FUZZ_ENTRY fuzz_escape_one
 #include "../fuzz/fuzz_escape.c"
+#undef LM_FUZZ_ENTRY
+#define LM_FUZZ_ENTRY fuzz_fastpath_one
+#include "../fuzz/fuzz_fastpath.c"
 #undef LM_FUZZ_ENTRY
 
 typedef int (*entry_fn)(const uint8_t *, size_t);
@@ -98,6 +101,15 @@ Test(fuzz, config_regressions_and_corpus)
     replay_dir(fuzz_config_one, "tests/data/fuzz-regressions/config", NULL);
     cr_expect_gt(replay_dir(fuzz_config_one, "fuzz/corpus/config", NULL), 0);
     replay_dir(fuzz_config_one, "loopmaid.yaml", NULL);
+}
+
+/* The reader's fast path and libyaml agree (fuzz/fuzz_fastpath.c) on the
+ * saved regressions, the corpus and every trace of the suite. */
+Test(fuzz, fastpath_regressions_and_corpus, .timeout = 300)
+{
+    replay_dir(fuzz_fastpath_one, "tests/data/fuzz-regressions/fastpath", NULL);
+    cr_expect_gt(replay_dir(fuzz_fastpath_one, "fuzz/corpus/fastpath", NULL), 0);
+    cr_expect_gt(replay_dir(fuzz_fastpath_one, "tests/data", ".yaml"), 20);
 }
 
 Test(fuzz, escape_regressions_and_corpus)
