@@ -16,6 +16,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:?usage: package-check.sh man|completion|install|distcheck|all ARG}
 arg=${2:?usage: package-check.sh MODE BUILD-or-TARBALL}
 tmp=$(mktemp -d /tmp/lm-package-check.XXXXXX)
+# The suite runs some CLI tests as an unprivileged user (test_outfile): they
+# must be able to reach the unpacked tree, so the scratch folder is not 0700.
+chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT INT TERM
 step() { printf 'package-check: %s\n' "$*"; }
 fail() { printf 'package-check: FAILED: %s\n' "$*" >&2; exit 1; }
