@@ -351,7 +351,9 @@ static void print_render_help(FILE *fp)
 
 static int cmd_render(int argc, char **argv)
 {
-    static const struct option longs[] = {
+    /* Not static: the cap flags come from lmr__caps, which is not a
+     * constant expression in C. */
+    const struct option longs[] = {
         {"view", required_argument, NULL, OPT_VIEW},
         {"tasks", required_argument, NULL, OPT_TASKS},
         {"exclude", required_argument, NULL, OPT_EXCLUDE},
