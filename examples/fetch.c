@@ -47,6 +47,7 @@ static const resource resources[] = {
 static int handle_connection(void *arg)
 {
     int fd = (int)(intptr_t)arg;
+    lm_fd_label(fd, "client");
     char req[256];
     ssize_t n = lm_read(fd, req, sizeof req - 1);
     if (n <= 0) {
@@ -131,6 +132,7 @@ static int fetch(void *arg)
     int fd = lm_tcp_connect("127.0.0.1", f->port);
     if (fd < 0)
         return lm_fail(fd, "connect failed");
+    lm_fd_label(fd, "server"); /* the diagrams name the peer, not the fd */
 
     lm_note("Send HTTP request");
     char req[128];
@@ -169,6 +171,7 @@ static int main_task(void *arg)
     if (lfd < 0)
         return lfd;
     int port = lm_socket_port(lfd);
+    lm_fd_label(lfd, "listening socket");
 
     server_args srv = {lfd, 3};
     lm_task *server_task = lm_spawn("server", server, &srv);

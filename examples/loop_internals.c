@@ -52,6 +52,7 @@ static int echo_server(void *arg)
     int fd = lm_accept(listen_fd); /* awaits the listening socket */
     if (fd < 0)
         return fd;
+    lm_fd_label(fd, "client"); /* the diagrams name the peer, not the fd */
     char buf[16];
     ssize_t n = lm_read(fd, buf, sizeof buf); /* awaits the request */
     int rc = n < 0 ? (int)n : lm_sleep(LM_MSEC(10));
@@ -67,6 +68,7 @@ static int client(void *arg)
     int fd = lm_tcp_connect("127.0.0.1", port); /* awaits the connection */
     if (fd < 0)
         return fd;
+    lm_fd_label(fd, "echo server");
     char buf[16] = "";
     ssize_t n = lm_write_all(fd, "ping", 4);
     if (n >= 0)
@@ -104,6 +106,7 @@ static int main_task(void *arg)
     if (lfd < 0)
         return lfd;
     int port = lm_socket_port(lfd);
+    lm_fd_label(lfd, "listening socket");
 
     lm_task *t[4] = {
         lm_spawn("counter", counter, NULL),

@@ -27,6 +27,7 @@ static int server(void *arg)
     int fd = lm_accept(listen_fd);
     if (fd < 0)
         return fd;
+    lm_fd_label(fd, "client"); /* the diagrams say "client", not "fd 9" */
     char req[128];
     ssize_t n = lm_read(fd, req, sizeof req);
     int rc = n < 0 ? (int)n : lm_sleep(LM_SEC(5)); /* thinking... */
@@ -43,6 +44,7 @@ static int slow_task(void *arg)
     int fd = lm_tcp_connect("127.0.0.1", port);
     if (fd < 0)
         return fd;
+    lm_fd_label(fd, "slow server");
 
     char reply[64];
     ssize_t n = lm_write_all(fd, "GET /slow\n", 10);
@@ -67,6 +69,7 @@ static int main_task(void *arg)
     if (lfd < 0)
         return lfd;
     int port = lm_socket_port(lfd);
+    lm_fd_label(lfd, "listening socket");
     lm_task *srv = lm_spawn("server", server, &lfd);
 
     lm_time start = lm_now();

@@ -50,6 +50,7 @@
 #define WRAP_SLACK 4       /* a last line this short joins the one before */
 #define WRAP_LINES 4       /* lines of a wrapped text */
 #define CLOSE_RESERVE 700  /* closing notes */
+#define LABEL_CUT 41       /* an fd's label: bytes kept, with the NUL */
 #define MAX_DEADLINES 16   /* wait_for deadlines pending at once */
 #define MARKS_PER_SPAN 50  /* real clock: a time mark per 1/50 of the span */
 #define MARK_MIN_REAL 1000000 /* real clock: and not for moves under 1 ms */
@@ -83,11 +84,13 @@ typedef struct sq_data {
     uint32_t *wake_by;   /* per task: the waker's id + 1, 0 = none */
     uint32_t *cancel_by; /* per task: the canceller's id, 0 = none */
     int32_t *fd;                   /* per task: the fd it awaits */
+    char **iolabel;  /* per task: lm_fd_label's name of that fd, owned */
     uint32_t *grp;   /* per task: index + 1 of its latest group, 0 = none */
     uint64_t *gfail; /* per group: id of a member seen failing, 0 = none */
     bool loop_declared[MAX_LOOPS + 1];
     bool timer_declared;
     uint32_t nparts, cap;
+    size_t nt; /* length of the per-task arrays */
     deadline dl[MAX_DEADLINES];
     size_t ndl;
     int64_t t_shown, mark_step, last_dt;
@@ -339,6 +342,10 @@ static void sq_free(sq_data *d)
     free(d->wake_by);
     free(d->cancel_by);
     free(d->fd);
+    if (d->iolabel)
+        for (size_t i = 0; i < d->nt; i++)
+            free(d->iolabel[i]);
+    free(d->iolabel);
     free(d->grp);
     free(d->gfail);
     free(d);
@@ -357,10 +364,12 @@ static int sq_begin(lmr__render_ctx *c)
     d->wake_by = calloc(nt, sizeof *d->wake_by);
     d->cancel_by = calloc(nt, sizeof *d->cancel_by);
     d->fd = calloc(nt, sizeof *d->fd);
+    d->iolabel = calloc(nt, sizeof *d->iolabel);
+    d->nt = nt;
     d->grp = calloc(nt, sizeof *d->grp);
     d->gfail = calloc(c->model->ngroups ? c->model->ngroups : 1, sizeof *d->gfail);
     if (!d->flags || !d->wake || !d->reason || !d->awaits || !d->wake_by ||
-        !d->cancel_by || !d->fd || !d->grp || !d->gfail) {
+        !d->cancel_by || !d->fd || !d->iolabel || !d->grp || !d->gfail) {
         sq_free(d);
         return LMR_ENOMEM;
     }
@@ -543,6 +552,19 @@ static void cancel_why(const lmr__render_ctx *c, uint32_t loop, uint8_t r,
     }
 }
 
+/* Copies s into dst[n], cut at a character boundary if it is too long. */
+static void cut_utf8(char *dst, size_t n, const char *s)
+{
+    size_t len = strlen(s);
+    if (len >= n) {
+        len = n - 1;
+        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+}
+
 /* The resume text: what woke the task. */
 static void wake_text(const lmr__render_ctx *c, const sq_data *d,
                       uint32_t loop, const lmr__task *t, char *dst, size_t n)
@@ -558,7 +580,11 @@ static void wake_text(const lmr__render_ctx *c, const sq_data *d,
         snprintf(dst, n, "resume: deadline passed");
         return;
     case W_IO:
-        if (d->awaits[t->ord] == A_IO_READ || d->awaits[t->ord] == A_IO_WRITE)
+        if ((d->awaits[t->ord] == A_IO_READ || d->awaits[t->ord] == A_IO_WRITE) &&
+            d->iolabel[t->ord])
+            snprintf(dst, n, "resume: %s %s", d->iolabel[t->ord],
+                     d->awaits[t->ord] == A_IO_READ ? "readable" : "writable");
+        else if (d->awaits[t->ord] == A_IO_READ || d->awaits[t->ord] == A_IO_WRITE)
             snprintf(dst, n, "resume: fd %" PRId32 " %s", d->fd[t->ord],
                      d->awaits[t->ord] == A_IO_READ ? "readable" : "writable");
         else
@@ -649,18 +675,30 @@ static void state_event(lmr__render_ctx *c, const lmr__event *ev,
         uint8_t a = A_OTHER;
         if (ev->group)
             snprintf(txt, sizeof txt, "await %.40s", on);
-        else if (ev->label)
+        else if (ev->fd >= 0 && strcmp(on, "io") == 0) {
+            /* The program's name for the fd (lm_fd_label) is what a
+             * reader knows; the number only when there is none. */
+            bool rd = !ev->dir || strcmp(ev->dir, "write") != 0;
+            free(d->iolabel[t->ord]);
+            d->iolabel[t->ord] = NULL;
+            if (ev->label && ev->label[0]) {
+                char lab[LABEL_CUT];
+                cut_utf8(lab, sizeof lab, ev->label);
+                d->iolabel[t->ord] = strdup(lab);
+                snprintf(txt, sizeof txt, "await %s %s", rd ? "read from" : "write to",
+                         lab);
+            } else {
+                snprintf(txt, sizeof txt, "await %s (fd %" PRId64 ")",
+                         rd ? "read" : "write", ev->fd);
+            }
+            a = rd ? A_IO_READ : A_IO_WRITE;
+            d->fd[t->ord] = ev->fd > INT32_MAX ? -1 : (int32_t)ev->fd;
+        } else if (ev->label)
             snprintf(txt, sizeof txt, "await %.200s", ev->label);
         else if (ev->awaits)
             snprintf(txt, sizeof txt, "await %.*s", REF_CP,
                      task_name(c, lp, ev->awaits));
-        else if (ev->fd >= 0 && strcmp(on, "io") == 0) {
-            bool rd = !ev->dir || strcmp(ev->dir, "write") != 0;
-            snprintf(txt, sizeof txt, "await %s (fd %" PRId64 ")",
-                     rd ? "read" : "write", ev->fd);
-            a = rd ? A_IO_READ : A_IO_WRITE;
-            d->fd[t->ord] = ev->fd > INT32_MAX ? -1 : (int32_t)ev->fd;
-        } else {
+        else {
             snprintf(txt, sizeof txt, "await %.100s", on);
             if (strcmp(on, "sleep") == 0)
                 a = A_SLEEP;

@@ -14,6 +14,8 @@
 
 #include "lm_trace.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -963,4 +965,54 @@ Test(crash, exit_inside_a_task_flushes)
     cr_expect_str_eq(ystr(yget(&d, ev[n - 1], "text")), "bye");
     yaml_document_delete(&d.doc);
     free(s);
+}
+
+/* ---- lm_fd_label: the program's name for an fd rides on its awaits ---- */
+
+static int fd_writer(void *arg)
+{
+    int fd = *(int *)arg;
+    cr_assert_eq(write(fd, "x", 1), 1);
+    lm_yield();
+    cr_assert_eq(write(fd, "y", 1), 1);
+    return 0;
+}
+
+static int fd_label_main(void *arg)
+{
+    int *p = arg;
+    cr_assert_eq(lm_fd_label(-1, "x"), LM_EINVAL);
+    cr_assert_eq(lm_fd_label(p[0], "the \"slow\" pipe"), 0);
+    lm_task *w = lm_spawn("writer", fd_writer, &p[1]);
+    char c;
+    cr_assert_eq(lm_wait_fd(p[0], LM_READABLE, -1), LM_READABLE);
+    cr_assert_eq(read(p[0], &c, 1), 1);
+    cr_assert_eq(lm_fd_label(p[0], NULL), 0); /* cleared: the fd again */
+    cr_assert_eq(lm_wait_fd(p[0], LM_READABLE, -1), LM_READABLE);
+    cr_assert_eq(read(p[0], &c, 1), 1);
+    lm_join(w, NULL);
+    lm_task_release(w);
+    return 0;
+}
+
+Test(trace, fd_label_is_recorded_on_the_awaits_of_that_fd)
+{
+    cr_assert_eq(lm_fd_label(0, "outside"), LM_ENOTASK);
+    int p[2];
+    cr_assert_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    int rc = -1;
+    char *text = run_traced(fd_label_main, p, 0, &rc);
+    cr_assert_eq(rc, 0);
+    char want[128];
+    snprintf(want, sizeof want, "on: io, fd: %d, dir: read, label: \"the \\\"slow\\\" pipe\"}",
+             p[0]);
+    const char *first = strstr(text, want);
+    cr_assert(first, "labelled await missing (%s) in:\n%s", want, text);
+    const char *after = first + strlen(want);
+    cr_expect(!strstr(after, "label: \"the"), "the label outlived NULL:\n%s", text);
+    snprintf(want, sizeof want, "on: io, fd: %d, dir: read}", p[0]);
+    cr_expect(strstr(after, want), "the unlabelled await missing:\n%s", text);
+    free(text);
+    close(p[0]);
+    close(p[1]);
 }

@@ -1333,3 +1333,22 @@ Test(gantt, tight_budget_keeps_the_failures)
     cr_expect(strstr(d, "more tasks not shown") != NULL, "%s", d);
     free(d);
 }
+
+/* issue 13: an fd the program labelled (lm_fd_label) is named by its label
+ * in the sequence view, not by its number (examples/timeout.c's trace). */
+Test(words, io_awaits_name_the_fd_label_not_the_number)
+{
+    lmr_options o;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_SEQUENCE;
+    o.max_participants = 10;
+    char *s = render_with("tests/data/examples/timeout.yaml", &o);
+    char *u = unwrap(s);
+    cr_expect(strstr(u, "await read from slow server"), "%s", u);
+    cr_expect(strstr(u, "await read from client"), "%s", u);
+    cr_expect(strstr(u, "resume: client readable"), "%s", u);
+    cr_expect(strstr(u, "await write to new connection"), "%s", u);
+    cr_expect(!strstr(u, "(fd "), "no fd numbers where labels exist: %s", u);
+    free(u);
+    free(s);
+}

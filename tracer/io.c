@@ -44,6 +44,8 @@ static int lm__fd_reserve(lm_loop *loop, int fd)
 
 void lm__io_free(lm_loop *loop)
 {
+    for (int fd = 0; fd < loop->fds_cap; fd++)
+        free(loop->fds[fd].label);
     free(loop->fds);
     loop->fds = NULL;
     loop->fds_cap = 0;
@@ -118,7 +120,8 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
     if (events & LM_WRITABLE)
         w->writer = t;
     loop->io_waiters++;
-    lm__reason r = {.on = LM__ON_IO, .fd = fd, .dir = (uint8_t)events};
+    lm__reason r = {.on = LM__ON_IO, .fd = fd, .dir = (uint8_t)events,
+                    .label = w->label};
     int rc = lm__park(&r, timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);
     loop->io_waiters--;
     w = &loop->fds[fd]; /* the table may have grown meanwhile */
@@ -127,6 +130,47 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
     if (w->writer == t)
         w->writer = NULL;
     return rc;
+}
+
+/*
+ * A reader of a diagram knows "the slow server", not "fd 8": the label goes
+ * into every await on fd from now on (the trace's `label` beside `fd`), so
+ * the views can name the peer. Kept until replaced, cleared with NULL, or
+ * the loop is freed; a closed fd's number keeps it, so label a reused fd
+ * again (or clear it) when it means something else.
+ */
+int lm_fd_label(int fd, const char *label)
+{
+    lm_loop *loop = lm__tl_loop;
+    if (loop == NULL || loop->current == NULL)
+        return LM_ENOTASK;
+    if (fd < 0)
+        return LM_EINVAL;
+    if (label != NULL && label[0] == '\0')
+        label = NULL;
+    if (label == NULL && fd >= loop->fds_cap)
+        return 0;
+    char *copy = NULL;
+    if (label != NULL && (copy = strdup(label)) == NULL)
+        return LM_ENOMEM;
+    if (lm__fd_reserve(loop, fd) != 0) {
+        free(copy);
+        return LM_ENOMEM;
+    }
+    free(loop->fds[fd].label);
+    loop->fds[fd].label = copy;
+    return 0;
+}
+
+/* A socket the helpers just made is a new thing even if its number is not:
+ * an old label on the number must not name it. */
+static void fd_forget(int fd)
+{
+    lm_loop *loop = lm__tl_loop;
+    if (loop != NULL && fd >= 0 && fd < loop->fds_cap) {
+        free(loop->fds[fd].label);
+        loop->fds[fd].label = NULL;
+    }
 }
 
 /* ---- sockets -------------------------------------------------------------- */
@@ -188,6 +232,7 @@ int lm_tcp_listen(const char *host, int port, int backlog)
             err = lm__sys_error(errno);
             continue;
         }
+        fd_forget(fd);
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
@@ -223,8 +268,10 @@ int lm_accept(int listen_fd)
         return LM_ENOTASK;
     for (;;) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0)
+        if (fd >= 0) {
+            fd_forget(fd);
             return fd;
+        }
         int e = errno;
         if (e == EAGAIN || e == EWOULDBLOCK) {
             int rc = lm_wait_fd(listen_fd, LM_READABLE, -1);
@@ -244,6 +291,7 @@ static int lm__connect_one(const struct addrinfo *a)
                     a->ai_protocol);
     if (fd < 0)
         return lm__sys_error(errno);
+    fd_forget(fd);
     if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
         return fd;
     if (errno != EINPROGRESS) {
@@ -251,7 +299,11 @@ static int lm__connect_one(const struct addrinfo *a)
         close(fd);
         return rc;
     }
+    /* The await is drawn as "write to new connection", not "fd 8": the
+     * caller can only label the fd once it has it. */
+    (void)lm_fd_label(fd, "new connection");
     int rc = lm_wait_fd(fd, LM_WRITABLE, -1);
+    fd_forget(fd);
     if (rc < 0) {
         close(fd);
         return rc;

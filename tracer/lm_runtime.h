@@ -79,6 +79,7 @@ typedef struct lm__fdw {
     lm_task *writer;
     unsigned registered;  /* interest the poller has now */
     unsigned ready;       /* readiness found by the current poll */
+    char *label;          /* lm_fd_label's words, owned; NULL: none */
 } lm__fdw;
 
 /* ---- thread pool (pool.c) ----------------------------------------------- */

@@ -863,6 +863,15 @@ enum { LM_READABLE = 1, LM_WRITABLE = 2 };
  */
 int lm_wait_fd(int fd, int events, lm_time timeout);
 
+/*
+ * Names what fd is to a reader ("slow server", "client 3"): every later
+ * await on fd carries it in the trace, and the diagrams say "read from slow
+ * server" instead of "fd 8". The string is copied; NULL or "" clears it.
+ * The label stays with the fd number until changed or the loop is freed.
+ * Returns 0, LM_EINVAL (fd < 0), LM_ENOMEM or LM_ENOTASK.
+ */
+int lm_fd_label(int fd, const char *label);
+
 /* Non-blocking socket helpers. They set O_NONBLOCK and close-on-exec on the
  * sockets they make, suspend the task instead of blocking, and return a
  * negative LM_E* code on failure (errno is kept for LM_ESYS). */

@@ -92,14 +92,17 @@ for _n in ('read', 'readline', 'readexactly', 'readuntil'):
     _add(_code(_streams, 'StreamReader', _n), ('io', 'read'))
 _add(_code(_streams, 'StreamWriter', 'drain'), ('io', 'write'))
 _add(_code(_streams, 'StreamWriter', 'wait_closed'), ('io', 'write'))
-_add(_code(_streams, 'open_connection'), ('io', 'write'))
-_add(_code(_streams, 'open_unix_connection'), ('io', 'write'))
+# 'connect': a write wait the diagrams call "new connection", as the C
+# runtime's lm_tcp_connect labels its own.
+_add(_code(_streams, 'open_connection'), ('io', 'connect'))
+_add(_code(_streams, 'open_unix_connection'), ('io', 'connect'))
 for _n in ('sock_recv', 'sock_recv_into', 'sock_recvfrom', 'sock_recvfrom_into',
            'sock_accept'):
     _add(_code(_sel, _n), ('io', 'read'))
-for _n in ('sock_sendall', 'sock_sendto', 'sock_connect'):
+for _n in ('sock_sendall', 'sock_sendto'):
     _add(_code(_sel, _n), ('io', 'write'))
-_add(_code(_base, 'create_connection'), ('io', 'write'))
+_add(_code(_sel, 'sock_connect'), ('io', 'connect'))
+_add(_code(_base, 'create_connection'), ('io', 'connect'))
 _add(_code(_base, 'sock_sendfile'), ('io', 'write'))
 if _threads is not None:
     _add(_code(_threads, 'to_thread'), ('thread', None))

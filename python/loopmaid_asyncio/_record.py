@@ -409,8 +409,10 @@ class LoopRecorder:
             self._close_group(rec)
             if kind == 'io':
                 rec.fd = C.fd_of(frames)
-                rec.dir = dirn or 'read'
+                rec.dir = 'write' if dirn == 'connect' else dirn or 'read'
                 extra = ', fd: %d, dir: %s' % (rec.fd, rec.dir)
+                if dirn == 'connect':
+                    extra += ', label: "new connection"'
             elif kind == 'task':
                 other = task_rec(leaf)
                 if other is not None:

@@ -282,7 +282,17 @@ class SameAsC(unittest.TestCase):
             p = traced('python/examples/%s.py' % name, path)
             self.assertEqual(p.returncode, 0, p.stderr.decode())
             py = lm('render', '--view', view, *opts, path)
-            c = lm('render', '--view', view, *opts, 'tests/data/examples/%s.yaml' % name)
+            # The C examples name their sockets (lm_fd_label: "slow server");
+            # asyncio has no such call, so those names are taken out of the
+            # C trace before the two are compared. "new connection" is the
+            # runtime's own word in both.
+            with open('tests/data/examples/%s.yaml' % name, encoding='utf-8') as f:
+                ctext = re.sub(r'(on: io, fd: \d+, dir: \w+), label: "(?!new connection")[^"]*"',
+                               r'\1', f.read())
+            cpath = os.path.join(d, name + '.c.yaml')
+            with open(cpath, 'w', encoding='utf-8') as f:
+                f.write(ctext)
+            c = lm('render', '--view', view, *opts, cpath)
             self.assertEqual(py.returncode, 0, py.stderr.decode())
             self.assertEqual(c.returncode, 0, c.stderr.decode())
             return norm(c.stdout.decode()), norm(py.stdout.decode())
