@@ -28,7 +28,7 @@
 
 /* ---- the poller contract (poll_epoll.c) --------------------------------- */
 
-/* A backend implements these five calls; the loop uses nothing else. Events
+/* A backend implements these four calls; the loop uses nothing else. Events
  * are LM_READABLE / LM_WRITABLE; an error or hang-up reports both, so the
  * waiting task wakes and learns what happened from its next system call. */
 typedef struct lm__poller lm__poller;
