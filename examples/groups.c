@@ -232,7 +232,7 @@ static int main_task(void *arg)
         {"gather fail-fast", gather_fail_fast},
         {"not asyncio: cancel_on_error", gather_cancel_on_error},
         {"gather return_exceptions", gather_return_exceptions},
-        {"wait FIRST_COMPLETED", wait_first_completed},
+        {"wait FIRST_COMPLETED + cancel rest", wait_first_completed},
         {"wait FIRST_EXCEPTION", wait_first_exception},
         {"wait ALL_COMPLETED", wait_all_completed},
         {"task group", taskgroup},

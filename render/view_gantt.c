@@ -505,7 +505,9 @@ static int gt_end(lmr__render_ctx *c)
     /* The label column: as wide as the longest section name. */
     char head[96], key[32];
     snprintf(head, sizeof head, "%s since loop start", d->uname);
-    snprintf(key, sizeof key, "key");
+    /* Its bars span the axis only to show the colours: the name says they
+     * are not work on the timeline. */
+    snprintf(key, sizeof key, "colour key, not tasks");
     size_t widest = cps(head) < NAME_CP ? cps(head) : NAME_CP;
     for (size_t i = 0; i < d->nrows; i++) {
         const lmr__task *t = &m->tasks[d->rows[i].task];
@@ -554,7 +556,9 @@ static int gt_end(lmr__render_ctx *c)
                         bar_px(d, base, base + span_u)),
              "crit", ++id, base, base + span_u);
     /* The slowest task: the longest-lived one that awaited no other task
-     * of the rows' (a leaf), as the seed's "total = the slowest task". */
+     * of the rows' (a leaf), as the seed's "total = the slowest task". It
+     * is called a leaf task: a parent that ran its children one after the
+     * other lived longer, and "slowest task" alone would be untrue of it. */
     bool *parent = calloc(m->ntasks ? m->ntasks : 1, sizeof *parent);
     if (!parent) {
         free_rows(d);
@@ -584,14 +588,14 @@ static int gt_end(lmr__render_ctx *c)
     free(parent);
     if (slow_t) {
         lmr__fmt_dur(d1, sizeof d1, slow);
-        snprintf(txt, sizeof txt, "slowest task: %s, %s",
+        snprintf(txt, sizeof txt, "slowest leaf task: %s, %s",
                  slow_t->name ? slow_t->name : "", d1);
         int64_t a = slow_t->t_spawn > d->t0
                         ? (slow_t->t_spawn - m->t_first) / d->u : base;
         int64_t b = a + slow / d->u;
         if (b <= a)
             b = a + 1;
-        snprintf(d2, sizeof d2, "slowest %s", d1);
+        snprintf(d2, sizeof d2, "slowest leaf %s", d1);
         /* Alone on its line of the header: its words may also stand to
          * the right of the bar. */
         int64_t px = bar_px(d, a, b), right = room_right(d, base, b);

@@ -103,7 +103,7 @@ async def main():
         ("gather in order", gather_in_order()),
         ("gather fail-fast", gather_fail_fast()),
         ("gather return_exceptions", gather_return_exceptions()),
-        ("wait FIRST_COMPLETED", wait_mode("first_completed", PLAIN, asyncio.FIRST_COMPLETED)),
+        ("wait FIRST_COMPLETED + cancel rest", wait_mode("first_completed", PLAIN, asyncio.FIRST_COMPLETED)),
         ("wait FIRST_EXCEPTION", wait_mode("first_exception", B_FAILS, asyncio.FIRST_EXCEPTION)),
         ("wait ALL_COMPLETED", wait_mode("all_completed", PLAIN, asyncio.ALL_COMPLETED)),
         ("task group", taskgroup()),
