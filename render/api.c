@@ -63,12 +63,17 @@ static FILE *spool(FILE *src, const char *name, lmr_error *err)
  * Opens `path` ("-" = stdin) for two passes. *name is what messages call it.
  * *size is its size in bytes (0 if unknown). Caller fcloses the result.
  */
+const char *lmr__trace_name(const char *path)
+{
+    return !path || strcmp(path, "-") == 0 ? "<stdin>" : path;
+}
+
 FILE *lmr__open_trace(const char *path, const char **name, uint64_t *size,
                       lmr_error *err)
 {
     *size = 0;
-    if (!path || strcmp(path, "-") == 0) {
-        *name = "<stdin>";
+    *name = lmr__trace_name(path);
+    if (*name != path) {
         FILE *fp = spool(stdin, *name, err);
         if (fp) {
             struct stat st;
@@ -77,7 +82,6 @@ FILE *lmr__open_trace(const char *path, const char **name, uint64_t *size,
         }
         return fp;
     }
-    *name = path;
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         lmr__err(err, LMR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
@@ -102,73 +106,157 @@ FILE *lmr__open_trace(const char *path, const char **name, uint64_t *size,
     return tmp;
 }
 
-/* Progress on stderr only for big inputs and only on a terminal. */
-void lmr__progress_maybe(FILE *warn, uint64_t size, const char *what)
+/* ------------------------------------------------------------------------ */
+/* Progress on a terminal                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* "\rloopmaid: WHAT NN%" on tty, rewritten about every 1% of `total` bytes.
+ * tty is NULL when nothing is shown. */
+typedef struct progress {
+    FILE *tty;
+    uint64_t total;
+    const char *what;
+    int pct;             /* the figure on screen; -1 = none yet */
+} progress;
+
+/* Shown on stderr only for big inputs and only on a terminal. */
+static void progress_start(progress *p, FILE *warn, uint64_t size,
+                           const char *what)
 {
-    if (warn && size >= PROGRESS_MIN_BYTES && isatty(fileno(warn)))
-        lmr__progress_set(warn, size, what);
-    else
-        lmr__progress_set(NULL, 0, NULL);
+    bool show = warn && size >= PROGRESS_MIN_BYTES && isatty(fileno(warn));
+    *p = (progress){.tty = show ? warn : NULL, .total = size, .what = what,
+                    .pct = -1};
+}
+
+/* An lmr__bytes_fn: O(1), and it writes only when the figure changes. */
+static void progress_at(void *ctx, uint64_t done)
+{
+    progress *p = ctx;
+    if (!p->tty)
+        return;
+    int pct = (int)(done >= p->total ? 100 : done * 100 / p->total);
+    if (pct != p->pct) {
+        p->pct = pct;
+        fprintf(p->tty, "\rloopmaid: %s %3d%%", p->what, pct);
+        fflush(p->tty);
+    }
+}
+
+/* Clears the line, so that what follows starts at its left edge. */
+static void progress_end(progress *p)
+{
+    if (p->tty) {
+        fputs("\r                                        \r", p->tty);
+        fflush(p->tty);
+    }
+    p->tty = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The two passes                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* What one pass reads through: the tee when there is a spill to fill (pass
+ * 1), and the progress display. */
+typedef struct pass_reader {
+    lmr__tee *tee;       /* NULL: events go straight to the consumer */
+    progress *progress;
+} pass_reader;
+
+/* An lmr__read_fn: lmr__read composed with the tee and the progress. */
+static int pass_read(void *rctx, FILE *fp, const char *name, lmr__header *h,
+                     lmr__event_fn cb, void *ctx, int *truncated,
+                     lmr_error *err)
+{
+    pass_reader *pr = rctx;
+    if (pr->tee) {
+        pr->tee->cb = cb;
+        pr->tee->ctx = ctx;
+        cb = lmr__tee_event;
+        ctx = pr->tee;
+    }
+    return lmr__read_counted(fp, name, h, cb, ctx, progress_at, pr->progress,
+                             truncated, err);
+}
+
+/* A temporary file for the spill with a big stdio buffer (*buf: freed by
+ * the caller after fclose, which still writes through it). NULL when there
+ * is no temporary file: then pass 2 reads the trace itself, slower, same
+ * result. Without the buffer (no memory) stdio's own serves. */
+static FILE *spill_open(char **buf)
+{
+    FILE *spill = tmpfile();
+    *buf = spill ? malloc(SPILL_BUF) : NULL;
+    if (*buf && setvbuf(spill, *buf, _IOFBF, SPILL_BUF) != 0) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return spill;
 }
 
 /*
- * The two passes every consumer of a whole trace shares: open the input,
- * pass 1 builds the model (teeing decoded events into a spill), --tasks /
- * --exclude select, pass 2 feeds renderer r through the walker into lo.
+ * Pass 1: the model, the decoded events teed into *spill. When the spill
+ * cannot be used (a write failed, it cannot be rewound) it is closed and
+ * *spill set to NULL; pass 2 then reads the trace again.
  */
+static int pass1(FILE *fp, const char *name, uint64_t size, lmr__model *m,
+                 FILE **spill, FILE *warn, lmr_error *err)
+{
+    progress pg;
+    lmr__tee tee = {.spill = *spill};
+    pass_reader pr = {.tee = *spill ? &tee : NULL, .progress = &pg};
+    progress_start(&pg, warn, size, "reading");
+    int rc = lmr__model_build_via(fp, name, m, warn, pass_read, &pr, err);
+    progress_end(&pg);
+    if (*spill && (tee.rc != 0 || fflush(*spill) != 0 ||
+                   fseeko(*spill, 0, SEEK_SET) != 0)) {
+        fclose(*spill);
+        *spill = NULL;
+    }
+    return rc;
+}
+
+/* Pass 2: r walks the spill, or the trace again when there is none.
+ * Progress is shown when warn is set. */
+static int pass2(FILE *fp, const char *name, uint64_t size, FILE *spill,
+                 const lmr__model *m, const lmr_options *o,
+                 const lmr__renderer *r, lmr__out *lo, FILE *warn,
+                 lmr_error *err)
+{
+    if (!spill && fseeko(fp, 0, SEEK_SET) != 0)
+        return lmr__err(err, LMR_EIO, name, 0, 0, "cannot rewind: %s",
+                        strerror(errno));
+    progress pg;
+    pass_reader pr = {.progress = &pg};
+    progress_start(&pg, warn, size, "rendering");
+    int rc = spill ? lmr__walk_spill(spill, name, m, o, r, lo, err)
+                   : lmr__walk_via(fp, name, m, o, r, lo, pass_read, &pr, err);
+    progress_end(&pg);
+    return rc;
+}
+
 int lmr__run_passes(const char *path, const lmr_options *o,
                     const lmr__renderer *r, lmr__out *lo, FILE *warn,
-                    lmr_error *err)
+                    bool drawing, lmr_error *err)
 {
     const char *name;
     uint64_t size;
     FILE *fp = lmr__open_trace(path, &name, &size, err);
     if (!fp)
         return err->code;
+    char *spill_buf;
+    FILE *spill = spill_open(&spill_buf);
     lmr__model m;
-    /* Pass 1 also copies the decoded events to a spill, so pass 2 need not
-     * parse the YAML again. Without a spill (no temporary file, a write
-     * error) pass 2 reads the trace itself: slower, same result. */
-    FILE *spill = tmpfile();
-    /* Freed after fclose(spill), which still writes through it. Without it
-     * (no memory) stdio's own buffer does: slower, same result. */
-    char *spill_buf = spill ? malloc(SPILL_BUF) : NULL;
-    if (spill_buf && setvbuf(spill, spill_buf, _IOFBF, SPILL_BUF) != 0) {
-        free(spill_buf);
-        spill_buf = NULL;
+    int rc = pass1(fp, name, size, &m, &spill, warn, err);
+    if (rc == 0) {
+        rc = lmr__select(&m, o, err);
+        if (rc == 0 && drawing)
+            lmr__warn_selection(&m, o, warn);
+        if (rc == 0)
+            rc = pass2(fp, name, size, spill, &m, o, r, lo,
+                       drawing ? warn : NULL, err);
+        lmr__model_free(&m);
     }
-    lmr__read_tee(spill);
-    lmr__progress_maybe(warn, size, "reading");
-    int rc = lmr__model_build(fp, name, &m, warn, err);
-    lmr__progress_set(NULL, 0, NULL);
-    if (lmr__read_tee(NULL) != 0 || (spill && (fflush(spill) != 0 ||
-                                               fseeko(spill, 0, SEEK_SET))))
-    {
-        if (spill)
-            fclose(spill);
-        spill = NULL;
-    }
-    if (rc) {
-        if (spill)
-            fclose(spill);
-        free(spill_buf);
-        fclose(fp);
-        return rc;
-    }
-    if ((rc = lmr__select(&m, o, err)) != 0)
-        goto done;
-    lmr__warn_selection(&m, o, warn);
-    if (!spill && fseeko(fp, 0, SEEK_SET) != 0) {
-        rc = lmr__err(err, LMR_EIO, name, 0, 0, "cannot rewind: %s",
-                      strerror(errno));
-        goto done;
-    }
-    lmr__progress_maybe(warn, size, "rendering");
-    rc = spill ? lmr__walk_spill(spill, name, &m, o, r, lo, err)
-               : lmr__walk(fp, name, &m, o, r, lo, err);
-    lmr__progress_set(NULL, 0, NULL);
-done:
-    lmr__model_free(&m);
     if (spill)
         fclose(spill);
     free(spill_buf);
@@ -176,20 +264,30 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The entries                                                               */
+/* ------------------------------------------------------------------------ */
+
+void lmr__entry_begin(lmr__entry *e, const lmr_options *o, FILE *warn,
+                      lmr_error *err)
+{
+    e->err = err ? err : &e->own_err;
+    memset(e->err, 0, sizeof *e->err);
+    if (!o) {
+        lmr_options_init(&e->own_opts);
+        o = &e->own_opts;
+    }
+    e->o = o;
+    e->warn = o->quiet ? NULL : warn;
+}
+
 int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
                     FILE *warn, lmr_error *err)
 {
-    lmr_error dummy;
-    if (!err)
-        err = &dummy;
-    memset(err, 0, sizeof *err);
-    lmr_options defaults;
-    if (!o) {
-        lmr_options_init(&defaults);
-        o = &defaults;
-    }
-    if (o->quiet)
-        warn = NULL;
+    lmr__entry e;
+    lmr__entry_begin(&e, o, warn, err);
+    o = e.o;
+    err = e.err;
     const lmr__renderer *r = lmr__renderer_for(o->view);
     if (!r)
         return lmr__err(err, LMR_EUSAGE, "loopmaid", 0, 0,
@@ -210,7 +308,7 @@ int lmr_render_file(const char *path, const lmr_options *o, lmr_buf *out,
                    .start = out->len,
                    .max_chars = o->max_chars ? o->max_chars
                                              : LMR__DEFAULT_MAX_CHARS};
-    rc = lmr__run_passes(path, o, r, &lo, warn, err);
+    rc = lmr__run_passes(path, o, r, &lo, e.warn, true, err);
     /* A fence is closed on its own line even if a renderer forgot the
      * final newline. */
     if (rc == 0 && o->format == LMR_FORMAT_MD) {

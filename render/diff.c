@@ -302,7 +302,7 @@ static int run_load(const char *path, const lmr_diff_options *o, drun *r,
     lmr_buf scratch = {0};
     lmr__out lo = {.buf = &scratch, .max_chars = SIZE_MAX / 4, .user = r};
     int rc = lmr__run_passes(path, &ro, &collect, &lo, o->quiet ? NULL : warn,
-                             err);
+                             true, err);
     lmr_buf_free(&scratch);
     if (rc)
         run_free(r);

@@ -405,20 +405,12 @@ static const lmr__renderer chrome = {"chrome", ex_begin, ex_event, ex_end};
 int lmr_export_file(const char *path, const lmr_options *o, FILE *out,
                     FILE *warn, lmr_error *err)
 {
-    lmr_error dummy;
-    if (!err)
-        err = &dummy;
-    memset(err, 0, sizeof *err);
-    lmr_options defaults;
-    if (!o) {
-        lmr_options_init(&defaults);
-        o = &defaults;
-    }
-    if (o->quiet)
-        warn = NULL;
+    lmr__entry e;
+    lmr__entry_begin(&e, o, warn, err);
+    err = e.err;
     lmr_buf buf = {0};
     lmr__out lo = {.buf = &buf, .max_chars = SIZE_MAX / 4, .sink = out};
-    int rc = lmr__run_passes(path, o, &chrome, &lo, warn, err);
+    int rc = lmr__run_passes(path, e.o, &chrome, &lo, e.warn, true, err);
     lmr_buf_free(&buf);
     /* A failed write (a full disk, a closed pipe) is the output's fault,
      * not the trace's: say so rather than "input/output error". */

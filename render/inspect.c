@@ -212,19 +212,52 @@ static int ic_event(lmr__render_ctx *c, const lmr__event *ev)
     return 0;
 }
 
-/* The walker creates the render context itself; begin() picks up the
- * collector lmr_inspect set up for this thread's walk. */
-static _Thread_local ic *walk_ic;
+/* What lmr_inspect asks of the walk, through lmr__out.user: the summary
+ * goes to out->buf, under the trace's name, with the advice or not. */
+typedef struct inspect_req {
+    const char *name;
+    int advise;
+} inspect_req;
+
+static void ic_free(ic *x)
+{
+    if (x->an) {
+        lmr__advice unused;
+        lmr__analysis_finish(x->an, &unused);
+    }
+    if (x->tasks)
+        for (size_t i = 0; i < x->m->ntasks; i++)
+            free(x->tasks[i].message);
+    free(x->tasks);
+    free(x);
+}
 
 static int ic_begin(lmr__render_ctx *c)
 {
-    c->state = walk_ic;
+    const lmr__model *m = c->model;
+    const lmr_options *o = c->opts;
     c->whole_time = true; /* clips each stretch to the window itself */
+    ic *x = calloc(1, sizeof *x);
+    if (!x)
+        return LMR_ENOMEM;
+    x->m = m;
+    x->t0 = m->t_first > o->from ? m->t_first : o->from;
+    x->t1 = (o->to >= 0 && o->to < m->t_last) ? o->to : m->t_last;
+    if (x->t1 < x->t0)
+        x->t1 = x->t0;
+    x->tasks = calloc(m->ntasks ? m->ntasks : 1, sizeof *x->tasks);
+    x->an = lmr__analysis_new(m, o);
+    if (!x->tasks || !x->an) {
+        ic_free(x);
+        return LMR_ENOMEM;
+    }
+    for (size_t i = 0; i < m->ntasks; i++) {
+        x->tasks[i].state = LMR__ST_CREATED;
+        x->tasks[i].t_enter = m->tasks[i].t_spawn;
+    }
+    c->state = x;
     return 0;
 }
-
-static const lmr__renderer inspect_walk = {"inspect", ic_begin, ic_event,
-                                           NULL};
 
 /* ---- the summary -------------------------------------------------------- */
 
@@ -538,108 +571,54 @@ static void summary(em *e, const char *name, const lmr__model *m,
         print_advice(e, m, adv);
 }
 
+/* The stretches still open at the window's end count up to it; then the
+ * summary. Runs after every walk, even one that failed (lmr_inspect then
+ * drops what it wrote). */
+static int ic_end(lmr__render_ctx *c)
+{
+    ic *x = c->state;
+    const inspect_req *q = c->out->user;
+    if (!x)
+        return 0;
+    for (size_t i = 0; i < x->m->ntasks; i++) {
+        it *p = &x->tasks[i];
+        if (p->state >= 0 && p->state < LMR__ST_DONE)
+            add_in(x, p, p->state, p->t_enter, x->t1);
+    }
+    lmr__advice adv;
+    lmr__analysis_finish(x->an, &adv);
+    x->an = NULL;
+    em e = {.b = c->out->buf, .md = c->opts->format == LMR_FORMAT_MD};
+    summary(&e, q->name, x->m, c->opts, x, &adv, q->advise);
+    int rc = e.err ? e.err : x->err;
+    ic_free(x);
+    c->state = NULL;
+    return rc;
+}
+
+static const lmr__renderer inspect_walk = {"inspect", ic_begin, ic_event,
+                                           ic_end};
+
 int lmr_inspect(const char *path, const lmr_options *o, int advise,
                 lmr_buf *out, FILE *warn, lmr_error *err)
 {
-    lmr_error dummy;
-    if (!err)
-        err = &dummy;
-    memset(err, 0, sizeof *err);
-    lmr_options defaults;
-    if (!o) {
-        lmr_options_init(&defaults);
-        o = &defaults;
-    }
-    if (o->quiet)
-        warn = NULL;
-    const char *name;
-    uint64_t size;
-    FILE *fp = lmr__open_trace(path, &name, &size, err);
-    if (!fp)
-        return err->code;
-    lmr__model m;
-    /* As lmr_render_file does: pass 1 tees the decoded events into a spill
-     * that pass 2 replays, so the YAML is parsed once. Without a spill,
-     * pass 2 reads the trace again: slower, same result. */
-    FILE *spill = tmpfile();
-    lmr__read_tee(spill);
-    lmr__progress_maybe(warn, size, "reading");
-    int rc = lmr__model_build(fp, name, &m, warn, err);
-    lmr__progress_set(NULL, 0, NULL);
-    if (lmr__read_tee(NULL) != 0 ||
-        (spill && (fflush(spill) != 0 || fseeko(spill, 0, SEEK_SET) != 0))) {
-        if (spill)
-            fclose(spill);
-        spill = NULL;
-    }
-    if (rc) {
-        if (spill)
-            fclose(spill);
-        fclose(fp);
-        return rc;
-    }
-    ic x = {.m = &m};
-    x.t0 = m.t_first > o->from ? m.t_first : o->from;
-    x.t1 = (o->to >= 0 && o->to < m.t_last) ? o->to : m.t_last;
-    if (x.t1 < x.t0)
-        x.t1 = x.t0;
-    x.tasks = calloc(m.ntasks ? m.ntasks : 1, sizeof *x.tasks);
-    if ((rc = lmr__select(&m, o, err)) != 0)
-        goto done;
-    x.an = lmr__analysis_new(&m, o);
-    if (!x.tasks || !x.an) {
-        rc = lmr__err(err, LMR_ENOMEM, name, 0, 0, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < m.ntasks; i++) {
-        x.tasks[i].state = LMR__ST_CREATED;
-        x.tasks[i].t_enter = m.tasks[i].t_spawn;
-    }
-    if (!spill && fseeko(fp, 0, SEEK_SET) != 0) {
-        rc = lmr__err(err, LMR_EIO, name, 0, 0, "cannot rewind");
-        goto done;
-    }
-    lmr_buf scratch = {0};
-    lmr__out lo = {.buf = &scratch, .max_chars = LMR__DEFAULT_MAX_CHARS};
-    walk_ic = &x;
-    rc = spill ? lmr__walk_spill(spill, name, &m, o, &inspect_walk, &lo, err)
-               : lmr__walk(fp, name, &m, o, &inspect_walk, &lo, err);
-    walk_ic = NULL;
-    lmr_buf_free(&scratch);
-    if (rc)
-        goto done;
-    for (size_t i = 0; i < m.ntasks; i++) {
-        it *p = &x.tasks[i];
-        if (p->state >= 0 && p->state < LMR__ST_DONE)
-            add_in(&x, p, p->state, p->t_enter, x.t1);
-    }
-    lmr__advice adv;
-    lmr__analysis_finish(x.an, &adv);
-    x.an = NULL;
+    lmr__entry e;
+    lmr__entry_begin(&e, o, warn, err);
+    inspect_req q = {.name = lmr__trace_name(path), .advise = advise};
     size_t len0 = out->len;
-    em e = {.b = out, .md = o->format == LMR_FORMAT_MD};
-    summary(&e, name, &m, o, &x, &adv, advise);
-    if (!e.err && x.err)
-        e.err = x.err;
-    if (e.err) {
+    lmr__out lo = {.buf = out,
+                   .start = len0,
+                   .max_chars = LMR__DEFAULT_MAX_CHARS,
+                   .user = &q};
+    /* Not drawing: the summary itself says what the selection left. */
+    int rc = lmr__run_passes(path, e.o, &inspect_walk, &lo, e.warn, false,
+                             e.err);
+    if (rc) {
+        /* Never hand back half a summary. */
         out->len = len0;
         if (out->data)
             out->data[len0] = '\0';
-        rc = lmr__err(err, e.err, name, 0, 0, "out of memory");
     }
-done:
-    if (x.an) {
-        lmr__advice unused_adv;
-        lmr__analysis_finish(x.an, &unused_adv);
-    }
-    if (x.tasks)
-        for (size_t i = 0; i < m.ntasks; i++)
-            free(x.tasks[i].message);
-    free(x.tasks);
-    lmr__model_free(&m);
-    if (spill)
-        fclose(spill);
-    fclose(fp);
     return rc;
 }
 

@@ -488,32 +488,62 @@ int lmr__walk(FILE *fp, const char *name, const lmr__model *m,
  */
 int lmr__select(lmr__model *m, const lmr_options *o, lmr_error *err);
 
-/*
- * Progress on a terminal (reader.c): while set, lmr__read prints
- * "\rloopmaid: WHAT NN%" to tty about every 1% of `total` bytes. Per thread.
- * lmr__progress_set(NULL, 0, NULL) turns it off and clears the line.
- */
-void lmr__progress_set(FILE *tty, uint64_t total, const char *what);
+/* ------------------------------------------------------------------------ */
+/* Composing a pass: what api.c wraps around the reader                      */
+/* ------------------------------------------------------------------------ */
 
 /*
- * api.c: opens a trace for two passes ("-" = stdin; unseekable input is
- * spooled to a temporary file). Sets *name for messages ("<stdin>" for "-")
- * and *size in bytes. Returns NULL with *err filled in; caller fcloses.
+ * The reader only reads: it neither copies events into the spill nor shows
+ * progress. api.c composes both around it: the spill tee wraps the event
+ * callback, the progress display watches the bytes consumed, and the
+ * composition is handed to pass 1 (model.c) and pass 2 (walk.c) as an
+ * lmr__read_fn.
  */
-FILE *lmr__open_trace(const char *path, const char **name, uint64_t *size,
-                      lmr_error *err);
-/* Turns on read progress when warn is a terminal and the input is big. */
-void lmr__progress_maybe(FILE *warn, uint64_t size, const char *what);
+
+/* Told how far a read has come: `done` bytes of the input consumed, at each
+ * refill of the input buffer (about every 4,096 lines on the fast path). */
+typedef void (*lmr__bytes_fn)(void *ctx, uint64_t done);
+/* lmr__read that also tells on_bytes (may be NULL) its progress. */
+int lmr__read_counted(FILE *fp, const char *name, lmr__header *h,
+                      lmr__event_fn cb, void *ctx, lmr__bytes_fn on_bytes,
+                      void *bytes_ctx, int *truncated, lmr_error *err);
+
+/* A way to run one read, with lmr__read's contract; rctx is its own state.
+ * Wherever one is taken, NULL means plain lmr__read. */
+typedef int (*lmr__read_fn)(void *rctx, FILE *fp, const char *name,
+                            lmr__header *h, lmr__event_fn cb, void *ctx,
+                            int *truncated, lmr_error *err);
+/* lmr__model_build, reading through read(rctx, ...) (model.c). */
+int lmr__model_build_via(FILE *fp, const char *name, lmr__model *m,
+                         FILE *warn, lmr__read_fn read, void *rctx,
+                         lmr_error *err);
+/* lmr__walk, reading through read(rctx, ...) (walk.c). */
+int lmr__walk_via(FILE *fp, const char *name, const lmr__model *m,
+                  const lmr_options *o, const lmr__renderer *r, lmr__out *out,
+                  lmr__read_fn read, void *rctx, lmr_error *err);
 
 /*
  * spill.c: a compact binary copy of decoded events, so that pass 2 replays
- * pass 1's events instead of parsing the YAML again. While a tee is set
- * (per thread), lmr__read appends every event it delivers to it.
- * lmr__read_tee(NULL) ends it and returns 0, or LMR_EIO when a write failed
- * (then replay must not be used). Replay calls cb per event (h holds only the
- * version); returns 0, cb's code, or LMR_EIO / LMR_ENOMEM.
+ * pass 1's events instead of parsing the YAML again. The tee is an
+ * lmr__event_fn wrapped around the consumer's callback (cb, ctx): it appends
+ * each event to `spill`, then calls cb. A failed write never stops the read:
+ * it leaves LMR_EIO in `rc` and no further writes are made (then replay must
+ * not be used). lmr__read_teed is lmr__read through a tee, as an
+ * lmr__read_fn (rctx: an lmr__tee with `spill` set; it fills cb and ctx).
+ * Replay calls cb per event (h holds only the version); returns 0, cb's
+ * code, or LMR_EIO / LMR_ENOMEM.
  */
-int lmr__read_tee(FILE *spill);
+typedef struct lmr__tee {
+    FILE *spill;
+    int rc;            /* 0, or LMR_EIO once a write failed */
+    lmr__event_fn cb;  /* the consumer's callback; may be NULL */
+    void *ctx;
+} lmr__tee;
+int lmr__tee_event(void *tee, const lmr__header *h, const lmr__event *ev,
+                   lmr_error *err);
+int lmr__read_teed(void *tee, FILE *fp, const char *name, lmr__header *h,
+                   lmr__event_fn cb, void *ctx, int *truncated,
+                   lmr_error *err);
 int lmr__spill_put(FILE *spill, const lmr__event *e);
 int lmr__spill_replay(FILE *spill, const char *name, lmr__event_fn cb,
                       void *ctx, lmr_error *err);
@@ -523,12 +553,43 @@ int lmr__walk_spill(FILE *spill, const char *name, const lmr__model *m,
                     lmr__out *out, lmr_error *err);
 
 /*
- * api.c: the two passes over a trace (open, model, select, walk r into lo)
- * that lmr_render_file and lmr_export_file share. 0 or a negative code.
+ * api.c: the start every library entry shares. lmr__entry_begin points
+ * e->err at err or, when err is NULL, at a local record (cleared either
+ * way), e->o at o or the defaults, and e->warn at warn unless o->quiet.
+ * The pointers may point into *e: use it in place, never copy it.
+ */
+typedef struct lmr__entry {
+    lmr_error *err;
+    const lmr_options *o;
+    FILE *warn;
+    lmr_error own_err;
+    lmr_options own_opts;
+} lmr__entry;
+void lmr__entry_begin(lmr__entry *e, const lmr_options *o, FILE *warn,
+                      lmr_error *err);
+
+/*
+ * api.c: opens a trace for two passes ("-" = stdin; unseekable input is
+ * spooled to a temporary file). Sets *name for messages ("<stdin>" for "-")
+ * and *size in bytes. Returns NULL with *err filled in; caller fcloses.
+ */
+FILE *lmr__open_trace(const char *path, const char **name, uint64_t *size,
+                      lmr_error *err);
+/* What messages call the trace at path: "<stdin>" for "-" or NULL. */
+const char *lmr__trace_name(const char *path);
+
+/*
+ * api.c: the two passes over a trace that every command on a whole trace
+ * shares (render, export, diff, inspect): open, pass 1 (the model, teed
+ * into a spill, "reading" progress on a terminal), select, pass 2 walking r
+ * into lo. A command that draws (`drawing`) also gets, on warn, the
+ * warnings about a selection that leaves the drawing empty, and pass 2 is
+ * shown as "rendering"; inspect's summary says both itself. 0 or a
+ * negative code with *err filled in.
  */
 int lmr__run_passes(const char *path, const lmr_options *o,
                     const lmr__renderer *r, lmr__out *lo, FILE *warn,
-                    lmr_error *err);
+                    bool drawing, lmr_error *err);
 
 /* A task the views draw: selected by --tasks/--exclude and alive at some
  * point inside the --from/--to window. */

@@ -723,13 +723,23 @@ static void warnf(FILE *warn, const char *file, int line, const char *msg)
 int lmr__model_build(FILE *fp, const char *name, lmr__model *m, FILE *warn,
                      lmr_error *err)
 {
+    return lmr__model_build_via(fp, name, m, warn, NULL, NULL, err);
+}
+
+int lmr__model_build_via(FILE *fp, const char *name, lmr__model *m,
+                         FILE *warn, lmr__read_fn read, void *rctx,
+                         lmr_error *err)
+{
     lmr_error dummy;
     if (!err)
         err = &dummy;
     memset(m, 0, sizeof *m);
     mb b = {.m = m, .name = name ? name : "-"};
     int truncated = 0;
-    int rc = lmr__read(fp, b.name, &m->header, on_event, &b, &truncated, err);
+    int rc = read ? read(rctx, fp, b.name, &m->header, on_event, &b,
+                         &truncated, err)
+                  : lmr__read(fp, b.name, &m->header, on_event, &b,
+                              &truncated, err);
     free(b.hash);
     free(b.ghash);
     free(b.aux);

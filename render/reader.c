@@ -119,52 +119,10 @@ typedef struct rd {
     size_t alen, acap;
     uint64_t *mem;       /* members of one event */
     size_t nmem, capmem;
+    /* Told how far the read has come (api.c's progress); NULL = nobody. */
+    lmr__bytes_fn on_bytes;
+    void *bytes_ctx;
 } rd;
-
-/* ------------------------------------------------------------------------ */
-/* Progress on a terminal                                                   */
-/* ------------------------------------------------------------------------ */
-
-static _Thread_local struct {
-    FILE *tty;
-    uint64_t total, base;
-    const char *what;
-    int pct;
-} progress;
-
-void lmr__progress_set(FILE *tty, uint64_t total, const char *what)
-{
-    if (progress.tty && !tty) {
-        fputs("\r                                        \r", progress.tty);
-        fflush(progress.tty);
-    }
-    progress.tty = total ? tty : NULL;
-    progress.total = total;
-    progress.what = what ? what : "reading";
-    progress.pct = -1;
-}
-
-static void progress_tick(uint64_t nread)
-{
-    int pct = (int)(nread >= progress.total ? 100 : nread * 100 / progress.total);
-    if (pct != progress.pct) {
-        progress.pct = pct;
-        fprintf(progress.tty, "\rloopmaid: %s %3d%%", progress.what, pct);
-        fflush(progress.tty);
-    }
-}
-
-/* The pass-1 tee (spill.c): where decoded events are copied, if anywhere. */
-static _Thread_local FILE *tee;
-static _Thread_local int tee_rc;
-
-int lmr__read_tee(FILE *spill)
-{
-    int rc = tee_rc;
-    tee = spill;
-    tee_rc = 0;
-    return rc;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Input                                                                    */
@@ -231,8 +189,8 @@ static int read_handler(void *data, unsigned char *buf, size_t size,
     r->nread += n;
     r->step_bytes += n;
     r->last_byte = buf[n - 1];
-    if (progress.tty)
-        progress_tick(progress.base + r->nread);
+    if (r->on_bytes)
+        r->on_bytes(r->bytes_ctx, r->nread);
     *size_read = n;
     return 1;
 }
@@ -1056,7 +1014,7 @@ static int read_event(rd *r, lmr__event_fn cb, void *ctx)
 }
 
 /* Decodes the filled slots of the event that began at `start` and hands it
- * on (to the pass-1 tee and the callback). Shared by both paths. */
+ * to the callback. Shared by both paths. */
 static int finish_event(rd *r, const yaml_mark_t *start, lmr__event_fn cb,
                         void *ctx)
 {
@@ -1065,8 +1023,6 @@ static int finish_event(rd *r, const yaml_mark_t *start, lmr__event_fn cb,
     if ((rc = decode(r, start, &e)) != 0)
         return rc;
     r->nevents++;
-    if (tee && !tee_rc)
-        tee_rc = lmr__spill_put(tee, &e);
     if (cb && (rc = cb(ctx, r->h, &e, r->err)) != 0) {
         if (rc > 0 || r->err->code == 0)
             rc = lmr__err(r->err, LMR_ESEMANTIC, r->name, e.line, e.col,
@@ -1211,8 +1167,8 @@ static int fast_rest(rd *r, const yaml_mark_t *item, const yaml_mark_t *end,
         }
         rc = fast_event(r, &fl, item->line + l, cb, ctx);
         fast_count++;
-        if (progress.tty && (l & 4095) == 0)
-            progress_tick(progress.base + src.pos);
+        if (r->on_bytes && (l & 4095) == 0)
+            r->on_bytes(r->bytes_ctx, src.pos);
     }
     lmr__fl_src_close(&src);
     lmr__fl_free(&fl);
@@ -1408,6 +1364,13 @@ void lmr__header_free(lmr__header *h)
 int lmr__read(FILE *fp, const char *name, lmr__header *h, lmr__event_fn cb,
               void *ctx, int *truncated, lmr_error *err)
 {
+    return lmr__read_counted(fp, name, h, cb, ctx, NULL, NULL, truncated, err);
+}
+
+int lmr__read_counted(FILE *fp, const char *name, lmr__header *h,
+                      lmr__event_fn cb, void *ctx, lmr__bytes_fn on_bytes,
+                      void *bytes_ctx, int *truncated, lmr_error *err)
+{
     lmr_error dummy;
     if (!err)
         err = &dummy;
@@ -1423,6 +1386,8 @@ int lmr__read(FILE *fp, const char *name, lmr__header *h, lmr__event_fn cb,
     r->name = name ? name : "-";
     r->err = err;
     r->h = h;
+    r->on_bytes = on_bytes;
+    r->bytes_ctx = bytes_ctx;
     r->last_byte = -1;
     r->start = ftello(fp);
     if (!yaml_parser_initialize(&r->p)) {

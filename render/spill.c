@@ -4,9 +4,9 @@
  *
  * Parsing YAML is the cost of a render; the renderers themselves are cheap.
  * Pass 1 (the model) must see every event before any renderer starts, so a
- * render reads the trace twice. Instead of asking libyaml twice, the reader
- * "tees" each decoded event into a temporary file (lmr__read_tee) in this
- * format, and the walker replays it (lmr__spill_replay): ~30 bytes an event
+ * render reads the trace twice. Instead of asking libyaml twice, pass 1's
+ * callback is wrapped in a tee (lmr__tee_event) that copies each decoded
+ * event into a temporary file in this format, and the walker replays it (lmr__spill_replay): ~30 bytes an event
  * on disk, nothing kept in memory but one event.
  *
  * Record: kind (1 byte), then varints: zigzag t, loop, line, col, a presence
@@ -349,4 +349,29 @@ out:
     free(sbuf);
     free(mem);
     return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The tee: pass 1's callback, wrapped                                      */
+/* ------------------------------------------------------------------------ */
+
+int lmr__tee_event(void *tee, const lmr__header *h, const lmr__event *ev,
+                   lmr_error *err)
+{
+    lmr__tee *t = tee;
+    /* The copy first, as the event arrived: a consumer that rejects it ends
+     * the read anyway, and then the spill is never replayed. */
+    if (t->spill && !t->rc)
+        t->rc = lmr__spill_put(t->spill, ev);
+    return t->cb ? t->cb(t->ctx, h, ev, err) : 0;
+}
+
+int lmr__read_teed(void *tee, FILE *fp, const char *name, lmr__header *h,
+                   lmr__event_fn cb, void *ctx, int *truncated,
+                   lmr_error *err)
+{
+    lmr__tee *t = tee;
+    t->cb = cb;
+    t->ctx = ctx;
+    return lmr__read(fp, name, h, lmr__tee_event, t, truncated, err);
 }

@@ -223,10 +223,25 @@ static int walk_event(void *ctx, const lmr__header *h, const lmr__event *e,
     return rc < 0 ? rc : 0;
 }
 
-/* Both walks: the events come from the trace (YAML) or from a spill. */
-static int walk_any(FILE *fp, bool spilled, const char *name,
-                    const lmr__model *m, const lmr_options *o,
-                    const lmr__renderer *r, lmr__out *out, lmr_error *err)
+/* The spill's replay as an lmr__read_fn, so that one walk serves both. A
+ * spill holds only events: the header stays empty, nothing is truncated. */
+static int read_spill(void *unused, FILE *fp, const char *name,
+                      lmr__header *h, lmr__event_fn cb, void *ctx,
+                      int *truncated, lmr_error *err)
+{
+    (void)unused;
+    memset(h, 0, sizeof *h);
+    h->ring = -1;
+    *truncated = 0;
+    return lmr__spill_replay(fp, name, cb, ctx, err);
+}
+
+/* Every walk: the events come through read (the trace's YAML when NULL,
+ * or a spill through read_spill). */
+static int walk_any(FILE *fp, lmr__read_fn read, void *rctx,
+                    const char *name, const lmr__model *m,
+                    const lmr_options *o, const lmr__renderer *r,
+                    lmr__out *out, lmr_error *err)
 {
     lmr_error dummy;
     if (!err)
@@ -254,14 +269,11 @@ static int walk_any(FILE *fp, bool spilled, const char *name,
             lmr__err(err, rc, w.name, 0, 0, "%s", lmr_strerror(rc));
         return rc;
     }
-    if (spilled) {
-        rc = lmr__spill_replay(fp, w.name, walk_event, &w, err);
-    } else {
-        lmr__header h;
-        int truncated = 0;
-        rc = lmr__read(fp, w.name, &h, walk_event, &w, &truncated, err);
-        lmr__header_free(&h);
-    }
+    lmr__header h;
+    int truncated = 0;
+    rc = read ? read(rctx, fp, w.name, &h, walk_event, &w, &truncated, err)
+              : lmr__read(fp, w.name, &h, walk_event, &w, &truncated, err);
+    lmr__header_free(&h);
     if (rc == 0)
         memset(err, 0, sizeof *err); /* pass 1 already warned */
     /* end() frees the renderer's state, so it runs even after an error. */
@@ -280,14 +292,21 @@ int lmr__walk(FILE *fp, const char *name, const lmr__model *m,
               const lmr_options *o, const lmr__renderer *r, lmr__out *out,
               lmr_error *err)
 {
-    return walk_any(fp, false, name, m, o, r, out, err);
+    return walk_any(fp, NULL, NULL, name, m, o, r, out, err);
+}
+
+int lmr__walk_via(FILE *fp, const char *name, const lmr__model *m,
+                  const lmr_options *o, const lmr__renderer *r, lmr__out *out,
+                  lmr__read_fn read, void *rctx, lmr_error *err)
+{
+    return walk_any(fp, read, rctx, name, m, o, r, out, err);
 }
 
 int lmr__walk_spill(FILE *spill, const char *name, const lmr__model *m,
                     const lmr_options *o, const lmr__renderer *r,
                     lmr__out *out, lmr_error *err)
 {
-    return walk_any(spill, true, name, m, o, r, out, err);
+    return walk_any(spill, read_spill, NULL, name, m, o, r, out, err);
 }
 
 bool lmr__task_in_window(const lmr_options *o, const lmr__task *t)

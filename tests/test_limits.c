@@ -257,9 +257,10 @@ Test(limits, gather_of_100000_tasks_reads_in_every_view, .timeout = 300)
     cr_assert(fp && spill);
     lmr__model m;
     lmr_error err;
-    lmr__read_tee(spill);
-    int rc = lmr__model_build(fp, path, &m, NULL, &err);
-    cr_assert_eq(lmr__read_tee(NULL), 0);
+    lmr__tee tee = {.spill = spill};
+    int rc = lmr__model_build_via(fp, path, &m, NULL, lmr__read_teed, &tee,
+                                  &err);
+    cr_assert_eq(tee.rc, 0);
     cr_assert_eq(rc, 0, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
     cr_expect_eq(m.ntasks, (size_t)BIG_GATHER + 1);
     cr_assert_eq(m.ngroups, 1u);

@@ -328,11 +328,12 @@ static void render_both(const char *path, lmr_view v)
     FILE *fp = fopen(path, "rb");
     cr_assert_not_null(fp);
     FILE *spill = tmpfile();
-    lmr__read_tee(spill);
+    lmr__tee tee = {.spill = spill};
     lmr__model m;
     lmr_error err;
-    cr_assert_eq(lmr__model_build(fp, path, &m, NULL, &err), 0, "%s", err.msg);
-    cr_assert_eq(lmr__read_tee(NULL), 0);
+    cr_assert_eq(lmr__model_build_via(fp, path, &m, NULL, lmr__read_teed,
+                                      &tee, &err), 0, "%s", err.msg);
+    cr_assert_eq(tee.rc, 0);
     rewind(fp);
     rewind(spill);
     lmr_buf a = {0}, b = {0};
