@@ -5,12 +5,15 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "support/lm_test.h"
 
 /* The loopmaid next to this test binary (BUILD/tests/test_cli ->
  * BUILD/loopmaid), so `make asan` tests the sanitized CLI. */
@@ -38,13 +41,10 @@ static char *slurp(const char *path)
 
 static void setup(void)
 {
-    ssize_t n = readlink("/proc/self/exe", bin, sizeof bin - 16);
-    cr_assert_gt(n, 0);
-    bin[n] = '\0';
-    char *slash = strrchr(bin, '/');
-    *slash = '\0';
-    slash = strrchr(bin, '/');
-    strcpy(slash ? slash + 1 : bin, "loopmaid");
+    char build[PATH_MAX];
+    int len = snprintf(bin, sizeof bin, "%s/loopmaid",
+                       lmt_build_dir(build, sizeof build));
+    cr_assert(len > 0 && (size_t)len < sizeof bin, "build path too long");
     cr_assert_eq(access(bin, X_OK), 0, "no CLI at %s", bin);
     snprintf(dir, sizeof dir, "/tmp/lmcli.XXXXXX");
     cr_assert_not_null(mkdtemp(dir));

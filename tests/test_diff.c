@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include "lmr_internal.h"
+#include "support/lm_test.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -37,15 +38,11 @@ static char *slurp(const char *path)
  * clock, into `out`. */
 static void run_deadline(const char *ms, const char *out)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert_gt(n, 0);
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
+    char dir[PATH_MAX];
     char cmd[PATH_MAX + 256];
     snprintf(cmd, sizeof cmd,
-             "LOOPMAID_CLOCK=virtual LOOPMAID_TRACE=%s %s/../examples/deadline %s"
-             " >/dev/null", out, exe, ms);
+             "LOOPMAID_CLOCK=virtual LOOPMAID_TRACE=%s %s/examples/deadline %s"
+             " >/dev/null", out, lmt_build_dir(dir, sizeof dir), ms);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
 
@@ -234,46 +231,32 @@ Test(diff, refusals)
 }
 
 /* The CLI: diff(1)'s exit codes, --view, -o through the one writer. */
-static int cli(const char *args)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert_gt(n, 0);
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
-    char cmd[PATH_MAX + 512];
-    snprintf(cmd, sizeof cmd, "%s/../loopmaid %s >/dev/null 2>&1", exe, args);
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "%s", cmd);
-    return WEXITSTATUS(st);
-}
-
 Test(diff, cli_exit_codes_and_output)
 {
     char args[512], out[64];
     snprintf(args, sizeof args, "diff %s %s", A, B);
-    cr_expect_eq(cli(args), 1, "different runs: 1");
+    cr_expect_eq(lmt_cli(args), 1, "different runs: 1");
     snprintf(args, sizeof args, "diff %s %s", A, A);
-    cr_expect_eq(cli(args), 0, "the same run: 0");
+    cr_expect_eq(lmt_cli(args), 0, "the same run: 0");
     snprintf(args, sizeof args, "diff %s tests/data/bad/backwards.yaml", A);
-    cr_expect_eq(cli(args), 2, "trouble: 2");
+    cr_expect_eq(lmt_cli(args), 2, "trouble: 2");
     snprintf(args, sizeof args, "diff %s", A);
-    cr_expect_eq(cli(args), 2, "one trace: usage");
+    cr_expect_eq(lmt_cli(args), 2, "one trace: usage");
     snprintf(args, sizeof args, "diff --view gantt %s %s", A, B);
-    cr_expect_eq(cli(args), 2);
+    cr_expect_eq(lmt_cli(args), 2);
     snprintf(args, sizeof args, "diff --time-tolerance soon %s %s", A, B);
-    cr_expect_eq(cli(args), 2);
+    cr_expect_eq(lmt_cli(args), 2);
     snprintf(args, sizeof args, "diff --format md %s %s", A, B);
-    cr_expect_eq(cli(args), 2, "--format without --view");
+    cr_expect_eq(lmt_cli(args), 2, "--format without --view");
     snprintf(out, sizeof out, "/tmp/loopmaid-diff-%d.md", (int)getpid());
     snprintf(args, sizeof args, "diff --view tasks --format md -o %s %s %s", out,
              A, B);
-    cr_expect_eq(cli(args), 1);
+    cr_expect_eq(lmt_cli(args), 1);
     char *md = slurp(out);
     cr_assert(md);
     cr_expect(strncmp(md, "```mermaid\nflowchart TD\n", 24) == 0, "%s", md);
     free(md);
     unlink(out);
     snprintf(args, sizeof args, "diff -o %s %s %s", A, A, B);
-    cr_expect_eq(cli(args), 2, "output = an input: refused");
+    cr_expect_eq(lmt_cli(args), 2, "output = an input: refused");
 }

@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "lmr_internal.h"
+#include "support/lm_test.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -232,14 +233,10 @@ Test(export, failed_write_is_reported)
 /* The gentrace tool beside this test binary (BUILD/tools/gentrace). */
 static int gentrace(long events, const char *out)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert_gt(n, 0);
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
+    char dir[PATH_MAX];
     char cmd[PATH_MAX + 256];
-    snprintf(cmd, sizeof cmd, "%s/../tools/gentrace --events %ld --tasks 100 > %s",
-             exe, events, out);
+    snprintf(cmd, sizeof cmd, "%s/tools/gentrace --events %ld --tasks 100 > %s",
+             lmt_build_dir(dir, sizeof dir), events, out);
     return system(cmd);
 }
 
@@ -285,26 +282,12 @@ Test(export, memory_does_not_grow_with_events, .timeout = 300)
 }
 #endif
 
-static int cli(const char *args)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert_gt(n, 0);
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
-    char cmd[PATH_MAX + 512];
-    snprintf(cmd, sizeof cmd, "%s/../loopmaid %s >/dev/null 2>&1", exe, args);
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "%s", cmd);
-    return WEXITSTATUS(st);
-}
-
 Test(export, cli)
 {
     char out[64], args[256];
     snprintf(out, sizeof out, "/tmp/loopmaid-export-%d.json", (int)getpid());
     snprintf(args, sizeof args, "export --format chrome -o %s tests/data/views/gather.yaml", out);
-    cr_expect_eq(cli(args), 0);
+    cr_expect_eq(lmt_cli(args), 0);
     char *got = slurp(out, NULL), *want = slurp("tests/data/export/gather.json", NULL);
     cr_assert(got && want);
     cr_expect_str_eq(got, want, "the CLI writes what the library does");
@@ -315,14 +298,14 @@ Test(export, cli)
     fputs("keep", f);
     fclose(f);
     snprintf(args, sizeof args, "export -o %s tests/data/bad/backwards.yaml", out);
-    cr_expect_eq(cli(args), 1);
+    cr_expect_eq(lmt_cli(args), 1);
     got = slurp(out, NULL);
     cr_expect_str_eq(got, "keep");
     free(got);
     unlink(out);
-    cr_expect_eq(cli("export --format json tests/data/views/gather.yaml"), 2);
-    cr_expect_eq(cli("export --from 5ms --to 1ms tests/data/views/gather.yaml"), 2);
-    cr_expect_eq(cli("export -o tests/data/views/gather.yaml tests/data/views/gather.yaml"), 2,
+    cr_expect_eq(lmt_cli("export --format json tests/data/views/gather.yaml"), 2);
+    cr_expect_eq(lmt_cli("export --from 5ms --to 1ms tests/data/views/gather.yaml"), 2);
+    cr_expect_eq(lmt_cli("export -o tests/data/views/gather.yaml tests/data/views/gather.yaml"), 2,
                  "the input is never overwritten");
-    cr_expect_eq(cli("export"), 2);
+    cr_expect_eq(lmt_cli("export"), 2);
 }

@@ -11,6 +11,8 @@
 
 #include "loopmaid.h"
 
+#include <stddef.h>
+
 /* A new loop on `clock` that leaves the process's signals alone (Criterion
  * owns them). Fails the current test when the loop cannot be made. The caller
  * frees it with lm_loop_free(). */
@@ -34,5 +36,15 @@ void lmt_expect_res_(int line, const int *want, size_t n);
 
 /* asyncio's loop.call_soon(t.cancel): cancels t from a loop callback. */
 void lmt_cancel_soon(lm_task *t);
+
+/* For the tests that run the programs: the build directory (the parent of
+ * BUILD/tests, where the test binary runs from), written into buf (n bytes)
+ * and returned. Fails the current test when it cannot be found. */
+const char *lmt_build_dir(char *buf, size_t n);
+
+/* Runs `BUILD/loopmaid ARGS` through sh with its output discarded and
+ * returns its exit status; fails the current test when it did not exit
+ * (a signal). */
+int lmt_cli(const char *args);
 
 #endif
