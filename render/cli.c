@@ -349,7 +349,202 @@ static void print_render_help(FILE *fp)
     fputs("\nExit status: 0 ok, 1 bad input, 2 bad usage.\n", fp);
 }
 
-static int cmd_render(int argc, char **argv)
+/* ------------------------------------------------------------------------ */
+/* What the commands share                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A step of a command that went well and wants the next one (every exit
+ * code is >= 0). */
+#define GO_ON (-1)
+/* An option a parser does not handle (the next one may). */
+#define NOT_MINE (-2)
+
+/* The flags of one command, as parsed. */
+typedef struct args {
+    lmr_options o;      /* what the library is asked for */
+    const char *output; /* -o; NULL = stdout */
+    unsigned given;     /* LMR__OPT_* bits of the options on the line */
+} args;
+
+static void args_init(args *a)
+{
+    lmr_options_init(&a->o);
+    a->output = NULL;
+    a->given = 0;
+}
+
+/* --from / --to: one time into *out. */
+static int time_option(const char *cmd, const char *flag, const char *arg,
+                       int64_t *out)
+{
+    if (lmr__parse_time(arg, out))
+        return EXIT_OK;
+    fprintf(stderr, "loopmaid %s: %s expects a time like 1500ns, 20us, 3ms or "
+                    "2s, not '%s' (see loopmaid %s --help)\n",
+            cmd, flag, arg, cmd);
+    return EXIT_USAGE;
+}
+
+/*
+ * The options that mean the same in every command that takes them: the
+ * selection (--tasks, --exclude), the window (--from, --to), --title, -o
+ * and -q. Each command's table says which it takes; this says what they do.
+ * EXIT_OK, EXIT_USAGE after saying what is wrong, or NOT_MINE.
+ */
+static int shared_option(const char *cmd, int c, const char *arg, args *a)
+{
+    switch (c) {
+    case OPT_TASKS:
+        a->given |= LMR__OPT_TASKS;
+        a->o.tasks = arg;
+        return EXIT_OK;
+    case OPT_EXCLUDE:
+        a->given |= LMR__OPT_EXCLUDE;
+        a->o.exclude = arg;
+        return EXIT_OK;
+    case OPT_FROM:
+        a->given |= LMR__OPT_FROM;
+        return time_option(cmd, "--from", arg, &a->o.from);
+    case OPT_TO:
+        a->given |= LMR__OPT_TO;
+        return time_option(cmd, "--to", arg, &a->o.to);
+    case OPT_TITLE:
+        a->o.title = arg;
+        return EXIT_OK;
+    case 'o':
+        a->output = arg;
+        return EXIT_OK;
+    case 'q':
+        a->o.quiet = 1;
+        return EXIT_OK;
+    default:
+        return NOT_MINE;
+    }
+}
+
+/* The one TRACE operand after the options (argv[optind]). GO_ON or
+ * EXIT_USAGE. */
+static int one_trace(const char *cmd, int argc, char **argv)
+{
+    if (optind >= argc)
+        return usage_error(cmd, "missing the TRACE to %s", cmd);
+    if (argc - optind > 1)
+        return usage_error(cmd, "one TRACE at a time, but '%s' follows it",
+                           argv[optind + 1]);
+    return GO_ON;
+}
+
+/* The window must not end before it starts. GO_ON or EXIT_USAGE. */
+static int window_ok(const char *cmd, const lmr_options *o)
+{
+    if (o->to >= 0 && o->to < o->from)
+        return usage_error(cmd, "%s", "--to is before --from");
+    return GO_ON;
+}
+
+/* A library error on stderr: a bad --tasks/--exclude names the option (its
+ * `file`), anything else is FILE:LINE:COL. Returns the exit code. */
+static int report(const char *cmd, int rc, const lmr_error *err)
+{
+    if (rc == LMR_EREGEX)
+        fprintf(stderr, "loopmaid %s: %s: %s\n", cmd, err->file, err->msg);
+    else
+        lmr_error_print(err, stderr);
+    return exit_for(rc);
+}
+
+/* Writes data to `output` ("-" or NULL: stdout) through the one writer;
+ * none of inputs[0..ninputs) is ever overwritten. `prefix` goes before the
+ * message ("loopmaid render: "), or nothing when NULL. The exit code. */
+static int emit(const char *prefix, const char *output, const char *data,
+                size_t len, const char *const *inputs, size_t ninputs)
+{
+    lmr_error err;
+    int rc = lmr__write_file(output ? output : "-", data, len, inputs, ninputs,
+                             &err);
+    if (rc) {
+        if (prefix)
+            fputs(prefix, stderr);
+        lmr_error_print(&err, stderr);
+    }
+    return exit_for(rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* render                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* --max-nodes and the other caps: a positive count into its field. */
+static int cap_option(int c, const char *arg, args *a)
+{
+    if (c < OPT_CAP || c >= OPT_CAP + (int)NCAPS)
+        return NOT_MINE;
+    const lmr__cap_opt *cp = &caps[c - OPT_CAP];
+    size_t v;
+    if (!parse_count(arg, &v) || v == 0) {
+        fprintf(stderr, "loopmaid render: --%s expects a positive number, not "
+                        "'%s' (see loopmaid render --help)\n", cp->flag, arg);
+        return EXIT_USAGE;
+    }
+    *(size_t *)((char *)&a->o + cp->offset) = v;
+    a->given |= LMR__OPT_MAX_NODES << (c - OPT_CAP);
+    return EXIT_OK;
+}
+
+/* The options only render takes. EXIT_OK, EXIT_USAGE or NOT_MINE. */
+static int render_option(int c, const char *arg, args *a)
+{
+    const char *cmd = "render";
+    lmr_options *o = &a->o;
+    switch (c) {
+    case OPT_VIEW: {
+        int v = lmr_view_parse(arg);
+        if (v < 0)
+            return usage_error(cmd,
+                               "unknown view '%s' (expected state, sequence, "
+                               "flowchart, tasks, gantt or advise)",
+                               arg);
+        o->view = (lmr_view)v;
+        return EXIT_OK;
+    }
+    case OPT_FORMAT:
+        if (strcmp(arg, "mmd") == 0)
+            o->format = LMR_FORMAT_MMD;
+        else if (strcmp(arg, "md") == 0)
+            o->format = LMR_FORMAT_MD;
+        else
+            return usage_error(cmd, "unknown format '%s' (expected mmd or md)",
+                               arg);
+        return EXIT_OK;
+    case OPT_STATES:
+        a->given |= LMR__OPT_STATES;
+        o->states = arg;
+        return EXIT_OK;
+    case OPT_MAX_CHARS:
+        if (!parse_count(arg, &o->max_chars))
+            return usage_error(cmd, "--max-chars expects a number, not '%s'",
+                               arg);
+        if (o->max_chars < LMR__MIN_MAX_CHARS)
+            return usage_error(cmd, "--max-chars %s is too small (at least "
+                                    "1000)", arg);
+        return EXIT_OK;
+    case OPT_MAX_MESSAGES:
+        a->given |= LMR__OPT_MAX_MESSAGES;
+        if (!parse_count(arg, &o->max_messages) || !o->max_messages)
+            return usage_error(cmd, "--max-messages expects a positive "
+                                    "number, not '%s'", arg);
+        return EXIT_OK;
+    case OPT_COUNTS:
+        a->given |= LMR__OPT_COUNTS;
+        o->counts = 1;
+        return EXIT_OK;
+    default:
+        return cap_option(c, arg, a);
+    }
+}
+
+/* render's flags into a. GO_ON, or the exit code (--help, a bad flag). */
+static int render_parse(int argc, char **argv, args *a)
 {
     /* Not static: the cap flags come from lmr__caps, which is not a
      * constant expression in C. */
@@ -378,170 +573,94 @@ static int cmd_render(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     _Static_assert(NCAPS == 7, "one long option per cap");
-    const char *cmd = "render";
-    lmr_options o;
-    lmr_options_init(&o);
-    const char *output = NULL;
-    unsigned given = 0; /* LMR__OPT_* bits of the options on the line */
+    args_init(a);
     getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
-        switch (c) {
-        case OPT_VIEW: {
-            int v = lmr_view_parse(optarg);
-            if (v < 0)
-                return usage_error(cmd,
-                                   "unknown view '%s' (expected state, "
-                                   "sequence, flowchart, tasks, gantt or "
-                                   "advise)",
-                                   optarg);
-            o.view = (lmr_view)v;
-            break;
-        }
-        case OPT_TASKS:
-            given |= LMR__OPT_TASKS;
-            o.tasks = optarg;
-            break;
-        case OPT_EXCLUDE:
-            given |= LMR__OPT_EXCLUDE;
-            o.exclude = optarg;
-            break;
-        case OPT_TITLE:
-            o.title = optarg;
-            break;
-        case OPT_FORMAT:
-            if (strcmp(optarg, "mmd") == 0)
-                o.format = LMR_FORMAT_MMD;
-            else if (strcmp(optarg, "md") == 0)
-                o.format = LMR_FORMAT_MD;
-            else
-                return usage_error(cmd,
-                                   "unknown format '%s' (expected mmd or md)",
-                                   optarg);
-            break;
-        case 'o':
-            output = optarg;
-            break;
-        case OPT_STATES:
-            given |= LMR__OPT_STATES;
-            o.states = optarg;
-            break;
-        case OPT_MAX_CHARS:
-            if (!parse_count(optarg, &o.max_chars))
-                return usage_error(cmd, "--max-chars expects a number, not '%s'",
-                                   optarg);
-            if (o.max_chars < LMR__MIN_MAX_CHARS)
-                return usage_error(cmd,
-                                   "--max-chars %s is too small (at least "
-                                   "1000)",
-                                   optarg);
-            break;
-        case OPT_MAX_MESSAGES:
-            given |= LMR__OPT_MAX_MESSAGES;
-            if (!parse_count(optarg, &o.max_messages) || !o.max_messages)
-                return usage_error(cmd,
-                                   "--max-messages expects a positive number, "
-                                   "not '%s'",
-                                   optarg);
-            break;
-        case OPT_FROM:
-            given |= LMR__OPT_FROM;
-            if (!lmr__parse_time(optarg, &o.from))
-                return usage_error(cmd,
-                                   "--from expects a time like 1500ns, 20us, "
-                                   "3ms or 2s, not '%s'",
-                                   optarg);
-            break;
-        case OPT_TO:
-            given |= LMR__OPT_TO;
-            if (!lmr__parse_time(optarg, &o.to))
-                return usage_error(cmd,
-                                   "--to expects a time like 1500ns, 20us, "
-                                   "3ms or 2s, not '%s'",
-                                   optarg);
-            break;
-        case OPT_COUNTS:
-            given |= LMR__OPT_COUNTS;
-            o.counts = 1;
-            break;
-        case 'q':
-            o.quiet = 1;
-            break;
-        case 'h':
+        if (c == 'h') {
             print_render_help(stdout);
             return EXIT_OK;
-        default:
-            if (c >= OPT_CAP && c < OPT_CAP + (int)NCAPS) {
-                const lmr__cap_opt *cp = &caps[c - OPT_CAP];
-                size_t v;
-                if (!parse_count(optarg, &v) || v == 0) {
-                    fprintf(stderr, "loopmaid render: --%s expects a positive "
-                                    "number, not '%s' (see loopmaid render "
-                                    "--help)\n", cp->flag, optarg);
-                    return EXIT_USAGE;
-                }
-                *(size_t *)((char *)&o + cp->offset) = v;
-                given |= LMR__OPT_MAX_NODES << (c - OPT_CAP);
-                break;
-            }
-            return bad_option(cmd, c, argv);
         }
+        int ex = render_option(c, optarg, a);
+        if (ex == NOT_MINE)
+            ex = shared_option("render", c, optarg, a);
+        if (ex == NOT_MINE)
+            return bad_option("render", c, argv);
+        if (ex != EXIT_OK)
+            return ex;
     }
-    if (optind >= argc)
-        return usage_error(cmd, "%s", "missing the TRACE to render");
-    if (argc - optind > 1)
-        return usage_error(cmd, "one TRACE at a time, but '%s' follows it",
-                           argv[optind + 1]);
-    if (o.to >= 0 && o.to < o.from)
-        return usage_error(cmd, "%s", "--to is before --from");
-    const char *refused = lmr__view_refuses(o.view, given);
-    if (refused) {
-        char which[128];
-        unsigned bit = 0;
-        for (unsigned b = 1; b < (1u << LMR__OPT__COUNT); b <<= 1)
-            if ((given & b) && lmr__view_refuses(o.view, b) == refused) {
-                bit = b;
-                break;
-            }
-        views_honouring(bit, which, sizeof which);
-        fprintf(stderr,
-                "loopmaid render: %s is not used by the %s view (%s%s); "
-                "leave it out\n",
-                refused, lmr_view_name(o.view),
-                which[0] ? "only by " : "by no view yet", which);
-        return EXIT_USAGE;
-    }
+    return GO_ON;
+}
+
+/* An option the view does not use: refused, naming the views that do. */
+static int refuse_for_view(lmr_view view, unsigned given, const char *refused)
+{
+    char which[128];
+    unsigned bit = 0;
+    for (unsigned b = 1; b < (1u << LMR__OPT__COUNT); b <<= 1)
+        if ((given & b) && lmr__view_refuses(view, b) == refused) {
+            bit = b;
+            break;
+        }
+    views_honouring(bit, which, sizeof which);
+    fprintf(stderr,
+            "loopmaid render: %s is not used by the %s view (%s%s); leave it "
+            "out\n",
+            refused, lmr_view_name(view),
+            which[0] ? "only by " : "by no view yet", which);
+    return EXIT_USAGE;
+}
+
+/* What the flags ask for must make sense together before the trace is
+ * read: one TRACE, a window, options the view uses, a vocabulary that
+ * parses. GO_ON or EXIT_USAGE. */
+static int render_check(int argc, char **argv, const args *a)
+{
+    const char *cmd = "render";
+    int ex = one_trace(cmd, argc, argv);
+    if (ex == GO_ON)
+        ex = window_ok(cmd, &a->o);
+    if (ex != GO_ON)
+        return ex;
+    const char *refused = lmr__view_refuses(a->o.view, a->given);
+    if (refused)
+        return refuse_for_view(a->o.view, a->given, refused);
     lmr_error err;
     lmr__vocab vocab;
-    if (lmr__vocab_parse(o.states, &vocab, &err) != 0) {
+    if (lmr__vocab_parse(a->o.states, &vocab, &err) != 0) {
         fprintf(stderr, "loopmaid render: --states: %s\n", err.msg);
         return EXIT_USAGE;
     }
-    const char *trace = argv[optind];
-    lmr_buf out = {0};
-    int rc = lmr_render_file(trace, &o, &out, stderr, &err);
-    if (rc) {
-        if (rc == LMR_EREGEX)
-            fprintf(stderr, "loopmaid render: %s: %s\n", err.file, err.msg);
-        else
-            lmr_error_print(&err, stderr);
-        lmr_buf_free(&out);
-        return exit_for(rc);
-    }
-    /* The trace is an input: -o naming it (by any link) is refused. */
-    const char *inputs[] = {trace};
-    rc = lmr__write_file(output ? output : "-", out.data ? out.data : "",
-                         out.len, inputs, 1, &err);
-    lmr_buf_free(&out);
-    if (rc) {
-        fprintf(stderr, "loopmaid render: ");
-        lmr_error_print(&err, stderr);
-    }
-    return exit_for(rc);
+    return GO_ON;
 }
 
-static int emit(const char *output, const char *data, size_t len,
-                const char *const *inputs, size_t ninputs);
+static int cmd_render(int argc, char **argv)
+{
+    args a;
+    int ex = render_parse(argc, argv, &a);
+    if (ex == GO_ON)
+        ex = render_check(argc, argv, &a);
+    if (ex != GO_ON)
+        return ex;
+    const char *trace = argv[optind];
+    lmr_error err;
+    lmr_buf out = {0};
+    int rc = lmr_render_file(trace, &a.o, &out, stderr, &err);
+    if (rc == 0) {
+        /* The trace is an input: -o naming it (by any link) is refused. */
+        const char *inputs[] = {trace};
+        ex = emit("loopmaid render: ", a.output, out.data ? out.data : "",
+                  out.len, inputs, 1);
+    } else {
+        ex = report("render", rc, &err);
+    }
+    lmr_buf_free(&out);
+    return ex;
+}
+
+/* ------------------------------------------------------------------------ */
+/* inspect, diff, export                                                     */
+/* ------------------------------------------------------------------------ */
 
 static int cmd_inspect(int argc, char **argv)
 {
@@ -559,9 +678,8 @@ static int cmd_inspect(int argc, char **argv)
     };
     const char *cmd = "inspect";
     int advise = 0;
-    lmr_options o;
-    lmr_options_init(&o);
-    const char *output = NULL;
+    args a;
+    args_init(&a);
     getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
@@ -569,86 +687,46 @@ static int cmd_inspect(int argc, char **argv)
         case OPT_ADVISE:
             advise = 1;
             break;
-        case OPT_TASKS:
-            o.tasks = optarg;
-            break;
-        case OPT_EXCLUDE:
-            o.exclude = optarg;
-            break;
-        case OPT_FROM:
-            if (!lmr__parse_time(optarg, &o.from))
-                return usage_error(cmd,
-                                   "--from expects a time like 1500ns, 20us, "
-                                   "3ms or 2s, not '%s'",
-                                   optarg);
-            break;
-        case OPT_TO:
-            if (!lmr__parse_time(optarg, &o.to))
-                return usage_error(cmd,
-                                   "--to expects a time like 1500ns, 20us, "
-                                   "3ms or 2s, not '%s'",
-                                   optarg);
-            break;
         case OPT_FORMAT:
             if (strcmp(optarg, "text") == 0)
-                o.format = LMR_FORMAT_MMD;
+                a.o.format = LMR_FORMAT_MMD;
             else if (strcmp(optarg, "md") == 0)
-                o.format = LMR_FORMAT_MD;
+                a.o.format = LMR_FORMAT_MD;
             else
                 return usage_error(cmd,
                                    "unknown format '%s' (expected text or md)",
                                    optarg);
             break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'q':
-            o.quiet = 1;
-            break;
         case 'h':
             fputs(usage_inspect, stdout);
             return EXIT_OK;
-        default:
-            return bad_option(cmd, c, argv);
+        default: {
+            int ex = shared_option(cmd, c, optarg, &a);
+            if (ex == NOT_MINE)
+                return bad_option(cmd, c, argv);
+            if (ex != EXIT_OK)
+                return ex;
+        }
         }
     }
-    if (optind >= argc)
-        return usage_error(cmd, "%s", "missing the TRACE to inspect");
-    if (argc - optind > 1)
-        return usage_error(cmd, "one TRACE at a time, but '%s' follows it",
-                           argv[optind + 1]);
-    if (o.to >= 0 && o.to < o.from)
-        return usage_error(cmd, "%s", "--to is before --from");
+    int ex = one_trace(cmd, argc, argv);
+    if (ex == GO_ON)
+        ex = window_ok(cmd, &a.o);
+    if (ex != GO_ON)
+        return ex;
     lmr_error err;
     lmr_buf out = {0};
-    int rc = lmr_inspect(argv[optind], &o, advise, &out, stderr, &err);
-    if (rc) {
-        if (rc == LMR_EREGEX)
-            fprintf(stderr, "loopmaid inspect: %s: %s\n", err.file, err.msg);
-        else
-            lmr_error_print(&err, stderr);
-        lmr_buf_free(&out);
-        return exit_for(rc);
+    int rc = lmr_inspect(argv[optind], &a.o, advise, &out, stderr, &err);
+    if (rc == 0) {
+        /* The same writer as render's -o; the trace is never overwritten. */
+        const char *inputs[] = {argv[optind]};
+        ex = emit(NULL, a.output, out.data ? out.data : "", out.len, inputs,
+                  1);
+    } else {
+        ex = report(cmd, rc, &err);
     }
-    /* The same writer as render's -o; the trace is never overwritten. */
-    const char *inputs[] = {argv[optind]};
-    int ex = emit(output, out.data ? out.data : "", out.len, inputs, 1);
     lmr_buf_free(&out);
     return ex;
-}
-
-/* Writes buf to `output` ("-" or NULL: stdout) through the one writer. */
-static int emit(const char *output, const char *data, size_t len,
-                const char *const *inputs, size_t ninputs)
-{
-    lmr_error err;
-    int rc = lmr__write_file(output ? output : "-", data, len, inputs, ninputs,
-                             &err);
-    if (rc) {
-        lmr_error_print(&err, stderr);
-        return exit_for(rc);
-    }
-    return EXIT_OK;
 }
 
 /* A tolerance: a time, or a percentage "10%" (0 < p <= 1000). */
@@ -681,9 +759,11 @@ static int cmd_diff(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *cmd = "diff", *output = NULL;
+    const char *cmd = "diff";
     lmr_diff_options o;
     lmr_diff_options_init(&o);
+    args a; /* the shared options; copied into o below */
+    args_init(&a);
     bool format_set = false;
     getopt_reset();
     int c;
@@ -702,15 +782,6 @@ static int cmd_diff(int argc, char **argv)
                                         "3ms or a percentage like 10%%, not '%s'",
                                    optarg);
             break;
-        case OPT_TASKS:
-            o.tasks = optarg;
-            break;
-        case OPT_EXCLUDE:
-            o.exclude = optarg;
-            break;
-        case OPT_TITLE:
-            o.title = optarg;
-            break;
         case OPT_FORMAT:
             if (strcmp(optarg, "mmd") == 0)
                 o.format = LMR_FORMAT_MMD;
@@ -721,19 +792,22 @@ static int cmd_diff(int argc, char **argv)
                                    optarg);
             format_set = true;
             break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'q':
-            o.quiet = 1;
-            break;
         case 'h':
             fputs(usage_diff, stdout);
             return EXIT_OK;
-        default:
-            return bad_option(cmd, c, argv);
+        default: {
+            int ex = shared_option(cmd, c, optarg, &a);
+            if (ex == NOT_MINE)
+                return bad_option(cmd, c, argv);
+            if (ex != EXIT_OK)
+                return ex;
+        }
         }
     }
+    o.tasks = a.o.tasks;
+    o.exclude = a.o.exclude;
+    o.title = a.o.title;
+    o.quiet = a.o.quiet;
     if (o.view < 0 && (format_set || o.title))
         return usage_error(cmd, "%s", "--format and --title go with --view "
                                       "(the text summary has neither)");
@@ -749,9 +823,43 @@ static int cmd_diff(int argc, char **argv)
         lmr_error_print(&err, stderr);
         return EXIT_USAGE; /* diff(1): 2 is trouble, 1 is "different" */
     }
-    int wr = emit(output, out.data ? out.data : "", out.len, inputs, 2);
+    int wr = emit(NULL, a.output, out.data ? out.data : "", out.len, inputs,
+                  2);
     lmr_buf_free(&out);
     return wr ? EXIT_USAGE : rc;
+}
+
+/* Copies the export streamed into tmp to `output` through the one writer
+ * in chunks: memory stays bounded, and a failed copy leaves the target as
+ * it was (never half a JSON document). The exit code. */
+static int export_copy(FILE *tmp, const char *output, const char *input)
+{
+    lmr_error err;
+    lmr__outfile of;
+    const char *inputs[] = {input};
+    int rc = lmr__outfile_open(&of, output ? output : "-", inputs, 1, &err);
+    if (rc) {
+        lmr_error_print(&err, stderr);
+        return exit_for(rc);
+    }
+    rewind(tmp);
+    char chunk[65536];
+    size_t n;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, tmp)) > 0)
+        rc = lmr__outfile_write(&of, chunk, n, &err);
+    if (rc == 0 && ferror(tmp))
+        rc = lmr__err(&err, LMR_EIO, "loopmaid", 0, 0,
+                      "cannot read back the export: %s", strerror(errno));
+    if (rc) {
+        lmr__outfile_abort(&of);
+        lmr_error_print(&err, stderr);
+        return exit_for(rc);
+    }
+    if ((rc = lmr__outfile_commit(&of, &err)) != 0) {
+        lmr_error_print(&err, stderr);
+        return exit_for(rc);
+    }
+    return EXIT_OK;
 }
 
 static int cmd_export(int argc, char **argv)
@@ -767,9 +875,9 @@ static int cmd_export(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *cmd = "export", *output = NULL;
-    lmr_options o;
-    lmr_options_init(&o);
+    const char *cmd = "export";
+    args a;
+    args_init(&a);
     getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
@@ -779,82 +887,42 @@ static int cmd_export(int argc, char **argv)
                 return usage_error(cmd, "--format '%s': the one export format "
                                         "is chrome", optarg);
             break;
-        case OPT_TASKS:
-            o.tasks = optarg;
-            break;
-        case OPT_EXCLUDE:
-            o.exclude = optarg;
-            break;
-        case OPT_FROM:
-            if (!lmr__parse_time(optarg, &o.from))
-                return usage_error(cmd, "--from expects a time like 1500ns, "
-                                        "20us, 3ms or 2s, not '%s'", optarg);
-            break;
-        case OPT_TO:
-            if (!lmr__parse_time(optarg, &o.to))
-                return usage_error(cmd, "--to expects a time like 1500ns, "
-                                        "20us, 3ms or 2s, not '%s'", optarg);
-            break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'q':
-            o.quiet = 1;
-            break;
         case 'h':
             fputs(usage_export, stdout);
             return EXIT_OK;
-        default:
-            return bad_option(cmd, c, argv);
+        default: {
+            int ex = shared_option(cmd, c, optarg, &a);
+            if (ex == NOT_MINE)
+                return bad_option(cmd, c, argv);
+            if (ex != EXIT_OK)
+                return ex;
+        }
         }
     }
-    if (o.to >= 0 && o.to < o.from)
-        return usage_error(cmd, "%s", "--to is before --from");
-    if (optind >= argc)
-        return usage_error(cmd, "%s", "missing the TRACE to export");
-    if (argc - optind > 1)
-        return usage_error(cmd, "one TRACE at a time, but '%s' follows it",
-                           argv[optind + 1]);
+    int ex = window_ok(cmd, &a.o);
+    if (ex == GO_ON)
+        ex = one_trace(cmd, argc, argv);
+    if (ex != GO_ON)
+        return ex;
     const char *input = argv[optind];
-    /* The JSON streams into a temporary file, then through the one writer in
-     * chunks: memory stays bounded, and a failed export leaves the target
-     * as it was (never half a JSON document). */
-    lmr_error err;
-    lmr__outfile of;
-    const char *inputs[] = {input};
+    /* The JSON streams into a temporary file first (export_copy). */
     FILE *tmp = tmpfile();
     if (!tmp) {
         fprintf(stderr, "loopmaid export: cannot create a temporary file: %s\n",
                 strerror(errno));
         return EXIT_INPUT;
     }
-    int rc = lmr_export_file(input, &o, tmp, o.quiet ? NULL : stderr, &err);
-    if (rc == 0)
-        rc = lmr__outfile_open(&of, output ? output : "-", inputs, 1, &err);
-    if (rc) {
-        fclose(tmp);
+    lmr_error err;
+    int rc = lmr_export_file(input, &a.o, tmp, a.o.quiet ? NULL : stderr,
+                             &err);
+    if (rc == 0) {
+        ex = export_copy(tmp, a.output, input);
+    } else {
         lmr_error_print(&err, stderr);
-        return exit_for(rc);
+        ex = exit_for(rc);
     }
-    rewind(tmp);
-    char chunk[65536];
-    size_t n;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, tmp)) > 0)
-        rc = lmr__outfile_write(&of, chunk, n, &err);
-    if (rc == 0 && ferror(tmp))
-        rc = lmr__err(&err, LMR_EIO, "loopmaid", 0, 0,
-                      "cannot read back the export: %s", strerror(errno));
     fclose(tmp);
-    if (rc) {
-        lmr__outfile_abort(&of);
-        lmr_error_print(&err, stderr);
-        return exit_for(rc);
-    }
-    if ((rc = lmr__outfile_commit(&of, &err)) != 0) {
-        lmr_error_print(&err, stderr);
-        return exit_for(rc);
-    }
-    return EXIT_OK;
+    return ex;
 }
 
 static int cmd_help(int argc, char **argv)
