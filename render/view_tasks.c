@@ -55,6 +55,15 @@ typedef struct tk_data {
     bool selective;     /* not every task could be drawn: lmr__rank chose */
     size_t nodes, edges, folds;
     lmr_buf scratch;
+    uint32_t nloops;    /* at least 1 */
+    size_t slots;       /* n tasks, then one per loop */
+    bool *gdrawn;       /* per group: its node is (still) to be drawn */
+    size_t eligible;    /* tasks in the window */
+    size_t shown;       /* task nodes written */
+    size_t groups_eligible, groups_shown;
+    bool stop;          /* a task node did not fit: no more nodes, only
+                           the loop nodes and their caption */
+    bool loop_fold;     /* a fold node hangs from a loop node */
 } tk_data;
 
 static const char *outcome_class(const lmr_options *o, const lmr__task *t)
@@ -452,60 +461,54 @@ static int tk_begin(lmr__render_ctx *c)
     return 0;
 }
 
-static int tk_end(lmr__render_ctx *c)
+/* ---- choosing what is drawn -------------------------------------------- */
+
+/* The drawn parent of each task: its own, when that is in the window.
+ * Counts the tasks in the window (d->eligible). */
+static void drawn_parents(tk_data *d)
 {
-    const lmr__model *m = c->model;
-    const lmr_options *opt = c->opts;
-    lmr__out *o = c->out;
-    size_t n = m->ntasks;
-    uint32_t nloops = m->nloops ? m->nloops : 1;
-    size_t slots = n + nloops;
-    size_t max_nodes = lmr__cap(opt->max_nodes, DEF_NODES);
-    size_t max_children = lmr__cap(opt->max_children, DEF_CHILDREN);
-    size_t max_groups = lmr__cap(opt->max_groups, DEF_GROUPS);
-    size_t max_members = lmr__cap(opt->max_members, DEF_MEMBERS);
-    tk_data dd = {.m = m, .o = opt, .n = n}, *d = &dd;
-    size_t *rank = malloc((n ? n : 1) * sizeof *rank);
-    d->parent = malloc((n ? n : 1) * sizeof *d->parent);
-    d->via = malloc((n ? n : 1) * sizeof *d->via);
-    d->next = malloc((n ? n : 1) * sizeof *d->next);
-    d->first = malloc(slots * sizeof *d->first);
-    d->kids = calloc(slots, sizeof *d->kids);
-    d->chosen = calloc(n ? n : 1, sizeof *d->chosen);
-    d->written = calloc(n ? n : 1, sizeof *d->written);
-    bool *gdrawn = calloc(m->ngroups ? m->ngroups : 1, sizeof *gdrawn);
-    size_t *queue = malloc(slots * sizeof *queue);
-    int rc = 0;
-    if (!rank || !queue || !d->parent || !d->via || !d->next || !d->first || !d->kids ||
-        !d->chosen || !d->written || !gdrawn) {
-        rc = LMR_ENOMEM;
-        goto out;
-    }
-    /* The drawn parent of each task: its own, when that is in the window. */
-    size_t eligible = 0;
-    for (size_t i = 0; i < n; i++) {
+    const lmr__model *m = d->m;
+    for (size_t i = 0; i < d->n; i++) {
         const lmr__task *t = &m->tasks[i];
         d->parent[i] = NONE;
-        if (!lmr__task_in_window(opt, t))
+        if (!lmr__task_in_window(d->o, t))
             continue;
-        eligible++;
+        d->eligible++;
         if (t->parent) {
             const lmr__task *p = lmr__model_task(m, t->loop, t->parent);
-            if (p && p != t && lmr__task_in_window(opt, p))
+            if (p && p != t && lmr__task_in_window(d->o, p))
                 d->parent[i] = (size_t)(p - m->tasks);
         }
     }
-    size_t nrank = lmr__rank(m, opt, rank, NULL);
-    choose(d, rank, nrank, max_nodes, max_children, d->via /* scratch */);
-    d->selective = d->nodes < nrank;
+}
 
-    for (size_t i = 0; i < n; i++)
+/* The tasks drawn, in lmr__rank's order (choose). 0 or LMR_ENOMEM. */
+static int choose_tasks(tk_data *d)
+{
+    size_t *rank = malloc((d->n ? d->n : 1) * sizeof *rank);
+    if (!rank)
+        return LMR_ENOMEM;
+    size_t nrank = lmr__rank(d->m, d->o, rank, NULL);
+    choose(d, rank, nrank, lmr__cap(d->o->max_nodes, DEF_NODES),
+           lmr__cap(d->o->max_children, DEF_CHILDREN), d->via /* scratch */);
+    d->selective = d->nodes < nrank;
+    free(rank);
+    return 0;
+}
+
+/*
+ * Groups: whose owner is drawn, in order, under the caps. When there are
+ * more than --max-groups, only those with a drawn member: a group node over
+ * members that are all folded away says little. A member the owner spawned
+ * hangs from the group node instead of the owner (d->via).
+ */
+static void choose_groups(tk_data *d)
+{
+    const lmr__model *m = d->m;
+    const lmr_options *opt = d->o;
+    size_t max_groups = lmr__cap(opt->max_groups, DEF_GROUPS);
+    for (size_t i = 0; i < d->n; i++)
         d->via[i] = NONE;
-    /* Groups: whose owner is drawn, in order, under the caps. When there
-     * are more than --max-groups, only those with a drawn member: a group
-     * node over members that are all folded away says little. A member the
-     * owner spawned hangs from the group node instead of the owner. */
-    size_t groups_eligible = 0, groups_shown = 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t gi = 0; gi < m->ngroups; gi++) {
             const lmr__group *g = &m->groups[gi];
@@ -517,20 +520,20 @@ static int tk_end(lmr__render_ctx *c)
             if (g->t_end >= 0 && g->t_end < opt->from)
                 continue;
             if (pass == 0) {
-                groups_eligible++;
+                d->groups_eligible++;
                 continue;
             }
-            if (!d->chosen[ow - m->tasks] || groups_shown >= max_groups)
+            if (!d->chosen[ow - m->tasks] || d->groups_shown >= max_groups)
                 continue;
-            bool any = groups_eligible <= max_groups;
+            bool any = d->groups_eligible <= max_groups;
             for (size_t k = 0; k < g->nmembers && !any; k++) {
                 const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
                 any = mt && d->chosen[mt - m->tasks];
             }
             if (!any)
                 continue;
-            gdrawn[gi] = true;
-            groups_shown++;
+            d->gdrawn[gi] = true;
+            d->groups_shown++;
             for (size_t k = 0; k < g->nmembers; k++) {
                 const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
                 if (!mt)
@@ -541,12 +544,15 @@ static int tk_end(lmr__render_ctx *c)
                     d->via[mi] = gi;
             }
         }
+}
 
-    /* Chosen children lists, spawn order (m->tasks is sorted by id; ord is
-     * spawn order, and within one loop ids grow with it). */
-    for (size_t s = 0; s < slots; s++)
+/* Chosen children lists, spawn order (m->tasks is sorted by id; ord is
+ * spawn order, and within one loop ids grow with it). */
+static void link_children(tk_data *d)
+{
+    for (size_t s = 0; s < d->slots; s++)
         d->first[s] = NONE;
-    for (size_t i = n; i-- > 0;) {
+    for (size_t i = d->n; i-- > 0;) {
         d->next[i] = NONE;
         if (!d->chosen[i])
             continue;
@@ -554,186 +560,218 @@ static int tk_end(lmr__render_ctx *c)
         d->next[i] = d->first[s];
         d->first[s] = i;
     }
+}
 
-    o->reserve = NOTE_RESERVE;
-    lmr__begin_diagram(o, opt->title, NULL, "flowchart LR");
-    lmr__puts(o, "    classDef ok fill:#51cf66,stroke:#27ae60,color:#fff\n"
-                 "    classDef fail fill:#ff6b6b,stroke:#c92a2a,color:#fff\n"
-                 "    classDef canc fill:#adb5bd,stroke:#495057,color:#000\n"
-                 "    classDef tout fill:#ffd43b,stroke:#f59f00,color:#000\n"
-                 "    classDef live fill:#4a9eff,stroke:#2670c2,color:#fff\n"
-                 "    classDef more fill:#f8f9fa,stroke:#adb5bd,color:#000\n");
+/* ---- writing ------------------------------------------------------------ */
+
+/* "    FROM --> t<ord>" into the scratch line l. */
+static void tree_edge(lmr__out *l, const tk_data *d, size_t from_slot,
+                      const lmr__task *t)
+{
+    lmr__puts(l, "    ");
+    slot_id(l, d, from_slot);
+    lmr__puts(l, " --> ");
+    lmr__id(l, "t", (uint64_t)t->ord + 1);
+    lmr__puts(l, "\n");
+}
+
+/*
+ * The tasks, breadth first from each loop (the loop nodes come last: they
+ * carry the caption, and Mermaid does not mind the order). Stops at the
+ * first node that does not fit (d->stop). 0 or LMR_ENOMEM.
+ */
+static int write_tasks(lmr__out *o, tk_data *d)
+{
+    const lmr__model *m = d->m;
+    size_t n = d->n;
+    size_t *queue = malloc(d->slots * sizeof *queue);
+    if (!queue)
+        return LMR_ENOMEM;
     lmr__out l;
-    /* The tasks, breadth first from each loop (the loop nodes come last:
-     * they carry the caption, and Mermaid does not mind the order). */
-    size_t shown = 0;
-    bool stop = false;
     size_t qh = 0, qt = 0;
-    for (uint32_t k = 0; k < nloops; k++)
+    for (uint32_t k = 0; k < d->nloops; k++)
         queue[qt++] = n + k;
-    while (qh < qt && !stop) {
+    while (qh < qt && !d->stop) {
         size_t slot = queue[qh++];
-        for (size_t ch = d->first[slot]; ch != NONE && !stop; ch = d->next[ch]) {
+        for (size_t ch = d->first[slot]; ch != NONE; ch = d->next[ch]) {
             const lmr__task *t = &m->tasks[ch];
             lmr__out_scratch(&l, &d->scratch);
             task_node(&l, d, t);
             /* A root's edge from its loop node is written at the end, once
              * it is known whether the loop node is drawn at all. */
-            if (d->via[ch] == NONE && slot < n) {
-                lmr__puts(&l, "    ");
-                slot_id(&l, d, slot);
-                lmr__puts(&l, " --> ");
-                lmr__id(&l, "t", (uint64_t)t->ord + 1);
-                lmr__puts(&l, "\n");
-            }
+            if (d->via[ch] == NONE && slot < n)
+                tree_edge(&l, d, slot, t);
             size_t ne = d->via[ch] == NONE;
             if (d->edges + ne >= EDGE_CAP || !commit(o, d)) {
-                stop = true;
+                d->stop = true;
                 break;
             }
             d->edges += ne;
             d->written[ch] = true;
-            shown++;
+            d->shown++;
             queue[qt++] = ch;
         }
     }
-    /* Groups, with dotted edges owner -> group -> members. */
-    for (size_t gi = 0; gi < m->ngroups && !stop; gi++) {
-        if (!gdrawn[gi])
+    free(queue);
+    return 0;
+}
+
+/* Whether member mt of group gi gets an edge from the group node. Members
+ * that hang from the group always do (they would float otherwise), other
+ * drawn members up to --max-members; *others counts those. */
+static bool member_edge(const tk_data *d, size_t gi, const lmr__task *mt,
+                        size_t *others)
+{
+    if (!mt || !d->written[mt - d->m->tasks])
+        return false;
+    if (d->via[mt - d->m->tasks] == gi)
+        return true;
+    return (*others)++ < lmr__cap(d->o->max_members, DEF_MEMBERS);
+}
+
+/* Group gi's hexagon and its dotted edges owner -> group -> members, into
+ * the scratch line l. Returns how many edges it holds. */
+static size_t group_node(lmr__out *l, const tk_data *d, size_t gi)
+{
+    const lmr__model *m = d->m;
+    const lmr__group *g = &m->groups[gi];
+    const lmr__task *ow = lmr__model_task(m, g->loop, g->owner);
+    lmr__tally tl;
+    lmr__group_tally(m, g, d->o->to, &tl);
+    char txt[200];
+    lmr__puts(l, "    ");
+    lmr__id(l, "g", gi + 1);
+    lmr__puts(l, "{{\"");
+    group_title(d, g, txt, sizeof txt);
+    lmr__esc_label(l, txt, 48);
+    if (!label_is_generated(g)) {
+        lmr__puts(l, "<br/>");
+        lmr__esc_label(l, g->label, NAME_CP);
+    }
+    /* The members' own outcomes, never the group's. */
+    static const char *const what[] = {"failed", "timed out", "cancelled",
+                                       "done", "unfinished"};
+    size_t cnt[5] = {tl.failed, tl.timed_out, tl.cancelled, tl.done,
+                     tl.unfinished};
+    lmr__puts(l, "<br/>");
+    if (counts_text(txt, sizeof txt, cnt, what, 5))
+        lmr__esc_label(l, txt, 60);
+    else
+        lmr__esc_label(l, "no members", 0);
+    group_result(d, g, &tl, txt, sizeof txt);
+    if (*txt) {
+        lmr__puts(l, "<br/>");
+        lmr__esc_label(l, txt, 48);
+    }
+    size_t drawn = 0, others = 0;
+    for (size_t k = 0; k < g->nmembers; k++)
+        drawn += member_edge(d, gi, lmr__model_task(m, g->loop, g->members[k]),
+                             &others);
+    if (drawn < g->nmembers) {
+        snprintf(txt, sizeof txt, "%zu of %zu members drawn", drawn,
+                 g->nmembers);
+        lmr__puts(l, "<br/>");
+        lmr__esc_label(l, txt, 0);
+    }
+    lmr__puts(l, "\"}}\n    ");
+    lmr__id(l, "t", (uint64_t)ow->ord + 1);
+    lmr__puts(l, " -.-> ");
+    lmr__id(l, "g", gi + 1);
+    lmr__puts(l, "\n");
+    others = 0;
+    for (size_t k = 0; k < g->nmembers; k++) {
+        const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+        if (!member_edge(d, gi, mt, &others))
+            continue;
+        lmr__puts(l, "    ");
+        lmr__id(l, "g", gi + 1);
+        lmr__puts(l, " -.-> ");
+        lmr__id(l, "t", (uint64_t)mt->ord + 1);
+        lmr__puts(l, "\n");
+    }
+    return 1 + drawn;
+}
+
+/* Group gi was not drawn after all: a member hanging only from it would
+ * float, so it gets its parent edge back. */
+static void unhang_members(lmr__out *o, tk_data *d, size_t gi)
+{
+    const lmr__model *m = d->m;
+    const lmr__group *g = &m->groups[gi];
+    lmr__out l;
+    for (size_t k = 0; k < g->nmembers; k++) {
+        const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
+        if (!mt || d->via[mt - m->tasks] != gi || !d->written[mt - m->tasks])
+            continue;
+        lmr__out_scratch(&l, &d->scratch);
+        tree_edge(&l, d, slot_of(d, (size_t)(mt - m->tasks)), mt);
+        if (d->edges + 1 < EDGE_CAP && commit(o, d))
+            d->edges++;
+    }
+    d->groups_shown--;
+    d->gdrawn[gi] = false;
+}
+
+/* The chosen groups whose owner made it into the output. */
+static void write_groups(lmr__out *o, tk_data *d)
+{
+    const lmr__model *m = d->m;
+    lmr__out l;
+    for (size_t gi = 0; gi < m->ngroups && !d->stop; gi++) {
+        if (!d->gdrawn[gi])
             continue;
         const lmr__group *g = &m->groups[gi];
         const lmr__task *ow = lmr__model_task(m, g->loop, g->owner);
         if (!d->written[ow - m->tasks]) {
-            gdrawn[gi] = false;
-            groups_shown--;
+            d->gdrawn[gi] = false;
+            d->groups_shown--;
             continue;
         }
-        lmr__tally tl;
-        lmr__group_tally(m, g, d->o->to, &tl);
-        char txt[200];
         lmr__out_scratch(&l, &d->scratch);
-        lmr__puts(&l, "    ");
-        lmr__id(&l, "g", gi + 1);
-        lmr__puts(&l, "{{\"");
-        group_title(d, g, txt, sizeof txt);
-        lmr__esc_label(&l, txt, 48);
-        if (!label_is_generated(g)) {
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, g->label, NAME_CP);
-        }
-        /* The members' own outcomes, never the group's. */
-        static const char *const what[] = {"failed", "timed out", "cancelled",
-                                           "done", "unfinished"};
-        size_t cnt[5] = {tl.failed, tl.timed_out, tl.cancelled, tl.done,
-                         tl.unfinished};
-        if (counts_text(txt, sizeof txt, cnt, what, 5)) {
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, txt, 60);
-        } else {
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, "no members", 0);
-        }
-        group_result(d, g, &tl, txt, sizeof txt);
-        if (*txt) {
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, txt, 48);
-        }
-        /* Members that hang from this group always get their edge (they
-         * would float otherwise); other drawn members up to --max-members. */
-        size_t drawn = 0, others = 0;
-        for (size_t k = 0; k < g->nmembers; k++) {
-            const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
-            if (!mt || !d->written[mt - m->tasks])
-                continue;
-            if (d->via[mt - m->tasks] == gi)
-                drawn++;
-            else if (others < max_members) {
-                others++;
-                drawn++;
-            }
-        }
-        size_t need = 1 + drawn;
-        if (drawn < g->nmembers) {
-            snprintf(txt, sizeof txt, "%zu of %zu members drawn", drawn,
-                     g->nmembers);
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, txt, 0);
-        }
-        lmr__puts(&l, "\"}}\n    ");
-        lmr__id(&l, "t", (uint64_t)ow->ord + 1);
-        lmr__puts(&l, " -.-> ");
-        lmr__id(&l, "g", gi + 1);
-        lmr__puts(&l, "\n");
-        others = 0;
-        for (size_t k = 0; k < g->nmembers; k++) {
-            const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
-            if (!mt || !d->written[mt - m->tasks])
-                continue;
-            if (d->via[mt - m->tasks] != gi && others++ >= max_members)
-                continue;
-            lmr__puts(&l, "    ");
-            lmr__id(&l, "g", gi + 1);
-            lmr__puts(&l, " -.-> ");
-            lmr__id(&l, "t", (uint64_t)mt->ord + 1);
-            lmr__puts(&l, "\n");
-        }
-        if (d->edges + need >= EDGE_CAP || !commit(o, d)) {
-            /* A member hanging only from this group would float: give it
-             * its parent edge back. */
-            for (size_t k = 0; k < g->nmembers; k++) {
-                const lmr__task *mt = lmr__model_task(m, g->loop, g->members[k]);
-                if (!mt || d->via[mt - m->tasks] != gi || !d->written[mt - m->tasks])
-                    continue;
-                lmr__out_scratch(&l, &d->scratch);
-                lmr__puts(&l, "    ");
-                slot_id(&l, d, slot_of(d, (size_t)(mt - m->tasks)));
-                lmr__puts(&l, " --> ");
-                lmr__id(&l, "t", (uint64_t)mt->ord + 1);
-                lmr__puts(&l, "\n");
-                if (d->edges + 1 < EDGE_CAP && commit(o, d))
-                    d->edges++;
-            }
-            groups_shown--;
-            gdrawn[gi] = false;
-            continue;
-        }
-        d->edges += need;
+        size_t need = group_node(&l, d, gi);
+        if (d->edges + need >= EDGE_CAP || !commit(o, d))
+            unhang_members(o, d, gi);
+        else
+            d->edges += need;
     }
-    /* Fold nodes: under each drawn task (or loop), one node for the tasks
-     * below it that are not drawn, with their outcomes. One pass: each
-     * hidden task is counted at its nearest drawn ancestor. */
-    bool loop_fold = false;
+}
+
+/*
+ * Fold nodes: under each drawn task (or loop), one node for the tasks below
+ * it that are not drawn, with their outcomes. One pass: each hidden task is
+ * counted at its nearest drawn ancestor. Sets d->loop_fold when a loop got
+ * one. 0 or LMR_ENOMEM.
+ */
+static int write_folds(lmr__out *o, tk_data *d)
+{
+    const lmr__model *m = d->m;
+    size_t n = d->n, slots = d->slots;
     size_t *fcnt = calloc(slots * 5, sizeof *fcnt);
-    if (!fcnt) {
-        rc = LMR_ENOMEM;
-        goto out;
-    }
     /* fvia[s]: the drawn group all of s's hidden children hang from, so
      * their fold node hangs there too; NONE when they are mixed. */
-    size_t *memo = malloc((n ? n : 1) * sizeof *memo);
-    size_t *fvia = malloc(slots * sizeof *fvia);
-    if (!memo || !fvia) {
+    size_t *memo = fcnt ? malloc((n ? n : 1) * sizeof *memo) : NULL;
+    size_t *fvia = memo ? malloc(slots * sizeof *fvia) : NULL;
+    if (!fvia) {
         free(memo);
-        free(fvia);
         free(fcnt);
-        rc = LMR_ENOMEM;
-        goto out;
+        return LMR_ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
         memo[i] = NONE;
     for (size_t i = 0; i < slots; i++)
         fvia[i] = NONE - 1; /* not set yet */
     for (size_t i = 0; i < n; i++) {
-        if (d->chosen[i] || !lmr__task_in_window(opt, &m->tasks[i]))
+        if (d->chosen[i] || !lmr__task_in_window(d->o, &m->tasks[i]))
             continue;
         size_t s = fold_slot(d, i, memo);
-        fcnt[s * 5 + (size_t)outcome_index(opt, &m->tasks[i])]++;
-        size_t v = d->parent[i] == s && d->via[i] != NONE && gdrawn[d->via[i]]
+        fcnt[s * 5 + (size_t)outcome_index(d->o, &m->tasks[i])]++;
+        size_t v = d->parent[i] == s && d->via[i] != NONE &&
+                           d->gdrawn[d->via[i]]
                        ? d->via[i] : NONE;
         fvia[s] = fvia[s] == NONE - 1 || fvia[s] == v ? v : NONE;
     }
     free(memo);
-    for (size_t s = 0; s < slots && !stop; s++) {
+    for (size_t s = 0; s < slots && !d->stop; s++) {
         size_t total = 0;
         for (int k = 0; k < 5; k++)
             total += fcnt[s * 5 + (size_t)k];
@@ -742,76 +780,92 @@ static int tk_end(lmr__render_ctx *c)
                            &fcnt[s * 5], total))
                 break;
             if (s >= n)
-                loop_fold = true;
+                d->loop_fold = true;
         }
     }
     free(fcnt);
     free(fvia);
-    /* The loop nodes: the roots' parent and the caption, drawn only when
-     * they say something (several loops or roots, a window, omissions):
-     * otherwise the one root task is the top of the tree. */
-    o->reserve = 0;
+    return 0;
+}
+
+/* Loop k's node with, on the first loop, the caption: the window, what was
+ * left out, an empty selection. Into the scratch line l. */
+static void loop_node(lmr__out *l, const tk_data *d, uint32_t k)
+{
+    const lmr__model *m = d->m;
+    const lmr_options *opt = d->o;
+    const lmr__loop *lp = m->nloops ? &m->loops[k] : NULL;
+    uint32_t id = lp ? lp->id : 1;
+    char txt[200], a[32], b[32];
+    lmr__puts(l, "    ");
+    lmr__id(l, "lp", id);
+    lmr__puts(l, "([\"");
+    lmr__esc_label(l, lp && lp->name && strcmp(lp->name, "loop") != 0
+                          ? lp->name : "Event loop", NAME_CP);
+    if (k == 0 && (opt->from > 0 || opt->to >= 0)) {
+        lmr__fmt_dur(a, sizeof a, opt->from);
+        lmr__fmt_dur(b, sizeof b, opt->to >= 0 ? opt->to : m->t_last);
+        snprintf(txt, sizeof txt, "tasks alive from %s to %s", a, b);
+        lmr__puts(l, "<br/>");
+        lmr__esc_label(l, txt, 0);
+    }
+    bool tasks_left = d->shown < d->eligible;
+    if (k == 0 && (tasks_left || d->groups_shown < d->groups_eligible)) {
+        int w = snprintf(txt, sizeof txt, "\xE2\x80\xA6 not shown: %zu of "
+                         "%zu tasks", d->eligible - d->shown, d->eligible);
+        if (d->groups_shown < d->groups_eligible && w > 0)
+            snprintf(txt + w, sizeof txt - (size_t)w, ", %zu of %zu groups",
+                     d->groups_eligible - d->groups_shown, d->groups_eligible);
+        lmr__puts(l, "<br/>");
+        lmr__esc_label(l, txt, 0);
+        if (tasks_left) {
+            lmr__puts(l, "<br/>");
+            lmr__esc_label(l, "drawn first: failed, cancelled, slowest", 0);
+        }
+    }
+    if (k == 0 && d->eligible == 0) {
+        lmr__puts(l, "<br/>");
+        lmr__esc_label(l, "no task in the selection", 0);
+    }
+    lmr__puts(l, "\"])\n");
+}
+
+/* The loop nodes: the roots' parent and the caption, drawn only when they
+ * say something (several loops or roots, a window, omissions): otherwise
+ * the one root task is the top of the tree. */
+static void write_loops(lmr__out *o, tk_data *d)
+{
+    const lmr__model *m = d->m;
+    const lmr_options *opt = d->o;
+    size_t n = d->n;
     size_t roots = 0;
-    for (uint32_t k = 0; k < nloops; k++)
+    for (uint32_t k = 0; k < d->nloops; k++)
         for (size_t ch = d->first[n + k]; ch != NONE; ch = d->next[ch])
             roots += d->written[ch];
-    bool captioned = opt->from > 0 || opt->to >= 0 || shown < eligible ||
-                     groups_shown < groups_eligible || eligible == 0;
-    bool loop_nodes = nloops > 1 || roots > 1 || captioned || loop_fold;
-    for (uint32_t k = 0; k < nloops && loop_nodes; k++) {
+    bool captioned = opt->from > 0 || opt->to >= 0 || d->shown < d->eligible ||
+                     d->groups_shown < d->groups_eligible || d->eligible == 0;
+    if (!(d->nloops > 1 || roots > 1 || captioned || d->loop_fold))
+        return;
+    lmr__out l;
+    for (uint32_t k = 0; k < d->nloops; k++)
         for (size_t ch = d->first[n + k]; ch != NONE; ch = d->next[ch]) {
             if (!d->written[ch])
                 continue;
             lmr__out_scratch(&l, &d->scratch);
-            lmr__puts(&l, "    ");
-            slot_id(&l, d, n + k);
-            lmr__puts(&l, " --> ");
-            lmr__id(&l, "t", (uint64_t)m->tasks[ch].ord + 1);
-            lmr__puts(&l, "\n");
+            tree_edge(&l, d, n + k, &m->tasks[ch]);
             commit(o, d);
         }
-    }
-    for (uint32_t k = 0; k < nloops && loop_nodes; k++) {
-        const lmr__loop *lp = m->nloops ? &m->loops[k] : NULL;
-        uint32_t id = lp ? lp->id : 1;
-        char txt[200], a[32], b[32];
+    for (uint32_t k = 0; k < d->nloops; k++) {
         lmr__out_scratch(&l, &d->scratch);
-        lmr__puts(&l, "    ");
-        lmr__id(&l, "lp", id);
-        lmr__puts(&l, "([\"");
-        lmr__esc_label(&l, lp && lp->name && strcmp(lp->name, "loop") != 0
-                               ? lp->name : "Event loop", NAME_CP);
-        if (k == 0 && (opt->from > 0 || opt->to >= 0)) {
-            lmr__fmt_dur(a, sizeof a, opt->from);
-            lmr__fmt_dur(b, sizeof b, opt->to >= 0 ? opt->to : m->t_last);
-            snprintf(txt, sizeof txt, "tasks alive from %s to %s", a, b);
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, txt, 0);
-        }
-        if (k == 0 && (shown < eligible || groups_shown < groups_eligible)) {
-            int w = snprintf(txt, sizeof txt, "\xE2\x80\xA6 not shown: %zu of "
-                             "%zu tasks", eligible - shown, eligible);
-            if (groups_shown < groups_eligible && w > 0)
-                snprintf(txt + w, sizeof txt - (size_t)w, ", %zu of %zu groups",
-                         groups_eligible - groups_shown, groups_eligible);
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, txt, 0);
-            if (shown < eligible) {
-                lmr__puts(&l, "<br/>");
-                lmr__esc_label(&l, "drawn first: failed, cancelled, slowest", 0);
-            }
-        }
-        if (k == 0 && eligible == 0) {
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, "no task in the selection", 0);
-        }
-        lmr__puts(&l, "\"])\n");
+        loop_node(&l, d, k);
         commit(o, d);
     }
-    rc = o->err;
-out:
-    free(rank);
-    free(queue);
+}
+
+/* ---- the view ----------------------------------------------------------- */
+
+static void tk_free(tk_data *d)
+{
     free(d->parent);
     free(d->via);
     free(d->next);
@@ -819,8 +873,65 @@ out:
     free(d->kids);
     free(d->chosen);
     free(d->written);
-    free(gdrawn);
+    free(d->gdrawn);
     lmr_buf_free(&d->scratch);
+}
+
+/* The per-task and per-slot arrays. 0 or LMR_ENOMEM (tk_free frees). */
+static int tk_alloc(tk_data *d)
+{
+    size_t n1 = d->n ? d->n : 1;
+    d->parent = malloc(n1 * sizeof *d->parent);
+    d->via = malloc(n1 * sizeof *d->via);
+    d->next = malloc(n1 * sizeof *d->next);
+    d->first = malloc(d->slots * sizeof *d->first);
+    d->kids = calloc(d->slots, sizeof *d->kids);
+    d->chosen = calloc(n1, sizeof *d->chosen);
+    d->written = calloc(n1, sizeof *d->written);
+    d->gdrawn = calloc(d->m->ngroups ? d->m->ngroups : 1, sizeof *d->gdrawn);
+    return d->parent && d->via && d->next && d->first && d->kids &&
+                   d->chosen && d->written && d->gdrawn
+               ? 0 : LMR_ENOMEM;
+}
+
+/* Everything is drawn at the end: what to draw depends on the whole
+ * trace. Choose the tasks and groups, then write the tasks, the groups,
+ * the folds and the loop nodes, each as much as fits. */
+static int tk_end(lmr__render_ctx *c)
+{
+    const lmr__model *m = c->model;
+    lmr__out *o = c->out;
+    tk_data dd = {.m = m, .o = c->opts, .n = m->ntasks}, *d = &dd;
+    d->nloops = m->nloops ? m->nloops : 1;
+    d->slots = d->n + d->nloops;
+    int rc = tk_alloc(d);
+    if (rc == 0) {
+        drawn_parents(d);
+        rc = choose_tasks(d);
+    }
+    if (rc == 0) {
+        choose_groups(d);
+        link_children(d);
+        o->reserve = NOTE_RESERVE;
+        lmr__begin_diagram(o, c->opts->title, NULL, "flowchart LR");
+        lmr__puts(o, "    classDef ok fill:#51cf66,stroke:#27ae60,color:#fff\n"
+                     "    classDef fail fill:#ff6b6b,stroke:#c92a2a,color:#fff\n"
+                     "    classDef canc fill:#adb5bd,stroke:#495057,color:#000\n"
+                     "    classDef tout fill:#ffd43b,stroke:#f59f00,color:#000\n"
+                     "    classDef live fill:#4a9eff,stroke:#2670c2,color:#fff\n"
+                     "    classDef more fill:#f8f9fa,stroke:#adb5bd,color:#000\n");
+        rc = write_tasks(o, d);
+    }
+    if (rc == 0) {
+        write_groups(o, d);
+        rc = write_folds(o, d);
+    }
+    if (rc == 0) {
+        o->reserve = 0; /* the caption may use what was kept back for it */
+        write_loops(o, d);
+        rc = o->err;
+    }
+    tk_free(d);
     return rc;
 }
 
