@@ -1,6 +1,9 @@
 /*
- * api.c: lmr_render_file, the library's one-call render, and the input
- * handling it shares with inspect.c.
+ * api.c: lmr_render_file, the library's one-call render, and what every
+ * command on a whole trace shares (render, export, diff, inspect): the entry
+ * boilerplate, opening the input, and the two passes (lmr__run_passes) with
+ * what they are composed of. The reader only reads; here it is wrapped in
+ * the spill tee (pass 1) and in the progress display on a terminal.
  *
  * A render is two passes over the trace (model.c, then walk.c), so the input
  * must be readable twice: a regular file is rewound; stdin, a pipe or any
