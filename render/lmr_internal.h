@@ -24,6 +24,7 @@
 #define LMR_INTERNAL_H
 
 #include "loopmaid_render.h"
+#include "lm_vocab.h" /* the trace vocabulary, shared with the tracer */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,36 +35,77 @@
 
 typedef enum lmr__ev_kind {
     LMR__EV_UNKNOWN = 0, /* a kind this reader does not know: skipped */
-    LMR__EV_LOOP_START,
-    LMR__EV_LOOP_END,
-    LMR__EV_SPAWN,
-    LMR__EV_STATE,
-    LMR__EV_NOTE,
-    LMR__EV_NAME,
-    LMR__EV_GROUP,
-    LMR__EV_GROUP_END,
-    LMR__EV_CANCEL,
-    LMR__EV_POLL,
-    LMR__EV_IO,
-    LMR__EV_TIMER,
-    LMR__EV_CALL,
-    LMR__EV_TICK,
-    LMR__EV_GAP,         /* flight recorder: `dropped` events are missing here */
+#define LMR__X(id, tok) LMR__EV_##id,
+    LM_VOCAB_EVENTS(LMR__X) /* ... LMR__EV_GAP: flight recorder: `dropped`
+                               events are missing here */
+#undef LMR__X
     LMR__EV__COUNT
 } lmr__ev_kind;
 
 /* Task states, in trace spelling order: created pending running awaiting
  * done failed cancelled. */
 typedef enum lmr__state {
-    LMR__ST_CREATED = 0,
-    LMR__ST_PENDING,
-    LMR__ST_RUNNING,
-    LMR__ST_AWAITING,
-    LMR__ST_DONE,
-    LMR__ST_FAILED,
-    LMR__ST_CANCELLED,
+#define LMR__X(id, tok) LMR__ST_##id,
+    LM_VOCAB_STATES(LMR__X)
+#undef LMR__X
     LMR__ST__COUNT
 } lmr__state;
+
+/*
+ * The token sets of docs/trace-format.md section 4, decoded once by the
+ * reader so that the model and the views switch on numbers. Each enum is
+ * NONE (0: the key is absent), the table's tokens in lm_vocab.h's order, then
+ * OTHER: a token this reader does not know (the open sets may grow; the
+ * string as written stays in the event, and views show it as it is).
+ */
+#define LMR__X(id, tok) LMR__ON_##id,
+typedef enum lmr__on { LMR__ON_NONE = 0, LM_VOCAB_ON(LMR__X) LMR__ON_OTHER } lmr__on;
+#undef LMR__X
+#define LMR__X(id, tok) LMR__BY_##id,
+typedef enum lmr__by { LMR__BY_NONE = 0, LM_VOCAB_BY(LMR__X) LMR__BY_OTHER } lmr__by;
+#undef LMR__X
+#define LMR__X(id, tok) LMR__REASON_##id,
+typedef enum lmr__reason {
+    LMR__REASON_NONE = 0, LM_VOCAB_REASON(LMR__X) LMR__REASON_OTHER
+} lmr__reason;
+#undef LMR__X
+#define LMR__X(id, tok) LMR__GK_##id,
+typedef enum lmr__gkind {
+    LMR__GK_NONE = 0, LM_VOCAB_GROUP_KIND(LMR__X) LMR__GK_OTHER
+} lmr__gkind;
+#undef LMR__X
+#define LMR__X(id, tok) LMR__MODE_##id,
+typedef enum lmr__mode { LMR__MODE_NONE = 0, LM_VOCAB_MODE(LMR__X) LMR__MODE_OTHER } lmr__mode;
+#undef LMR__X
+#define LMR__X(id, tok) LMR__OUT_##id,
+typedef enum lmr__outcome {
+    LMR__OUT_NONE = 0, LM_VOCAB_OUTCOME(LMR__X) LMR__OUT_OTHER
+} lmr__outcome;
+#undef LMR__X
+/* dir is closed: the reader rejects OTHER, so no view ever sees it. */
+#define LMR__X(id, tok) LMR__DIR_##id,
+typedef enum lmr__dir { LMR__DIR_NONE = 0, LM_VOCAB_DIR(LMR__X) LMR__DIR_OTHER } lmr__dir;
+#undef LMR__X
+
+/* The spellings, indexed by those enums (vocab.c); NULL at NONE and OTHER. */
+extern const char *const lmr__ev_tok[LMR__EV__COUNT];
+extern const char *const lmr__state_tok[LMR__ST__COUNT];
+extern const char *const lmr__on_tok[LMR__ON_OTHER + 1];
+extern const char *const lmr__by_tok[LMR__BY_OTHER + 1];
+extern const char *const lmr__reason_tok[LMR__REASON_OTHER + 1];
+extern const char *const lmr__gkind_tok[LMR__GK_OTHER + 1];
+extern const char *const lmr__mode_tok[LMR__MODE_OTHER + 1];
+extern const char *const lmr__outcome_tok[LMR__OUT_OTHER + 1];
+extern const char *const lmr__dir_tok[LMR__DIR_OTHER + 1];
+
+/*
+ * The id of token s in tab[0..n) (tab[0] and tab[n - 1] NULL: NONE and
+ * OTHER): 0 when s is NULL, n - 1 (OTHER) when no entry spells it. Compares
+ * to the first NUL, as the views' strcmp did. O(n), n <= 17: it runs once
+ * per token when the event is read, never in a view.
+ */
+int lmr__tok_id(const char *const *tab, int n, const char *s);
+#define LMR__TOK_ID(tab, s) lmr__tok_id((tab), (int)(sizeof(tab) / sizeof(tab)[0]), (s))
 
 /*
  * Reader limits (reader.c, model.c). Each one bounds memory or time whatever
@@ -114,6 +156,15 @@ typedef struct lmr__event {
     int64_t timeout;     /* group, poll: ns, -1 = none */
     const char *outcome; /* group_end: ok failed cancelled timeout */
     const char *reason;  /* cancel: explicit timeout group shutdown signal */
+    /* The tokens above as the reader decoded them (NONE when absent, OTHER
+     * when unknown): what the model and the views switch on. */
+    lmr__on on_id;
+    lmr__by by_id;
+    lmr__dir dir_id;
+    lmr__gkind kind_id;
+    lmr__mode mode_id;
+    lmr__outcome outcome_id;
+    lmr__reason reason_id;
     int64_t waited;      /* poll: ns */
     int64_t ready;       /* poll: fds ready */
     uint64_t n, ran, io, timers; /* tick */

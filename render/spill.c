@@ -11,9 +11,11 @@
  *
  * Record: kind (1 byte), then varints: zigzag t, loop, line, col, a presence
  * mask, then each present field in mask order (integers as zigzag varints,
- * strings as length + bytes, members as count + ids). The `ev` string is
- * stored only for kinds this reader does not know; a known kind's spelling
- * comes back from the kind byte. The spill belongs to
+ * strings as length + bytes, members as count + ids). Tokens are stored as
+ * the reader decoded them: the `ev` string and the token strings (on, by,
+ * dir, kind, mode, outcome, reason) only when this reader does not know them;
+ * a known token's spelling comes back from its number and the table
+ * (vocab.c), so replay hands the views the same event. The spill belongs to
  * one thread, hence the unlocked stdio calls.
  */
 #include "lmr_internal.h"
@@ -25,7 +27,9 @@
 enum { /* numeric fields */
     F_TASK, F_PARENT, F_FROM, F_TO, F_FD, F_BY_TASK, F_GROUP, F_OWNER,
     F_TIMEOUT, F_WAITED, F_READY, F_N, F_RAN, F_IO, F_TIMERS, F_AWAITS,
-    F_CODE, F_DROPPED, F__NUM
+    F_CODE, F_DROPPED,
+    F_ON_ID, F_BY_ID, F_DIR_ID, F_KIND_ID, F_MODE_ID, F_OUTCOME_ID,
+    F_REASON_ID, F__NUM
 };
 enum { /* strings, after the numbers */
     S_EV, S_NAME, S_ON, S_LABEL, S_DIR, S_BY, S_ERROR, S_TEXT, S_KIND, S_MODE,
@@ -129,23 +133,11 @@ static void nums(const lmr__event *e, int64_t v[F__NUM])
         (int64_t)e->by_task, e->group, (int64_t)e->owner, e->timeout,
         e->waited, e->ready, (int64_t)e->n, (int64_t)e->ran, (int64_t)e->io,
         (int64_t)e->timers, (int64_t)e->awaits, e->code, e->dropped,
+        e->on_id, e->by_id, e->dir_id, e->kind_id, e->mode_id, e->outcome_id,
+        e->reason_id,
     };
     memcpy(v, vals, sizeof vals);
 }
-
-/* A known kind's spelling: the spill stores `ev` only for unknown kinds,
- * and replay puts the spelling back from here. */
-static const char *const kind_spelling[LMR__EV__COUNT] = {
-    [LMR__EV_UNKNOWN] = NULL,
-    [LMR__EV_LOOP_START] = "loop_start", [LMR__EV_LOOP_END] = "loop_end",
-    [LMR__EV_SPAWN] = "spawn",           [LMR__EV_STATE] = "state",
-    [LMR__EV_NOTE] = "note",             [LMR__EV_NAME] = "name",
-    [LMR__EV_GROUP] = "group",           [LMR__EV_GROUP_END] = "group_end",
-    [LMR__EV_CANCEL] = "cancel",         [LMR__EV_POLL] = "poll",
-    [LMR__EV_IO] = "io",                 [LMR__EV_TIMER] = "timer",
-    [LMR__EV_CALL] = "call",             [LMR__EV_TICK] = "tick",
-    [LMR__EV_GAP] = "gap",
-};
 
 static void strs(const lmr__event *e, const char *s[S__NUM])
 {
@@ -154,9 +146,28 @@ static void strs(const lmr__event *e, const char *s[S__NUM])
                              e->group_kind, e->mode, e->outcome, e->reason,
                              e->message};
     memcpy(s, v, sizeof v);
+    /* Known tokens are implied by their numbers. */
     if (e->kind != LMR__EV_UNKNOWN && e->kind < LMR__EV__COUNT)
-        s[S_EV] = NULL; /* implied by the kind byte */
+        s[S_EV] = NULL;
+    if (e->on_id != LMR__ON_OTHER)
+        s[S_ON] = NULL;
+    if (e->by_id != LMR__BY_OTHER)
+        s[S_BY] = NULL;
+    if (e->dir_id != LMR__DIR_OTHER)
+        s[S_DIR] = NULL;
+    if (e->kind_id != LMR__GK_OTHER)
+        s[S_KIND] = NULL;
+    if (e->mode_id != LMR__MODE_OTHER)
+        s[S_MODE] = NULL;
+    if (e->outcome_id != LMR__OUT_OTHER)
+        s[S_OUTCOME] = NULL;
+    if (e->reason_id != LMR__REASON_OTHER)
+        s[S_REASON] = NULL;
 }
+
+/* The number in v as token id of a set whose OTHER is `other`; false when
+ * the spill holds no such id (a damaged spill). */
+static bool tok_ok(int64_t v, int other) { return v >= 0 && v <= other; }
 
 /*
  * One record is encoded in a stack buffer and handed to stdio in as few
@@ -282,6 +293,21 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
         e.awaits = (uint64_t)v[F_AWAITS];
         e.code = v[F_CODE];
         e.dropped = v[F_DROPPED];
+        if (!tok_ok(v[F_ON_ID], LMR__ON_OTHER) ||
+            !tok_ok(v[F_BY_ID], LMR__BY_OTHER) ||
+            !tok_ok(v[F_DIR_ID], LMR__DIR_OTHER) ||
+            !tok_ok(v[F_KIND_ID], LMR__GK_OTHER) ||
+            !tok_ok(v[F_MODE_ID], LMR__MODE_OTHER) ||
+            !tok_ok(v[F_OUTCOME_ID], LMR__OUT_OTHER) ||
+            !tok_ok(v[F_REASON_ID], LMR__REASON_OTHER))
+            goto corrupt;
+        e.on_id = (lmr__on)v[F_ON_ID];
+        e.by_id = (lmr__by)v[F_BY_ID];
+        e.dir_id = (lmr__dir)v[F_DIR_ID];
+        e.kind_id = (lmr__gkind)v[F_KIND_ID];
+        e.mode_id = (lmr__mode)v[F_MODE_ID];
+        e.outcome_id = (lmr__outcome)v[F_OUTCOME_ID];
+        e.reason_id = (lmr__reason)v[F_REASON_ID];
         /* Strings go into one buffer; pointers are fixed once it is full. */
         size_t off[S__NUM], len = 0;
         for (int i = 0; i < S__NUM; i++) {
@@ -312,8 +338,24 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
                                     &e.reason, &e.message};
         for (int i = 0; i < S__NUM; i++)
             *dst[i] = off[i] == SIZE_MAX ? NULL : sbuf + off[i];
+        /* Known tokens' spellings, from their numbers (OTHER and NONE are
+         * NULL in the tables: then the stored string, or none, stands). */
         if (!e.ev)
-            e.ev = kind_spelling[e.kind];
+            e.ev = lmr__ev_tok[e.kind];
+        if (!e.on)
+            e.on = lmr__on_tok[e.on_id];
+        if (!e.by)
+            e.by = lmr__by_tok[e.by_id];
+        if (!e.dir)
+            e.dir = lmr__dir_tok[e.dir_id];
+        if (!e.group_kind)
+            e.group_kind = lmr__gkind_tok[e.kind_id];
+        if (!e.mode)
+            e.mode = lmr__mode_tok[e.mode_id];
+        if (!e.outcome)
+            e.outcome = lmr__outcome_tok[e.outcome_id];
+        if (!e.reason)
+            e.reason = lmr__reason_tok[e.reason_id];
         if (mask & (1ull << F_MEMBERS)) {
             if (!get_var(&w, &x) || x > LMR__MAX_MEMBERS)
                 goto corrupt;

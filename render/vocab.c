@@ -1,5 +1,6 @@
 /*
- * vocab.c: display names of task states (--states).
+ * vocab.c: the trace's tokens as the reader decodes them, and the display
+ * names of task states (--states) and of the tokens the views print.
  *
  * The trace always spells states the same way (created pending running
  * awaiting done failed cancelled); a vocabulary only changes what the
@@ -13,8 +14,63 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const st_token[LMR__ST__COUNT] = {
-    "created", "pending", "running", "awaiting", "done", "failed", "cancelled"};
+/* The spellings, from tracer/lm_vocab.h (the tracer prints the same). */
+const char *const lmr__ev_tok[LMR__EV__COUNT] = {
+#define TOK(id, tok) [LMR__EV_##id] = tok,
+    LM_VOCAB_EVENTS(TOK)
+#undef TOK
+};
+const char *const lmr__state_tok[LMR__ST__COUNT] = {
+#define TOK(id, tok) [LMR__ST_##id] = tok,
+    LM_VOCAB_STATES(TOK)
+#undef TOK
+};
+const char *const lmr__on_tok[LMR__ON_OTHER + 1] = {
+#define TOK(id, tok) [LMR__ON_##id] = tok,
+    LM_VOCAB_ON(TOK)
+#undef TOK
+};
+const char *const lmr__by_tok[LMR__BY_OTHER + 1] = {
+#define TOK(id, tok) [LMR__BY_##id] = tok,
+    LM_VOCAB_BY(TOK)
+#undef TOK
+};
+const char *const lmr__reason_tok[LMR__REASON_OTHER + 1] = {
+#define TOK(id, tok) [LMR__REASON_##id] = tok,
+    LM_VOCAB_REASON(TOK)
+#undef TOK
+};
+const char *const lmr__gkind_tok[LMR__GK_OTHER + 1] = {
+#define TOK(id, tok) [LMR__GK_##id] = tok,
+    LM_VOCAB_GROUP_KIND(TOK)
+#undef TOK
+};
+const char *const lmr__mode_tok[LMR__MODE_OTHER + 1] = {
+#define TOK(id, tok) [LMR__MODE_##id] = tok,
+    LM_VOCAB_MODE(TOK)
+#undef TOK
+};
+const char *const lmr__outcome_tok[LMR__OUT_OTHER + 1] = {
+#define TOK(id, tok) [LMR__OUT_##id] = tok,
+    LM_VOCAB_OUTCOME(TOK)
+#undef TOK
+};
+const char *const lmr__dir_tok[LMR__DIR_OTHER + 1] = {
+#define TOK(id, tok) [LMR__DIR_##id] = tok,
+    LM_VOCAB_DIR(TOK)
+#undef TOK
+};
+
+int lmr__tok_id(const char *const *tab, int n, const char *s)
+{
+    if (!s)
+        return 0;
+    /* The first byte rejects almost every entry without a call. */
+    for (int i = 1; i < n - 1; i++)
+        if (tab[i][0] == s[0] && strcmp(tab[i], s) == 0)
+            return i;
+    return n - 1;
+}
 
 typedef struct vocab_def {
     const char *name;
@@ -92,7 +148,8 @@ int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err)
             size_t kn = (size_t)(eq - p), vn = n - kn - 1;
             int st = -1;
             for (int i = 0; i < LMR__ST__COUNT; i++)
-                if (strlen(st_token[i]) == kn && strncmp(st_token[i], p, kn) == 0)
+                if (strlen(lmr__state_tok[i]) == kn &&
+                    strncmp(lmr__state_tok[i], p, kn) == 0)
                     st = i;
             if (st < 0)
                 return vocab_err(err, "unknown state '%s' (states are "
