@@ -58,34 +58,57 @@ typedef enum lmr__state {
  * OTHER: a token this reader does not know (the open sets may grow; the
  * string as written stays in the event, and views show it as it is).
  */
+typedef enum lmr__on {
+    LMR__ON_NONE = 0,
 #define LMR__X(id, tok) LMR__ON_##id,
-typedef enum lmr__on { LMR__ON_NONE = 0, LM_VOCAB_ON(LMR__X) LMR__ON_OTHER } lmr__on;
+    LM_VOCAB_ON(LMR__X)
 #undef LMR__X
+    LMR__ON_OTHER
+} lmr__on;
+typedef enum lmr__by {
+    LMR__BY_NONE = 0,
 #define LMR__X(id, tok) LMR__BY_##id,
-typedef enum lmr__by { LMR__BY_NONE = 0, LM_VOCAB_BY(LMR__X) LMR__BY_OTHER } lmr__by;
+    LM_VOCAB_BY(LMR__X)
 #undef LMR__X
-#define LMR__X(id, tok) LMR__REASON_##id,
+    LMR__BY_OTHER
+} lmr__by;
 typedef enum lmr__reason {
-    LMR__REASON_NONE = 0, LM_VOCAB_REASON(LMR__X) LMR__REASON_OTHER
+    LMR__REASON_NONE = 0,
+#define LMR__X(id, tok) LMR__REASON_##id,
+    LM_VOCAB_REASON(LMR__X)
+#undef LMR__X
+    LMR__REASON_OTHER
 } lmr__reason;
-#undef LMR__X
-#define LMR__X(id, tok) LMR__GK_##id,
+/* group kinds */
 typedef enum lmr__gkind {
-    LMR__GK_NONE = 0, LM_VOCAB_GROUP_KIND(LMR__X) LMR__GK_OTHER
+    LMR__GK_NONE = 0,
+#define LMR__X(id, tok) LMR__GK_##id,
+    LM_VOCAB_GROUP_KIND(LMR__X)
+#undef LMR__X
+    LMR__GK_OTHER
 } lmr__gkind;
-#undef LMR__X
+typedef enum lmr__mode {
+    LMR__MODE_NONE = 0,
 #define LMR__X(id, tok) LMR__MODE_##id,
-typedef enum lmr__mode { LMR__MODE_NONE = 0, LM_VOCAB_MODE(LMR__X) LMR__MODE_OTHER } lmr__mode;
+    LM_VOCAB_MODE(LMR__X)
 #undef LMR__X
-#define LMR__X(id, tok) LMR__OUT_##id,
+    LMR__MODE_OTHER
+} lmr__mode;
 typedef enum lmr__outcome {
-    LMR__OUT_NONE = 0, LM_VOCAB_OUTCOME(LMR__X) LMR__OUT_OTHER
+    LMR__OUT_NONE = 0,
+#define LMR__X(id, tok) LMR__OUT_##id,
+    LM_VOCAB_OUTCOME(LMR__X)
+#undef LMR__X
+    LMR__OUT_OTHER
 } lmr__outcome;
-#undef LMR__X
 /* dir is closed: the reader rejects OTHER, so no view ever sees it. */
+typedef enum lmr__dir {
+    LMR__DIR_NONE = 0,
 #define LMR__X(id, tok) LMR__DIR_##id,
-typedef enum lmr__dir { LMR__DIR_NONE = 0, LM_VOCAB_DIR(LMR__X) LMR__DIR_OTHER } lmr__dir;
+    LM_VOCAB_DIR(LMR__X)
 #undef LMR__X
+    LMR__DIR_OTHER
+} lmr__dir;
 
 /* The spellings, indexed by those enums (vocab.c); NULL at NONE and OTHER. */
 extern const char *const lmr__ev_tok[LMR__EV__COUNT];
@@ -105,7 +128,13 @@ extern const char *const lmr__dir_tok[LMR__DIR_OTHER + 1];
  * per token when the event is read, never in a view.
  */
 int lmr__tok_id(const char *const *tab, int n, const char *s);
-#define LMR__TOK_ID(tab, s) lmr__tok_id((tab), (int)(sizeof(tab) / sizeof(tab)[0]), (s))
+#define LMR__TOK_ID(tab, s)                                                    \
+    lmr__tok_id((tab), (int)(sizeof(tab) / sizeof(tab)[0]), (s))
+
+struct lmr__event;
+/* Sets the event's token ids (on_id ... reason_id) from its token strings:
+ * what the reader does once per event, for events made by hand (tests). */
+void lmr__event_tokens(struct lmr__event *e);
 
 /*
  * Reader limits (reader.c, model.c). Each one bounds memory or time whatever
@@ -220,6 +249,7 @@ typedef struct lmr__task {
     char *message;       /* owned; when failed: lm_fail's text; may be NULL */
     uint64_t cancelled_by; /* task id, when cancelled */
     char *cancel_reason; /* owned */
+    lmr__reason cancel_reason_id; /* cancel_reason decoded; NONE: never */
     int64_t t_cancel;    /* when the first cancel request came; -1 = none */
     bool timed_out;      /* cancelled by a wait_for timeout */
     bool selected;       /* passes --tasks / --exclude */
@@ -231,6 +261,7 @@ typedef struct lmr__group {
     uint32_t id;
     uint32_t loop;
     char *kind;          /* owned */
+    lmr__gkind kind_id;  /* kind decoded */
     uint64_t owner;
     uint64_t *members;   /* owned */
     size_t nmembers;
@@ -238,6 +269,7 @@ typedef struct lmr__group {
     int64_t timeout;
     char *label;         /* owned; may be NULL */
     char *outcome;       /* owned; NULL until group_end */
+    lmr__outcome outcome_id; /* outcome decoded; NONE until group_end */
     char *error;         /* owned; group_end's error for the owner; may be NULL */
     size_t returned_done; /* members already finished when the await
                              returned (group_end), in trace order */
@@ -418,9 +450,11 @@ int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err);
  * tokens (the sets are open) come back as written. Static text.
  */
 bool lmr__speaks_asyncio(const lmr_options *o); /* base asyncio or seed002 */
-void lmr__await_words(const lmr_options *o, const char *on, char *dst,
-                      size_t n);                 /* running -> awaiting */
-const char *lmr__wake_words(const lmr_options *o, const char *by);
+/* running -> awaiting: on as decoded, `written` as the trace spells it */
+void lmr__await_words(const lmr_options *o, lmr__on on, const char *written,
+                      char *dst, size_t n);
+const char *lmr__wake_words(const lmr_options *o, lmr__by by,
+                            const char *written);
 const char *lmr__cancel_words(const lmr_options *o, const char *reason);
 
 /* ------------------------------------------------------------------------ */

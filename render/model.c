@@ -25,6 +25,7 @@
 /* Build-time extras per task, parallel to m->tasks (spawn order). */
 typedef struct aux {
     char on[16];     /* what it awaits now (token, cut) */
+    lmr__on on_id;   /* the same, decoded */
     int line;        /* where it was spawned (for "spawned twice") */
     uint32_t epoch;  /* its loop's gap count when last checked */
 } aux;
@@ -108,10 +109,6 @@ static int bad(mb *b, const lmr__event *e, lmr_error *err, int code,
     va_end(ap);
     return lmr__err(err, code, b->name, e->line, e->col, "%s", msg);
 }
-
-static const char *const st_names[LMR__ST__COUNT] = {
-    "created", "pending", "running", "awaiting", "done", "failed", "cancelled",
-};
 
 /* The legal (from, to) pairs of docs/trace-format.md, section 5. */
 static bool legal(int from, int to)
@@ -338,12 +335,12 @@ static int on_state(mb *b, const lmr__event *e, size_t li, lmr_error *err)
         return bad(b, e, err, LMR_ESEMANTIC,
                    "task %" PRIu64 " \"%s\" is %s, but this event moves it "
                    "from %s",
-                   t->id, tname(t, nb, sizeof nb), st_names[t->state],
-                   st_names[e->from]);
+                   t->id, tname(t, nb, sizeof nb), lmr__state_tok[t->state],
+                   lmr__state_tok[e->from]);
     if (!legal(e->from, e->to))
         return bad(b, e, err, LMR_ESEMANTIC,
                    "illegal transition %s -> %s for task %" PRIu64 " \"%s\"",
-                   st_names[e->from], st_names[e->to], t->id,
+                   lmr__state_tok[e->from], lmr__state_tok[e->to], t->id,
                    tname(t, nb, sizeof nb));
     if (synced && e->from == LMR__ST_PENDING && e->to == LMR__ST_CANCELLED &&
         t->steps > 0)
@@ -384,14 +381,12 @@ static int on_state(mb *b, const lmr__event *e, size_t li, lmr_error *err)
             m->longest_step_loop = t->loop;
         }
     } else if (e->from == LMR__ST_AWAITING) {
-        if (strcmp(a->on, "io") == 0)
-            m->await_io += dt;
-        else if (strcmp(a->on, "sleep") == 0)
-            m->await_sleep += dt;
-        else if (strcmp(a->on, "thread") == 0)
-            m->await_thread += dt;
-        else
-            m->await_other += dt;
+        switch (a->on_id) {
+        case LMR__ON_IO: m->await_io += dt; break;
+        case LMR__ON_SLEEP: m->await_sleep += dt; break;
+        case LMR__ON_THREAD: m->await_thread += dt; break;
+        default: m->await_other += dt; break;
+        }
         if (dt > t->longest_await || !t->longest_await_on) {
             t->longest_await = dt;
             if ((rc = set_str(&t->longest_await_on, a->on[0] ? a->on : "?",
@@ -406,6 +401,7 @@ static int on_state(mb *b, const lmr__event *e, size_t li, lmr_error *err)
         size_t n = strnlen(on, sizeof a->on - 1);
         memcpy(a->on, on, n);
         a->on[n] = '\0';
+        a->on_id = e->on_id;
     }
     t->state = e->to;
     t->t_state = e->t;
@@ -494,6 +490,7 @@ static int on_group(mb *b, const lmr__event *e, lmr_error *err)
     g->timeout = e->timeout;
     g->t_start = e->t;
     g->t_end = -1;
+    g->kind_id = e->kind_id;
     m->ngroups++; /* now lmr__model_free frees what we set below */
     if (!(g->kind = strdup(e->group_kind)) ||
         (e->mode && !(g->mode = strdup(e->mode))) ||
@@ -629,7 +626,10 @@ static int on_event(void *ctx, const lmr__header *h, const lmr__event *e,
         }
         if (e->error && (rc = set_str(&g->error, e->error, b, err)) != 0)
             return rc;
-        return set_str(&g->outcome, e->outcome ? e->outcome : "ok", b, err);
+        g->outcome_id = e->outcome ? e->outcome_id : LMR__OUT_OK;
+        return set_str(&g->outcome, e->outcome ? e->outcome
+                                               : lmr__outcome_tok[LMR__OUT_OK],
+                       b, err);
     }
     case LMR__EV_CANCEL:
         m->cancels++;
@@ -645,10 +645,15 @@ static int on_event(void *ctx, const lmr__header *h, const lmr__event *e,
         if (!t->cancel_reason) { /* the first request is the cause */
             t->cancelled_by = e->by_task;
             t->t_cancel = e->t;
+            t->cancel_reason_id = e->reason ? e->reason_id
+                                            : LMR__REASON_EXPLICIT;
             if ((rc = set_str(&t->cancel_reason,
-                              e->reason ? e->reason : "explicit", b, err)) != 0)
+                              lmr__reason_tok[t->cancel_reason_id]
+                                  ? lmr__reason_tok[t->cancel_reason_id]
+                                  : e->reason,
+                              b, err)) != 0)
                 return rc;
-            if (e->reason && strcmp(e->reason, "timeout") == 0 &&
+            if (t->cancel_reason_id == LMR__REASON_TIMEOUT &&
                 t->state < LMR__ST_DONE)
                 t->timed_out = true;
         }

@@ -733,14 +733,12 @@ static int get_state(const decoder *d, int k, int *out)
 }
 
 /* `dir` is a closed token set (docs/trace-format.md, 4.5). */
-static int get_dir(const decoder *d, bool required, const char **out,
-                   lmr__dir *id)
+static int get_dir(const decoder *d, bool required, const char **out)
 {
     int rc = get_s(d, K_DIR, required, out);
     if (rc || !*out)
         return rc;
-    *id = (lmr__dir)LMR__TOK_ID(lmr__dir_tok, *out);
-    if (*id == LMR__DIR_OTHER)
+    if (LMR__TOK_ID(lmr__dir_tok, *out) == LMR__DIR_OTHER)
         return mistyped(d, K_DIR, "read, write or readwrite");
     return 0;
 }
@@ -798,7 +796,7 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         TRY(get_state(&d, K_TO, &e->to));
         TRY(get_s(&d, K_ON, false, &e->on));
         TRY(get_i(&d, K_FD, false, &e->fd));
-        TRY(get_dir(&d, false, &e->dir, &e->dir_id));
+        TRY(get_dir(&d, false, &e->dir));
         TRY(get_u(&d, K_AWAITS, false, &e->awaits));
         TRY(get_u32(&d, K_GROUP, false, &e->group));
         TRY(get_s(&d, K_BY, false, &e->by));
@@ -807,8 +805,6 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         TRY(get_i(&d, K_CODE, false, &e->code));
         TRY(get_s(&d, K_MESSAGE, false, &e->message));
         TRY(get_s(&d, K_LABEL, false, &e->label));
-        e->on_id = (lmr__on)LMR__TOK_ID(lmr__on_tok, e->on);
-        e->by_id = (lmr__by)LMR__TOK_ID(lmr__by_tok, e->by);
         break;
     case LMR__EV_NOTE:
         TRY(get_u(&d, K_TASK, true, &e->task));
@@ -834,20 +830,17 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         TRY(get_s(&d, K_MODE, false, &e->mode));
         TRY(get_i(&d, K_TIMEOUT, false, &e->timeout));
         TRY(get_s(&d, K_LABEL, false, &e->label));
-        e->kind_id = (lmr__gkind)LMR__TOK_ID(lmr__gkind_tok, e->group_kind);
-        e->mode_id = (lmr__mode)LMR__TOK_ID(lmr__mode_tok, e->mode);
+
         break;
     case LMR__EV_GROUP_END:
         TRY(get_u32(&d, K_GROUP, true, &e->group));
         TRY(get_s(&d, K_OUTCOME, true, &e->outcome));
         TRY(get_s(&d, K_ERROR, false, &e->error));
-        e->outcome_id = (lmr__outcome)LMR__TOK_ID(lmr__outcome_tok, e->outcome);
         break;
     case LMR__EV_CANCEL:
         TRY(get_u(&d, K_TASK, true, &e->task));
         TRY(get_s(&d, K_REASON, true, &e->reason));
         TRY(get_u(&d, K_BY_TASK, false, &e->by_task));
-        e->reason_id = (lmr__reason)LMR__TOK_ID(lmr__reason_tok, e->reason);
         break;
     case LMR__EV_POLL:
         TRY(get_i(&d, K_TIMEOUT, true, &e->timeout));
@@ -859,7 +852,7 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
     case LMR__EV_IO:
         TRY(get_u(&d, K_TASK, true, &e->task));
         TRY(get_i(&d, K_FD, true, &e->fd));
-        TRY(get_dir(&d, true, &e->dir, &e->dir_id));
+        TRY(get_dir(&d, true, &e->dir));
         break;
     case LMR__EV_TIMER:
         TRY(get_u(&d, K_TASK, true, &e->task));
@@ -881,6 +874,7 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
     case LMR__EV__COUNT:
         break;
     }
+    lmr__event_tokens(e); /* the one place a token becomes its id */
     return 0;
 }
 

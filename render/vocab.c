@@ -61,6 +61,17 @@ const char *const lmr__dir_tok[LMR__DIR_OTHER + 1] = {
 #undef TOK
 };
 
+void lmr__event_tokens(lmr__event *e)
+{
+    e->on_id = (lmr__on)LMR__TOK_ID(lmr__on_tok, e->on);
+    e->by_id = (lmr__by)LMR__TOK_ID(lmr__by_tok, e->by);
+    e->dir_id = (lmr__dir)LMR__TOK_ID(lmr__dir_tok, e->dir);
+    e->kind_id = (lmr__gkind)LMR__TOK_ID(lmr__gkind_tok, e->group_kind);
+    e->mode_id = (lmr__mode)LMR__TOK_ID(lmr__mode_tok, e->mode);
+    e->outcome_id = (lmr__outcome)LMR__TOK_ID(lmr__outcome_tok, e->outcome);
+    e->reason_id = (lmr__reason)LMR__TOK_ID(lmr__reason_tok, e->reason);
+}
+
 int lmr__tok_id(const char *const *tab, int n, const char *s)
 {
     if (!s)
@@ -216,87 +227,86 @@ bool lmr__speaks_asyncio(const lmr_options *o)
     return false;
 }
 
+/* Words for one token, indexed by its id; {NULL, NULL} where a token has
+ * none (it is then shown as written). */
 typedef struct word_pair {
-    const char *token, *loopmaid, *asyncio;
+    const char *loopmaid, *asyncio;
 } word_pair;
 
 /* What an `on` token awaits, in each vocabulary. Unknown tokens (the set is
  * open) are shown as written. */
-static const word_pair await_words[] = {
-    {"sleep", "await sleep", "await asyncio.sleep()"},
-    {"io", "await I/O", "await socket I/O"},
-    {"task", "await task", "await task"},
-    {"gather", "await gather", "await asyncio.gather()"},
-    {"wait", "await wait", "await asyncio.wait()"},
-    {"taskgroup", "await task group", "async with TaskGroup()"},
-    {"wait_for", "await wait_for", "await asyncio.wait_for()"},
-    {"future", "await future", "await future"},
-    {"event", "await event", "await event.wait()"},
-    {"queue", "await queue", "await queue"},
-    {"lock", "await lock", "async with lock"},
-    {"semaphore", "await semaphore", "async with semaphore"},
-    {"thread", "await thread", "await asyncio.to_thread()"},
+static const word_pair await_words[LMR__ON_OTHER + 1] = {
+    [LMR__ON_SLEEP] = {"await sleep", "await asyncio.sleep()"},
+    [LMR__ON_IO] = {"await I/O", "await socket I/O"},
+    [LMR__ON_TASK] = {"await task", "await task"},
+    [LMR__ON_GATHER] = {"await gather", "await asyncio.gather()"},
+    [LMR__ON_WAIT] = {"await wait", "await asyncio.wait()"},
+    [LMR__ON_TASKGROUP] = {"await task group", "async with TaskGroup()"},
+    [LMR__ON_WAIT_FOR] = {"await wait_for", "await asyncio.wait_for()"},
+    [LMR__ON_FUTURE] = {"await future", "await future"},
+    [LMR__ON_EVENT] = {"await event", "await event.wait()"},
+    [LMR__ON_QUEUE] = {"await queue", "await queue"},
+    [LMR__ON_LOCK] = {"await lock", "async with lock"},
+    [LMR__ON_SEMAPHORE] = {"await semaphore", "async with semaphore"},
+    [LMR__ON_THREAD] = {"await thread", "await asyncio.to_thread()"},
 };
 
 /* What woke an awaiting task (`by`), in each vocabulary. */
-static const word_pair wake_words[] = {
-    {"timer", "timer", "sleep ended"},
-    {"timeout", "deadline", "deadline passed"},
-    {"io", "I/O ready", "socket ready"},
-    {"task", "task finished", "awaited task done"},
-    {"future", "future set", "future set"},
-    {"event", "event set", "event set"},
-    {"queue", "queue", "queue ready"},
-    {"lock", "lock released", "lock released"},
-    {"semaphore", "semaphore released", "semaphore released"},
-    {"thread", "thread finished", "thread finished"},
-    {"cancel", "cancel", "cancel()"},
-    {"spawn", "spawn", "create_task()"},
-    {"yield", "yield", "await asyncio.sleep(0)"},
+static const word_pair wake_words[LMR__BY_OTHER + 1] = {
+    [LMR__BY_TIMER] = {"timer", "sleep ended"},
+    [LMR__BY_TIMEOUT] = {"deadline", "deadline passed"},
+    [LMR__BY_IO] = {"I/O ready", "socket ready"},
+    [LMR__BY_TASK] = {"task finished", "awaited task done"},
+    [LMR__BY_FUTURE] = {"future set", "future set"},
+    [LMR__BY_EVENT] = {"event set", "event set"},
+    [LMR__BY_QUEUE] = {"queue", "queue ready"},
+    [LMR__BY_LOCK] = {"lock released", "lock released"},
+    [LMR__BY_SEMAPHORE] = {"semaphore released", "semaphore released"},
+    [LMR__BY_THREAD] = {"thread finished", "thread finished"},
+    [LMR__BY_CANCEL] = {"cancel", "cancel()"},
+    [LMR__BY_SPAWN] = {"spawn", "create_task()"},
+    [LMR__BY_YIELD] = {"yield", "await asyncio.sleep(0)"},
 };
 
-static const char *lookup(const word_pair *w, size_t n, const lmr_options *o,
-                          const char *token)
+static const char *words(const word_pair *w, const lmr_options *o)
 {
-    if (!token)
-        return NULL;
-    bool a = lmr__speaks_asyncio(o);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(w[i].token, token) == 0)
-            return a ? w[i].asyncio : w[i].loopmaid;
-    return NULL;
+    return lmr__speaks_asyncio(o) ? w->asyncio : w->loopmaid;
 }
 
-void lmr__await_words(const lmr_options *o, const char *on, char *dst,
-                      size_t n)
+void lmr__await_words(const lmr_options *o, lmr__on on, const char *written,
+                      char *dst, size_t n)
 {
-    const char *w = lookup(await_words, sizeof await_words / sizeof *await_words,
-                           o, on ? on : "");
+    const char *w = words(&await_words[on], o);
     if (w)
         snprintf(dst, n, "%s", w);
     else
-        snprintf(dst, n, "await%s%s", on ? " " : "", on ? on : "");
+        snprintf(dst, n, "await%s%s", written ? " " : "",
+                 written ? written : "");
 }
 
-const char *lmr__wake_words(const lmr_options *o, const char *by)
+const char *lmr__wake_words(const lmr_options *o, lmr__by by,
+                            const char *written)
 {
-    const char *w = lookup(wake_words, sizeof wake_words / sizeof *wake_words,
-                           o, by);
-    return w ? w : by ? by : "woken";
+    const char *w = words(&wake_words[by], o);
+    return w ? w : written ? written : "woken";
 }
 
 const char *lmr__cancel_words(const lmr_options *o, const char *reason)
 {
     bool a = lmr__speaks_asyncio(o);
-    if (!reason || strcmp(reason, "explicit") == 0)
+    switch ((lmr__reason)LMR__TOK_ID(lmr__reason_tok, reason)) {
+    case LMR__REASON_NONE:
+    case LMR__REASON_EXPLICIT:
         return a ? "task.cancel()" : "cancel";
-    if (strcmp(reason, "timeout") == 0)
+    case LMR__REASON_TIMEOUT:
         return a ? "wait_for() deadline: cancel()" : "cancel at the deadline";
-    if (strcmp(reason, "group") == 0)
+    case LMR__REASON_GROUP:
         return a ? "group cancel()" : "group cancel";
-    if (strcmp(reason, "shutdown") == 0)
+    case LMR__REASON_SHUTDOWN:
         return a ? "cancel() at loop shutdown" : "cancel at shutdown";
-    if (strcmp(reason, "signal") == 0)
+    case LMR__REASON_SIGNAL:
         return a ? "cancel() on KeyboardInterrupt" : "cancel on a signal";
-    return reason;
+    default:
+        return reason;
+    }
 }

@@ -335,12 +335,14 @@ static const char *tok_or(const char *const *tab, size_t n, unsigned i,
     return i < n && tab[i] ? tab[i] : dflt;
 }
 
+#define NSTATES (sizeof lm__state_tok / sizeof lm__state_tok[0])
+
 static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
 {
     unsigned from = r->p0 & 15, to = r->p0 >> 4;
     kv_u64(e, TASK, r->a);
-    kv_tok(e, FROM, tok_or(lm__state_tok, LM_STATE_CANCELLED + 1, from, "unknown"));
-    kv_tok(e, TO, tok_or(lm__state_tok, LM_STATE_CANCELLED + 1, to, "unknown"));
+    kv_tok(e, FROM, tok_or(lm__state_tok, NSTATES, from, "unknown"));
+    kv_tok(e, TO, tok_or(lm__state_tok, NSTATES, to, "unknown"));
     if (r->p1 != LM__ON_NONE) {
         kv_tok(e, ON, tok_or(lm__on_tok, LM__ON__COUNT, r->p1, "unknown"));
         switch (r->p1) {
