@@ -81,8 +81,7 @@ lmr__analysis *lmr__analysis_new(const lmr__model *m, const lmr_options *o)
     if (a->a.t1 < a->a.t0)
         a->a.t1 = a->a.t0;
     a->a.span = a->a.t1 - a->a.t0;
-    a->a.cpu_measured = !(m->header.clock &&
-                          strcmp(m->header.clock, "virtual") == 0);
+    a->a.cpu_measured = !lmr__clock_is_virtual(m->header.clock);
     for (size_t i = 0; i < m->ntasks; i++)
         a->a.ntasks += lmr__task_in_window(o, &m->tasks[i]);
     a->now = m->t_first;

@@ -110,6 +110,15 @@ typedef enum lmr__dir {
     LMR__DIR_OTHER
 } lmr__dir;
 
+/* The header's clock (closed). */
+typedef enum lmr__clock {
+    LMR__CLOCK_NONE = 0,
+#define LMR__X(id, tok) LMR__CLOCK_##id,
+    LM_VOCAB_CLOCK(LMR__X)
+#undef LMR__X
+    LMR__CLOCK_OTHER
+} lmr__clock;
+
 /* The spellings, indexed by those enums (vocab.c); NULL at NONE and OTHER. */
 extern const char *const lmr__ev_tok[LMR__EV__COUNT];
 extern const char *const lmr__state_tok[LMR__ST__COUNT];
@@ -120,6 +129,7 @@ extern const char *const lmr__gkind_tok[LMR__GK_OTHER + 1];
 extern const char *const lmr__mode_tok[LMR__MODE_OTHER + 1];
 extern const char *const lmr__outcome_tok[LMR__OUT_OTHER + 1];
 extern const char *const lmr__dir_tok[LMR__DIR_OTHER + 1];
+extern const char *const lmr__clock_tok[LMR__CLOCK_OTHER + 1];
 
 /*
  * The id of token s in tab[0..n) (tab[0] and tab[n - 1] NULL: NONE and
@@ -135,6 +145,8 @@ struct lmr__event;
 /* Sets the event's token ids (on_id ... reason_id) from its token strings:
  * what the reader does once per event, for events made by hand (tests). */
 void lmr__event_tokens(struct lmr__event *e);
+/* Whether a header's clock (NULL: absent) is the virtual clock. */
+bool lmr__clock_is_virtual(const char *clock);
 
 /*
  * Reader limits (reader.c, model.c). Each one bounds memory or time whatever

@@ -1248,8 +1248,8 @@ static int read_stream(rd *r, lmr__event_fn cb, void *ctx)
                 return err_at(r, LMR_ELIMIT, &r->ev.start_mark,
                               "'%s' is longer than the limit of %u bytes",
                               key, (unsigned)LMR__MAX_NAME);
-            if (key[0] == 'c' && strcmp(scalar(r), "virtual") != 0 &&
-                strcmp(scalar(r), "monotonic") != 0) /* a closed set */
+            if (key[0] == 'c' && /* a closed set */
+                LMR__TOK_ID(lmr__clock_tok, scalar(r)) == LMR__CLOCK_OTHER)
                 return err_at(r, LMR_ESCHEMA, &r->ev.start_mark,
                               "key 'clock' expects virtual or monotonic, "
                               "found %s",

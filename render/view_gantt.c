@@ -447,8 +447,7 @@ static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
             a = base + span_u - 1;
         const char *st = lmr__state_label(c->opts, t->state);
         snprintf(txt, sizeof txt, "%s, no measurable time%s", st,
-                 c->model->header.clock &&
-                         strcmp(c->model->header.clock, "virtual") == 0
+                 lmr__clock_is_virtual(c->model->header.clock)
                      ? " (virtual clock)" : "");
         if (!bad) {
             /* Nothing else is drawn in this row, so Mermaid may put the
@@ -501,7 +500,7 @@ static int gt_end(lmr__render_ctx *c)
     d->uname = units[ui].name;
     for (size_t i = 0; i < d->nrows; i++)
         close_stretch(d, &d->rows[i], d->t1);
-    bool virt = m->header.clock && strcmp(m->header.clock, "virtual") == 0;
+    bool virt = lmr__clock_is_virtual(m->header.clock);
     bool windowed = c->opts->from > 0 || c->opts->to >= 0;
 
     /* The label column: as wide as the longest section name. */

@@ -386,8 +386,7 @@ static int sq_begin(lmr__render_ctx *c)
     /* Time marks: for moves over 1/MARKS_PER_SPAN of the trace's span (a
      * virtual clock's jumps to the next timer are that big; a real clock
      * moves a little at every event, and not all of that is news). */
-    bool virt = c->model->header.clock &&
-                strcmp(c->model->header.clock, "virtual") == 0;
+    bool virt = lmr__clock_is_virtual(c->model->header.clock);
     int64_t span = c->model->t_last - c->model->t_first;
     d->mark_step = span / MARKS_PER_SPAN;
     if (d->mark_step < (virt ? 1 : MARK_MIN_REAL))

@@ -61,6 +61,17 @@ const char *const lmr__dir_tok[LMR__DIR_OTHER + 1] = {
 #undef TOK
 };
 
+const char *const lmr__clock_tok[LMR__CLOCK_OTHER + 1] = {
+#define TOK(id, tok) [LMR__CLOCK_##id] = tok,
+    LM_VOCAB_CLOCK(TOK)
+#undef TOK
+};
+
+bool lmr__clock_is_virtual(const char *clock)
+{
+    return LMR__TOK_ID(lmr__clock_tok, clock) == LMR__CLOCK_VIRTUAL;
+}
+
 void lmr__event_tokens(lmr__event *e)
 {
     e->on_id = (lmr__on)LMR__TOK_ID(lmr__on_tok, e->on);
