@@ -28,8 +28,8 @@ enum { /* numeric fields */
     F_TASK, F_PARENT, F_FROM, F_TO, F_FD, F_BY_TASK, F_GROUP, F_OWNER,
     F_TIMEOUT, F_WAITED, F_READY, F_N, F_RAN, F_IO, F_TIMERS, F_AWAITS,
     F_CODE, F_DROPPED,
-    F_ON_ID, F_BY_ID, F_DIR_ID, F_KIND_ID, F_MODE_ID, F_OUTCOME_ID,
-    F_REASON_ID, F__NUM
+    F_TOKS, /* the token ids, packed (tok_pack) */
+    F__NUM
 };
 enum { /* strings, after the numbers */
     S_EV, S_NAME, S_ON, S_LABEL, S_DIR, S_BY, S_ERROR, S_TEXT, S_KIND, S_MODE,
@@ -120,6 +120,83 @@ static bool win_bytes(win *w, void *dst, size_t n)
     return true;
 }
 
+/*
+ * The seven token ids in one number, 5 bits each (every set's OTHER is below
+ * 32): one field, absent (0) on the many events that carry no token, instead
+ * of seven to test and skip on each.
+ */
+#define TOK_BITS 5
+enum { T_ON, T_BY, T_DIR, T_KIND, T_MODE, T_OUTCOME, T_REASON, T__NUM };
+static const int tok_other[T__NUM] = {
+    [T_ON] = LMR__ON_OTHER,     [T_BY] = LMR__BY_OTHER,
+    [T_DIR] = LMR__DIR_OTHER,   [T_KIND] = LMR__GK_OTHER,
+    [T_MODE] = LMR__MODE_OTHER, [T_OUTCOME] = LMR__OUT_OTHER,
+    [T_REASON] = LMR__REASON_OTHER,
+};
+_Static_assert(LMR__ON_OTHER < 32 && LMR__BY_OTHER < 32 &&
+                   LMR__REASON_OTHER < 32 && LMR__GK_OTHER < 32 &&
+                   LMR__MODE_OTHER < 32 && LMR__OUT_OTHER < 32 &&
+                   LMR__DIR_OTHER < 32,
+               "a token id must fit in TOK_BITS");
+
+static int64_t tok_pack(const lmr__event *e)
+{
+    return (int64_t)e->on_id << (T_ON * TOK_BITS) |
+           (int64_t)e->by_id << (T_BY * TOK_BITS) |
+           (int64_t)e->dir_id << (T_DIR * TOK_BITS) |
+           (int64_t)e->kind_id << (T_KIND * TOK_BITS) |
+           (int64_t)e->mode_id << (T_MODE * TOK_BITS) |
+           (int64_t)e->outcome_id << (T_OUTCOME * TOK_BITS) |
+           (int64_t)e->reason_id << (T_REASON * TOK_BITS);
+}
+
+/* Id k of v, or -1 when it is no id of that set (a damaged spill). */
+static int tok_at(int64_t v, int k)
+{
+    int id = (int)(v >> (k * TOK_BITS)) & ((1 << TOK_BITS) - 1);
+    return id <= tok_other[k] ? id : -1;
+}
+
+/* Fills e's token ids from v; false when v holds no such ids. */
+static bool tok_unpack(int64_t v, lmr__event *e)
+{
+    if (v < 0 || v >> (T__NUM * TOK_BITS))
+        return false;
+    int on = tok_at(v, T_ON), by = tok_at(v, T_BY), dir = tok_at(v, T_DIR),
+        kind = tok_at(v, T_KIND), mode = tok_at(v, T_MODE),
+        out = tok_at(v, T_OUTCOME), reason = tok_at(v, T_REASON);
+    if ((on | by | dir | kind | mode | out | reason) < 0)
+        return false;
+    e->on_id = (lmr__on)on;
+    e->by_id = (lmr__by)by;
+    e->dir_id = (lmr__dir)dir;
+    e->kind_id = (lmr__gkind)kind;
+    e->mode_id = (lmr__mode)mode;
+    e->outcome_id = (lmr__outcome)out;
+    e->reason_id = (lmr__reason)reason;
+    return true;
+}
+
+/* Known tokens' spellings, from their ids: NONE and OTHER are NULL in the
+ * tables, so then the stored string (an unknown token), or none, stands. */
+static void tok_spell(lmr__event *e)
+{
+    if (!e->on)
+        e->on = lmr__on_tok[e->on_id];
+    if (!e->by)
+        e->by = lmr__by_tok[e->by_id];
+    if (!e->dir)
+        e->dir = lmr__dir_tok[e->dir_id];
+    if (!e->group_kind)
+        e->group_kind = lmr__gkind_tok[e->kind_id];
+    if (!e->mode)
+        e->mode = lmr__mode_tok[e->mode_id];
+    if (!e->outcome)
+        e->outcome = lmr__outcome_tok[e->outcome_id];
+    if (!e->reason)
+        e->reason = lmr__reason_tok[e->reason_id];
+}
+
 /* The numbers' "absent" values, in F_ order (lmr__event's defaults). */
 static const int64_t defs[F__NUM] = {
     [F_FROM] = -1, [F_TO] = -1, [F_FD] = -1, [F_TIMEOUT] = -1,
@@ -133,8 +210,7 @@ static void nums(const lmr__event *e, int64_t v[F__NUM])
         (int64_t)e->by_task, e->group, (int64_t)e->owner, e->timeout,
         e->waited, e->ready, (int64_t)e->n, (int64_t)e->ran, (int64_t)e->io,
         (int64_t)e->timers, (int64_t)e->awaits, e->code, e->dropped,
-        e->on_id, e->by_id, e->dir_id, e->kind_id, e->mode_id, e->outcome_id,
-        e->reason_id,
+        tok_pack(e),
     };
     memcpy(v, vals, sizeof vals);
 }
@@ -165,9 +241,7 @@ static void strs(const lmr__event *e, const char *s[S__NUM])
         s[S_REASON] = NULL;
 }
 
-/* The number in v as token id of a set whose OTHER is `other`; false when
- * the spill holds no such id (a damaged spill). */
-static bool tok_ok(int64_t v, int other) { return v >= 0 && v <= other; }
+
 
 /*
  * One record is encoded in a stack buffer and handed to stdio in as few
@@ -293,21 +367,8 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
         e.awaits = (uint64_t)v[F_AWAITS];
         e.code = v[F_CODE];
         e.dropped = v[F_DROPPED];
-        if (!tok_ok(v[F_ON_ID], LMR__ON_OTHER) ||
-            !tok_ok(v[F_BY_ID], LMR__BY_OTHER) ||
-            !tok_ok(v[F_DIR_ID], LMR__DIR_OTHER) ||
-            !tok_ok(v[F_KIND_ID], LMR__GK_OTHER) ||
-            !tok_ok(v[F_MODE_ID], LMR__MODE_OTHER) ||
-            !tok_ok(v[F_OUTCOME_ID], LMR__OUT_OTHER) ||
-            !tok_ok(v[F_REASON_ID], LMR__REASON_OTHER))
-            goto corrupt;
-        e.on_id = (lmr__on)v[F_ON_ID];
-        e.by_id = (lmr__by)v[F_BY_ID];
-        e.dir_id = (lmr__dir)v[F_DIR_ID];
-        e.kind_id = (lmr__gkind)v[F_KIND_ID];
-        e.mode_id = (lmr__mode)v[F_MODE_ID];
-        e.outcome_id = (lmr__outcome)v[F_OUTCOME_ID];
-        e.reason_id = (lmr__reason)v[F_REASON_ID];
+        if (v[F_TOKS] != 0 && !tok_unpack(v[F_TOKS], &e))
+            goto corrupt; /* 0: no token, the ids stay NONE */
         /* Strings go into one buffer; pointers are fixed once it is full. */
         size_t off[S__NUM], len = 0;
         for (int i = 0; i < S__NUM; i++) {
@@ -338,24 +399,10 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
                                     &e.reason, &e.message};
         for (int i = 0; i < S__NUM; i++)
             *dst[i] = off[i] == SIZE_MAX ? NULL : sbuf + off[i];
-        /* Known tokens' spellings, from their numbers (OTHER and NONE are
-         * NULL in the tables: then the stored string, or none, stands). */
         if (!e.ev)
             e.ev = lmr__ev_tok[e.kind];
-        if (!e.on)
-            e.on = lmr__on_tok[e.on_id];
-        if (!e.by)
-            e.by = lmr__by_tok[e.by_id];
-        if (!e.dir)
-            e.dir = lmr__dir_tok[e.dir_id];
-        if (!e.group_kind)
-            e.group_kind = lmr__gkind_tok[e.kind_id];
-        if (!e.mode)
-            e.mode = lmr__mode_tok[e.mode_id];
-        if (!e.outcome)
-            e.outcome = lmr__outcome_tok[e.outcome_id];
-        if (!e.reason)
-            e.reason = lmr__reason_tok[e.reason_id];
+        if (v[F_TOKS] != 0)
+            tok_spell(&e);
         if (mask & (1ull << F_MEMBERS)) {
             if (!get_var(&w, &x) || x > LMR__MAX_MEMBERS)
                 goto corrupt;

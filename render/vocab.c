@@ -72,15 +72,96 @@ bool lmr__clock_is_virtual(const char *clock)
     return LMR__TOK_ID(lmr__clock_tok, clock) == LMR__CLOCK_VIRTUAL;
 }
 
+/*
+ * One lookup per token set, made from its list: a chain of tests on the first
+ * byte, then a compare with a literal (which the compiler inlines). This runs
+ * for every event the reader decodes, so it must cost a few compares, not a
+ * loop of calls. Compares to the first NUL, as the views' strcmp did.
+ */
+#define MATCH(ID, tok)                                                         \
+    if (s[0] == (tok)[0] && strcmp(s, tok) == 0)                               \
+        return ID;
+
+static lmr__on on_id(const char *s)
+{
+    if (!s)
+        return LMR__ON_NONE;
+#define TOK(id, tok) MATCH(LMR__ON_##id, tok)
+    LM_VOCAB_ON(TOK)
+#undef TOK
+    return LMR__ON_OTHER;
+}
+
+static lmr__by by_id(const char *s)
+{
+    if (!s)
+        return LMR__BY_NONE;
+#define TOK(id, tok) MATCH(LMR__BY_##id, tok)
+    LM_VOCAB_BY(TOK)
+#undef TOK
+    return LMR__BY_OTHER;
+}
+
+static lmr__dir dir_id(const char *s)
+{
+    if (!s)
+        return LMR__DIR_NONE;
+#define TOK(id, tok) MATCH(LMR__DIR_##id, tok)
+    LM_VOCAB_DIR(TOK)
+#undef TOK
+    return LMR__DIR_OTHER;
+}
+
+static lmr__gkind kind_id(const char *s)
+{
+    if (!s)
+        return LMR__GK_NONE;
+#define TOK(id, tok) MATCH(LMR__GK_##id, tok)
+    LM_VOCAB_GROUP_KIND(TOK)
+#undef TOK
+    return LMR__GK_OTHER;
+}
+
+static lmr__mode mode_id(const char *s)
+{
+    if (!s)
+        return LMR__MODE_NONE;
+#define TOK(id, tok) MATCH(LMR__MODE_##id, tok)
+    LM_VOCAB_MODE(TOK)
+#undef TOK
+    return LMR__MODE_OTHER;
+}
+
+static lmr__outcome outcome_id(const char *s)
+{
+    if (!s)
+        return LMR__OUT_NONE;
+#define TOK(id, tok) MATCH(LMR__OUT_##id, tok)
+    LM_VOCAB_OUTCOME(TOK)
+#undef TOK
+    return LMR__OUT_OTHER;
+}
+
+static lmr__reason reason_id(const char *s)
+{
+    if (!s)
+        return LMR__REASON_NONE;
+#define TOK(id, tok) MATCH(LMR__REASON_##id, tok)
+    LM_VOCAB_REASON(TOK)
+#undef TOK
+    return LMR__REASON_OTHER;
+}
+#undef MATCH
+
 void lmr__event_tokens(lmr__event *e)
 {
-    e->on_id = (lmr__on)LMR__TOK_ID(lmr__on_tok, e->on);
-    e->by_id = (lmr__by)LMR__TOK_ID(lmr__by_tok, e->by);
-    e->dir_id = (lmr__dir)LMR__TOK_ID(lmr__dir_tok, e->dir);
-    e->kind_id = (lmr__gkind)LMR__TOK_ID(lmr__gkind_tok, e->group_kind);
-    e->mode_id = (lmr__mode)LMR__TOK_ID(lmr__mode_tok, e->mode);
-    e->outcome_id = (lmr__outcome)LMR__TOK_ID(lmr__outcome_tok, e->outcome);
-    e->reason_id = (lmr__reason)LMR__TOK_ID(lmr__reason_tok, e->reason);
+    e->on_id = on_id(e->on);
+    e->by_id = by_id(e->by);
+    e->dir_id = dir_id(e->dir);
+    e->kind_id = kind_id(e->group_kind);
+    e->mode_id = mode_id(e->mode);
+    e->outcome_id = outcome_id(e->outcome);
+    e->reason_id = reason_id(e->reason);
 }
 
 int lmr__tok_id(const char *const *tab, int n, const char *s)
