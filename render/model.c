@@ -37,8 +37,15 @@ typedef struct loopx {
     bool started;
 } loopx;
 
+/* A group's sort key with its index: the key travels with the element, so
+ * qsort needs no context (and a lookup reads one small array). */
+typedef struct gkey {
+    uint32_t loop, id;
+    uint32_t idx; /* into m->groups */
+} gkey;
+
 typedef struct priv {
-    uint32_t *gidx; /* group indexes sorted by (loop, id) */
+    gkey *gidx; /* the groups sorted by (loop, id) */
 } priv;
 
 typedef struct mb {
@@ -703,16 +710,14 @@ static int cmp_task(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static const lmr__model *sort_model; /* qsort has no context argument */
-static int cmp_gidx(const void *a, const void *b)
+static int cmp_gkey(const void *a, const void *b)
 {
-    const lmr__group *x = &sort_model->groups[*(const uint32_t *)a];
-    const lmr__group *y = &sort_model->groups[*(const uint32_t *)b];
+    const gkey *x = a, *y = b;
     if (x->loop != y->loop)
         return x->loop < y->loop ? -1 : 1;
     if (x->id != y->id)
         return x->id < y->id ? -1 : 1;
-    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 static void warnf(FILE *warn, const char *file, int line, const char *msg)
@@ -790,11 +795,9 @@ int lmr__model_build(FILE *fp, const char *name, lmr__model *m, FILE *warn,
         return lmr__err(err, LMR_ENOMEM, b.name, 0, 0, "out of memory");
     }
     for (size_t i = 0; i < m->ngroups; i++)
-        p->gidx[i] = (uint32_t)i;
-    sort_model = m;
+        p->gidx[i] = (gkey){m->groups[i].loop, m->groups[i].id, (uint32_t)i};
     if (m->ngroups)
-        qsort(p->gidx, m->ngroups, sizeof *p->gidx, cmp_gidx);
-    sort_model = NULL;
+        qsort(p->gidx, m->ngroups, sizeof *p->gidx, cmp_gkey);
     m->priv = p;
     return 0;
 }
@@ -832,16 +835,16 @@ const lmr__group *lmr__model_group(const lmr__model *m, uint32_t loop,
     size_t lo = 0, hi = m->ngroups;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const lmr__group *g = &m->groups[p->gidx[mid]];
-        if (g->loop < loop || (g->loop == loop && g->id < id))
+        const gkey *k = &p->gidx[mid];
+        if (k->loop < loop || (k->loop == loop && k->id < id))
             lo = mid + 1;
         else
             hi = mid;
     }
     if (lo < m->ngroups) {
-        const lmr__group *g = &m->groups[p->gidx[lo]];
-        if (g->loop == loop && g->id == id)
-            return g;
+        const gkey *k = &p->gidx[lo];
+        if (k->loop == loop && k->id == id)
+            return &m->groups[k->idx];
     }
     return NULL;
 }
