@@ -33,11 +33,12 @@
 /* Events, as the reader decodes them                                        */
 /* ------------------------------------------------------------------------ */
 
+/* Event kinds (LMR__EV_GAP: in flight-recorder mode, `dropped` events are
+ * missing here). */
 typedef enum lmr__ev_kind {
     LMR__EV_UNKNOWN = 0, /* a kind this reader does not know: skipped */
 #define LMR__X(id, tok) LMR__EV_##id,
-    LM_VOCAB_EVENTS(LMR__X) /* ... LMR__EV_GAP: flight recorder: `dropped`
-                               events are missing here */
+    LM_VOCAB_EVENTS(LMR__X)
 #undef LMR__X
     LMR__EV__COUNT
 } lmr__ev_kind;
@@ -134,8 +135,9 @@ extern const char *const lmr__clock_tok[LMR__CLOCK_OTHER + 1];
 /*
  * The id of token s in tab[0..n) (tab[0] and tab[n - 1] NULL: NONE and
  * OTHER): 0 when s is NULL, n - 1 (OTHER) when no entry spells it. Compares
- * to the first NUL, as the views' strcmp did. O(n), n <= 17: it runs once
- * per token when the event is read, never in a view.
+ * to the first NUL, as the views' strcmp did. O(n) with a call per entry whose
+ * first byte matches: for the rare lookups (the header's clock, a string the
+ * model kept); each event's tokens are decoded by lmr__event_tokens.
  */
 int lmr__tok_id(const char *const *tab, int n, const char *s);
 #define LMR__TOK_ID(tab, s)                                                    \

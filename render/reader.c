@@ -532,8 +532,8 @@ static bool parse_i64(const char *s, int64_t *out)
  * Keys, kinds and states are matched by length first and then by one
  * fixed-size memcmp (which the compiler inlines), not by a strcmp chain:
  * this runs for every key of every event, so it is the reader's hot path.
- * The chain of tests is made from lm_vocab.h's lists, most frequent first;
- * a rejected entry costs one compare of the length.
+ * The chain of tests is made from lm_vocab.h's lists (keys most frequent
+ * first); a rejected entry costs one compare of the length.
  */
 #define MATCH(ID, tok)                                                         \
     if (len == sizeof(tok) - 1 && memcmp(k, tok, sizeof(tok) - 1) == 0)        \
