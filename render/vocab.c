@@ -187,8 +187,11 @@ typedef struct vocab_def {
  * state view labels the created -> pending edge with create_task-like words.
  */
 static const vocab_def vocabs[] = {
-    {"loopmaid", {"created", "pending", "running", "awaiting", "done",
-                  "failed", "cancelled"}},
+    {"loopmaid", { /* the trace's own words */
+#define TOK(id, tok) tok,
+                  LM_VOCAB_STATES(TOK)
+#undef TOK
+                 }},
     {"asyncio", {"Coroutine", "Pending", "Running", "Awaiting", "Done",
                  "Failed", "Cancelled"}},
     {"seed002", {"Created", "Scheduled", "Running", "Suspended", "Done",
