@@ -46,7 +46,7 @@ struct lmr__analysis {
     lmr__advice a;
 };
 
-static int cat_of(int state, const char *on)
+static int cat_of(int state, lmr__on on)
 {
     switch (state) {
     case LMR__ST_PENDING:
@@ -54,13 +54,12 @@ static int cat_of(int state, const char *on)
     case LMR__ST_RUNNING:
         return C_RUN;
     case LMR__ST_AWAITING:
-        if (on && strcmp(on, "io") == 0)
-            return C_IO;
-        if (on && strcmp(on, "sleep") == 0)
-            return C_SLEEP;
-        if (on && strcmp(on, "thread") == 0)
-            return C_THREAD;
-        return C_OTHER;
+        switch (on) {
+        case LMR__ON_IO: return C_IO;
+        case LMR__ON_SLEEP: return C_SLEEP;
+        case LMR__ON_THREAD: return C_THREAD;
+        default: return C_OTHER;
+        }
     default:
         return C_NONE;
     }
@@ -82,8 +81,7 @@ lmr__analysis *lmr__analysis_new(const lmr__model *m, const lmr_options *o)
     if (a->a.t1 < a->a.t0)
         a->a.t1 = a->a.t0;
     a->a.span = a->a.t1 - a->a.t0;
-    a->a.cpu_measured = !(m->header.clock &&
-                          strcmp(m->header.clock, "virtual") == 0);
+    a->a.cpu_measured = !lmr__clock_is_virtual(m->header.clock);
     for (size_t i = 0; i < m->ntasks; i++)
         a->a.ntasks += lmr__task_in_window(o, &m->tasks[i]);
     a->now = m->t_first;
@@ -146,7 +144,7 @@ void lmr__analysis_event(lmr__analysis *a, const lmr__event *ev)
     advance(a, ev->t);
     if (!x->seen) {
         x->seen = true;
-        x->cat = (uint8_t)cat_of(ev->from, NULL);
+        x->cat = (uint8_t)cat_of(ev->from, LMR__ON_NONE);
         a->n[x->cat]++;
         if (x->cat == C_RUN)
             x->run_start = ev->t;
@@ -154,7 +152,7 @@ void lmr__analysis_event(lmr__analysis *a, const lmr__event *ev)
     if (x->cat == C_RUN)
         step_end(a, t, x->run_start, ev->t);
     a->n[x->cat]--;
-    x->cat = (uint8_t)cat_of(ev->to, ev->on);
+    x->cat = (uint8_t)cat_of(ev->to, ev->on_id);
     a->n[x->cat]++;
     if (x->cat == C_RUN)
         x->run_start = ev->t;

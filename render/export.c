@@ -248,13 +248,17 @@ static bool waker(const lmr__event *e, uint64_t *from, const char **what)
         *what = by[0] ? by : "wake";
         return true;
     }
-    if (!strcmp(by, "timer") || !strcmp(by, "timeout") || !strcmp(by, "io") ||
-        !strcmp(by, "thread")) {
+    switch (e->by_id) {
+    case LMR__BY_TIMER:
+    case LMR__BY_TIMEOUT:
+    case LMR__BY_IO:
+    case LMR__BY_THREAD:
         *from = 0; /* the loop's own track: its timers, poller, pool */
         *what = by;
         return true;
+    default:
+        return false;
     }
-    return false;
 }
 
 static void on_state(lmr__render_ctx *c, const lmr__event *e)

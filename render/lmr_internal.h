@@ -24,6 +24,7 @@
 #define LMR_INTERNAL_H
 
 #include "loopmaid_render.h"
+#include "lm_vocab.h" /* the trace vocabulary, shared with the tracer */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,38 +33,122 @@
 /* Events, as the reader decodes them                                        */
 /* ------------------------------------------------------------------------ */
 
+/* Event kinds (LMR__EV_GAP: in flight-recorder mode, `dropped` events are
+ * missing here). */
 typedef enum lmr__ev_kind {
     LMR__EV_UNKNOWN = 0, /* a kind this reader does not know: skipped */
-    LMR__EV_LOOP_START,
-    LMR__EV_LOOP_END,
-    LMR__EV_SPAWN,
-    LMR__EV_STATE,
-    LMR__EV_NOTE,
-    LMR__EV_NAME,
-    LMR__EV_GROUP,
-    LMR__EV_GROUP_END,
-    LMR__EV_CANCEL,
-    LMR__EV_POLL,
-    LMR__EV_IO,
-    LMR__EV_TIMER,
-    LMR__EV_CALL,
-    LMR__EV_TICK,
-    LMR__EV_GAP,         /* flight recorder: `dropped` events are missing here */
+#define LMR__X(id, tok) LMR__EV_##id,
+    LM_VOCAB_EVENTS(LMR__X)
+#undef LMR__X
     LMR__EV__COUNT
 } lmr__ev_kind;
 
 /* Task states, in trace spelling order: created pending running awaiting
  * done failed cancelled. */
 typedef enum lmr__state {
-    LMR__ST_CREATED = 0,
-    LMR__ST_PENDING,
-    LMR__ST_RUNNING,
-    LMR__ST_AWAITING,
-    LMR__ST_DONE,
-    LMR__ST_FAILED,
-    LMR__ST_CANCELLED,
+#define LMR__X(id, tok) LMR__ST_##id,
+    LM_VOCAB_STATES(LMR__X)
+#undef LMR__X
     LMR__ST__COUNT
 } lmr__state;
+
+/*
+ * The token sets of docs/trace-format.md section 4, decoded once by the
+ * reader so that the model and the views switch on numbers. Each enum is
+ * NONE (0: the key is absent), the table's tokens in lm_vocab.h's order, then
+ * OTHER: a token this reader does not know (the open sets may grow; the
+ * string as written stays in the event, and views show it as it is).
+ */
+typedef enum lmr__on {
+    LMR__ON_NONE = 0,
+#define LMR__X(id, tok) LMR__ON_##id,
+    LM_VOCAB_ON(LMR__X)
+#undef LMR__X
+    LMR__ON_OTHER
+} lmr__on;
+typedef enum lmr__by {
+    LMR__BY_NONE = 0,
+#define LMR__X(id, tok) LMR__BY_##id,
+    LM_VOCAB_BY(LMR__X)
+#undef LMR__X
+    LMR__BY_OTHER
+} lmr__by;
+typedef enum lmr__reason {
+    LMR__REASON_NONE = 0,
+#define LMR__X(id, tok) LMR__REASON_##id,
+    LM_VOCAB_REASON(LMR__X)
+#undef LMR__X
+    LMR__REASON_OTHER
+} lmr__reason;
+/* group kinds */
+typedef enum lmr__gkind {
+    LMR__GK_NONE = 0,
+#define LMR__X(id, tok) LMR__GK_##id,
+    LM_VOCAB_GROUP_KIND(LMR__X)
+#undef LMR__X
+    LMR__GK_OTHER
+} lmr__gkind;
+typedef enum lmr__mode {
+    LMR__MODE_NONE = 0,
+#define LMR__X(id, tok) LMR__MODE_##id,
+    LM_VOCAB_MODE(LMR__X)
+#undef LMR__X
+    LMR__MODE_OTHER
+} lmr__mode;
+typedef enum lmr__outcome {
+    LMR__OUT_NONE = 0,
+#define LMR__X(id, tok) LMR__OUT_##id,
+    LM_VOCAB_OUTCOME(LMR__X)
+#undef LMR__X
+    LMR__OUT_OTHER
+} lmr__outcome;
+/* dir is closed: the reader rejects OTHER, so no view ever sees it. */
+typedef enum lmr__dir {
+    LMR__DIR_NONE = 0,
+#define LMR__X(id, tok) LMR__DIR_##id,
+    LM_VOCAB_DIR(LMR__X)
+#undef LMR__X
+    LMR__DIR_OTHER
+} lmr__dir;
+
+/* The header's clock (closed). */
+typedef enum lmr__clock {
+    LMR__CLOCK_NONE = 0,
+#define LMR__X(id, tok) LMR__CLOCK_##id,
+    LM_VOCAB_CLOCK(LMR__X)
+#undef LMR__X
+    LMR__CLOCK_OTHER
+} lmr__clock;
+
+/* The spellings, indexed by those enums (vocab.c); NULL at NONE and OTHER. */
+extern const char *const lmr__ev_tok[LMR__EV__COUNT];
+extern const char *const lmr__state_tok[LMR__ST__COUNT];
+extern const char *const lmr__on_tok[LMR__ON_OTHER + 1];
+extern const char *const lmr__by_tok[LMR__BY_OTHER + 1];
+extern const char *const lmr__reason_tok[LMR__REASON_OTHER + 1];
+extern const char *const lmr__gkind_tok[LMR__GK_OTHER + 1];
+extern const char *const lmr__mode_tok[LMR__MODE_OTHER + 1];
+extern const char *const lmr__outcome_tok[LMR__OUT_OTHER + 1];
+extern const char *const lmr__dir_tok[LMR__DIR_OTHER + 1];
+extern const char *const lmr__clock_tok[LMR__CLOCK_OTHER + 1];
+
+/*
+ * The id of token s in tab[0..n) (tab[0] and tab[n - 1] NULL: NONE and
+ * OTHER): 0 when s is NULL, n - 1 (OTHER) when no entry spells it. Compares
+ * to the first NUL, as the views' strcmp did. O(n) with a call per entry whose
+ * first byte matches: for the rare lookups (the header's clock, a string the
+ * model kept); each event's tokens are decoded by lmr__event_tokens.
+ */
+int lmr__tok_id(const char *const *tab, int n, const char *s);
+#define LMR__TOK_ID(tab, s)                                                    \
+    lmr__tok_id((tab), (int)(sizeof(tab) / sizeof(tab)[0]), (s))
+
+struct lmr__event;
+/* Sets the event's token ids (on_id ... reason_id) from its token strings:
+ * what the reader does once per event, for events made by hand (tests). */
+void lmr__event_tokens(struct lmr__event *e);
+/* Whether a header's clock (NULL: absent) is the virtual clock. */
+bool lmr__clock_is_virtual(const char *clock);
 
 /*
  * Reader limits (reader.c, model.c). Each one bounds memory or time whatever
@@ -114,6 +199,15 @@ typedef struct lmr__event {
     int64_t timeout;     /* group, poll: ns, -1 = none */
     const char *outcome; /* group_end: ok failed cancelled timeout */
     const char *reason;  /* cancel: explicit timeout group shutdown signal */
+    /* The tokens above as the reader decoded them (NONE when absent, OTHER
+     * when unknown): what the model and the views switch on. */
+    lmr__on on_id;
+    lmr__by by_id;
+    lmr__dir dir_id;
+    lmr__gkind kind_id;
+    lmr__mode mode_id;
+    lmr__outcome outcome_id;
+    lmr__reason reason_id;
     int64_t waited;      /* poll: ns */
     int64_t ready;       /* poll: fds ready */
     uint64_t n, ran, io, timers; /* tick */
@@ -169,6 +263,7 @@ typedef struct lmr__task {
     char *message;       /* owned; when failed: lm_fail's text; may be NULL */
     uint64_t cancelled_by; /* task id, when cancelled */
     char *cancel_reason; /* owned */
+    lmr__reason cancel_reason_id; /* cancel_reason decoded; NONE: never */
     int64_t t_cancel;    /* when the first cancel request came; -1 = none */
     bool timed_out;      /* cancelled by a wait_for timeout */
     bool selected;       /* passes --tasks / --exclude */
@@ -180,6 +275,7 @@ typedef struct lmr__group {
     uint32_t id;
     uint32_t loop;
     char *kind;          /* owned */
+    lmr__gkind kind_id;  /* kind decoded */
     uint64_t owner;
     uint64_t *members;   /* owned */
     size_t nmembers;
@@ -187,6 +283,7 @@ typedef struct lmr__group {
     int64_t timeout;
     char *label;         /* owned; may be NULL */
     char *outcome;       /* owned; NULL until group_end */
+    lmr__outcome outcome_id; /* outcome decoded; NONE until group_end */
     char *error;         /* owned; group_end's error for the owner; may be NULL */
     size_t returned_done; /* members already finished when the await
                              returned (group_end), in trace order */
@@ -367,9 +464,11 @@ int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err);
  * tokens (the sets are open) come back as written. Static text.
  */
 bool lmr__speaks_asyncio(const lmr_options *o); /* base asyncio or seed002 */
-void lmr__await_words(const lmr_options *o, const char *on, char *dst,
-                      size_t n);                 /* running -> awaiting */
-const char *lmr__wake_words(const lmr_options *o, const char *by);
+/* running -> awaiting: on as decoded, `written` as the trace spells it */
+void lmr__await_words(const lmr_options *o, lmr__on on, const char *written,
+                      char *dst, size_t n);
+const char *lmr__wake_words(const lmr_options *o, lmr__by by,
+                            const char *written);
 const char *lmr__cancel_words(const lmr_options *o, const char *reason);
 
 /* ------------------------------------------------------------------------ */

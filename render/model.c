@@ -25,6 +25,7 @@
 /* Build-time extras per task, parallel to m->tasks (spawn order). */
 typedef struct aux {
     char on[16];     /* what it awaits now (token, cut) */
+    lmr__on on_id;   /* the same, decoded */
     int line;        /* where it was spawned (for "spawned twice") */
     uint32_t epoch;  /* its loop's gap count when last checked */
 } aux;
@@ -36,8 +37,15 @@ typedef struct loopx {
     bool started;
 } loopx;
 
+/* A group's sort key with its index: the key travels with the element, so
+ * qsort needs no context (and a lookup reads one small array). */
+typedef struct gkey {
+    uint32_t loop, id;
+    uint32_t idx; /* into m->groups */
+} gkey;
+
 typedef struct priv {
-    uint32_t *gidx; /* group indexes sorted by (loop, id) */
+    gkey *gidx; /* the groups sorted by (loop, id) */
 } priv;
 
 typedef struct mb {
@@ -108,10 +116,6 @@ static int bad(mb *b, const lmr__event *e, lmr_error *err, int code,
     va_end(ap);
     return lmr__err(err, code, b->name, e->line, e->col, "%s", msg);
 }
-
-static const char *const st_names[LMR__ST__COUNT] = {
-    "created", "pending", "running", "awaiting", "done", "failed", "cancelled",
-};
 
 /* The legal (from, to) pairs of docs/trace-format.md, section 5. */
 static bool legal(int from, int to)
@@ -338,12 +342,12 @@ static int on_state(mb *b, const lmr__event *e, size_t li, lmr_error *err)
         return bad(b, e, err, LMR_ESEMANTIC,
                    "task %" PRIu64 " \"%s\" is %s, but this event moves it "
                    "from %s",
-                   t->id, tname(t, nb, sizeof nb), st_names[t->state],
-                   st_names[e->from]);
+                   t->id, tname(t, nb, sizeof nb), lmr__state_tok[t->state],
+                   lmr__state_tok[e->from]);
     if (!legal(e->from, e->to))
         return bad(b, e, err, LMR_ESEMANTIC,
                    "illegal transition %s -> %s for task %" PRIu64 " \"%s\"",
-                   st_names[e->from], st_names[e->to], t->id,
+                   lmr__state_tok[e->from], lmr__state_tok[e->to], t->id,
                    tname(t, nb, sizeof nb));
     if (synced && e->from == LMR__ST_PENDING && e->to == LMR__ST_CANCELLED &&
         t->steps > 0)
@@ -384,14 +388,12 @@ static int on_state(mb *b, const lmr__event *e, size_t li, lmr_error *err)
             m->longest_step_loop = t->loop;
         }
     } else if (e->from == LMR__ST_AWAITING) {
-        if (strcmp(a->on, "io") == 0)
-            m->await_io += dt;
-        else if (strcmp(a->on, "sleep") == 0)
-            m->await_sleep += dt;
-        else if (strcmp(a->on, "thread") == 0)
-            m->await_thread += dt;
-        else
-            m->await_other += dt;
+        switch (a->on_id) {
+        case LMR__ON_IO: m->await_io += dt; break;
+        case LMR__ON_SLEEP: m->await_sleep += dt; break;
+        case LMR__ON_THREAD: m->await_thread += dt; break;
+        default: m->await_other += dt; break;
+        }
         if (dt > t->longest_await || !t->longest_await_on) {
             t->longest_await = dt;
             if ((rc = set_str(&t->longest_await_on, a->on[0] ? a->on : "?",
@@ -406,6 +408,7 @@ static int on_state(mb *b, const lmr__event *e, size_t li, lmr_error *err)
         size_t n = strnlen(on, sizeof a->on - 1);
         memcpy(a->on, on, n);
         a->on[n] = '\0';
+        a->on_id = e->on_id;
     }
     t->state = e->to;
     t->t_state = e->t;
@@ -494,6 +497,7 @@ static int on_group(mb *b, const lmr__event *e, lmr_error *err)
     g->timeout = e->timeout;
     g->t_start = e->t;
     g->t_end = -1;
+    g->kind_id = e->kind_id;
     m->ngroups++; /* now lmr__model_free frees what we set below */
     if (!(g->kind = strdup(e->group_kind)) ||
         (e->mode && !(g->mode = strdup(e->mode))) ||
@@ -525,22 +529,11 @@ static lmr__group *group_find(mb *b, uint32_t loop, uint32_t id)
     return NULL;
 }
 
-static int on_event(void *ctx, const lmr__header *h, const lmr__event *e,
-                    lmr_error *err)
+/* The event's time against its loop's clock, and the trace's span. */
+static int advance_clock(mb *b, const lmr__event *e, lmr__loop *l,
+                         lmr_error *err)
 {
-    mb *b = ctx;
     lmr__model *m = b->m;
-    lmr__task *t;
-    int rc;
-    size_t li = 0;
-    if (h->ring >= 0)
-        b->lenient = true; /* a flight-recorder trace: spawns may be lost */
-    b->last_line = e->line;
-    if (e->kind == LMR__EV_UNKNOWN)
-        return 0; /* a kind from a later v1: skipped */
-    if ((rc = loop_get(b, e, e->loop, err, &li)) != 0)
-        return rc;
-    lmr__loop *l = &m->loops[li];
     if (e->t < l->t_last)
         return bad(b, e, err, LMR_ESEMANTIC,
                    "time goes backwards in loop %" PRIu32 ": t = %" PRId64
@@ -552,133 +545,196 @@ static int on_event(void *ctx, const lmr__header *h, const lmr__event *e,
     if (e->t > m->t_last)
         m->t_last = e->t;
     m->events++;
+    return 0;
+}
+
+static int on_loop_start(mb *b, const lmr__event *e, size_t li,
+                         lmr_error *err)
+{
+    lmr__loop *l = &b->m->loops[li];
+    if (b->lx[li].started)
+        return bad(b, e, err, LMR_ESEMANTIC, "loop %" PRIu32 " starts twice",
+                   e->loop);
+    b->lx[li].started = true;
+    l->t_start = e->t;
+    return e->name ? set_str(&l->name, e->name, b, err) : 0;
+}
+
+static int on_spawn(mb *b, const lmr__event *e, size_t li, lmr_error *err)
+{
+    lmr__task *t;
+    int rc;
+    if (e->task == 0)
+        return bad(b, e, err, LMR_ESEMANTIC,
+                   "'spawn' of task 0: task 0 is the loop itself; tasks "
+                   "are numbered from 1");
+    int64_t i = task_find(b, e->loop, e->task);
+    if (i >= 0) {
+        if (b->lenient && b->m->tasks[i].implicit)
+            return 0;
+        return bad(b, e, err, LMR_ESEMANTIC,
+                   "task %" PRIu64 " of loop %" PRIu32
+                   " is spawned twice (first at line %d)",
+                   e->task, e->loop, b->aux[i].line);
+    }
+    if (e->parent != 0 && task_find(b, e->loop, e->parent) < 0 &&
+        !b->lenient)
+        return bad(b, e, err, LMR_ESEMANTIC,
+                   "unknown parent task %" PRIu64 " of task %" PRIu64
+                   " (no 'spawn' for it in loop %" PRIu32 ")",
+                   e->parent, e->task, e->loop);
+    if ((rc = task_add(b, e, e->loop, e->task, e->name, err, &t)) != 0)
+        return rc;
+    t->parent = e->parent;
+    b->aux[t->ord].epoch = b->lx[li].epoch;
+    return 0;
+}
+
+/* A display name: task 0's is the loop's. */
+static int on_name(mb *b, const lmr__event *e, size_t li, lmr_error *err)
+{
+    lmr__task *t;
+    int rc;
+    if (e->task == 0)
+        return set_str(&b->m->loops[li].name, e->name, b, err);
+    if ((rc = task_ref(b, e, e->task, "the task renamed", err, &t)) != 0)
+        return rc;
+    return set_str(&t->name, e->name, b, err);
+}
+
+static int on_group_end(mb *b, const lmr__event *e, lmr_error *err)
+{
+    lmr__model *m = b->m;
+    int rc;
+    lmr__group *g = group_find(b, e->loop, e->group);
+    if (!g) {
+        if (b->lenient)
+            return 0;
+        return bad(b, e, err, LMR_ESEMANTIC,
+                   "unknown group %" PRIu32 " in 'group_end' (no 'group' "
+                   "event for it in loop %" PRIu32 ")",
+                   e->group, e->loop);
+    }
+    g->t_end = e->t;
+    /* Event order, not time: under the virtual clock the members the
+     * owner cancels after wait() returns end at the same t. */
+    g->returned_done = 0;
+    for (size_t k = 0; k < g->nmembers; k++) {
+        int64_t i = task_find(b, g->loop, g->members[k]);
+        if (i >= 0 && m->tasks[i].state >= LMR__ST_DONE)
+            g->returned_done++;
+    }
+    if (e->error && (rc = set_str(&g->error, e->error, b, err)) != 0)
+        return rc;
+    g->outcome_id = e->outcome ? e->outcome_id : LMR__OUT_OK;
+    return set_str(&g->outcome, e->outcome ? e->outcome
+                                           : lmr__outcome_tok[LMR__OUT_OK],
+                   b, err);
+}
+
+/* A cancel request: the first one is the task's cause. */
+static int on_cancel(mb *b, const lmr__event *e, lmr_error *err)
+{
+    lmr__model *m = b->m;
+    lmr__task *t;
+    int rc;
+    m->cancels++;
+    if ((rc = task_ref(b, e, e->task, "the task cancelled", err, &t)) != 0)
+        return rc;
+    if (e->by_task) {
+        lmr__task *by;
+        if ((rc = task_ref(b, e, e->by_task, "the cancelling task", err,
+                           &by)) != 0)
+            return rc;
+        t = &m->tasks[task_find(b, e->loop, e->task)]; /* may move */
+    }
+    if (t->cancel_reason)
+        return 0;
+    t->cancelled_by = e->by_task;
+    t->t_cancel = e->t;
+    t->cancel_reason_id = e->reason ? e->reason_id : LMR__REASON_EXPLICIT;
+    if ((rc = set_str(&t->cancel_reason,
+                      lmr__reason_tok[t->cancel_reason_id]
+                          ? lmr__reason_tok[t->cancel_reason_id]
+                          : e->reason,
+                      b, err)) != 0)
+        return rc;
+    if (t->cancel_reason_id == LMR__REASON_TIMEOUT && t->state < LMR__ST_DONE)
+        t->timed_out = true;
+    return 0;
+}
+
+/* Events about a task that the model only counts; task 0 is the loop itself
+ * (a call_later timer, a loop-level fd, a note about the loop). */
+static int count_task_event(mb *b, const lmr__event *e, uint64_t *counter,
+                            const char *what, lmr_error *err)
+{
+    lmr__task *t;
+    (*counter)++;
+    return e->task ? task_ref(b, e, e->task, what, err, &t) : 0;
+}
+
+/* Pass 1's callback: one event into the model, in the steps above. */
+static int on_event(void *ctx, const lmr__header *h, const lmr__event *e,
+                    lmr_error *err)
+{
+    mb *b = ctx;
+    lmr__model *m = b->m;
+    int rc;
+    size_t li = 0;
+    if (h->ring >= 0)
+        b->lenient = true; /* a flight-recorder trace: spawns may be lost */
+    b->last_line = e->line;
+    if (e->kind == LMR__EV_UNKNOWN)
+        return 0; /* a kind from a later v1: skipped */
+    if ((rc = loop_get(b, e, e->loop, err, &li)) != 0 ||
+        (rc = advance_clock(b, e, &m->loops[li], err)) != 0)
+        return rc;
 
     switch (e->kind) {
     case LMR__EV_LOOP_START:
-        if (b->lx[li].started)
-            return bad(b, e, err, LMR_ESEMANTIC,
-                       "loop %" PRIu32 " starts twice", e->loop);
-        b->lx[li].started = true;
-        l->t_start = e->t;
-        if (e->name && (rc = set_str(&l->name, e->name, b, err)) != 0)
-            return rc;
-        break;
+        return on_loop_start(b, e, li, err);
     case LMR__EV_LOOP_END:
-        l->ended = true;
-        l->t_end = e->t;
-        break;
-    case LMR__EV_SPAWN: {
-        if (e->task == 0)
-            return bad(b, e, err, LMR_ESEMANTIC,
-                       "'spawn' of task 0: task 0 is the loop itself; tasks "
-                       "are numbered from 1");
-        int64_t i = task_find(b, e->loop, e->task);
-        if (i >= 0) {
-            if (b->lenient && m->tasks[i].implicit)
-                return 0;
-            return bad(b, e, err, LMR_ESEMANTIC,
-                       "task %" PRIu64 " of loop %" PRIu32
-                       " is spawned twice (first at line %d)",
-                       e->task, e->loop, b->aux[i].line);
-        }
-        if (e->parent != 0 && task_find(b, e->loop, e->parent) < 0 &&
-            !b->lenient)
-            return bad(b, e, err, LMR_ESEMANTIC,
-                       "unknown parent task %" PRIu64 " of task %" PRIu64
-                       " (no 'spawn' for it in loop %" PRIu32 ")",
-                       e->parent, e->task, e->loop);
-        if ((rc = task_add(b, e, e->loop, e->task, e->name, err, &t)) != 0)
-            return rc;
-        t->parent = e->parent;
-        b->aux[t->ord].epoch = b->lx[li].epoch;
-        break;
-    }
+        m->loops[li].ended = true;
+        m->loops[li].t_end = e->t;
+        return 0;
+    case LMR__EV_SPAWN:
+        return on_spawn(b, e, li, err);
     case LMR__EV_STATE:
         return on_state(b, e, li, err);
     case LMR__EV_NOTE:
-        m->notes++;
-        if (e->task != 0)
-            return task_ref(b, e, e->task, "the note's author", err, &t);
-        break;
+        return count_task_event(b, e, &m->notes, "the note's author", err);
     case LMR__EV_NAME:
-        if (e->task == 0)
-            return set_str(&l->name, e->name, b, err);
-        if ((rc = task_ref(b, e, e->task, "the task renamed", err, &t)) != 0)
-            return rc;
-        return set_str(&t->name, e->name, b, err);
+        return on_name(b, e, li, err);
     case LMR__EV_GROUP:
         return on_group(b, e, err);
-    case LMR__EV_GROUP_END: {
-        lmr__group *g = group_find(b, e->loop, e->group);
-        if (!g) {
-            if (b->lenient)
-                return 0;
-            return bad(b, e, err, LMR_ESEMANTIC,
-                       "unknown group %" PRIu32 " in 'group_end' (no 'group' "
-                       "event for it in loop %" PRIu32 ")",
-                       e->group, e->loop);
-        }
-        g->t_end = e->t;
-        /* Event order, not time: under the virtual clock the members the
-         * owner cancels after wait() returns end at the same t. */
-        g->returned_done = 0;
-        for (size_t k = 0; k < g->nmembers; k++) {
-            int64_t i = task_find(b, g->loop, g->members[k]);
-            if (i >= 0 && m->tasks[i].state >= LMR__ST_DONE)
-                g->returned_done++;
-        }
-        if (e->error && (rc = set_str(&g->error, e->error, b, err)) != 0)
-            return rc;
-        return set_str(&g->outcome, e->outcome ? e->outcome : "ok", b, err);
-    }
+    case LMR__EV_GROUP_END:
+        return on_group_end(b, e, err);
     case LMR__EV_CANCEL:
-        m->cancels++;
-        if ((rc = task_ref(b, e, e->task, "the task cancelled", err, &t)) != 0)
-            return rc;
-        if (e->by_task) {
-            lmr__task *by;
-            if ((rc = task_ref(b, e, e->by_task, "the cancelling task", err,
-                               &by)) != 0)
-                return rc;
-            t = &m->tasks[task_find(b, e->loop, e->task)]; /* may move */
-        }
-        if (!t->cancel_reason) { /* the first request is the cause */
-            t->cancelled_by = e->by_task;
-            t->t_cancel = e->t;
-            if ((rc = set_str(&t->cancel_reason,
-                              e->reason ? e->reason : "explicit", b, err)) != 0)
-                return rc;
-            if (e->reason && strcmp(e->reason, "timeout") == 0 &&
-                t->state < LMR__ST_DONE)
-                t->timed_out = true;
-        }
-        break;
+        return on_cancel(b, e, err);
     case LMR__EV_POLL:
         m->polls++;
         m->poll_waited += e->waited;
-        break;
-    /* Task 0 is the loop itself: a call_later timer, a loop-level fd. */
+        return 0;
     case LMR__EV_IO:
-        m->io_wakeups++;
-        return e->task ? task_ref(b, e, e->task, "the task woken", err, &t)
-                       : 0;
+        return count_task_event(b, e, &m->io_wakeups, "the task woken", err);
     case LMR__EV_TIMER:
-        m->timers_fired++;
-        return e->task ? task_ref(b, e, e->task, "the task woken", err, &t)
-                       : 0;
+        return count_task_event(b, e, &m->timers_fired, "the task woken",
+                                err);
     case LMR__EV_CALL:
         m->calls++;
-        break;
+        return 0;
     case LMR__EV_TICK:
         m->ticks++;
-        break;
-    case LMR__EV_GAP:
+        return 0;
+    case LMR__EV_GAP: /* a flight-recorder gap: what follows may lack its
+                         beginning, so be lenient and forget who runs */
         m->gaps++;
         m->dropped += (uint64_t)e->dropped;
         b->lenient = true;
         b->lx[li].epoch++;
         b->lx[li].running = -1;
-        break;
+        return 0;
     case LMR__EV_UNKNOWN:
     case LMR__EV__COUNT:
         break;
@@ -698,16 +754,14 @@ static int cmp_task(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static const lmr__model *sort_model; /* qsort has no context argument */
-static int cmp_gidx(const void *a, const void *b)
+static int cmp_gkey(const void *a, const void *b)
 {
-    const lmr__group *x = &sort_model->groups[*(const uint32_t *)a];
-    const lmr__group *y = &sort_model->groups[*(const uint32_t *)b];
+    const gkey *x = a, *y = b;
     if (x->loop != y->loop)
         return x->loop < y->loop ? -1 : 1;
     if (x->id != y->id)
         return x->id < y->id ? -1 : 1;
-    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 static void warnf(FILE *warn, const char *file, int line, const char *msg)
@@ -795,11 +849,9 @@ int lmr__model_build_via(FILE *fp, const char *name, lmr__model *m,
         return lmr__err(err, LMR_ENOMEM, b.name, 0, 0, "out of memory");
     }
     for (size_t i = 0; i < m->ngroups; i++)
-        p->gidx[i] = (uint32_t)i;
-    sort_model = m;
+        p->gidx[i] = (gkey){m->groups[i].loop, m->groups[i].id, (uint32_t)i};
     if (m->ngroups)
-        qsort(p->gidx, m->ngroups, sizeof *p->gidx, cmp_gidx);
-    sort_model = NULL;
+        qsort(p->gidx, m->ngroups, sizeof *p->gidx, cmp_gkey);
     m->priv = p;
     return 0;
 }
@@ -837,16 +889,16 @@ const lmr__group *lmr__model_group(const lmr__model *m, uint32_t loop,
     size_t lo = 0, hi = m->ngroups;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const lmr__group *g = &m->groups[p->gidx[mid]];
-        if (g->loop < loop || (g->loop == loop && g->id < id))
+        const gkey *k = &p->gidx[mid];
+        if (k->loop < loop || (k->loop == loop && k->id < id))
             lo = mid + 1;
         else
             hi = mid;
     }
     if (lo < m->ngroups) {
-        const lmr__group *g = &m->groups[p->gidx[lo]];
-        if (g->loop == loop && g->id == id)
-            return g;
+        const gkey *k = &p->gidx[lo];
+        if (k->loop == loop && k->id == id)
+            return &m->groups[k->idx];
     }
     return NULL;
 }

@@ -62,24 +62,22 @@
 /* An internal return meaning "the trace stops here: truncated". */
 #define RD_TRUNC 1
 
-/* The event keys we know. Everything else is skipped unread. */
+/* The event keys we know (tracer/lm_vocab.h). Everything else is skipped
+ * unread. */
 enum {
-    K_T, K_EV, K_LOOP, K_TASK, K_PARENT, K_NAME, K_FROM, K_TO, K_ON, K_FD,
-    K_DIR, K_AWAITS, K_GROUP, K_BY, K_BY_TASK, K_ERROR, K_CODE, K_MESSAGE,
-    K_LABEL, K_TEXT, K_KIND, K_OWNER, K_MEMBERS, K_MODE, K_TIMEOUT,
-    K_OUTCOME, K_REASON, K_WAITED, K_READY, K_N, K_RAN, K_IO, K_TIMERS,
-    K_DROPPED, K__COUNT
+#define TOK(id, tok) K_##id,
+    LM_VOCAB_KEYS(TOK)
+#undef TOK
+    K__COUNT
 };
 
 /* read_event tracks the filled slots in one 64-bit mask. */
 _Static_assert(K__COUNT <= 64, "slot mask too small");
 
 static const char *const key_names[K__COUNT] = {
-    "t", "ev", "loop", "task", "parent", "name", "from", "to", "on", "fd",
-    "dir", "awaits", "group", "by", "by_task", "error", "code", "message",
-    "label", "text", "kind", "owner", "members", "mode", "timeout",
-    "outcome", "reason", "waited", "ready", "n", "ran", "io", "timers",
-    "dropped",
+#define TOK(id, tok) [K_##id] = tok,
+    LM_VOCAB_KEYS(TOK)
+#undef TOK
 };
 
 /* One key's value inside the event being decoded. */
@@ -492,14 +490,14 @@ static bool parse_i64(const char *s, int64_t *out)
  * Keys, kinds and states are matched by length first and then by one
  * fixed-size memcmp (which the compiler inlines), not by a strcmp chain:
  * this runs for every key of every event, so it is the reader's hot path.
- * `s` must be a string literal.
+ * The chain of tests is made from lm_vocab.h's lists (keys most frequent
+ * first); a rejected entry costs one compare of the length.
  */
-#define MATCH(s, id)                                                           \
-    do {                                                                       \
-        if (memcmp(k, s, sizeof(s) - 1) == 0)                                  \
-            return id;                                                         \
-    } while (0)
+#define MATCH(ID, tok)                                                         \
+    if (len == sizeof(tok) - 1 && memcmp(k, tok, sizeof(tok) - 1) == 0)        \
+        return ID;
 
+/* The key spelled by k[0..len), or -1. */
 static int key_lookup(const char *k, size_t len)
 {
     /* A scalar may hold an escaped NUL ("t\0x"); like the strcmp this
@@ -511,126 +509,27 @@ static int key_lookup(const char *k, size_t len)
             len = i;
             break;
         }
-    switch (len) {
-    case 1:
-        MATCH("t", K_T);
-        MATCH("n", K_N);
-        break;
-    case 2:
-        MATCH("ev", K_EV);
-        MATCH("to", K_TO);
-        MATCH("on", K_ON);
-        MATCH("by", K_BY);
-        MATCH("fd", K_FD);
-        MATCH("io", K_IO);
-        break;
-    case 3:
-        MATCH("dir", K_DIR);
-        MATCH("ran", K_RAN);
-        break;
-    case 4:
-        MATCH("task", K_TASK);
-        MATCH("from", K_FROM);
-        MATCH("name", K_NAME);
-        MATCH("loop", K_LOOP);
-        MATCH("code", K_CODE);
-        MATCH("text", K_TEXT);
-        MATCH("kind", K_KIND);
-        MATCH("mode", K_MODE);
-        break;
-    case 5:
-        MATCH("group", K_GROUP);
-        MATCH("error", K_ERROR);
-        MATCH("label", K_LABEL);
-        MATCH("owner", K_OWNER);
-        MATCH("ready", K_READY);
-        break;
-    case 6:
-        MATCH("parent", K_PARENT);
-        MATCH("awaits", K_AWAITS);
-        MATCH("reason", K_REASON);
-        MATCH("waited", K_WAITED);
-        MATCH("timers", K_TIMERS);
-        break;
-    case 7:
-        MATCH("by_task", K_BY_TASK);
-        MATCH("message", K_MESSAGE);
-        MATCH("members", K_MEMBERS);
-        MATCH("timeout", K_TIMEOUT);
-        MATCH("outcome", K_OUTCOME);
-        MATCH("dropped", K_DROPPED);
-        break;
-    default:
-        break;
-    }
+#define TOK(id, tok) MATCH(K_##id, tok)
+    LM_VOCAB_KEYS(TOK)
+#undef TOK
     return -1;
 }
 
 /* The kind named by `ev` (len bytes, NUL-terminated); UNKNOWN otherwise. */
 static lmr__ev_kind kind_lookup(const char *k, size_t len)
 {
-    switch (len) {
-    case 2:
-        MATCH("io", LMR__EV_IO);
-        break;
-    case 3:
-        MATCH("gap", LMR__EV_GAP);
-        break;
-    case 4:
-        MATCH("note", LMR__EV_NOTE);
-        MATCH("name", LMR__EV_NAME);
-        MATCH("poll", LMR__EV_POLL);
-        MATCH("call", LMR__EV_CALL);
-        MATCH("tick", LMR__EV_TICK);
-        break;
-    case 5:
-        MATCH("state", LMR__EV_STATE);
-        MATCH("spawn", LMR__EV_SPAWN);
-        MATCH("group", LMR__EV_GROUP);
-        MATCH("timer", LMR__EV_TIMER);
-        break;
-    case 6:
-        MATCH("cancel", LMR__EV_CANCEL);
-        break;
-    case 8:
-        MATCH("loop_end", LMR__EV_LOOP_END);
-        break;
-    case 9:
-        MATCH("group_end", LMR__EV_GROUP_END);
-        break;
-    case 10:
-        MATCH("loop_start", LMR__EV_LOOP_START);
-        break;
-    default:
-        break;
-    }
+#define TOK(id, tok) MATCH(LMR__EV_##id, tok)
+    LM_VOCAB_EVENTS(TOK)
+#undef TOK
     return LMR__EV_UNKNOWN;
 }
 
 /* A state's number, or -1 when `k` (len bytes) names none. */
 static int state_lookup(const char *k, size_t len)
 {
-    switch (len) {
-    case 4:
-        MATCH("done", LMR__ST_DONE);
-        break;
-    case 6:
-        MATCH("failed", LMR__ST_FAILED);
-        break;
-    case 7:
-        MATCH("running", LMR__ST_RUNNING);
-        MATCH("pending", LMR__ST_PENDING);
-        MATCH("created", LMR__ST_CREATED);
-        break;
-    case 8:
-        MATCH("awaiting", LMR__ST_AWAITING);
-        break;
-    case 9:
-        MATCH("cancelled", LMR__ST_CANCELLED);
-        break;
-    default:
-        break;
-    }
+#define TOK(id, tok) MATCH(LMR__ST_##id, tok)
+    LM_VOCAB_STATES(TOK)
+#undef TOK
     return -1;
 }
 #undef MATCH
@@ -797,8 +696,7 @@ static int get_dir(const decoder *d, bool required, const char **out)
     int rc = get_s(d, K_DIR, required, out);
     if (rc || !*out)
         return rc;
-    if (strcmp(*out, "read") && strcmp(*out, "write") &&
-        strcmp(*out, "readwrite"))
+    if (LMR__TOK_ID(lmr__dir_tok, *out) == LMR__DIR_OTHER)
         return mistyped(d, K_DIR, "read, write or readwrite");
     return 0;
 }
@@ -890,6 +788,7 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
         TRY(get_s(&d, K_MODE, false, &e->mode));
         TRY(get_i(&d, K_TIMEOUT, false, &e->timeout));
         TRY(get_s(&d, K_LABEL, false, &e->label));
+
         break;
     case LMR__EV_GROUP_END:
         TRY(get_u32(&d, K_GROUP, true, &e->group));
@@ -933,6 +832,7 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
     case LMR__EV__COUNT:
         break;
     }
+    lmr__event_tokens(e); /* the one place a token becomes its id */
     return 0;
 }
 
@@ -1304,8 +1204,8 @@ static int read_stream(rd *r, lmr__event_fn cb, void *ctx)
                 return err_at(r, LMR_ELIMIT, &r->ev.start_mark,
                               "'%s' is longer than the limit of %u bytes",
                               key, (unsigned)LMR__MAX_NAME);
-            if (key[0] == 'c' && strcmp(scalar(r), "virtual") != 0 &&
-                strcmp(scalar(r), "monotonic") != 0) /* a closed set */
+            if (key[0] == 'c' && /* a closed set */
+                LMR__TOK_ID(lmr__clock_tok, scalar(r)) == LMR__CLOCK_OTHER)
                 return err_at(r, LMR_ESCHEMA, &r->ev.start_mark,
                               "key 'clock' expects virtual or monotonic, "
                               "found %s",

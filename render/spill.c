@@ -11,9 +11,11 @@
  *
  * Record: kind (1 byte), then varints: zigzag t, loop, line, col, a presence
  * mask, then each present field in mask order (integers as zigzag varints,
- * strings as length + bytes, members as count + ids). The `ev` string is
- * stored only for kinds this reader does not know; a known kind's spelling
- * comes back from the kind byte. The spill belongs to
+ * strings as length + bytes, members as count + ids). Tokens are stored as
+ * the reader decoded them: the `ev` string and the token strings (on, by,
+ * dir, kind, mode, outcome, reason) only when this reader does not know them;
+ * a known token's spelling comes back from its number and the table
+ * (vocab.c), so replay hands the views the same event. The spill belongs to
  * one thread, hence the unlocked stdio calls.
  */
 #include "lmr_internal.h"
@@ -25,7 +27,9 @@
 enum { /* numeric fields */
     F_TASK, F_PARENT, F_FROM, F_TO, F_FD, F_BY_TASK, F_GROUP, F_OWNER,
     F_TIMEOUT, F_WAITED, F_READY, F_N, F_RAN, F_IO, F_TIMERS, F_AWAITS,
-    F_CODE, F_DROPPED, F__NUM
+    F_CODE, F_DROPPED,
+    F_TOKS, /* the token ids, packed (tok_pack) */
+    F__NUM
 };
 enum { /* strings, after the numbers */
     S_EV, S_NAME, S_ON, S_LABEL, S_DIR, S_BY, S_ERROR, S_TEXT, S_KIND, S_MODE,
@@ -116,6 +120,83 @@ static bool win_bytes(win *w, void *dst, size_t n)
     return true;
 }
 
+/*
+ * The seven token ids in one number, 5 bits each (every set's OTHER is below
+ * 32): one field, absent (0) on the many events that carry no token, instead
+ * of seven to test and skip on each.
+ */
+#define TOK_BITS 5
+enum { T_ON, T_BY, T_DIR, T_KIND, T_MODE, T_OUTCOME, T_REASON, T__NUM };
+static const int tok_other[T__NUM] = {
+    [T_ON] = LMR__ON_OTHER,     [T_BY] = LMR__BY_OTHER,
+    [T_DIR] = LMR__DIR_OTHER,   [T_KIND] = LMR__GK_OTHER,
+    [T_MODE] = LMR__MODE_OTHER, [T_OUTCOME] = LMR__OUT_OTHER,
+    [T_REASON] = LMR__REASON_OTHER,
+};
+_Static_assert(LMR__ON_OTHER < 32 && LMR__BY_OTHER < 32 &&
+                   LMR__REASON_OTHER < 32 && LMR__GK_OTHER < 32 &&
+                   LMR__MODE_OTHER < 32 && LMR__OUT_OTHER < 32 &&
+                   LMR__DIR_OTHER < 32,
+               "a token id must fit in TOK_BITS");
+
+static int64_t tok_pack(const lmr__event *e)
+{
+    return (int64_t)e->on_id << (T_ON * TOK_BITS) |
+           (int64_t)e->by_id << (T_BY * TOK_BITS) |
+           (int64_t)e->dir_id << (T_DIR * TOK_BITS) |
+           (int64_t)e->kind_id << (T_KIND * TOK_BITS) |
+           (int64_t)e->mode_id << (T_MODE * TOK_BITS) |
+           (int64_t)e->outcome_id << (T_OUTCOME * TOK_BITS) |
+           (int64_t)e->reason_id << (T_REASON * TOK_BITS);
+}
+
+/* Id k of v, or -1 when it is no id of that set (a damaged spill). */
+static int tok_at(int64_t v, int k)
+{
+    int id = (int)(v >> (k * TOK_BITS)) & ((1 << TOK_BITS) - 1);
+    return id <= tok_other[k] ? id : -1;
+}
+
+/* Fills e's token ids from v; false when v holds no such ids. */
+static bool tok_unpack(int64_t v, lmr__event *e)
+{
+    if (v < 0 || v >> (T__NUM * TOK_BITS))
+        return false;
+    int on = tok_at(v, T_ON), by = tok_at(v, T_BY), dir = tok_at(v, T_DIR),
+        kind = tok_at(v, T_KIND), mode = tok_at(v, T_MODE),
+        out = tok_at(v, T_OUTCOME), reason = tok_at(v, T_REASON);
+    if ((on | by | dir | kind | mode | out | reason) < 0)
+        return false;
+    e->on_id = (lmr__on)on;
+    e->by_id = (lmr__by)by;
+    e->dir_id = (lmr__dir)dir;
+    e->kind_id = (lmr__gkind)kind;
+    e->mode_id = (lmr__mode)mode;
+    e->outcome_id = (lmr__outcome)out;
+    e->reason_id = (lmr__reason)reason;
+    return true;
+}
+
+/* Known tokens' spellings, from their ids: NONE and OTHER are NULL in the
+ * tables, so then the stored string (an unknown token), or none, stands. */
+static void tok_spell(lmr__event *e)
+{
+    if (!e->on)
+        e->on = lmr__on_tok[e->on_id];
+    if (!e->by)
+        e->by = lmr__by_tok[e->by_id];
+    if (!e->dir)
+        e->dir = lmr__dir_tok[e->dir_id];
+    if (!e->group_kind)
+        e->group_kind = lmr__gkind_tok[e->kind_id];
+    if (!e->mode)
+        e->mode = lmr__mode_tok[e->mode_id];
+    if (!e->outcome)
+        e->outcome = lmr__outcome_tok[e->outcome_id];
+    if (!e->reason)
+        e->reason = lmr__reason_tok[e->reason_id];
+}
+
 /* The numbers' "absent" values, in F_ order (lmr__event's defaults). */
 static const int64_t defs[F__NUM] = {
     [F_FROM] = -1, [F_TO] = -1, [F_FD] = -1, [F_TIMEOUT] = -1,
@@ -129,23 +210,10 @@ static void nums(const lmr__event *e, int64_t v[F__NUM])
         (int64_t)e->by_task, e->group, (int64_t)e->owner, e->timeout,
         e->waited, e->ready, (int64_t)e->n, (int64_t)e->ran, (int64_t)e->io,
         (int64_t)e->timers, (int64_t)e->awaits, e->code, e->dropped,
+        tok_pack(e),
     };
     memcpy(v, vals, sizeof vals);
 }
-
-/* A known kind's spelling: the spill stores `ev` only for unknown kinds,
- * and replay puts the spelling back from here. */
-static const char *const kind_spelling[LMR__EV__COUNT] = {
-    [LMR__EV_UNKNOWN] = NULL,
-    [LMR__EV_LOOP_START] = "loop_start", [LMR__EV_LOOP_END] = "loop_end",
-    [LMR__EV_SPAWN] = "spawn",           [LMR__EV_STATE] = "state",
-    [LMR__EV_NOTE] = "note",             [LMR__EV_NAME] = "name",
-    [LMR__EV_GROUP] = "group",           [LMR__EV_GROUP_END] = "group_end",
-    [LMR__EV_CANCEL] = "cancel",         [LMR__EV_POLL] = "poll",
-    [LMR__EV_IO] = "io",                 [LMR__EV_TIMER] = "timer",
-    [LMR__EV_CALL] = "call",             [LMR__EV_TICK] = "tick",
-    [LMR__EV_GAP] = "gap",
-};
 
 static void strs(const lmr__event *e, const char *s[S__NUM])
 {
@@ -154,9 +222,26 @@ static void strs(const lmr__event *e, const char *s[S__NUM])
                              e->group_kind, e->mode, e->outcome, e->reason,
                              e->message};
     memcpy(s, v, sizeof v);
+    /* Known tokens are implied by their numbers. */
     if (e->kind != LMR__EV_UNKNOWN && e->kind < LMR__EV__COUNT)
-        s[S_EV] = NULL; /* implied by the kind byte */
+        s[S_EV] = NULL;
+    if (e->on_id != LMR__ON_OTHER)
+        s[S_ON] = NULL;
+    if (e->by_id != LMR__BY_OTHER)
+        s[S_BY] = NULL;
+    if (e->dir_id != LMR__DIR_OTHER)
+        s[S_DIR] = NULL;
+    if (e->kind_id != LMR__GK_OTHER)
+        s[S_KIND] = NULL;
+    if (e->mode_id != LMR__MODE_OTHER)
+        s[S_MODE] = NULL;
+    if (e->outcome_id != LMR__OUT_OTHER)
+        s[S_OUTCOME] = NULL;
+    if (e->reason_id != LMR__REASON_OTHER)
+        s[S_REASON] = NULL;
 }
+
+
 
 /*
  * One record is encoded in a stack buffer and handed to stdio in as few
@@ -282,6 +367,8 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
         e.awaits = (uint64_t)v[F_AWAITS];
         e.code = v[F_CODE];
         e.dropped = v[F_DROPPED];
+        if (v[F_TOKS] != 0 && !tok_unpack(v[F_TOKS], &e))
+            goto corrupt; /* 0: no token, the ids stay NONE */
         /* Strings go into one buffer; pointers are fixed once it is full. */
         size_t off[S__NUM], len = 0;
         for (int i = 0; i < S__NUM; i++) {
@@ -313,7 +400,9 @@ int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
         for (int i = 0; i < S__NUM; i++)
             *dst[i] = off[i] == SIZE_MAX ? NULL : sbuf + off[i];
         if (!e.ev)
-            e.ev = kind_spelling[e.kind];
+            e.ev = lmr__ev_tok[e.kind];
+        if (v[F_TOKS] != 0)
+            tok_spell(&e);
         if (mask & (1ull << F_MEMBERS)) {
             if (!get_var(&w, &x) || x > LMR__MAX_MEMBERS)
                 goto corrupt;

@@ -150,8 +150,7 @@ static void fc_emit(lmr__render_ctx *c, fc_data *d)
     node(o, "RUN", "[", "]",
          (const char *[]){"Run next callback", "one at a time", a, b, e, NULL});
     node(o, "MORE", "{", "}", (const char *[]){"More ready callbacks?", NULL});
-    const char *clock = c->model->header.clock;
-    bool virt = clock && strcmp(clock, "virtual") == 0;
+    bool virt = lmr__clock_is_virtual(c->model->header.clock);
     snprintf(a, sizeof a, "%" PRIu64 " polls", d->polls);
     /* What passed at the polls: under the virtual clock a poll never
      * blocks ("waited 0 ns" would hide every sleep): the clock jumps to

@@ -55,10 +55,11 @@
                               out of a 53 px bar) */
 #define NAME_CHAR_PX 7     /* a section name, for the label column */
 
-static const char *const await_on[] = {
-    "sleep", "io", "task", "gather", "wait", "taskgroup", "wait_for",
-    "future", "event", "queue", "lock", "semaphore", "thread"};
-#define N_ON (sizeof await_on / sizeof await_on[0])
+/* The `on` tokens a bar names: sleep .. thread, the first ones of
+ * lm_vocab.h's list. Awaits on the later ones (condition, barrier,
+ * queue_join) and unknown tokens share K_OTHER, an unnamed "awaiting" bar, as
+ * they always have. */
+#define N_ON (LMR__ON_THREAD - LMR__ON_SLEEP + 1)
 enum { K_RUN, K_READY, K_AWAIT0 };
 #define K_OTHER (K_AWAIT0 + N_ON) /* awaiting something else */
 #define NKINDS (K_OTHER + 1)
@@ -203,15 +204,14 @@ static void add_time(gt_data *d, gt_row *r, int kind, int64_t a, int64_t b)
     }
 }
 
-static int kind_of(int state, const char *on)
+static int kind_of(int state, lmr__on on)
 {
     if (state == LMR__ST_RUNNING)
         return K_RUN;
     if (state == LMR__ST_PENDING)
         return K_READY;
-    for (size_t i = 0; on && i < N_ON; i++)
-        if (strcmp(on, await_on[i]) == 0)
-            return K_AWAIT0 + (int)i;
+    if (on >= LMR__ON_SLEEP && on <= LMR__ON_THREAD)
+        return K_AWAIT0 + (int)(on - LMR__ON_SLEEP);
     return K_OTHER;
 }
 
@@ -237,12 +237,12 @@ static int gt_event(lmr__render_ctx *c, const lmr__event *ev)
     if (r->state != ev->from) { /* first event, or after a recorder gap */
         r->state = ev->from;
         r->t_enter = ev->from == LMR__ST_CREATED ? t->t_spawn : ev->t;
-        r->kind = kind_of(ev->from, NULL);
+        r->kind = kind_of(ev->from, LMR__ON_NONE);
     }
     close_stretch(d, r, ev->t);
     r->state = ev->to;
     r->t_enter = ev->t;
-    r->kind = kind_of(ev->to, ev->on);
+    r->kind = kind_of(ev->to, ev->on_id);
     if (ev->to == LMR__ST_FAILED) {
         const char *why = ev->message ? ev->message : ev->error;
         free(r->why);
@@ -332,20 +332,20 @@ static void end_words(const lmr__model *m, const lmr__task *t, const char *why,
         snprintf(dst, n, "failed: %s", why ? why : t->error ? t->error : "error");
         return;
     }
-    const char *r = t->cancel_reason ? t->cancel_reason : "";
+    lmr__reason r = t->cancel_reason_id;
     const lmr__task *by = t->cancelled_by && t->cancelled_by != t->id
                               ? lmr__model_task(m, t->loop, t->cancelled_by)
                               : NULL;
     const char *byname = by && by->name ? by->name : "a task";
-    if (t->timed_out || strcmp(r, "timeout") == 0)
+    if (t->timed_out || r == LMR__REASON_TIMEOUT)
         snprintf(dst, n, "timed out: the deadline passed");
-    else if (strcmp(r, "group") == 0 && (by = lmr__group_culprit(m, t)) != NULL)
+    else if (r == LMR__REASON_GROUP && (by = lmr__group_culprit(m, t)) != NULL)
         snprintf(dst, n, "cancelled: %s failed", by->name ? by->name : "a task");
-    else if (strcmp(r, "group") == 0)
+    else if (r == LMR__REASON_GROUP)
         snprintf(dst, n, "cancelled by its group");
-    else if (strcmp(r, "shutdown") == 0)
+    else if (r == LMR__REASON_SHUTDOWN)
         snprintf(dst, n, "cancelled at shutdown");
-    else if (strcmp(r, "signal") == 0)
+    else if (r == LMR__REASON_SIGNAL)
         snprintf(dst, n, "cancelled by a signal");
     else if (by)
         snprintf(dst, n, "cancelled by %s", byname);
@@ -428,7 +428,9 @@ static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
                          ++*id, a, e);
             } else {
                 const char *aw = lmr__state_label(c->opts, LMR__ST_AWAITING);
-                const char *on = k == K_OTHER ? "" : await_on[k - K_AWAIT0];
+                const char *on = k == K_OTHER
+                                     ? ""
+                                     : lmr__on_tok[LMR__ON_SLEEP + k - K_AWAIT0];
                 snprintf(txt, sizeof txt, "%s%s%s", aw, *on ? " " : "", on);
                 bar_line(&l, fitting((const char *[]){txt, on, NULL}, px), "",
                          ++*id, a, e);
@@ -445,8 +447,7 @@ static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
             a = base + span_u - 1;
         const char *st = lmr__state_label(c->opts, t->state);
         snprintf(txt, sizeof txt, "%s, no measurable time%s", st,
-                 c->model->header.clock &&
-                         strcmp(c->model->header.clock, "virtual") == 0
+                 lmr__clock_is_virtual(c->model->header.clock)
                      ? " (virtual clock)" : "");
         if (!bad) {
             /* Nothing else is drawn in this row, so Mermaid may put the
@@ -499,7 +500,7 @@ static int gt_end(lmr__render_ctx *c)
     d->uname = units[ui].name;
     for (size_t i = 0; i < d->nrows; i++)
         close_stretch(d, &d->rows[i], d->t1);
-    bool virt = m->header.clock && strcmp(m->header.clock, "virtual") == 0;
+    bool virt = lmr__clock_is_virtual(m->header.clock);
     bool windowed = c->opts->from > 0 || c->opts->to >= 0;
 
     /* The label column: as wide as the longest section name. */

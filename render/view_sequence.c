@@ -58,16 +58,10 @@
 enum { F_DECLARED = 1, F_STARTED = 2, F_HIDDEN = 4, F_ALLOWED = 8,
        F_ENDED = 16 /* its end was seen (drawn or not) */ };
 
-/* What woke a task, remembered until it runs again (one byte per task). */
-enum { W_NONE = 0, W_SPAWN, W_YIELD, W_TIMER, W_TIMEOUT, W_IO, W_TASK,
-       W_FUTURE, W_EVENT, W_QUEUE, W_LOCK, W_SEM, W_THREAD, W_CANCEL,
-       W_OTHER };
-static const char *const wake_tok[] = {
-    NULL, "spawn", "yield", "timer", "timeout", "io", "task", "future",
-    "event", "queue", "lock", "semaphore", "thread", "cancel"};
-
-/* Why a cancellation was asked (the cancel event's reason). */
-enum { R_NONE = 0, R_EXPLICIT, R_TIMEOUT, R_GROUP, R_SHUTDOWN, R_SIGNAL };
+/* What woke a task (an lmr__by) is remembered until it runs again, and why
+ * a cancellation was asked (an lmr__reason): one byte per task each. */
+_Static_assert(LMR__BY_OTHER <= UINT8_MAX && LMR__REASON_OTHER <= UINT8_MAX,
+               "a token id must fit the per-task byte");
 
 /* What a task awaits, for the wake text. */
 enum { A_NONE = 0, A_SLEEP, A_IO_READ, A_IO_WRITE, A_OTHER };
@@ -392,8 +386,7 @@ static int sq_begin(lmr__render_ctx *c)
     /* Time marks: for moves over 1/MARKS_PER_SPAN of the trace's span (a
      * virtual clock's jumps to the next timer are that big; a real clock
      * moves a little at every event, and not all of that is news). */
-    bool virt = c->model->header.clock &&
-                strcmp(c->model->header.clock, "virtual") == 0;
+    bool virt = lmr__clock_is_virtual(c->model->header.clock);
     int64_t span = c->model->t_last - c->model->t_first;
     d->mark_step = span / MARKS_PER_SPAN;
     if (d->mark_step < (virt ? 1 : MARK_MIN_REAL))
@@ -483,36 +476,16 @@ static void note(lmr__render_ctx *c, uint32_t loop, const char *p, uint64_t n,
     push_scratch(c, t);
 }
 
-static uint8_t wake_index(const char *by)
-{
-    if (!by)
-        return W_NONE;
-    for (size_t i = 1; i < sizeof wake_tok / sizeof wake_tok[0]; i++)
-        if (strcmp(wake_tok[i], by) == 0)
-            return (uint8_t)i;
-    return W_OTHER;
-}
-
-static uint8_t reason_index(const char *r)
-{
-    static const char *const tok[] = {NULL, "explicit", "timeout", "group",
-                                      "shutdown", "signal"};
-    for (size_t i = 1; r && i < sizeof tok / sizeof tok[0]; i++)
-        if (strcmp(tok[i], r) == 0)
-            return (uint8_t)i;
-    return R_NONE;
-}
-
 /* Why a task was cancelled, for a message: "wait_for deadline", ... */
-static void cancel_why(const lmr__render_ctx *c, uint32_t loop, uint8_t r,
+static void cancel_why(const lmr__render_ctx *c, uint32_t loop, lmr__reason r,
                        uint64_t by_id, uint64_t target, char *dst, size_t n)
 {
     const lmr__task *by = by_id ? lmr__model_task(c->model, loop, by_id) : NULL;
     switch (r) {
-    case R_TIMEOUT:
+    case LMR__REASON_TIMEOUT:
         snprintf(dst, n, "wait_for deadline passed");
         return;
-    case R_GROUP: {
+    case LMR__REASON_GROUP: {
         /* The sibling whose failure made the group cancel the rest: the
          * canceller itself when it failed, else a member of the target's
          * group seen failing before. */
@@ -533,13 +506,13 @@ static void cancel_why(const lmr__render_ctx *c, uint32_t loop, uint8_t r,
             snprintf(dst, n, "its group failed");
         return;
     }
-    case R_SHUTDOWN:
+    case LMR__REASON_SHUTDOWN:
         snprintf(dst, n, "shutdown: main returned");
         return;
-    case R_SIGNAL:
+    case LMR__REASON_SIGNAL:
         snprintf(dst, n, "signal (SIGINT/SIGTERM)");
         return;
-    case R_EXPLICIT:
+    case LMR__REASON_EXPLICIT:
         if (by && by_id != target)
             snprintf(dst, n, "cancel() by %.*s", REF_CP,
                      by->name ? by->name : "?");
@@ -569,17 +542,17 @@ static void cut_utf8(char *dst, size_t n, const char *s)
 static void wake_text(const lmr__render_ctx *c, const sq_data *d,
                       uint32_t loop, const lmr__task *t, char *dst, size_t n)
 {
-    uint8_t w = d->wake[t->ord];
+    lmr__by w = (lmr__by)d->wake[t->ord];
     char why[96];
     switch (w) {
-    case W_TIMER:
+    case LMR__BY_TIMER:
         snprintf(dst, n, d->awaits[t->ord] == A_SLEEP ? "resume: sleep over"
                                                       : "resume: timer");
         return;
-    case W_TIMEOUT:
+    case LMR__BY_TIMEOUT:
         snprintf(dst, n, "resume: deadline passed");
         return;
-    case W_IO:
+    case LMR__BY_IO:
         if ((d->awaits[t->ord] == A_IO_READ || d->awaits[t->ord] == A_IO_WRITE) &&
             d->iolabel[t->ord])
             snprintf(dst, n, "resume: %s %s", d->iolabel[t->ord],
@@ -590,31 +563,33 @@ static void wake_text(const lmr__render_ctx *c, const sq_data *d,
         else
             snprintf(dst, n, "resume: I/O ready");
         return;
-    case W_CANCEL:
-        cancel_why(c, loop, d->reason[t->ord], d->cancel_by[t->ord], t->id,
-                   why, sizeof why);
+    case LMR__BY_CANCEL:
+        cancel_why(c, loop, (lmr__reason)d->reason[t->ord],
+                   d->cancel_by[t->ord], t->id, why, sizeof why);
         snprintf(dst, n, "resume with CancelledError (%s)", why);
         return;
-    case W_THREAD:
+    case LMR__BY_THREAD:
         snprintf(dst, n, "resume: thread job done");
         return;
-    case W_NONE:
-    case W_YIELD:
-    case W_SPAWN:
-    case W_OTHER:
+    case LMR__BY_TASK:
+    case LMR__BY_FUTURE:
+    case LMR__BY_EVENT:
+    case LMR__BY_QUEUE:
+    case LMR__BY_LOCK:
+    case LMR__BY_SEMAPHORE:
+        break;
+    default: /* spawn, yield, condition, barrier, queue_join, unknown */
         snprintf(dst, n, "resume");
         return;
-    default:
-        break;
     }
     /* woken by a task: the one that ended, set the future, released... */
-    const char *what = wake_tok[w];
+    const char *what = lmr__by_tok[w];
     if (d->wake_by[t->ord]) {
         /* wake_by holds the waker's id + 1 on this loop */
         const lmr__task *x =
             lmr__model_task(c->model, loop, d->wake_by[t->ord] - 1);
         const char *nm = x && x->name ? x->name : "?";
-        if (w == W_TASK)
+        if (w == LMR__BY_TASK)
             snprintf(dst, n, "resume: %.*s %s", REF_CP, nm,
                      x ? lmr__state_label(c->opts, x->state) : "ended");
         else
@@ -646,12 +621,12 @@ static void state_event(lmr__render_ctx *c, const lmr__event *ev,
     case LMR__ST_PENDING:
         if (ev->from == LMR__ST_RUNNING) {
             msg(c, lp, "p", p, "-->>", "lp", lp, "yield", ev->t);
-            d->wake[t->ord] = W_YIELD;
+            d->wake[t->ord] = LMR__BY_YIELD;
         } else {
-            uint8_t w = wake_index(ev->by);
+            lmr__by w = ev->by_id;
             /* the timer event before it said it was the deadline */
-            if (!(w == W_TIMER && d->wake[t->ord] == W_TIMEOUT))
-                d->wake[t->ord] = w;
+            if (!(w == LMR__BY_TIMER && d->wake[t->ord] == LMR__BY_TIMEOUT))
+                d->wake[t->ord] = (uint8_t)w;
             d->wake_by[t->ord] = ev->by_task ? (uint32_t)(ev->by_task + 1) : 0;
             if (ev->by_task > UINT32_MAX - 1)
                 d->wake_by[t->ord] = 0;
@@ -675,10 +650,10 @@ static void state_event(lmr__render_ctx *c, const lmr__event *ev,
         uint8_t a = A_OTHER;
         if (ev->group)
             snprintf(txt, sizeof txt, "await %.40s", on);
-        else if (ev->fd >= 0 && strcmp(on, "io") == 0) {
+        else if (ev->fd >= 0 && ev->on_id == LMR__ON_IO) {
             /* The program's name for the fd (lm_fd_label) is what a
              * reader knows; the number only when there is none. */
-            bool rd = !ev->dir || strcmp(ev->dir, "write") != 0;
+            bool rd = ev->dir_id != LMR__DIR_WRITE;
             free(d->iolabel[t->ord]);
             d->iolabel[t->ord] = NULL;
             if (ev->label && ev->label[0]) {
@@ -700,7 +675,7 @@ static void state_event(lmr__render_ctx *c, const lmr__event *ev,
                      task_name(c, lp, ev->awaits));
         else {
             snprintf(txt, sizeof txt, "await %.100s", on);
-            if (strcmp(on, "sleep") == 0)
+            if (ev->on_id == LMR__ON_SLEEP)
                 a = A_SLEEP;
         }
         msg(c, lp, "p", p, "-->>", "lp", lp, txt, ev->t);
@@ -723,8 +698,8 @@ static void state_event(lmr__render_ctx *c, const lmr__event *ev,
         break;
     case LMR__ST_CANCELLED: {
         char why[96];
-        cancel_why(c, lp, d->reason[t->ord], d->cancel_by[t->ord], t->id, why,
-                   sizeof why);
+        cancel_why(c, lp, (lmr__reason)d->reason[t->ord], d->cancel_by[t->ord],
+                   t->id, why, sizeof why);
         if (ev->from == LMR__ST_RUNNING) {
             msg(c, lp, "p", p, "--x", "lp", lp, "cancelled", ev->t);
         } else {
@@ -739,7 +714,7 @@ static void state_event(lmr__render_ctx *c, const lmr__event *ev,
     /* running or finished: no longer awaiting */
     set_awaiting(d, t, false);
     d->awaits[t->ord] = A_NONE;
-    d->wake[t->ord] = W_NONE;
+    d->wake[t->ord] = LMR__BY_NONE;
     d->wake_by[t->ord] = 0;
 }
 
@@ -766,9 +741,9 @@ static void group_end(lmr__render_ctx *c, const lmr__event *ev)
     }
     char txt[256];
     int n;
-    if (strcmp(out, "timeout") == 0)
+    if (ev->outcome_id == LMR__OUT_TIMEOUT)
         n = snprintf(txt, sizeof txt, "%.20s timeout: TimeoutError to the caller", kind);
-    else if (strcmp(out, "ok") == 0)
+    else if (ev->outcome_id == LMR__OUT_OK)
         n = snprintf(txt, sizeof txt, "%.20s returned", kind);
     else
         n = snprintf(txt, sizeof txt, "%.20s ended %.20s", kind, out);
@@ -827,7 +802,7 @@ static void timer_fired(lmr__render_ctx *c, const lmr__event *ev)
         msg(c, ev->loop, "tm", 1, "-->>", "lp", ev->loop, txt, ev->t);
         const lmr__task *t = lmr__model_task(c->model, ev->loop, ev->task);
         if (t)
-            d->wake[t->ord] = W_TIMEOUT;
+            d->wake[t->ord] = LMR__BY_TIMEOUT;
         d->dl[i] = d->dl[--d->ndl];
         return;
     }
@@ -932,22 +907,22 @@ static int sq_event(lmr__render_ctx *c, const lmr__event *ev)
          * record the request), nor is the group member whose failure made
          * its group cancel the others (recorded as cancelling itself, issue
          * 13): nothing happens to it, so nothing is drawn. */
-        uint8_t r = reason_index(ev->reason);
+        lmr__reason r = ev->reason_id;
         if ((d->flags[t->ord] & F_ENDED) ||
-            (r == R_GROUP && ev->by_task == ev->task))
+            (r == LMR__REASON_GROUP && ev->by_task == ev->task))
             return 0;
-        d->reason[t->ord] = r;
+        d->reason[t->ord] = (uint8_t)r;
         d->cancel_by[t->ord] = ev->by_task && ev->by_task < UINT32_MAX
                                    ? (uint32_t)ev->by_task : 0;
         cancel_why(c, ev->loop, r, ev->by_task, ev->task, txt, sizeof txt);
         /* The arrow starts at whoever asked; never at the task itself (a
          * failing group member used to be recorded as its own canceller). */
         const lmr__task *by = ev->by_task && ev->by_task != ev->task &&
-                                      r != R_SHUTDOWN && r != R_SIGNAL
+                                      r != LMR__REASON_SHUTDOWN && r != LMR__REASON_SIGNAL
                                   ? task_part(c, ev->loop, ev->by_task, false)
                                   : NULL;
         char line[360];
-        if (r == R_EXPLICIT)
+        if (r == LMR__REASON_EXPLICIT)
             snprintf(line, sizeof line, "%s", by ? "cancel()" : txt);
         else
             snprintf(line, sizeof line, "cancel: %s", txt);

@@ -130,12 +130,12 @@ static void cancel_phrase(const lmr__render_ctx *c, const lmr__event *ev,
 {
     const lmr__task *t = lmr__model_task(c->model, ev->loop, ev->task);
     const char *reason = t && t->cancel_reason ? t->cancel_reason : NULL;
+    lmr__reason rid = t ? t->cancel_reason_id : LMR__REASON_NONE;
     uint64_t by = ev->by_task ? ev->by_task : t ? t->cancelled_by : 0;
     char bw[WHO_CP * 4 + 32];
     by_whom(c, ev, named ? by : 0, bw, sizeof bw);
-    if (reason && (strcmp(reason, "timeout") == 0 ||
-                   strcmp(reason, "shutdown") == 0 ||
-                   strcmp(reason, "signal") == 0))
+    if (rid == LMR__REASON_TIMEOUT || rid == LMR__REASON_SHUTDOWN ||
+        rid == LMR__REASON_SIGNAL)
         bw[0] = '\0'; /* the reason says who */
     snprintf(dst, n, "%s%s", lmr__cancel_words(c->opts, reason), bw);
 }
@@ -152,19 +152,19 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
     case LMR__ST_PENDING:
         if (ev->from == LMR__ST_CREATED) {
             snprintf(dst, n, "%s", a ? "create_task()" : "spawn");
-        } else if (ev->by && strcmp(ev->by, "cancel") == 0) {
+        } else if (ev->by_id == LMR__BY_CANCEL) {
             cancel_phrase(c, ev, named, dst, n);
         } else {
             const lmr__group *g =
                 t && d->awaiting[t->ord]
                     ? lmr__model_group(c->model, ev->loop, d->awaiting[t->ord])
                     : NULL;
-            if (g && g->outcome && strcmp(g->outcome, "timeout") == 0) {
+            if (g && g->outcome_id == LMR__OUT_TIMEOUT) {
                 snprintf(dst, n, "%s", a ? "TimeoutError to the caller"
                                          : "timed out");
                 break;
             }
-            if (named && ev->by && strcmp(ev->by, "task") == 0 &&
+            if (named && ev->by_id == LMR__BY_TASK &&
                 ev->by_task && ev->by_task != ev->task) {
                 /* "download finished" says more than "task finished" */
                 const char *nm = who(c->model, ev->loop, ev->by_task);
@@ -174,7 +174,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
                 break;
             }
             by_whom(c, ev, named ? ev->by_task : 0, bw, sizeof bw);
-            join(dst, n, lmr__wake_words(c->opts, ev->by), bw, "");
+            join(dst, n, lmr__wake_words(c->opts, ev->by_id, ev->by), bw, "");
         }
         break;
     case LMR__ST_RUNNING:
@@ -182,8 +182,8 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
         break;
     case LMR__ST_AWAITING: {
         char w[64];
-        lmr__await_words(c->opts, ev->on, w, sizeof w);
-        if (named && ev->on && strcmp(ev->on, "task") == 0 && ev->awaits) {
+        lmr__await_words(c->opts, ev->on_id, ev->on, w, sizeof w);
+        if (named && ev->on_id == LMR__ON_TASK && ev->awaits) {
             const char *nm = who(c->model, ev->loop, ev->awaits);
             char cut[WHO_CP * 4 + 8];
             cut_name(cut, sizeof cut, nm ? nm : "?");

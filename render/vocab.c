@@ -1,5 +1,6 @@
 /*
- * vocab.c: display names of task states (--states).
+ * vocab.c: the trace's tokens as the reader decodes them, and the display
+ * names of task states (--states) and of the tokens the views print.
  *
  * The trace always spells states the same way (created pending running
  * awaiting done failed cancelled); a vocabulary only changes what the
@@ -13,8 +14,166 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const st_token[LMR__ST__COUNT] = {
-    "created", "pending", "running", "awaiting", "done", "failed", "cancelled"};
+/* The spellings, from tracer/lm_vocab.h (the tracer prints the same). */
+const char *const lmr__ev_tok[LMR__EV__COUNT] = {
+#define TOK(id, tok) [LMR__EV_##id] = tok,
+    LM_VOCAB_EVENTS(TOK)
+#undef TOK
+};
+const char *const lmr__state_tok[LMR__ST__COUNT] = {
+#define TOK(id, tok) [LMR__ST_##id] = tok,
+    LM_VOCAB_STATES(TOK)
+#undef TOK
+};
+const char *const lmr__on_tok[LMR__ON_OTHER + 1] = {
+#define TOK(id, tok) [LMR__ON_##id] = tok,
+    LM_VOCAB_ON(TOK)
+#undef TOK
+};
+const char *const lmr__by_tok[LMR__BY_OTHER + 1] = {
+#define TOK(id, tok) [LMR__BY_##id] = tok,
+    LM_VOCAB_BY(TOK)
+#undef TOK
+};
+const char *const lmr__reason_tok[LMR__REASON_OTHER + 1] = {
+#define TOK(id, tok) [LMR__REASON_##id] = tok,
+    LM_VOCAB_REASON(TOK)
+#undef TOK
+};
+const char *const lmr__gkind_tok[LMR__GK_OTHER + 1] = {
+#define TOK(id, tok) [LMR__GK_##id] = tok,
+    LM_VOCAB_GROUP_KIND(TOK)
+#undef TOK
+};
+const char *const lmr__mode_tok[LMR__MODE_OTHER + 1] = {
+#define TOK(id, tok) [LMR__MODE_##id] = tok,
+    LM_VOCAB_MODE(TOK)
+#undef TOK
+};
+const char *const lmr__outcome_tok[LMR__OUT_OTHER + 1] = {
+#define TOK(id, tok) [LMR__OUT_##id] = tok,
+    LM_VOCAB_OUTCOME(TOK)
+#undef TOK
+};
+const char *const lmr__dir_tok[LMR__DIR_OTHER + 1] = {
+#define TOK(id, tok) [LMR__DIR_##id] = tok,
+    LM_VOCAB_DIR(TOK)
+#undef TOK
+};
+
+const char *const lmr__clock_tok[LMR__CLOCK_OTHER + 1] = {
+#define TOK(id, tok) [LMR__CLOCK_##id] = tok,
+    LM_VOCAB_CLOCK(TOK)
+#undef TOK
+};
+
+bool lmr__clock_is_virtual(const char *clock)
+{
+    return LMR__TOK_ID(lmr__clock_tok, clock) == LMR__CLOCK_VIRTUAL;
+}
+
+/*
+ * One lookup per token set, made from its list: a chain of tests on the first
+ * byte, then a compare with a literal (which the compiler inlines). This runs
+ * for every event the reader decodes, so it must cost a few compares, not a
+ * loop of calls. Compares to the first NUL, as the views' strcmp did.
+ */
+#define MATCH(ID, tok)                                                         \
+    if (s[0] == (tok)[0] && strcmp(s, tok) == 0)                               \
+        return ID;
+
+static lmr__on on_id(const char *s)
+{
+    if (!s)
+        return LMR__ON_NONE;
+#define TOK(id, tok) MATCH(LMR__ON_##id, tok)
+    LM_VOCAB_ON(TOK)
+#undef TOK
+    return LMR__ON_OTHER;
+}
+
+static lmr__by by_id(const char *s)
+{
+    if (!s)
+        return LMR__BY_NONE;
+#define TOK(id, tok) MATCH(LMR__BY_##id, tok)
+    LM_VOCAB_BY(TOK)
+#undef TOK
+    return LMR__BY_OTHER;
+}
+
+static lmr__dir dir_id(const char *s)
+{
+    if (!s)
+        return LMR__DIR_NONE;
+#define TOK(id, tok) MATCH(LMR__DIR_##id, tok)
+    LM_VOCAB_DIR(TOK)
+#undef TOK
+    return LMR__DIR_OTHER;
+}
+
+static lmr__gkind kind_id(const char *s)
+{
+    if (!s)
+        return LMR__GK_NONE;
+#define TOK(id, tok) MATCH(LMR__GK_##id, tok)
+    LM_VOCAB_GROUP_KIND(TOK)
+#undef TOK
+    return LMR__GK_OTHER;
+}
+
+static lmr__mode mode_id(const char *s)
+{
+    if (!s)
+        return LMR__MODE_NONE;
+#define TOK(id, tok) MATCH(LMR__MODE_##id, tok)
+    LM_VOCAB_MODE(TOK)
+#undef TOK
+    return LMR__MODE_OTHER;
+}
+
+static lmr__outcome outcome_id(const char *s)
+{
+    if (!s)
+        return LMR__OUT_NONE;
+#define TOK(id, tok) MATCH(LMR__OUT_##id, tok)
+    LM_VOCAB_OUTCOME(TOK)
+#undef TOK
+    return LMR__OUT_OTHER;
+}
+
+static lmr__reason reason_id(const char *s)
+{
+    if (!s)
+        return LMR__REASON_NONE;
+#define TOK(id, tok) MATCH(LMR__REASON_##id, tok)
+    LM_VOCAB_REASON(TOK)
+#undef TOK
+    return LMR__REASON_OTHER;
+}
+#undef MATCH
+
+void lmr__event_tokens(lmr__event *e)
+{
+    e->on_id = on_id(e->on);
+    e->by_id = by_id(e->by);
+    e->dir_id = dir_id(e->dir);
+    e->kind_id = kind_id(e->group_kind);
+    e->mode_id = mode_id(e->mode);
+    e->outcome_id = outcome_id(e->outcome);
+    e->reason_id = reason_id(e->reason);
+}
+
+int lmr__tok_id(const char *const *tab, int n, const char *s)
+{
+    if (!s)
+        return 0;
+    /* The first byte rejects almost every entry without a call. */
+    for (int i = 1; i < n - 1; i++)
+        if (tab[i][0] == s[0] && strcmp(tab[i], s) == 0)
+            return i;
+    return n - 1;
+}
 
 typedef struct vocab_def {
     const char *name;
@@ -28,8 +187,11 @@ typedef struct vocab_def {
  * state view labels the created -> pending edge with create_task-like words.
  */
 static const vocab_def vocabs[] = {
-    {"loopmaid", {"created", "pending", "running", "awaiting", "done",
-                  "failed", "cancelled"}},
+    {"loopmaid", { /* the trace's own words */
+#define TOK(id, tok) tok,
+                  LM_VOCAB_STATES(TOK)
+#undef TOK
+                 }},
     {"asyncio", {"Coroutine", "Pending", "Running", "Awaiting", "Done",
                  "Failed", "Cancelled"}},
     {"seed002", {"Created", "Scheduled", "Running", "Suspended", "Done",
@@ -92,7 +254,8 @@ int lmr__vocab_parse(const char *spec, lmr__vocab *v, lmr_error *err)
             size_t kn = (size_t)(eq - p), vn = n - kn - 1;
             int st = -1;
             for (int i = 0; i < LMR__ST__COUNT; i++)
-                if (strlen(st_token[i]) == kn && strncmp(st_token[i], p, kn) == 0)
+                if (strlen(lmr__state_tok[i]) == kn &&
+                    strncmp(lmr__state_tok[i], p, kn) == 0)
                     st = i;
             if (st < 0)
                 return vocab_err(err, "unknown state '%s' (states are "
@@ -159,87 +322,86 @@ bool lmr__speaks_asyncio(const lmr_options *o)
     return false;
 }
 
+/* Words for one token, indexed by its id; {NULL, NULL} where a token has
+ * none (it is then shown as written). */
 typedef struct word_pair {
-    const char *token, *loopmaid, *asyncio;
+    const char *loopmaid, *asyncio;
 } word_pair;
 
 /* What an `on` token awaits, in each vocabulary. Unknown tokens (the set is
  * open) are shown as written. */
-static const word_pair await_words[] = {
-    {"sleep", "await sleep", "await asyncio.sleep()"},
-    {"io", "await I/O", "await socket I/O"},
-    {"task", "await task", "await task"},
-    {"gather", "await gather", "await asyncio.gather()"},
-    {"wait", "await wait", "await asyncio.wait()"},
-    {"taskgroup", "await task group", "async with TaskGroup()"},
-    {"wait_for", "await wait_for", "await asyncio.wait_for()"},
-    {"future", "await future", "await future"},
-    {"event", "await event", "await event.wait()"},
-    {"queue", "await queue", "await queue"},
-    {"lock", "await lock", "async with lock"},
-    {"semaphore", "await semaphore", "async with semaphore"},
-    {"thread", "await thread", "await asyncio.to_thread()"},
+static const word_pair await_words[LMR__ON_OTHER + 1] = {
+    [LMR__ON_SLEEP] = {"await sleep", "await asyncio.sleep()"},
+    [LMR__ON_IO] = {"await I/O", "await socket I/O"},
+    [LMR__ON_TASK] = {"await task", "await task"},
+    [LMR__ON_GATHER] = {"await gather", "await asyncio.gather()"},
+    [LMR__ON_WAIT] = {"await wait", "await asyncio.wait()"},
+    [LMR__ON_TASKGROUP] = {"await task group", "async with TaskGroup()"},
+    [LMR__ON_WAIT_FOR] = {"await wait_for", "await asyncio.wait_for()"},
+    [LMR__ON_FUTURE] = {"await future", "await future"},
+    [LMR__ON_EVENT] = {"await event", "await event.wait()"},
+    [LMR__ON_QUEUE] = {"await queue", "await queue"},
+    [LMR__ON_LOCK] = {"await lock", "async with lock"},
+    [LMR__ON_SEMAPHORE] = {"await semaphore", "async with semaphore"},
+    [LMR__ON_THREAD] = {"await thread", "await asyncio.to_thread()"},
 };
 
 /* What woke an awaiting task (`by`), in each vocabulary. */
-static const word_pair wake_words[] = {
-    {"timer", "timer", "sleep ended"},
-    {"timeout", "deadline", "deadline passed"},
-    {"io", "I/O ready", "socket ready"},
-    {"task", "task finished", "awaited task done"},
-    {"future", "future set", "future set"},
-    {"event", "event set", "event set"},
-    {"queue", "queue", "queue ready"},
-    {"lock", "lock released", "lock released"},
-    {"semaphore", "semaphore released", "semaphore released"},
-    {"thread", "thread finished", "thread finished"},
-    {"cancel", "cancel", "cancel()"},
-    {"spawn", "spawn", "create_task()"},
-    {"yield", "yield", "await asyncio.sleep(0)"},
+static const word_pair wake_words[LMR__BY_OTHER + 1] = {
+    [LMR__BY_TIMER] = {"timer", "sleep ended"},
+    [LMR__BY_TIMEOUT] = {"deadline", "deadline passed"},
+    [LMR__BY_IO] = {"I/O ready", "socket ready"},
+    [LMR__BY_TASK] = {"task finished", "awaited task done"},
+    [LMR__BY_FUTURE] = {"future set", "future set"},
+    [LMR__BY_EVENT] = {"event set", "event set"},
+    [LMR__BY_QUEUE] = {"queue", "queue ready"},
+    [LMR__BY_LOCK] = {"lock released", "lock released"},
+    [LMR__BY_SEMAPHORE] = {"semaphore released", "semaphore released"},
+    [LMR__BY_THREAD] = {"thread finished", "thread finished"},
+    [LMR__BY_CANCEL] = {"cancel", "cancel()"},
+    [LMR__BY_SPAWN] = {"spawn", "create_task()"},
+    [LMR__BY_YIELD] = {"yield", "await asyncio.sleep(0)"},
 };
 
-static const char *lookup(const word_pair *w, size_t n, const lmr_options *o,
-                          const char *token)
+static const char *words(const word_pair *w, const lmr_options *o)
 {
-    if (!token)
-        return NULL;
-    bool a = lmr__speaks_asyncio(o);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(w[i].token, token) == 0)
-            return a ? w[i].asyncio : w[i].loopmaid;
-    return NULL;
+    return lmr__speaks_asyncio(o) ? w->asyncio : w->loopmaid;
 }
 
-void lmr__await_words(const lmr_options *o, const char *on, char *dst,
-                      size_t n)
+void lmr__await_words(const lmr_options *o, lmr__on on, const char *written,
+                      char *dst, size_t n)
 {
-    const char *w = lookup(await_words, sizeof await_words / sizeof *await_words,
-                           o, on ? on : "");
+    const char *w = words(&await_words[on], o);
     if (w)
         snprintf(dst, n, "%s", w);
     else
-        snprintf(dst, n, "await%s%s", on ? " " : "", on ? on : "");
+        snprintf(dst, n, "await%s%s", written ? " " : "",
+                 written ? written : "");
 }
 
-const char *lmr__wake_words(const lmr_options *o, const char *by)
+const char *lmr__wake_words(const lmr_options *o, lmr__by by,
+                            const char *written)
 {
-    const char *w = lookup(wake_words, sizeof wake_words / sizeof *wake_words,
-                           o, by);
-    return w ? w : by ? by : "woken";
+    const char *w = words(&wake_words[by], o);
+    return w ? w : written ? written : "woken";
 }
 
 const char *lmr__cancel_words(const lmr_options *o, const char *reason)
 {
     bool a = lmr__speaks_asyncio(o);
-    if (!reason || strcmp(reason, "explicit") == 0)
+    switch ((lmr__reason)LMR__TOK_ID(lmr__reason_tok, reason)) {
+    case LMR__REASON_NONE:
+    case LMR__REASON_EXPLICIT:
         return a ? "task.cancel()" : "cancel";
-    if (strcmp(reason, "timeout") == 0)
+    case LMR__REASON_TIMEOUT:
         return a ? "wait_for() deadline: cancel()" : "cancel at the deadline";
-    if (strcmp(reason, "group") == 0)
+    case LMR__REASON_GROUP:
         return a ? "group cancel()" : "group cancel";
-    if (strcmp(reason, "shutdown") == 0)
+    case LMR__REASON_SHUTDOWN:
         return a ? "cancel() at loop shutdown" : "cancel at shutdown";
-    if (strcmp(reason, "signal") == 0)
+    case LMR__REASON_SIGNAL:
         return a ? "cancel() on KeyboardInterrupt" : "cancel on a signal";
-    return reason;
+    default:
+        return reason;
+    }
 }

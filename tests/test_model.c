@@ -423,3 +423,46 @@ Test(model, cancel_records_who_when_and_why)
     cr_expect_null(q->message);
     lmr__model_free(&m);
 }
+
+/* Groups are found by (loop, id) whatever order they were recorded in (the
+ * sorted index carries its own keys), and the model keeps each token's id. */
+Test(model, groups_of_two_loops_and_their_token_ids)
+{
+    lmr__model m = load_str(
+        "loopmaid: 1\nprogram: \"p\"\nclock: virtual\nevents:\n"
+        "  - {t: 0, ev: spawn, task: 1, name: \"a\", parent: 0, loop: 2}\n"
+        "  - {t: 0, ev: loop_start, loop: 2}\n"
+        "  - {t: 0, ev: spawn, task: 1, name: \"b\", parent: 0}\n"
+        "  - {t: 0, ev: loop_start, loop: 1}\n"
+        "  - {t: 1, ev: group, group: 2, kind: wait, owner: 1, members: [], "
+        "mode: first_completed, loop: 2}\n"
+        "  - {t: 1, ev: group, group: 1, kind: gather, owner: 1, members: [], "
+        "loop: 2}\n"
+        "  - {t: 1, ev: group, group: 1, kind: taskgroup, owner: 1, "
+        "members: []}\n"
+        "  - {t: 2, ev: group_end, group: 1, outcome: timeout, loop: 2}\n"
+        "  - {t: 2, ev: group_end, group: 2, outcome: sideways, loop: 2}\n"
+        "  - {t: 3, ev: cancel, task: 1, reason: shutdown}\n"
+        "  - {t: 4, ev: loop_end, loop: 2}\n"
+        "  - {t: 4, ev: loop_end, loop: 1}\n");
+    const lmr__group *g = lmr__model_group(&m, 2, 1);
+    cr_assert_not_null(g);
+    cr_expect_eq(g->kind_id, LMR__GK_GATHER);
+    cr_expect_eq(g->outcome_id, LMR__OUT_TIMEOUT);
+    g = lmr__model_group(&m, 2, 2);
+    cr_assert_not_null(g);
+    cr_expect_eq(g->kind_id, LMR__GK_WAIT);
+    cr_expect_eq(g->outcome_id, LMR__OUT_OTHER);
+    cr_expect_str_eq(g->outcome, "sideways"); /* an open set: as written */
+    g = lmr__model_group(&m, 1, 1);
+    cr_assert_not_null(g);
+    cr_expect_eq(g->kind_id, LMR__GK_TASKGROUP);
+    cr_expect_eq(g->outcome_id, LMR__OUT_NONE); /* never ended */
+    cr_expect_null(lmr__model_group(&m, 1, 2));
+    cr_expect_null(lmr__model_group(&m, 3, 1));
+    const lmr__task *t = lmr__model_task(&m, 1, 1);
+    cr_assert_not_null(t);
+    cr_expect_eq(t->cancel_reason_id, LMR__REASON_SHUTDOWN);
+    cr_expect_str_eq(t->cancel_reason, "shutdown");
+    lmr__model_free(&m);
+}

@@ -3,6 +3,7 @@
  * Every bad file under tests/data/bad/ must fail with one specific code, a
  * message naming the problem, and the line and column of the culprit.
  */
+#include "fastline.h" /* lmr__read_fastpath */
 #include "lmr_internal.h"
 
 #include <criterion/criterion.h>
@@ -410,4 +411,180 @@ Test(reader, callback_error_stops_the_read)
     cr_expect_eq(n, 1);
     cr_expect_str_eq(err.msg, "stop here");
     cr_expect_eq(err.line, 5);
+}
+
+/*
+ * Tokens (issue 16): every token of lm_vocab.h's open and closed sets, and an
+ * unknown one per open set, decode to the same id whichever path reads the
+ * line (libyaml, the fast path) and after the spill's round trip, and the
+ * string as written survives for unknown tokens.
+ */
+typedef struct toks {
+    char s[1 << 15];
+    size_t n;
+    int events;
+} toks;
+
+static int toks_cb(void *ctx, const lmr__header *h, const lmr__event *e,
+                   lmr_error *err)
+{
+    (void)h;
+    (void)err;
+    toks *d = ctx;
+    d->events++;
+#define S(x) ((x) ? (x) : "-")
+    int k = snprintf(d->s + d->n, sizeof d->s - d->n,
+                     "%d %d/%s %d/%s %d/%s %d/%s %d/%s %d/%s %d/%s\n",
+                     (int)e->kind, (int)e->on_id, S(e->on), (int)e->by_id,
+                     S(e->by), (int)e->dir_id, S(e->dir), (int)e->kind_id,
+                     S(e->group_kind), (int)e->mode_id, S(e->mode),
+                     (int)e->outcome_id, S(e->outcome), (int)e->reason_id,
+                     S(e->reason));
+#undef S
+    cr_assert(k > 0 && (size_t)k < sizeof d->s - d->n, "toks buffer full");
+    d->n += (size_t)k;
+    return 0;
+}
+
+static int spill_cb(void *ctx, const lmr__header *h, const lmr__event *e,
+                    lmr_error *err)
+{
+    (void)h;
+    (void)err;
+    return lmr__spill_put(ctx, e);
+}
+
+/* Appends one line per token of LIST, "  - {t: 0, ev: <pre><tok><post>}". */
+static size_t lines(char *dst, size_t cap, const char *pre,
+                    const char *const *tok, size_t ntok, const char *post)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ntok; i++) {
+        int k = snprintf(dst + n, cap - n, "  - {t: 0, ev: %s%s%s}\n", pre,
+                         tok[i], post);
+        cr_assert(k > 0 && (size_t)k < cap - n);
+        n += (size_t)k;
+    }
+    return n;
+}
+
+#define TOKS(LIST, ...)                                                        \
+    (const char *const[]){LIST(TOK_STR) __VA_ARGS__}
+#define TOK_STR(id, tok) tok,
+#define NTOKS(arr) (sizeof(arr) / sizeof(arr)[0])
+
+Test(reader, tokens_decode_to_the_table_on_every_path)
+{
+    static char t[1 << 15];
+    size_t n = (size_t)snprintf(t, sizeof t, "%s", HDR);
+    /* The first event is libyaml's; the fast path may take all the rest. */
+    n += (size_t)snprintf(t + n, sizeof t - n,
+                          "  - {t: 0, ev: loop_start, loop: 1}\n");
+    const char *const *on = TOKS(LM_VOCAB_ON, "hologram");
+    size_t non = NTOKS(TOKS(LM_VOCAB_ON, "hologram"));
+    const char *const *by = TOKS(LM_VOCAB_BY, "hologram");
+    size_t nby = NTOKS(TOKS(LM_VOCAB_BY, "hologram"));
+    const char *const *rs = TOKS(LM_VOCAB_REASON, "hologram");
+    size_t nrs = NTOKS(TOKS(LM_VOCAB_REASON, "hologram"));
+    const char *const *gk = TOKS(LM_VOCAB_GROUP_KIND, "hologram");
+    size_t ngk = NTOKS(TOKS(LM_VOCAB_GROUP_KIND, "hologram"));
+    const char *const *md = TOKS(LM_VOCAB_MODE, "hologram");
+    size_t nmd = NTOKS(TOKS(LM_VOCAB_MODE, "hologram"));
+    const char *const *oc = TOKS(LM_VOCAB_OUTCOME, "hologram");
+    size_t noc = NTOKS(TOKS(LM_VOCAB_OUTCOME, "hologram"));
+    const char *const *dr = TOKS(LM_VOCAB_DIR);
+    size_t ndr = NTOKS(TOKS(LM_VOCAB_DIR));
+    n += lines(t + n, sizeof t - n,
+               "state, task: 1, from: running, to: awaiting, on: ", on, non,
+               "");
+    n += lines(t + n, sizeof t - n,
+               "state, task: 1, from: awaiting, to: pending, by: ", by, nby,
+               "");
+    n += lines(t + n, sizeof t - n, "cancel, task: 1, reason: ", rs, nrs, "");
+    n += lines(t + n, sizeof t - n, "group, group: 1, kind: ", gk, ngk,
+               ", owner: 1, members: [2]");
+    n += lines(t + n, sizeof t - n,
+               "group, group: 1, kind: wait, owner: 1, members: [2], mode: ",
+               md, nmd, "");
+    n += lines(t + n, sizeof t - n, "group_end, group: 1, outcome: ", oc, noc,
+               "");
+    n += lines(t + n, sizeof t - n, "io, task: 1, fd: 3, dir: ", dr, ndr, "");
+
+    /* libyaml alone, then the fast path: the same events, the same ids. */
+    toks *slow = calloc(1, sizeof *slow), *fast = calloc(1, sizeof *fast),
+         *replay = calloc(1, sizeof *replay);
+    cr_assert(slow && fast && replay);
+    lmr_error err;
+    lmr__read_fastpath(0);
+    cr_assert_eq(read_str(t, n, toks_cb, slow, NULL, &err), 0, "%s", err.msg);
+    lmr__read_fastpath(1);
+    lmr__read_fast_events();
+    cr_assert_eq(read_str(t, n, toks_cb, fast, NULL, &err), 0, "%s", err.msg);
+    cr_expect_gt(lmr__read_fast_events(), 0, "the fast path did not run");
+    lmr__read_fastpath(-1);
+    cr_expect_str_eq(fast->s, slow->s);
+
+    /* Through the spill and back: known tokens travel as numbers. */
+    FILE *sp = tmpfile();
+    cr_assert_not_null(sp);
+    cr_assert_eq(read_str(t, n, spill_cb, sp, NULL, &err), 0, "%s", err.msg);
+    rewind(sp);
+    cr_assert_eq(lmr__spill_replay(sp, "spill", toks_cb, replay, &err), 0,
+                 "%s", err.msg);
+    fclose(sp);
+    cr_expect_str_eq(replay->s, slow->s);
+
+    /* And the ids are the table's: position + 1, OTHER for the unknown. */
+    char want[1 << 15];
+    size_t w = 0;
+#define WANT(fmt, ...)                                                         \
+    w += (size_t)snprintf(want + w, sizeof want - w, fmt "\n", __VA_ARGS__)
+    WANT("%d 0/- 0/- 0/- 0/- 0/- 0/- 0/-", LMR__EV_LOOP_START);
+    for (size_t i = 0; i < non; i++)
+        WANT("%d %zu/%s 0/- 0/- 0/- 0/- 0/- 0/-", LMR__EV_STATE, i + 1, on[i]);
+    for (size_t i = 0; i < nby; i++)
+        WANT("%d 0/- %zu/%s 0/- 0/- 0/- 0/- 0/-", LMR__EV_STATE, i + 1, by[i]);
+    for (size_t i = 0; i < nrs; i++)
+        WANT("%d 0/- 0/- 0/- 0/- 0/- 0/- %zu/%s", LMR__EV_CANCEL, i + 1, rs[i]);
+    for (size_t i = 0; i < ngk; i++)
+        WANT("%d 0/- 0/- 0/- %zu/%s 0/- 0/- 0/-", LMR__EV_GROUP, i + 1, gk[i]);
+    for (size_t i = 0; i < nmd; i++)
+        WANT("%d 0/- 0/- 0/- %d/wait %zu/%s 0/- 0/-", LMR__EV_GROUP,
+             LMR__GK_WAIT, i + 1, md[i]);
+    for (size_t i = 0; i < noc; i++)
+        WANT("%d 0/- 0/- 0/- 0/- 0/- %zu/%s 0/-", LMR__EV_GROUP_END, i + 1,
+             oc[i]);
+    for (size_t i = 0; i < ndr; i++)
+        WANT("%d 0/- 0/- %zu/%s 0/- 0/- 0/- 0/-", LMR__EV_IO, i + 1, dr[i]);
+#undef WANT
+    cr_expect_str_eq(slow->s, want);
+    /* the unknown tokens are the sets' OTHER */
+    cr_expect_eq(non, LMR__ON_OTHER);
+    cr_expect_eq(nby, LMR__BY_OTHER);
+    cr_expect_eq(nrs, LMR__REASON_OTHER);
+    cr_expect_eq(ngk, LMR__GK_OTHER);
+    cr_expect_eq(nmd, LMR__MODE_OTHER);
+    cr_expect_eq(noc, LMR__OUT_OTHER);
+    free(slow);
+    free(fast);
+    free(replay);
+}
+
+/* dir is closed: an unknown one is refused, on both paths alike. */
+Test(reader, unknown_dir_is_refused)
+{
+    const char *t = HDR "  - {t: 0, ev: loop_start, loop: 1}\n"
+                        "  - {t: 0, ev: io, task: 1, fd: 3, dir: sideways}\n";
+    for (int fast = 0; fast <= 1; fast++) {
+        toks *d = calloc(1, sizeof *d);
+        cr_assert_not_null(d);
+        lmr_error err;
+        lmr__read_fastpath(fast);
+        cr_expect_eq(read_str(t, strlen(t), toks_cb, d, NULL, &err),
+                     LMR_ESCHEMA);
+        lmr__read_fastpath(-1);
+        cr_expect(strstr(err.msg, "read, write or readwrite"), "%s", err.msg);
+        cr_expect_eq(err.line, 6);
+        free(d);
+    }
 }

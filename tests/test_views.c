@@ -367,6 +367,7 @@ static lmr__event st(int64_t t, uint64_t task, int from, int to, const char *on)
 {
     lmr__event e = {.kind = LMR__EV_STATE, .t = t, .loop = 1, .task = task,
                     .from = from, .to = to, .on = on, .fd = -1, .timeout = -1};
+    lmr__event_tokens(&e); /* views switch on the ids, as the reader sets */
     return e;
 }
 
@@ -384,6 +385,7 @@ static void feed_ping_pong(fixture *f, const lmr__renderer *r, int rounds)
                 cr_assert_eq(r->event(&f->c, &e), 0);
             e = st(t++, k, LMR__ST_AWAITING, LMR__ST_PENDING, NULL);
             e.by = "queue";
+            lmr__event_tokens(&e);
             if (r->event)
                 cr_assert_eq(r->event(&f->c, &e), 0);
         }
@@ -480,6 +482,7 @@ static void feed(fixture *f, lmr__event e)
         e.timeout = -1;
     if (e.loop == 0)
         e.loop = 1;
+    lmr__event_tokens(&e);
     cr_assert_eq(lmr__view_sequence.event(&f->c, &e), 0);
 }
 

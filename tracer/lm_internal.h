@@ -17,6 +17,7 @@
 #define LM_INTERNAL_H
 
 #include "loopmaid.h"
+#include "lm_vocab.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -72,70 +73,41 @@ static inline lm__list *lm__list_pop_front(lm__list *h)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Trace vocabulary. The spellings live in trace.c (lm__on_name etc.) and     */
-/* in docs/trace-format.md; keep the three in step.                          */
+/* Trace vocabulary: the enums the record stores. The spellings, and so the  */
+/* order, come from tracer/lm_vocab.h, which the reader shares.              */
 /* ------------------------------------------------------------------------ */
 
 /* What a task awaits (`on:` of a running -> awaiting transition). */
 typedef enum lm__on {
     LM__ON_NONE = 0,
-    LM__ON_SLEEP,
-    LM__ON_IO,
-    LM__ON_TASK,
-    LM__ON_GATHER,
-    LM__ON_WAIT,
-    LM__ON_TASKGROUP,
-    LM__ON_WAIT_FOR,
-    LM__ON_FUTURE,
-    LM__ON_EVENT,
-    LM__ON_QUEUE,
-    LM__ON_LOCK,
-    LM__ON_SEMAPHORE,
-    LM__ON_THREAD,
-    LM__ON_CONDITION,  /* lm_cond_wait */
-    LM__ON_BARRIER,    /* lm_barrier_wait */
-    LM__ON_QUEUE_JOIN, /* lm_queue_join */
+#define LM__X(id, tok) LM__ON_##id,
+    LM_VOCAB_ON(LM__X)
+#undef LM__X
     LM__ON__COUNT
 } lm__on;
 
 /* What made a task pending again (`by:`). */
 typedef enum lm__by {
     LM__BY_NONE = 0,
-    LM__BY_SPAWN,
-    LM__BY_YIELD,
-    LM__BY_TIMER,
-    LM__BY_IO,
-    LM__BY_TASK,
-    LM__BY_FUTURE,
-    LM__BY_EVENT,
-    LM__BY_QUEUE,
-    LM__BY_LOCK,
-    LM__BY_SEMAPHORE,
-    LM__BY_CANCEL,
-    LM__BY_THREAD,
-    LM__BY_TIMEOUT,
-    LM__BY_CONDITION,  /* notified */
-    LM__BY_BARRIER,    /* the barrier released, reset or broke */
-    LM__BY_QUEUE_JOIN, /* the queue's unfinished count reached 0 */
+#define LM__X(id, tok) LM__BY_##id,
+    LM_VOCAB_BY(LM__X)
+#undef LM__X
     LM__BY__COUNT
 } lm__by;
 
 /* Why a task was cancelled (`reason:` of a cancel event). */
 typedef enum lm__cancel_reason {
-    LM__CANCEL_EXPLICIT = 0,
-    LM__CANCEL_TIMEOUT,
-    LM__CANCEL_GROUP,
-    LM__CANCEL_SHUTDOWN,
-    LM__CANCEL_SIGNAL,
+#define LM__X(id, tok) LM__CANCEL_##id,
+    LM_VOCAB_REASON(LM__X)
+#undef LM__X
     LM__CANCEL__COUNT
 } lm__cancel_reason;
 
 /* Group kinds (`kind:` of a group event). */
 typedef enum lm__group_kind {
-    LM__GROUP_GATHER = 0,
-    LM__GROUP_WAIT,
-    LM__GROUP_TASKGROUP,
-    LM__GROUP_WAIT_FOR,
+#define LM__X(id, tok) LM__GROUP_##id,
+    LM_VOCAB_GROUP_KIND(LM__X)
+#undef LM__X
     LM__GROUP__COUNT
 } lm__group_kind;
 

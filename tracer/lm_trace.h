@@ -20,29 +20,24 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-/* Record kinds; LM__R_GAP is never recorded, only written by the drain. */
+/* Record kinds, in lm_vocab.h's order from 1; LM__R_GAP is never recorded,
+ * only written by the drain. */
 enum {
-    LM__R_LOOP_START = 1,
-    LM__R_LOOP_END,
-    LM__R_SPAWN,
-    LM__R_STATE,
-    LM__R_NOTE,
-    LM__R_NAME,
-    LM__R_GROUP,
-    LM__R_GROUP_END,
-    LM__R_CANCEL,
-    LM__R_POLL,
-    LM__R_IO,
-    LM__R_TIMER,
-    LM__R_CALL,
-    LM__R_TICK,
-    LM__R_GAP,
+    LM__R_NONE = 0,
+#define LM__X(id, tok) LM__R_##id,
+    LM_VOCAB_EVENTS(LM__X)
+#undef LM__X
     LM__R__COUNT
 };
 
 /* group_end outcomes; 0 means "the string in s1". */
-enum { LM__OUT_OTHER = 0, LM__OUT_OK, LM__OUT_FAILED, LM__OUT_CANCELLED,
-       LM__OUT_TIMEOUT, LM__OUT__COUNT };
+enum {
+    LM__OUT_OTHER = 0,
+#define LM__X(id, tok) LM__OUT_##id,
+    LM_VOCAB_OUTCOME(LM__X)
+#undef LM__X
+    LM__OUT__COUNT
+};
 
 /*
  * One event, 48 bytes. The meaning of the generic fields per kind:
@@ -133,8 +128,9 @@ struct lm__trace {
 
 /* ---- trace_fmt.c: formatting (async-signal-safe: no stdio, no malloc) ---- */
 
-/* Token spellings, indexed by the enums of lm_internal.h / lm_state. */
-extern const char *const lm__state_tok[7];
+/* Token spellings (from lm_vocab.h), indexed by the enums of lm_internal.h
+ * and lm_state; NULL where an enum means "none". */
+extern const char *const lm__state_tok[LM_STATE_CANCELLED + 1];
 extern const char *const lm__on_tok[LM__ON__COUNT];
 extern const char *const lm__by_tok[LM__BY__COUNT];
 extern const char *const lm__reason_tok[LM__CANCEL__COUNT];

@@ -9,55 +9,90 @@
 
 #include <string.h>
 
-/* The spellings. Keep them identical to docs/trace-format.md section 4. */
-const char *const lm__state_tok[7] = {
-    "created", "pending", "running", "awaiting", "done", "failed", "cancelled",
+/* The spellings, all from lm_vocab.h (which the reader shares), indexed by
+ * the tracer's enums; a NULL entry is an enum's "none". */
+const char *const lm__state_tok[LM_STATE_CANCELLED + 1] = {
+#define TOK(id, tok) [LM_STATE_##id] = tok,
+    LM_VOCAB_STATES(TOK)
+#undef TOK
 };
 const char *const lm__on_tok[LM__ON__COUNT] = {
-    [LM__ON_NONE] = NULL,          [LM__ON_SLEEP] = "sleep",
-    [LM__ON_IO] = "io",            [LM__ON_TASK] = "task",
-    [LM__ON_GATHER] = "gather",    [LM__ON_WAIT] = "wait",
-    [LM__ON_TASKGROUP] = "taskgroup", [LM__ON_WAIT_FOR] = "wait_for",
-    [LM__ON_FUTURE] = "future",    [LM__ON_EVENT] = "event",
-    [LM__ON_QUEUE] = "queue",      [LM__ON_LOCK] = "lock",
-    [LM__ON_SEMAPHORE] = "semaphore", [LM__ON_THREAD] = "thread",
-    [LM__ON_CONDITION] = "condition", [LM__ON_BARRIER] = "barrier",
-    [LM__ON_QUEUE_JOIN] = "queue_join",
+#define TOK(id, tok) [LM__ON_##id] = tok,
+    LM_VOCAB_ON(TOK)
+#undef TOK
 };
 const char *const lm__by_tok[LM__BY__COUNT] = {
-    [LM__BY_NONE] = NULL,          [LM__BY_SPAWN] = "spawn",
-    [LM__BY_YIELD] = "yield",      [LM__BY_TIMER] = "timer",
-    [LM__BY_IO] = "io",            [LM__BY_TASK] = "task",
-    [LM__BY_FUTURE] = "future",    [LM__BY_EVENT] = "event",
-    [LM__BY_QUEUE] = "queue",      [LM__BY_LOCK] = "lock",
-    [LM__BY_SEMAPHORE] = "semaphore", [LM__BY_CANCEL] = "cancel",
-    [LM__BY_THREAD] = "thread",    [LM__BY_TIMEOUT] = "timeout",
-    [LM__BY_CONDITION] = "condition", [LM__BY_BARRIER] = "barrier",
-    [LM__BY_QUEUE_JOIN] = "queue_join",
+#define TOK(id, tok) [LM__BY_##id] = tok,
+    LM_VOCAB_BY(TOK)
+#undef TOK
 };
 const char *const lm__reason_tok[LM__CANCEL__COUNT] = {
-    [LM__CANCEL_EXPLICIT] = "explicit", [LM__CANCEL_TIMEOUT] = "timeout",
-    [LM__CANCEL_GROUP] = "group",       [LM__CANCEL_SHUTDOWN] = "shutdown",
-    [LM__CANCEL_SIGNAL] = "signal",
+#define TOK(id, tok) [LM__CANCEL_##id] = tok,
+    LM_VOCAB_REASON(TOK)
+#undef TOK
 };
 const char *const lm__kind_tok[LM__GROUP__COUNT] = {
-    [LM__GROUP_GATHER] = "gather",       [LM__GROUP_WAIT] = "wait",
-    [LM__GROUP_TASKGROUP] = "taskgroup", [LM__GROUP_WAIT_FOR] = "wait_for",
+#define TOK(id, tok) [LM__GROUP_##id] = tok,
+    LM_VOCAB_GROUP_KIND(TOK)
+#undef TOK
 };
 const char *const lm__outcome_tok[LM__OUT__COUNT] = {
-    [LM__OUT_OTHER] = NULL,           [LM__OUT_OK] = "ok",
-    [LM__OUT_FAILED] = "failed",      [LM__OUT_CANCELLED] = "cancelled",
-    [LM__OUT_TIMEOUT] = "timeout",
+#define TOK(id, tok) [LM__OUT_##id] = tok,
+    LM_VOCAB_OUTCOME(TOK)
+#undef TOK
 };
 
-/* Group modes as trace.c stores them in p1: gather's default (1),
- * return_exceptions (2) and cancel_on_error (6), lm_wait_mode (3..5). */
+/* Group modes as trace.c stores them in p1: the table's position + 1
+ * (0: no mode). */
 static const char *const mode_tok[] = {
-    NULL, "fail_fast", "return_exceptions", "first_completed",
-    "first_exception", "all_completed", "cancel_on_error",
+    NULL,
+#define TOK(id, tok) tok,
+    LM_VOCAB_MODE(TOK)
+#undef TOK
 };
 
-static const char *const dir_tok[4] = {NULL, "read", "write", "readwrite"};
+/* dir as the LM_READABLE | LM_WRITABLE bits (1..3). */
+static const char *const dir_tok[4] = {
+    NULL,
+#define TOK(id, tok) tok,
+    LM_VOCAB_DIR(TOK)
+#undef TOK
+};
+
+/* The header's clock, in the table's order. */
+enum {
+#define TOK(id, tok) CLK_##id,
+    LM_VOCAB_CLOCK(TOK)
+#undef TOK
+};
+static const char *const clock_tok[] = {
+#define TOK(id, tok) [CLK_##id] = tok,
+    LM_VOCAB_CLOCK(TOK)
+#undef TOK
+};
+
+static const char *const kind_name[LM__R__COUNT] = {
+#define TOK(id, tok) [LM__R_##id] = tok,
+    LM_VOCAB_EVENTS(TOK)
+#undef TOK
+};
+
+/* The keys, each as the ", key: " that introduces it, with its length: one
+ * copy per key, as cheap as the literals they replace (the index is a
+ * constant, so the compiler folds the lookup). */
+enum {
+#define TOK(id, tok) KEY_##id,
+    LM_VOCAB_KEYS(TOK)
+#undef TOK
+};
+static const struct {
+    const char *s;
+    unsigned char n;
+} key_sep[] = {
+#define TOK(id, tok) [KEY_##id] = {", " tok ": ", sizeof(", " tok ": ") - 1},
+    LM_VOCAB_KEYS(TOK)
+#undef TOK
+};
 
 /* Our own copy of the code -> name map, made from the same X-macro as the
  * enum, so it cannot drift and is safe to call from a signal handler. */
@@ -248,8 +283,10 @@ void lm__emit_header(lm__emit *e, const char *program, lm_clock_kind clock,
 {
     PUTL(e, "loopmaid: 1\nprogram: ");
     lm__emit_quoted(e, program, strlen(program));
-    lm__emit_str(e, clock == LM_CLOCK_VIRTUAL ? "\nclock: virtual\n"
-                                              : "\nclock: monotonic\n");
+    PUTL(e, "\nclock: ");
+    PUTS(e, clock_tok[clock == LM_CLOCK_VIRTUAL ? CLK_VIRTUAL
+                                                : CLK_MONOTONIC]);
+    PUTL(e, "\n");
     if (ring > 0) {
         PUTL(e, "ring: ");
         lm__emit_i64(e, (int64_t)ring);
@@ -258,7 +295,7 @@ void lm__emit_header(lm__emit *e, const char *program, lm_clock_kind clock,
     PUTL(e, "events:\n");
 }
 
-/* ", key: " then an integer / a token / a quoted string; key is a literal. */
+/* ", key: " then an integer / a token / a quoted string; id is KEY_id's. */
 static void put_u64(lm__emit *e, uint64_t v)
 {
     char tmp[24];
@@ -269,11 +306,12 @@ static void put_u64(lm__emit *e, uint64_t v)
     } while (v != 0);
     put(e, tmp + i, sizeof tmp - i);
 }
-#define kv_int(e, key, v) (PUTL(e, ", " key ": "), lm__emit_i64(e, v))
-#define kv_u64(e, key, v) (PUTL(e, ", " key ": "), put_u64(e, v))
-#define kv_tok(e, key, tok) (PUTL(e, ", " key ": "), PUTS(e, tok))
-#define kv_istr(e, tr, key, ref) (PUTL(e, ", " key ": "), istr_val(e, tr, ref))
-#define kv_astr(e, tr, key, ref) (PUTL(e, ", " key ": "), astr_val(e, tr, ref))
+#define KEY(e, id) put((e), key_sep[KEY_##id].s, key_sep[KEY_##id].n)
+#define kv_int(e, id, v) (KEY(e, id), lm__emit_i64(e, v))
+#define kv_u64(e, id, v) (KEY(e, id), put_u64(e, v))
+#define kv_tok(e, id, tok) (KEY(e, id), PUTS(e, tok))
+#define kv_istr(e, tr, id, ref) (KEY(e, id), istr_val(e, tr, ref))
+#define kv_astr(e, tr, id, ref) (KEY(e, id), astr_val(e, tr, ref))
 
 /* Interned / arena strings: a missing string (out of memory when recorded)
  * is written as "" so the line stays well-formed. */
@@ -297,57 +335,61 @@ static const char *tok_or(const char *const *tab, size_t n, unsigned i,
     return i < n && tab[i] ? tab[i] : dflt;
 }
 
+#define NSTATES (sizeof lm__state_tok / sizeof lm__state_tok[0])
+
 static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
 {
     unsigned from = r->p0 & 15, to = r->p0 >> 4;
-    kv_u64(e, "task", r->a);
-    kv_tok(e, "from", tok_or(lm__state_tok, 7, from, "unknown"));
-    kv_tok(e, "to", tok_or(lm__state_tok, 7, to, "unknown"));
+    kv_u64(e, TASK, r->a);
+    kv_tok(e, FROM, tok_or(lm__state_tok, NSTATES, from, "unknown"));
+    kv_tok(e, TO, tok_or(lm__state_tok, NSTATES, to, "unknown"));
     if (r->p1 != LM__ON_NONE) {
-        kv_tok(e, "on", tok_or(lm__on_tok, LM__ON__COUNT, r->p1, "unknown"));
+        kv_tok(e, ON, tok_or(lm__on_tok, LM__ON__COUNT, r->p1, "unknown"));
         switch (r->p1) {
         case LM__ON_IO:
-            kv_int(e, "fd", r->i);
+            kv_int(e, FD, r->i);
             if (r->c >= 1 && r->c <= 3)
-                kv_tok(e, "dir", dir_tok[r->c]);
+                kv_tok(e, DIR, dir_tok[r->c]);
             break;
         case LM__ON_GATHER:
         case LM__ON_WAIT:
         case LM__ON_TASKGROUP:
         case LM__ON_WAIT_FOR:
             if (r->c > 0)
-                kv_int(e, "group", r->c);
+                kv_int(e, GROUP, r->c);
             break;
         default:
             break;
         }
         /* The awaited task: lm_join, and wait_for's single member. */
         if (r->b != 0)
-            kv_u64(e, "awaits", r->b);
+            kv_u64(e, AWAITS, r->b);
     }
     if (r->p2 != LM__BY_NONE) {
-        kv_tok(e, "by", tok_or(lm__by_tok, LM__BY__COUNT, r->p2, "unknown"));
+        kv_tok(e, BY, tok_or(lm__by_tok, LM__BY__COUNT, r->p2, "unknown"));
         if (r->b != 0)
-            kv_u64(e, "by_task", r->b);
+            kv_u64(e, BY_TASK, r->b);
     }
     if (to == LM_STATE_FAILED) {
-        PUTL(e, ", error: \"");
+        KEY(e, ERROR);
+        PUTL(e, "\"");
         PUTS(e, lm__err_tok(r->i));
         PUTL(e, "\"");
-        kv_int(e, "code", r->i);
+        kv_int(e, CODE, r->i);
         if (r->s2)
-            kv_astr(e, tr, "message", r->s2);
+            kv_astr(e, tr, MESSAGE, r->s2);
     }
     if (r->s1)
-        kv_istr(e, tr, "label", r->s1);
+        kv_istr(e, tr, LABEL, r->s1);
 }
 
 static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
 {
-    kv_u64(e, "group", r->a);
-    kv_tok(e, "kind", tok_or(lm__kind_tok, LM__GROUP__COUNT, r->p0, "unknown"));
-    kv_u64(e, "owner", r->b);
-    PUTL(e, ", members: [");
+    kv_u64(e, GROUP, r->a);
+    kv_tok(e, KIND, tok_or(lm__kind_tok, LM__GROUP__COUNT, r->p0, "unknown"));
+    kv_u64(e, OWNER, r->b);
+    KEY(e, MEMBERS);
+    PUTL(e, "[");
     size_t n = 0;
     const char *blob = lm__trace_astr(tr, r->s2, &n);
     for (size_t k = 0; blob && k < n / 8; k++) {
@@ -365,107 +407,99 @@ static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
     }
     PUTL(e, "]");
     if (r->p1 > 0 && r->p1 < sizeof mode_tok / sizeof mode_tok[0])
-        kv_tok(e, "mode", mode_tok[r->p1]);
+        kv_tok(e, MODE, mode_tok[r->p1]);
     if (r->c >= 0)
-        kv_int(e, "timeout", r->c);
+        kv_int(e, TIMEOUT, r->c);
     if (r->s1)
-        kv_istr(e, tr, "label", r->s1);
+        kv_istr(e, tr, LABEL, r->s1);
 }
 
-static const char *const kind_name[LM__R__COUNT] = {
-    [LM__R_LOOP_START] = "loop_start", [LM__R_LOOP_END] = "loop_end",
-    [LM__R_SPAWN] = "spawn",           [LM__R_STATE] = "state",
-    [LM__R_NOTE] = "note",             [LM__R_NAME] = "name",
-    [LM__R_GROUP] = "group",           [LM__R_GROUP_END] = "group_end",
-    [LM__R_CANCEL] = "cancel",         [LM__R_POLL] = "poll",
-    [LM__R_IO] = "io",                 [LM__R_TIMER] = "timer",
-    [LM__R_CALL] = "call",             [LM__R_TICK] = "tick",
-    [LM__R_GAP] = "gap",
-};
 
 void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
 {
     if (r->kind == 0 || r->kind >= LM__R__COUNT)
         return; /* never recorded; nothing sensible to write */
-    PUTL(e, "  - {t: ");
+    PUTL(e, "  - {");
+    put(e, key_sep[KEY_T].s + 2, key_sep[KEY_T].n - 2u); /* no ", " first */
     lm__emit_i64(e, r->t);
-    PUTL(e, ", ev: ");
+    KEY(e, EV);
     PUTS(e, kind_name[r->kind]);
     uint32_t loop = tr->loopno ? tr->loopno : 1;
     if (loop != 1 || r->kind == LM__R_LOOP_START || r->kind == LM__R_LOOP_END)
-        kv_int(e, "loop", loop);
+        kv_int(e, LOOP, loop);
     switch (r->kind) {
     case LM__R_LOOP_START:
         if (r->s2)
-            kv_astr(e, tr, "name", r->s2);
+            kv_astr(e, tr, NAME, r->s2);
         break;
     case LM__R_LOOP_END:
         break;
     case LM__R_SPAWN:
-        kv_u64(e, "task", r->a);
-        kv_astr(e, tr, "name", r->s2);
-        kv_u64(e, "parent", r->b);
+        kv_u64(e, TASK, r->a);
+        kv_astr(e, tr, NAME, r->s2);
+        kv_u64(e, PARENT, r->b);
         break;
     case LM__R_STATE:
         emit_state(e, tr, r);
         break;
     case LM__R_NOTE:
-        kv_u64(e, "task", r->a);
-        kv_astr(e, tr, "text", r->s2);
+        kv_u64(e, TASK, r->a);
+        kv_astr(e, tr, TEXT, r->s2);
         break;
     case LM__R_NAME:
-        kv_u64(e, "task", r->a);
-        kv_astr(e, tr, "name", r->s2);
+        kv_u64(e, TASK, r->a);
+        kv_astr(e, tr, NAME, r->s2);
         break;
     case LM__R_GROUP:
         emit_group(e, tr, r);
         break;
     case LM__R_GROUP_END:
-        kv_u64(e, "group", r->a);
+        kv_u64(e, GROUP, r->a);
         if (r->p0 != LM__OUT_OTHER && r->p0 < LM__OUT__COUNT)
-            kv_tok(e, "outcome", lm__outcome_tok[r->p0]);
+            kv_tok(e, OUTCOME, lm__outcome_tok[r->p0]);
         else if (r->s1)
-            kv_istr(e, tr, "outcome", r->s1);
+            kv_istr(e, tr, OUTCOME, r->s1);
         else
-            kv_tok(e, "outcome", "unknown");
+            kv_tok(e, OUTCOME, "unknown");
         if (r->i != 0) {
-            PUTL(e, ", error: \"");
+            KEY(e, ERROR);
+        PUTL(e, "\"");
             PUTS(e, lm__err_tok(r->i));
             PUTL(e, "\"");
         }
         break;
     case LM__R_CANCEL:
-        kv_u64(e, "task", r->a);
-        kv_tok(e, "reason",
+        kv_u64(e, TASK, r->a);
+        kv_tok(e, REASON,
                tok_or(lm__reason_tok, LM__CANCEL__COUNT, r->p0, "unknown"));
         if (r->b != 0)
-            kv_u64(e, "by_task", r->b);
+            kv_u64(e, BY_TASK, r->b);
         break;
     case LM__R_POLL:
-        kv_int(e, "timeout", r->c < 0 ? -1 : r->c);
-        kv_int(e, "waited", (int64_t)r->b);
-        kv_int(e, "ready", r->i);
+        kv_int(e, TIMEOUT, r->c < 0 ? -1 : r->c);
+        kv_int(e, WAITED, (int64_t)r->b);
+        kv_int(e, READY, r->i);
         break;
     case LM__R_IO:
-        kv_u64(e, "task", r->a);
-        kv_int(e, "fd", r->i);
-        kv_tok(e, "dir", r->p0 >= 1 && r->p0 <= 3 ? dir_tok[r->p0] : "read");
+        kv_u64(e, TASK, r->a);
+        kv_int(e, FD, r->i);
+        kv_tok(e, DIR, r->p0 >= 1 && r->p0 <= 3 ? dir_tok[r->p0] : "read");
         break;
     case LM__R_TIMER:
-        kv_u64(e, "task", r->a);
+        kv_u64(e, TASK, r->a);
         break;
     case LM__R_CALL:
         if (r->s1)
-            kv_istr(e, tr, "label", r->s1);
+            kv_istr(e, tr, LABEL, r->s1);
         break;
     case LM__R_TICK:
-        kv_u64(e, "n", r->a);
-        kv_int(e, "ran", r->i);
-        kv_u64(e, "io", r->b);
-        kv_int(e, "timers", r->c);
+        kv_u64(e, N, r->a);
+        kv_int(e, RAN, r->i);
+        kv_u64(e, IO, r->b);
+        kv_int(e, TIMERS, r->c);
         break;
     case LM__R_GAP:
-        kv_u64(e, "dropped", r->a);
+        kv_u64(e, DROPPED, r->a);
         break;
     default:
         break;
