@@ -40,22 +40,15 @@ const char *lm_err_name(int err)
 
 const char *lm_state_name(lm_state s)
 {
-    /* The spellings are the trace format's (docs/trace-format.md). */
-    switch (s) {
-    case LM_STATE_CREATED:
-        return "created";
-    case LM_STATE_PENDING:
-        return "pending";
-    case LM_STATE_RUNNING:
-        return "running";
-    case LM_STATE_AWAITING:
-        return "awaiting";
-    case LM_STATE_DONE:
-        return "done";
-    case LM_STATE_FAILED:
-        return "failed";
-    case LM_STATE_CANCELLED:
-        return "cancelled";
-    }
+    /* The trace format's spellings (tracer/lm_vocab.h), in lm_state's order. */
+    static const char *const names[] = {
+#define LM__STATE_NAME(id, text) text,
+        LM_VOCAB_STATES(LM__STATE_NAME)
+#undef LM__STATE_NAME
+    };
+    _Static_assert(sizeof names / sizeof names[0] == LM_STATE_CANCELLED + 1,
+                   "lm_vocab.h's states are lm_state's");
+    if ((unsigned)s < sizeof names / sizeof names[0])
+        return names[s];
     return "unknown";
 }
