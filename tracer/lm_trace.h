@@ -1,6 +1,7 @@
 /*
  * lm_trace.h: what the trace recorder's own files share (trace.c: hooks and
- * public API; trace_buf.c: buffers, sinks, flushing, crash safety;
+ * public API; trace_buf.c: record buffers, draining, writing; trace_str.c:
+ * the string store; trace_sink.c: sinks; trace_crash.c: the safety nets;
  * trace_fmt.c: binary record -> YAML line). Never installed; tests include it
  * to check the formatter and the ring on hand-made records.
  *
@@ -166,7 +167,7 @@ void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r);
  * it, "LM_EUNKNOWN" otherwise. Static text. */
 const char *lm__err_tok(int err);
 
-/* ---- trace_buf.c: buffers, sinks, flushing ---- */
+/* ---- trace_buf.c, trace_str.c, trace_sink.c: buffers, sinks, flushing ---- */
 
 /* Default capacity of a stream-mode record buffer (events). */
 #define LM__TRACE_CAP 8192
@@ -224,5 +225,22 @@ int lm__trace_flush_now(lm__trace *tr);
 void lm__trace_tick_boundary(lm__trace *tr);
 /* Flushes, unregisters, releases the sink, frees. */
 void lm__trace_free(lm__trace *tr);
+/* The program name of the header: the one set, else the process's. */
+const char *lm__trace_program(const lm__trace *tr);
+/* Gives tr its loop number in the sink (attach order) if it has none yet. */
+void lm__trace_loopno(lm__trace *tr);
+
+/* write(2) until done; false on a real error. Async-signal-safe. */
+bool lm__write_all(int fd, const char *p, size_t n);
+/* Writes whole lines to the sink; s->mu held. false (and the sink marked
+ * broken) when a write fails. */
+bool lm__sink_put(lm__sink *s, const char *p, size_t n);
+
+/* ---- trace_crash.c: the safety nets ---- */
+
+/* Adds tr to the registry that exit and the signal handlers flush (installs
+ * the handlers on first use); removes it. */
+void lm__trace_register(lm__trace *tr);
+void lm__trace_unregister(lm__trace *tr);
 
 #endif /* LM_TRACE_H */
