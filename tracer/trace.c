@@ -3,9 +3,9 @@
  * public tracing API (lm_trace_*, lm_note, lm_notef).
  *
  * Every hook takes a slot in the loop's record array, fills it and commits:
- * no formatting, no lock, no allocation (strings: see lm_trace.h). The YAML
- * is made in trace_buf.c at tick boundaries, when the array fills, at loop
- * end and at flush. The format is docs/trace-format.md.
+ * no formatting, no lock, no allocation (strings: see lm_trace.h). The array
+ * leaves the loop thread in trace_buf.c at tick boundaries, when it fills, at
+ * loop end and at flush; the YAML is made there or on the writer thread. The format is docs/trace-format.md.
  */
 #include "lm_trace.h"
 
@@ -157,7 +157,10 @@ void lm_trace_close(lm_loop *loop)
 /* Hooks                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* A zeroed slot stamped with the loop's clock. */
+/* A zeroed slot stamped with the loop's clock. A hook stores its arena
+ * strings (str_ref, lm__trace_blob) before it takes the slot: storing one may
+ * pass the array to the writer (lm__trace_pass), which would take the slot
+ * with it. Interning never passes. */
 static inline lm__rec *rec_begin(lm__trace *tr, lm_loop *loop, uint8_t kind)
 {
     lm__rec *r = lm__trace_slot(tr);
@@ -174,8 +177,9 @@ void lm__tr_loop_start(lm__trace *tr, lm_loop *loop, int unused)
 {
     (void)unused;
     tr->clock = lm_loop_clock(loop);
+    uint32_t name = str_ref(tr, lm__loop_name(loop));
     lm__rec *r = rec_begin(tr, loop, LM__R_LOOP_START);
-    r->s2 = str_ref(tr, lm__loop_name(loop));
+    r->s2 = name;
     lm__trace_commit(tr);
 }
 
@@ -189,16 +193,25 @@ void lm__tr_loop_end(lm__trace *tr, lm_loop *loop, int unused)
 
 void lm__tr_spawn(lm__trace *tr, lm_loop *loop, const lm_task *t)
 {
+    uint32_t name = str_ref(tr, t->name);
     lm__rec *r = rec_begin(tr, loop, LM__R_SPAWN);
     r->a = t->id;
     r->b = t->parent_id;
-    r->s2 = str_ref(tr, t->name);
+    r->s2 = name;
     lm__trace_commit(tr);
 }
 
 void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
                   lm_state from, lm_state to, const lm__reason *rs)
 {
+    uint32_t msg_ref = 0;
+    if (to == LM_STATE_FAILED) {
+        /* Failures are rare: copying the message here costs nothing. */
+        const char *msg = rs != NULL && rs->message ? rs->message
+                                                    : t->error_message;
+        if (msg != NULL)
+            msg_ref = str_ref(tr, msg);
+    }
     lm__rec *r = rec_begin(tr, loop, LM__R_STATE);
     r->a = t->id;
     r->p0 = (uint8_t)((from & 15) | (to & 15) << 4);
@@ -219,29 +232,27 @@ void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
             r->s1 = lm__trace_intern(tr, rs->label);
     }
     if (to == LM_STATE_FAILED) {
-        /* Failures are rare: copying the message here costs nothing. */
         r->i = rs != NULL && rs->error != 0 ? rs->error : t->error;
-        const char *msg = rs != NULL && rs->message ? rs->message
-                                                    : t->error_message;
-        if (msg != NULL)
-            r->s2 = str_ref(tr, msg);
+        r->s2 = msg_ref;
     }
     lm__trace_commit(tr);
 }
 
 void lm__tr_note(lm__trace *tr, lm_loop *loop, uint64_t task, const char *text)
 {
+    uint32_t ref = str_ref(tr, text);
     lm__rec *r = rec_begin(tr, loop, LM__R_NOTE);
     r->a = task;
-    r->s2 = str_ref(tr, text);
+    r->s2 = ref;
     lm__trace_commit(tr);
 }
 
 void lm__tr_name(lm__trace *tr, lm_loop *loop, uint64_t task, const char *name)
 {
+    uint32_t ref = str_ref(tr, name);
     lm__rec *r = rec_begin(tr, loop, LM__R_NAME);
     r->a = task;
-    r->s2 = str_ref(tr, name);
+    r->s2 = ref;
     lm__trace_commit(tr);
 }
 
@@ -249,14 +260,15 @@ void lm__tr_group(lm__trace *tr, lm_loop *loop, uint32_t group, uint8_t kind,
                   uint64_t owner, const uint64_t *members, size_t n, int mode,
                   lm_time timeout, const char *label)
 {
+    if (n > (size_t)INT32_MAX / 8)
+        n = (size_t)INT32_MAX / 8;
+    uint32_t blob = lm__trace_blob(tr, members, n * sizeof *members);
     lm__rec *r = rec_begin(tr, loop, LM__R_GROUP);
     r->a = group;
     r->b = owner;
     r->p0 = kind;
-    if (n > (size_t)INT32_MAX / 8)
-        n = (size_t)INT32_MAX / 8;
     r->i = (int32_t)n;
-    r->s2 = lm__trace_blob(tr, members, n * sizeof *members);
+    r->s2 = blob;
     /* mode: gather passes its flags, wait its lm_wait_mode (lm_internal.h). */
     if (kind == LM__GROUP_GATHER)
         r->p1 = (mode & LM_GATHER_RETURN_EXCEPTIONS)  ? 2

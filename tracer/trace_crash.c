@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -90,6 +91,37 @@ static int sig_flush(lm__emit *e, size_t need)
 
 static char g_sigbuf[16384];
 
+/* Whether the crash path is to write batch b itself: it takes a QUEUED one
+ * (CAS to CLAIMED); one being written by the writer thread is waited for (at
+ * most 10 s: a writer stuck on a full pipe must not hang the crash). */
+static bool claim(lm__trace *tr, lm__batch *b)
+{
+    for (int waited = 0; waited < 10000; waited++) {
+        int st = atomic_load(&b->state);
+        if (st == LM__B_QUEUED &&
+            atomic_compare_exchange_strong(&b->state, &st, LM__B_CLAIMED))
+            return true;
+        if (st == LM__B_FREE || st == LM__B_CLAIMED)
+            return false;
+        if (st == LM__B_WRITING && pthread_equal(pthread_self(), tr->writer))
+            return false; /* the writer itself crashed: nobody to wait for */
+        if (st == LM__B_WRITING) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+    }
+    return false;
+}
+
+static void header_once(lm__trace *tr, lm__emit *e)
+{
+    lm__sink *s = tr->sink;
+    if (!s->header_done) {
+        lm__emit_header(e, lm__trace_program(tr), tr->clock, tr->ring ? tr->cap : 0);
+        s->header_done = 1;
+    }
+}
+
 static void dump_one(lm__trace *tr)
 {
     lm__sink *s = tr->sink;
@@ -98,10 +130,22 @@ static void dump_one(lm__trace *tr)
     sig_out o = {s->fd};
     lm__emit e = {.buf = g_sigbuf, .cap = sizeof g_sigbuf, .flush = sig_flush,
                   .ctx = &o};
-    if (!s->header_done) {
-        lm__emit_header(&e, lm__trace_program(tr), tr->clock, tr->ring ? tr->cap : 0);
-        s->header_done = 1;
+    /* First the batches handed to the writer thread, oldest first: they
+     * come before the records still in the loop thread's array. */
+    lm__batch *fl[LM__TRACE_BATCHES];
+    int nfl = lm__trace_inflight(tr, fl);
+    for (int i = 0; i < nfl; i++) {
+        lm__batch *b = fl[i];
+        if (!claim(tr, b))
+            continue;
+        header_once(tr, &e);
+        for (uint64_t k = b->rd; k < b->wr; k++)
+            lm__emit_rec_strs(&e, &b->strs, &b->rec[k % b->cap]);
+        /* Out before FREE: the writer may take the next batch then. */
+        sig_flush(&e, 0);
+        atomic_store(&b->state, LM__B_FREE);
     }
+    header_once(tr, &e);
     /* Formatted text not yet written: whole lines only. */
     const char *out = tr->out;
     size_t off = tr->ooff, len = tr->olen;

@@ -272,22 +272,22 @@ static void put_u64(lm__emit *e, uint64_t v)
 #define kv_int(e, key, v) (PUTL(e, ", " key ": "), lm__emit_i64(e, v))
 #define kv_u64(e, key, v) (PUTL(e, ", " key ": "), put_u64(e, v))
 #define kv_tok(e, key, tok) (PUTL(e, ", " key ": "), PUTS(e, tok))
-#define kv_istr(e, tr, key, ref) (PUTL(e, ", " key ": "), istr_val(e, tr, ref))
-#define kv_astr(e, tr, key, ref) (PUTL(e, ", " key ": "), astr_val(e, tr, ref))
+#define kv_istr(e, v, key, ref) (PUTL(e, ", " key ": "), istr_val(e, v, ref))
+#define kv_astr(e, v, key, ref) (PUTL(e, ", " key ": "), astr_val(e, v, ref))
 
 /* Interned / arena strings: a missing string (out of memory when recorded)
  * is written as "" so the line stays well-formed. */
-static void istr_val(lm__emit *e, const lm__trace *tr, uint32_t ref)
+static void istr_val(lm__emit *e, const lm__strs *v, uint32_t ref)
 {
     size_t n = 0;
-    const char *s = lm__trace_istr(tr, ref, &n);
+    const char *s = lm__strs_i(v, ref, &n);
     lm__emit_quoted(e, s ? s : "", s ? n : 0);
 }
 
-static void astr_val(lm__emit *e, const lm__trace *tr, uint32_t ref)
+static void astr_val(lm__emit *e, const lm__strs *v, uint32_t ref)
 {
     size_t n = 0;
-    const char *s = lm__trace_astr(tr, ref, &n);
+    const char *s = lm__strs_a(v, ref, &n);
     lm__emit_quoted(e, s ? s : "", s ? n : 0);
 }
 
@@ -297,7 +297,7 @@ static const char *tok_or(const char *const *tab, size_t n, unsigned i,
     return i < n && tab[i] ? tab[i] : dflt;
 }
 
-static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
+static void emit_state(lm__emit *e, const lm__strs *v, const lm__rec *r)
 {
     unsigned from = r->p0 & 15, to = r->p0 >> 4;
     kv_u64(e, "task", r->a);
@@ -336,20 +336,20 @@ static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
         PUTL(e, "\"");
         kv_int(e, "code", r->i);
         if (r->s2)
-            kv_astr(e, tr, "message", r->s2);
+            kv_astr(e, v, "message", r->s2);
     }
     if (r->s1)
-        kv_istr(e, tr, "label", r->s1);
+        kv_istr(e, v, "label", r->s1);
 }
 
-static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
+static void emit_group(lm__emit *e, const lm__strs *v, const lm__rec *r)
 {
     kv_u64(e, "group", r->a);
     kv_tok(e, "kind", tok_or(lm__kind_tok, LM__GROUP__COUNT, r->p0, "unknown"));
     kv_u64(e, "owner", r->b);
     PUTL(e, ", members: [");
     size_t n = 0;
-    const char *blob = lm__trace_astr(tr, r->s2, &n);
+    const char *blob = lm__strs_a(v, r->s2, &n);
     for (size_t k = 0; blob && k < n / 8; k++) {
         uint64_t id;
         memcpy(&id, blob + 8 * k, 8);
@@ -369,7 +369,7 @@ static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
     if (r->c >= 0)
         kv_int(e, "timeout", r->c);
     if (r->s1)
-        kv_istr(e, tr, "label", r->s1);
+        kv_istr(e, v, "label", r->s1);
 }
 
 static const char *const kind_name[LM__R__COUNT] = {
@@ -385,47 +385,53 @@ static const char *const kind_name[LM__R__COUNT] = {
 
 void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
 {
+    lm__strs v = lm__trace_strs(tr);
+    lm__emit_rec_strs(e, &v, r);
+}
+
+void lm__emit_rec_strs(lm__emit *e, const lm__strs *v, const lm__rec *r)
+{
     if (r->kind == 0 || r->kind >= LM__R__COUNT)
         return; /* never recorded; nothing sensible to write */
     PUTL(e, "  - {t: ");
     lm__emit_i64(e, r->t);
     PUTL(e, ", ev: ");
     PUTS(e, kind_name[r->kind]);
-    uint32_t loop = tr->loopno ? tr->loopno : 1;
+    uint32_t loop = v->loopno ? v->loopno : 1;
     if (loop != 1 || r->kind == LM__R_LOOP_START || r->kind == LM__R_LOOP_END)
         kv_int(e, "loop", loop);
     switch (r->kind) {
     case LM__R_LOOP_START:
         if (r->s2)
-            kv_astr(e, tr, "name", r->s2);
+            kv_astr(e, v, "name", r->s2);
         break;
     case LM__R_LOOP_END:
         break;
     case LM__R_SPAWN:
         kv_u64(e, "task", r->a);
-        kv_astr(e, tr, "name", r->s2);
+        kv_astr(e, v, "name", r->s2);
         kv_u64(e, "parent", r->b);
         break;
     case LM__R_STATE:
-        emit_state(e, tr, r);
+        emit_state(e, v, r);
         break;
     case LM__R_NOTE:
         kv_u64(e, "task", r->a);
-        kv_astr(e, tr, "text", r->s2);
+        kv_astr(e, v, "text", r->s2);
         break;
     case LM__R_NAME:
         kv_u64(e, "task", r->a);
-        kv_astr(e, tr, "name", r->s2);
+        kv_astr(e, v, "name", r->s2);
         break;
     case LM__R_GROUP:
-        emit_group(e, tr, r);
+        emit_group(e, v, r);
         break;
     case LM__R_GROUP_END:
         kv_u64(e, "group", r->a);
         if (r->p0 != LM__OUT_OTHER && r->p0 < LM__OUT__COUNT)
             kv_tok(e, "outcome", lm__outcome_tok[r->p0]);
         else if (r->s1)
-            kv_istr(e, tr, "outcome", r->s1);
+            kv_istr(e, v, "outcome", r->s1);
         else
             kv_tok(e, "outcome", "unknown");
         if (r->i != 0) {
@@ -456,7 +462,7 @@ void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
         break;
     case LM__R_CALL:
         if (r->s1)
-            kv_istr(e, tr, "label", r->s1);
+            kv_istr(e, v, "label", r->s1);
         break;
     case LM__R_TICK:
         kv_u64(e, "n", r->a);

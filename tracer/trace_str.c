@@ -42,29 +42,68 @@ static uint32_t fnv1a(const char *s, size_t n)
     return (uint32_t)h;
 }
 
-const char *lm__trace_istr(const lm__trace *tr, uint32_t ref, size_t *len)
+lm__strs lm__trace_strs(const lm__trace *tr)
 {
-    if (ref == 0 || ref > tr->nid)
+    return (lm__strs){.arena = tr->arena, .alen = tr->alen,
+                      .istore = tr->istore, .ioff = tr->ioff, .nid = tr->nid,
+                      .loopno = tr->loopno};
+}
+
+const char *lm__strs_i(const lm__strs *v, uint32_t ref, size_t *len)
+{
+    if (ref == 0 || ref > v->nid)
         return NULL;
-    const char *s = tr->istore + tr->ioff[ref - 1];
+    const char *s = v->istore + v->ioff[ref - 1];
     if (len)
         *len = strlen(s);
     return s;
 }
 
-const char *lm__trace_astr(const lm__trace *tr, uint32_t ref, size_t *len)
+const char *lm__strs_a(const lm__strs *v, uint32_t ref, size_t *len)
 {
-    if (ref == 0 || ref - 1 >= tr->alen)
+    if (ref == 0 || ref - 1 >= v->alen)
         return NULL;
     uint32_t n;
-    memcpy(&n, tr->arena + ref - 1, sizeof n);
+    memcpy(&n, v->arena + ref - 1, sizeof n);
     if (len)
         *len = n;
-    return tr->arena + ref - 1 + 8;
+    return v->arena + ref - 1 + 8;
 }
 
-/* A bigger copy of a buffer the crash handler reads, published via *slot. */
-static bool grow_pub(char **slot, size_t *cap, size_t used, size_t need)
+const char *lm__trace_istr(const lm__trace *tr, uint32_t ref, size_t *len)
+{
+    lm__strs v = lm__trace_strs(tr);
+    return lm__strs_i(&v, ref, len);
+}
+
+const char *lm__trace_astr(const lm__trace *tr, uint32_t ref, size_t *len)
+{
+    lm__strs v = lm__trace_strs(tr);
+    return lm__strs_a(&v, ref, len);
+}
+
+/* Where a replaced intern buffer goes. Once a writer thread has taken a
+ * snapshot of the store (lm__strs), it may still be reading the old buffer:
+ * the store only ever appends, so the old buffer stays a valid prefix, and it
+ * is kept until lm__trace_free (the buffers double, so that is less memory
+ * than the store itself). Before any hand-off nobody else reads it. */
+static void retire(lm__trace *tr, void *old)
+{
+    if (old == NULL)
+        return;
+    if (tr == NULL || !tr->wstarted || tr->nretired == LM__RETIRED_MAX) {
+        /* The last case cannot happen: each buffer is at least twice the
+         * previous one and the store stays under 4 GiB. */
+        free(old);
+        return;
+    }
+    tr->retired[tr->nretired++] = old;
+}
+
+/* A bigger copy of a buffer the crash handler reads, published via *slot;
+ * the old one is freed, or retired when keep (an intern buffer) is given. */
+static bool grow_pub(char **slot, size_t *cap, size_t used, size_t need,
+                     lm__trace *keep)
 {
     size_t ncap = *cap ? *cap : 4096;
     while (ncap < used + need) {
@@ -81,7 +120,7 @@ static bool grow_pub(char **slot, size_t *cap, size_t used, size_t need)
     *slot = nb;
     *cap = ncap;
     atomic_signal_fence(memory_order_seq_cst);
-    free(old);
+    retire(keep, old);
     return true;
 }
 
@@ -114,12 +153,12 @@ static uint32_t intern_slow(lm__trace *tr, const char *s)
     if (tr->ilen + n + 1 > UINT32_MAX || tr->nid >= UINT32_MAX / 4)
         return 0;
     if (tr->ilen + n + 1 > tr->icap &&
-        !grow_pub(&tr->istore, &tr->icap, tr->ilen, n + 1))
+        !grow_pub(&tr->istore, &tr->icap, tr->ilen, n + 1, tr))
         return 0;
     if (tr->nid == tr->idcap) {
         size_t cap = tr->idcap * sizeof(uint32_t);
         if (!grow_pub((char **)&tr->ioff, &cap, tr->nid * sizeof(uint32_t),
-                      sizeof(uint32_t)))
+                      sizeof(uint32_t), tr))
             return 0;
         tr->idcap = (uint32_t)(cap / sizeof(uint32_t));
     }
@@ -231,7 +270,7 @@ uint32_t lm__trace_blob(lm__trace *tr, const void *p, size_t n)
     if (tr->alen + need > UINT32_MAX - 1)
         return 0;
     if (tr->alen + need > tr->acap &&
-        !grow_pub(&tr->arena, &tr->acap, tr->alen, need))
+        !grow_pub(&tr->arena, &tr->acap, tr->alen, need, NULL))
         return 0;
     char *d = tr->arena + tr->alen;
     uint32_t n32 = (uint32_t)n, z = 0;
