@@ -64,6 +64,17 @@ static int chatty_main(void *arg)
     }
 }
 
+/* Touches the next 256 KiB of the main stack. A signal that arrives while
+ * the loop thread waits on the main stack (back-pressure, below) has its
+ * frame pushed there; valgrind cannot grow a forked child's main stack during
+ * signal delivery, so the pages must exist beforehand. */
+static __attribute__((noinline)) void touch_stack(void)
+{
+    volatile char pad[256 * 1024];
+    for (size_t i = 0; i < sizeof pad; i += 4096)
+        pad[i] = 0;
+}
+
 /* The child: never returns. path may be "fd:N". */
 static void child(const char *path, int report_fd, int handle_signals,
                   uint32_t abort_at)
@@ -75,6 +86,7 @@ static void child(const char *path, int report_fd, int handle_signals,
     signal(SIGABRT, SIG_DFL);
     unsetenv("LOOPMAID_TRACE");
     unsetenv("LOOPMAID_TRACE_RING");
+    touch_stack();
     lm_loop_options o;
     lm_loop_options_init(&o);
     o.clock = LM_CLOCK_MONOTONIC;
