@@ -106,6 +106,44 @@ typedef struct lm__strs {
     uint32_t loopno;
 } lm__strs;
 
+/* Raw time-stamp-counter stamps to loop time (trace.c, "The clock"). The
+ * records from the `from`-th on (totals, as rd/wr) carry a TSC reading in t;
+ * between two anchors (tsc0, ns0) and (tsc1, ns1), taken when the array
+ * started and when it was passed on, a reading becomes
+ * ns0 + (tsc - tsc0) * mult / 2^32, clamped to [ns0, ns1]. from == UINT64_MAX:
+ * every t is loop time already. */
+typedef struct lm__tscmap {
+    uint64_t from;
+    uint64_t tsc0;
+    int64_t ns0, ns1;
+    uint64_t mult;         /* ns per tick, << 32 */
+} lm__tscmap;
+
+/* The time stamp counter; only read when lm__trace.tsc is on. */
+static inline uint64_t lm__tsc_read(void)
+{
+#if defined(__x86_64__)
+    return __builtin_ia32_rdtsc();
+#else
+    return 0;
+#endif
+}
+
+/* The map for the anchors (tsc0, ns0) .. (tsc1, ns1); async-signal-safe. */
+lm__tscmap lm__tscmap_make(uint64_t from, uint64_t tsc0, int64_t ns0,
+                           uint64_t tsc1, int64_t ns1);
+/* Record number k's stamp t in loop time. */
+static inline int64_t lm__tscmap_ns(const lm__tscmap *m, uint64_t k, int64_t t)
+{
+    if (k < m->from)
+        return t;
+    uint64_t d = (uint64_t)t > m->tsc0 ? (uint64_t)t - m->tsc0 : 0;
+    unsigned __int128 x = (unsigned __int128)d * m->mult;
+    int64_t span = m->ns1 - m->ns0;
+    int64_t ns = (x >> 32) > (unsigned __int128)span ? span : (int64_t)(x >> 32);
+    return m->ns0 + ns;
+}
+
 /* A batch handed to the writer thread. Its state is the one thing the loop
  * thread, the writer and the crash handler agree on without a lock:
  *   FREE     the writer is done with it (or never had it): the buffers are
@@ -123,6 +161,7 @@ typedef struct lm__batch {
     char *arena;           /* owned: the strings those records reference */
     size_t acap;
     lm__strs strs;         /* strs.arena == arena */
+    lm__tscmap tm;         /* the stamps of [rd, wr) */
     char *header;          /* owned: the header, if the sink had none yet */
     size_t hlen;
     uint64_t seq;
@@ -189,6 +228,15 @@ struct lm__trace {
     bool wfailed;          /* it could not be started: stay synchronous */
     bool wstop;
     bool hdr_seen;         /* the sink's header is known to be written */
+
+    /* The clock (trace.c, "The clock"): with tsc on, records from the
+     * tsc_from-th carry raw TSC readings; (tsc0, ns0) is the anchor taken
+     * when the array was last emptied. mono_start: the loop's, for ns0. */
+    bool tsc;
+    uint64_t tsc_from;
+    uint64_t tsc0;
+    int64_t ns0;
+    int64_t mono_start;
     atomic_int werr;       /* LM_EIO once a write of the writer failed */
     void *retired[LM__RETIRED_MAX]; /* old intern buffers (trace_str.c) */
     int nretired;
@@ -315,6 +363,11 @@ void lm__release_signals(const sigset_t *old);
 /* For the crash handler: the in-flight batches of tr, oldest first, into
  * out[LM__TRACE_BATCHES]; returns how many. */
 int lm__trace_inflight(lm__trace *tr, lm__batch **out);
+
+/* The map of the records now in tr's array, anchored at the current time
+ * (async-signal-safe); and starting a new array's anchor at that time. */
+lm__tscmap lm__trace_tscmap_now(const lm__trace *tr, uint64_t *tsc,
+                                int64_t *ns);
 
 /* ---- trace_crash.c: the safety nets ---- */
 

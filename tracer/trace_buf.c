@@ -94,6 +94,7 @@ lm__trace *lm__trace_new(lm__sink *sink, lm_clock_kind clock)
         atomic_init(&tr->batch[i].state, LM__B_FREE);
         tr->batch[i].seq = UINT64_MAX; /* never handed off */
     }
+    tr->tsc_from = UINT64_MAX;
     atomic_init(&tr->werr, 0);
     lm__trace_register(tr);
     return tr;
@@ -106,8 +107,11 @@ int lm__trace_set_ring(lm__trace *tr, size_t n)
     if (n == 0 || n > SIZE_MAX / sizeof(lm__rec) || n > (size_t)1 << 40)
         return LM_EINVAL;
     lm__trace_flush_now(tr);
-    /* A flight recorder formats at the end, on the loop thread. */
+    /* A flight recorder formats at the end, on the loop thread, and so
+     * stamps with loop time (the array is empty now). */
     writer_stop(tr);
+    tr->tsc = false;
+    tr->tsc_from = UINT64_MAX;
     lm__rec *rec = calloc(n, sizeof *rec);
     if (!rec)
         return LM_ENOMEM;
@@ -175,11 +179,15 @@ static void drain_locked(lm__trace *tr)
         return;
     lm__trace_loopno(tr);
     lm__strs v = lm__trace_strs(tr);
+    uint64_t tsc;
+    int64_t ns;
+    lm__tscmap tm = lm__trace_tscmap_now(tr, &tsc, &ns);
     lm__emit e = {.buf = tr->out, .len = tr->olen, .cap = tr->ocap,
                   .flush = out_grow, .ctx = tr};
     if (tr->dropped > 0) {
+        uint64_t k = tr->rd;
         lm__rec gap = {.kind = LM__R_GAP, .a = tr->dropped,
-                       .t = tr->rec[tr->rd % tr->cap].t};
+                       .t = lm__tscmap_ns(&tm, k, tr->rec[k % tr->cap].t)};
         lm__emit_rec_strs(&e, &v, &gap);
         if (!e.failed) {
             tr->olen = e.len;
@@ -187,8 +195,9 @@ static void drain_locked(lm__trace *tr)
         }
     }
     while (tr->rd != tr->wr) {
-        const lm__rec *r = &tr->rec[tr->rd % tr->cap];
-        lm__emit_rec_strs(&e, &v, r);
+        lm__rec r = tr->rec[tr->rd % tr->cap];
+        r.t = lm__tscmap_ns(&tm, tr->rd, r.t);
+        lm__emit_rec_strs(&e, &v, &r);
         if (e.failed) {
             /* Out of memory: drop the rest rather than write half lines. */
             e.len = tr->olen;
@@ -201,6 +210,8 @@ static void drain_locked(lm__trace *tr)
     }
     tr->alen = 0; /* no record refers to the arena any more */
     tr->alive = 0;
+    tr->tsc0 = tsc; /* the next records' anchor */
+    tr->ns0 = ns;
 }
 
 void lm__trace_drain(lm__trace *tr)
@@ -375,7 +386,9 @@ static void write_batch(lm__trace *tr, lm__batch *b, lm__emit *e)
     size_t good = 0;
     uint64_t k = b->rd;
     for (; k < b->wr; k++) {
-        lm__emit_rec_strs(e, &b->strs, &b->rec[k % b->cap]);
+        lm__rec r = b->rec[k % b->cap];
+        r.t = lm__tscmap_ns(&b->tm, k, r.t);
+        lm__emit_rec_strs(e, &b->strs, &r);
         if (e->failed)
             break;
         good = e->len;
@@ -384,7 +397,7 @@ static void write_batch(lm__trace *tr, lm__batch *b, lm__emit *e)
     lm__emit g = {.buf = gapbuf, .cap = sizeof gapbuf};
     if (k < b->wr) {
         lm__rec gap = {.kind = LM__R_GAP, .a = b->wr - k,
-                       .t = b->rec[k % b->cap].t};
+                       .t = lm__tscmap_ns(&b->tm, k, b->rec[k % b->cap].t)};
         lm__emit_rec_strs(&g, &b->strs, &gap);
     }
     lm__sink *s = tr->sink;
@@ -563,6 +576,9 @@ static bool hand_off(lm__trace *tr)
     lm__trace_loopno(tr);
     sigset_t old;
     lm__hold_signals(&old);
+    uint64_t tsc;
+    int64_t ns;
+    b->tm = lm__trace_tscmap_now(tr, &tsc, &ns);
     char *narena = b->arena;
     size_t nacap = b->acap;
     b->rec = tr->rec;
@@ -580,6 +596,8 @@ static bool hand_off(lm__trace *tr)
     tr->arena = narena;
     tr->acap = nacap;
     tr->alen = 0;
+    tr->tsc0 = tsc;
+    tr->ns0 = ns;
     atomic_signal_fence(memory_order_seq_cst);
     tr->rd = tr->wr;
     pthread_mutex_lock(&tr->wmu);

@@ -139,8 +139,11 @@ static void dump_one(lm__trace *tr)
         if (!claim(tr, b))
             continue;
         header_once(tr, &e);
-        for (uint64_t k = b->rd; k < b->wr; k++)
-            lm__emit_rec_strs(&e, &b->strs, &b->rec[k % b->cap]);
+        for (uint64_t k = b->rd; k < b->wr; k++) {
+            lm__rec r = b->rec[k % b->cap];
+            r.t = lm__tscmap_ns(&b->tm, k, r.t);
+            lm__emit_rec_strs(&e, &b->strs, &r);
+        }
         /* Out before FREE: the writer may take the next batch then. */
         sig_flush(&e, 0);
         atomic_store(&b->state, LM__B_FREE);
@@ -160,16 +163,24 @@ static void dump_one(lm__trace *tr)
     size_t cap = tr->cap;
     if (wr - rd > cap)
         rd = wr - cap;
+    uint64_t tsc;
+    int64_t ns;
+    lm__tscmap tm = lm__trace_tscmap_now(tr, &tsc, &ns);
     if (tr->dropped > 0 && wr > rd) {
         lm__rec gap = {.kind = LM__R_GAP, .a = tr->dropped,
-                       .t = tr->rec[rd % cap].t};
+                       .t = lm__tscmap_ns(&tm, rd, tr->rec[rd % cap].t)};
         lm__emit_rec(&e, tr, &gap);
     }
-    for (uint64_t k = rd; k < wr; k++)
-        lm__emit_rec(&e, tr, &tr->rec[k % cap]);
+    for (uint64_t k = rd; k < wr; k++) {
+        lm__rec r = tr->rec[k % cap];
+        r.t = lm__tscmap_ns(&tm, k, r.t);
+        lm__emit_rec(&e, tr, &r);
+    }
     sig_flush(&e, 0);
     /* Nothing is written twice if a chained handler goes on to exit(). */
     tr->rd = wr;
+    tr->tsc0 = tsc;
+    tr->ns0 = ns;
     tr->dropped = 0;
     tr->ooff = tr->olen = 0;
 }
