@@ -121,16 +121,39 @@ static inline void put(lm__emit *e, const char *p, size_t n)
 #define PUTL(e, lit) put((e), (lit), sizeof(lit) - 1)
 #define PUTS(e, str) put((e), (str), strlen(str))
 
+/* "00".."99": integers are written two digits per division. Every line has
+ * a time stamp and most have ids, so this was the writer thread's hottest
+ * function with one digit per division. */
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* u in decimal, right-aligned in tmp[0..24); returns where it starts. */
+static size_t fmt_u64(char tmp[24], uint64_t u)
+{
+    size_t i = 24;
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--i] = digits2[d + 1];
+        tmp[--i] = digits2[d];
+    }
+    if (u >= 10) {
+        tmp[--i] = digits2[u * 2 + 1];
+        tmp[--i] = digits2[u * 2];
+    } else {
+        tmp[--i] = (char)('0' + u);
+    }
+    return i;
+}
+
 void lm__emit_i64(lm__emit *e, int64_t v)
 {
     char tmp[24];
-    size_t i = sizeof tmp;
     /* Negate in unsigned arithmetic: INT64_MIN has no positive twin. */
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    size_t i = fmt_u64(tmp, u);
     if (v < 0)
         tmp[--i] = '-';
     put(e, tmp + i, sizeof tmp - i);
@@ -262,11 +285,7 @@ void lm__emit_header(lm__emit *e, const char *program, lm_clock_kind clock,
 static void put_u64(lm__emit *e, uint64_t v)
 {
     char tmp[24];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
+    size_t i = fmt_u64(tmp, v);
     put(e, tmp + i, sizeof tmp - i);
 }
 #define kv_int(e, key, v) (PUTL(e, ", " key ": "), lm__emit_i64(e, v))
@@ -353,15 +372,9 @@ static void emit_group(lm__emit *e, const lm__strs *v, const lm__rec *r)
     for (size_t k = 0; blob && k < n / 8; k++) {
         uint64_t id;
         memcpy(&id, blob + 8 * k, 8);
-        char tmp[24];
-        size_t i = sizeof tmp;
-        do {
-            tmp[--i] = (char)('0' + id % 10);
-            id /= 10;
-        } while (id != 0);
         if (k > 0)
             PUTL(e, ", ");
-        put(e, tmp + i, sizeof tmp - i);
+        put_u64(e, id);
     }
     PUTL(e, "]");
     if (r->p1 > 0 && r->p1 < sizeof mode_tok / sizeof mode_tok[0])
