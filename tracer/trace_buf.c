@@ -588,6 +588,7 @@ static bool hand_off(lm__trace *tr)
     b->arena = tr->arena;
     b->acap = tr->acap;
     b->strs = lm__trace_strs(tr);
+    free(b->header); /* left by a crash path that wrote the batch itself */
     b->header = header;
     b->hlen = hlen;
     /* The loop thread's side, as the crash handler must see it: records
