@@ -1159,3 +1159,26 @@ Test(writer, real_clock_stamps_never_decrease)
     free(text);
     unlink(path);
 }
+
+static int p_flush_full(void *arg)
+{
+    int *rc = arg;
+    for (int i = 0; i < 5000; i++)
+        lm_notef("note %d", i);
+    *rc = lm_trace_flush(lm_loop_current());
+    return 0;
+}
+
+/* A write the writer thread could not make is reported by the next flush,
+ * as the loop thread's own write was. */
+Test(writer, a_failed_write_is_reported_by_flush)
+{
+    if (access("/dev/full", W_OK) != 0)
+        cr_skip_test("no /dev/full");
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_trace_open(l, "/dev/full"), 0);
+    int rc = 0;
+    cr_assert_eq(lm_loop_run(l, "main", p_flush_full, &rc, NULL), 0);
+    cr_expect_eq(rc, LM_EIO, "lm_trace_flush: %d", rc);
+    lm_loop_free(l);
+}
