@@ -11,7 +11,7 @@
  * `seconds` is the wall time of the measured region only (from just before the
  * loop runs to just after it returns), so process start-up and the dynamic
  * loader are not part of any figure; `cpu` is the user + system CPU time of
- * the same region. `rss_kib` is the peak RSS of the
+ * the same region; lm_bench adds `loop_cpu`, the loop thread's share of it. `rss_kib` is the peak RSS of the
  * process image (VmHWM), `base_rss_kib` the RSS just before the measured
  * region; the runner subtracts the two to get memory per task.
  * Everything here is static so each program stays one translation unit.
@@ -90,6 +90,18 @@ static inline double bench_cpu(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
+/* CPU time of the calling thread alone. loopmaid's trace has a writer
+ * thread of its own: the loop thread's time is what tracing costs the
+ * program's work, the process's (bench_cpu) what it costs the machine. */
+static inline double bench_thread_cpu(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 /* Parses a positive count; exits with a message on anything else. */
 static inline long bench_parse_n(const char *prog, const char *text)
 {
@@ -103,11 +115,16 @@ static inline long bench_parse_n(const char *prog, const char *text)
     return n;
 }
 
+/* thread_cpu < 0: not measured (single-threaded programs). */
 static inline void bench_report(const char *workload, long n, double seconds,
-                                double cpu_seconds, long base_rss_kib)
+                                double cpu_seconds, long base_rss_kib,
+                                double thread_cpu)
 {
-    printf("workload=%s n=%ld seconds=%.6f cpu=%.6f rss_kib=%ld base_rss_kib=%ld\n",
+    printf("workload=%s n=%ld seconds=%.6f cpu=%.6f rss_kib=%ld base_rss_kib=%ld",
            workload, n, seconds, cpu_seconds, bench_maxrss_kib(), base_rss_kib);
+    if (thread_cpu >= 0)
+        printf(" loop_cpu=%.6f", thread_cpu);
+    printf("\n");
     fflush(stdout);
 }
 

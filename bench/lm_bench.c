@@ -330,11 +330,11 @@ int main(int argc, char **argv)
         return 1;
     }
     base_rss = bench_rss_kib();
-    double c0 = bench_cpu();
+    double c0 = bench_cpu(), l0 = bench_thread_cpu();
     double t0 = bench_now();
     int rc = lm_loop_run(loop, "main", fn, arg, NULL);
     double t1 = bench_now();
-    double c1 = bench_cpu();
+    double c1 = bench_cpu(), l1 = bench_thread_cpu();
     lm_loop_free(loop);
     if (lfd >= 0)
         close(lfd);
@@ -344,6 +344,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "lm_bench: %s completed %ld of %ld\n", w, *done, n_arg);
         return 1;
     }
-    bench_report(w, n_arg, t1 - t0, c1 - c0, base_rss);
+    bench_report(w, n_arg, t1 - t0, c1 - c0, base_rss, l1 - l0);
     return 0;
 }

@@ -118,11 +118,15 @@ class Figure:
 
     def __init__(self):
         self.secs, self.cpus, self.rss, self.base, self.extra = [], [], [], [], []
+        self.loop_cpus = []
         self.error = None
 
     def add(self, res, rss):
         self.secs.append(float(res["seconds"]))
         self.cpus.append(float(res.get("cpu", res["seconds"])))
+        # lm_bench: the loop thread's own CPU (the trace's writer thread not
+        # included); the process's CPU for every other program.
+        self.loop_cpus.append(float(res.get("loop_cpu", self.cpus[-1])))
         self.rss.append(rss)
         self.base.append(int(res.get("base_rss_kib", 0)))
 
@@ -135,6 +139,9 @@ class Figure:
 
     def cpu(self):
         return statistics.median(self.cpus)
+
+    def loop_cpu(self):
+        return statistics.median(self.loop_cpus)
 
     def rss_kib(self):
         return statistics.median(self.rss)
@@ -383,7 +390,7 @@ def main():
             off, on = figs["off"], figs["traced"]
             if not (off.ok and on.ok):
                 missed.append("trace-overhead %s: %s" % (w, off.error or on.error))
-                trows.append([w, "{:,}".format(n), "failed", "", "", "", "", "", ""])
+                trows.append([w, "{:,}".format(n), "failed", "", "", "", "", "", "", ""])
                 continue
             events, size_b = count_events(path)
             ratio = on.t() / off.t()
@@ -399,6 +406,8 @@ def main():
             trows.append([w, "{:,}".format(n), fmt_time(off.t()), fmt_time(on.t()),
                           "%.3fx" % ratio,
                           "%.3fx" % (on.cpu() / off.cpu()) if off.cpu() > 0 else "n/a",
+                          "%.3fx" % (on.loop_cpu() / off.loop_cpu())
+                          if off.loop_cpu() > 0 else "n/a",
                           "{:,}".format(events),
                           "%s (%.1f MB)" % (fmt_rate(events, on.t()), size_b / 1e6), tgt])
             try:
@@ -406,8 +415,11 @@ def main():
             except OSError:
                 pass
         sections += ["## Trace overhead (loopmaid, LOOPMAID_TRACE=file vs off)", "",
+                     "CPU is the process's (the trace's writer thread included); "
+                     "loop-thread CPU is the loop thread's alone, what tracing costs the "
+                     "program's own work.", "",
                      table(["workload", "N", "off", "traced", "traced/off", "CPU traced/off",
-                            "events",
+                            "loop-thread CPU traced/off", "events",
                             "events/s recorded (file size)", "target"], trows), ""]
 
     # --- the asyncio recorder (python/loopmaid_asyncio) ----------------

@@ -333,7 +333,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "uv_bench: %s completed %ld of %ld\n", w, done, n);
         return 1;
     }
-    bench_report(w, n, t1 - t0, c1 - c0, base);
+    bench_report(w, n, t1 - t0, c1 - c0, base, -1);
     CHECK(uv_loop_close(loop));
     return 0;
 }

@@ -56,6 +56,6 @@ int main(int argc, char **argv)
     double c1 = bench_cpu();
     fclose(fp);
     if (rc == 0)
-        bench_report("parse", events, t1 - t0, c1 - c0, base);
+        bench_report("parse", events, t1 - t0, c1 - c0, base, -1);
     return rc;
 }

@@ -15,10 +15,16 @@
  *    program itself: every reported mark is in the trace (the signal
  *    handlers write what is in memory before the default action);
  *  - SIGKILL: nothing can run, so what is still in memory is lost; that is
- *    at most one record buffer (LM__TRACE_CAP events) plus the formatted
- *    lines not yet written (under 32 KiB); the marks that are there form an
- *    unbroken prefix, every line but possibly the last is whole, and the
- *    reader reports the file as truncated instead of failing.
+ *    at most LM__TRACE_CAP events (the loop thread's array and the batches
+ *    with the writer thread) plus the formatted lines not yet written (under
+ *    32 KiB); the marks that are there form an unbroken prefix, every line
+ *    but possibly the last is whole, and the reader reports the file as
+ *    truncated instead of failing;
+ *  - a signal while the writer thread is behind: the trace goes to a pipe
+ *    that the parent does not read, so the writer blocks, every batch is in
+ *    flight and the loop thread waits for one (back-pressure); the signal's
+ *    handler must still write every batch, in order, before the records
+ *    left in the loop thread's array.
  */
 #include <criterion/criterion.h>
 
@@ -30,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct child_cfg {
@@ -56,7 +64,18 @@ static int chatty_main(void *arg)
     }
 }
 
-/* The child: never returns. */
+/* Touches the next 256 KiB of the main stack. A signal that arrives while
+ * the loop thread waits on the main stack (back-pressure, below) has its
+ * frame pushed there; valgrind cannot grow a forked child's main stack during
+ * signal delivery, so the pages must exist beforehand. */
+static __attribute__((noinline)) void touch_stack(void)
+{
+    volatile char pad[256 * 1024];
+    for (size_t i = 0; i < sizeof pad; i += 4096)
+        pad[i] = 0;
+}
+
+/* The child: never returns. path may be "fd:N". */
 static void child(const char *path, int report_fd, int handle_signals,
                   uint32_t abort_at)
 {
@@ -67,6 +86,7 @@ static void child(const char *path, int report_fd, int handle_signals,
     signal(SIGABRT, SIG_DFL);
     unsetenv("LOOPMAID_TRACE");
     unsetenv("LOOPMAID_TRACE_RING");
+    touch_stack();
     lm_loop_options o;
     lm_loop_options_init(&o);
     o.clock = LM_CLOCK_MONOTONIC;
@@ -290,5 +310,122 @@ Test(lossless, sigkill_loses_at_most_one_buffer, .timeout = 120)
             partial++;
     fclose(fp);
     cr_expect_leq(partial, 1);
+    unlink(o.path);
+}
+
+/*
+ * Many batches in flight: the child traces to a pipe ("fd:N") that nobody
+ * reads until it stalls (no new mark for 300 ms: the pipe is full, the writer
+ * thread is blocked in write(2), every batch is handed off and the loop
+ * thread waits for a free one). Then `sig`, and the parent reads the pipe to
+ * its end into the trace file.
+ */
+static void run_stalled_child(outcome *out, int sig, int handle_signals)
+{
+    strcpy(out->path, "/tmp/loopmaid-lossless-XXXXXX");
+    int fd = mkstemp(out->path);
+    cr_assert_geq(fd, 0);
+    int rep[2], tp[2];
+    cr_assert_eq(pipe(rep), 0);
+    cr_assert_eq(pipe(tp), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(rep[0]);
+        close(tp[0]);
+        close(fd);
+        char spec[32];
+        snprintf(spec, sizeof spec, "fd:%d", tp[1]);
+        child(spec, rep[1], handle_signals, 0);
+    }
+    close(rep[1]);
+    close(tp[1]);
+    out->last_reported = -1;
+    uint32_t v;
+    for (;;) {
+        struct pollfd pf = {.fd = rep[0], .events = POLLIN};
+        int n = poll(&pf, 1, 300);
+        if (n < 0 && errno == EINTR)
+            continue;
+        cr_assert_geq(n, 0);
+        /* Stalled on the full trace pipe; before a batch's worth of marks,
+         * a pause is only the machine being busy. */
+        if (n == 0 && out->last_reported > (int64_t)LM__TRACE_BATCH)
+            break;
+        if (n == 0)
+            continue;
+        ssize_t r = read(rep[0], &v, sizeof v);
+        cr_assert_eq(r, (ssize_t)sizeof v, "the child ended before it stalled");
+        out->last_reported = v;
+    }
+    cr_assert_eq(kill(pid, sig), 0);
+    /* Both pipes to their end: the trace into the file, and the marks the
+     * child may still report while it finishes (handled signal). */
+    char buf[65536];
+    for (bool tdone = false, rdone = false; !tdone || !rdone;) {
+        struct pollfd pf[2] = {{.fd = tdone ? -1 : tp[0], .events = POLLIN},
+                               {.fd = rdone ? -1 : rep[0], .events = POLLIN}};
+        if (poll(pf, 2, -1) < 0) {
+            cr_assert_eq(errno, EINTR);
+            continue;
+        }
+        if (pf[0].revents) {
+            /* Slowly, 4 KiB a millisecond: a crash path that wrote while the
+             * writer thread still writes would interleave with it. */
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+            ssize_t n = read(tp[0], buf, 4096);
+            if (n <= 0)
+                tdone = true;
+            else
+                cr_assert_eq(write(fd, buf, (size_t)n), n);
+        }
+        if (pf[1].revents) {
+            ssize_t n = read(rep[0], &v, sizeof v);
+            if (n != (ssize_t)sizeof v)
+                rdone = true;
+            else
+                out->last_reported = v;
+        }
+    }
+    close(tp[0]);
+    close(rep[0]);
+    close(fd);
+    cr_assert_eq(waitpid(pid, &out->status, 0), pid);
+}
+
+Test(lossless, sigterm_with_batches_in_flight_loses_nothing, .timeout = 120)
+{
+    outcome o;
+    run_stalled_child(&o, SIGTERM, 0);
+    cr_assert(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGTERM,
+              "the child should die of SIGTERM (status 0x%x)", o.status);
+    seen s;
+    int truncated;
+    read_trace(&o, &s, &truncated);
+    cr_expect_geq(s.marks, o.last_reported + 1, "lost %lld reported marks",
+                  (long long)(o.last_reported + 1 - s.marks));
+    cr_expect_leq(s.marks, o.last_reported + 2);
+    cr_expect_eq(s.loop_ends, 0);
+    expect_model(&o, true);
+    unlink(o.path);
+}
+
+Test(lossless, handled_sigint_with_batches_in_flight_loses_nothing, .timeout = 120)
+{
+    outcome o;
+    run_stalled_child(&o, SIGINT, 1);
+    cr_assert(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 3,
+              "the child should end its loop normally (status 0x%x)", o.status);
+    seen s;
+    int truncated;
+    read_trace(&o, &s, &truncated);
+    cr_expect_eq(truncated, 0);
+    cr_expect_eq(s.marks, o.last_reported + 1, "trace has %lld marks, child made %lld",
+                 (long long)s.marks, (long long)o.last_reported + 1);
+    cr_expect_eq(s.cancels_by_signal, 1);
+    cr_expect_eq(s.loop_ends, 1);
+    expect_model(&o, false);
     unlink(o.path);
 }

@@ -1016,3 +1016,169 @@ Test(trace, fd_label_is_recorded_on_the_awaits_of_that_fd)
     close(p[0]);
     close(p[1]);
 }
+
+/* ------------------------------------------------------------------------ */
+/* writer: the writer thread makes the very bytes the loop thread made       */
+/* ------------------------------------------------------------------------ */
+
+/* Many batches' worth of every kind of string: names, notes, groups with
+ * members, and a gather label (made of the members' names) that is new for
+ * the first 700 rounds, so the intern store grows while the writer reads
+ * earlier batches. */
+static int p_many(void *arg)
+{
+    int rounds = (int)(intptr_t)arg;
+    for (int i = 0; i < rounds; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "worker %d", i % 700);
+        lm_task *t[2] = {lm_spawn(name, quick, (void *)1),
+                         lm_spawn("same", quick, (void *)0)};
+        lm_gather(t, 2, 0, NULL, NULL);
+        lm_task_release(t[0]);
+        lm_task_release(t[1]);
+        lm_notef("round %d \"quoted\" \xc3\xa9", i);
+        lm_yield();
+    }
+    return 0;
+}
+
+/* The same program traced to a path (batches go to the writer thread) and
+ * to a memory FILE (formatted on the loop thread). */
+static void trace_both(lm_coro_fn fn, void *arg, char **by_writer, char **by_loop)
+{
+    char path[] = "/tmp/loopmaid-writer-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_trace_open(l, path), 0);
+    cr_assert_eq(lm_trace_set_program(l, "test"), 0);
+    cr_assert_eq(lm_loop_run(l, "main", fn, arg, NULL), 0);
+    lm_loop_free(l);
+    *by_writer = slurp(path);
+    cr_assert_not_null(*by_writer);
+    unlink(path);
+    int rc = -1;
+    *by_loop = run_traced(fn, arg, 0, &rc);
+    cr_assert_eq(rc, 0);
+}
+
+Test(writer, same_bytes_as_the_loop_thread)
+{
+    char *w, *l;
+    trace_both(p_many, (void *)3000, &w, &l);
+    cr_expect(count_lines(w, "\n") > 4 * LM__TRACE_CAP, "too short to need batches");
+    cr_expect(strcmp(w, l) == 0, "the writer thread's trace differs (%zu vs %zu bytes)",
+              strlen(w), strlen(l));
+    free(w);
+    free(l);
+}
+
+Test(writer, lm_trace_flush_writes_everything_so_far)
+{
+    char path[] = "/tmp/loopmaid-writer-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_trace_open(l, path), 0);
+    cr_assert_eq(lm_loop_run(l, "main", p_many, (void *)500, NULL), 0);
+    /* loop_end is written when lm_loop_run returns, before lm_loop_free. */
+    char *text = slurp(path);
+    cr_assert_not_null(text);
+    cr_expect_not_null(strstr(text, "ev: loop_end"));
+    free(text);
+    lm_loop_free(l);
+    unlink(path);
+}
+
+/* The stamp map (lm__tscmap): exact at both anchors, linear in between,
+ * clamped outside, and records before `from` are left alone. */
+Test(writer, tsc_map)
+{
+    lm__tscmap m = lm__tscmap_make(10, 1000, 500, 3000, 1500);
+    cr_expect_eq(lm__tscmap_ns(&m, 10, 1000), 500);
+    cr_expect_eq(lm__tscmap_ns(&m, 11, 3000), 1500);
+    cr_expect_eq(lm__tscmap_ns(&m, 12, 2000), 1000);
+    cr_expect_eq(lm__tscmap_ns(&m, 13, 999), 500, "before the first anchor");
+    cr_expect_eq(lm__tscmap_ns(&m, 14, 9000), 1500, "after the second anchor");
+    cr_expect_eq(lm__tscmap_ns(&m, 9, 77), 77, "loop time already");
+    lm__tscmap z = lm__tscmap_make(0, 5, 40, 5, 40);
+    cr_expect_eq(lm__tscmap_ns(&z, 0, 5), 40, "no time between the anchors");
+    /* Over a day of ticks at 3 GHz the product does not overflow, and the
+     * 32-bit fraction of the rate is off by under 1 ns per 4 s of span. */
+    uint64_t day = 86400ull * 3000000000ull;
+    lm__tscmap d = lm__tscmap_make(0, 0, 0, day, 86400000000000ll);
+    int64_t mid = lm__tscmap_ns(&d, 0, (int64_t)(day / 2));
+    cr_expect(mid <= 43200000000000ll && mid > 43200000000000ll - 43200 / 4,
+              "half a day: %lld", (long long)mid);
+}
+
+static int p_real(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20000; i++) {
+        lm_note("tick");
+        if (i % 16 == 0)
+            lm_yield();
+    }
+    return lm_sleep(LM_MSEC(1));
+}
+
+/* Under the monotonic clock (raw counter stamps where the machine allows
+ * them), t never decreases and stays within the run. */
+Test(writer, real_clock_stamps_never_decrease)
+{
+    char path[] = "/tmp/loopmaid-writer-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    lm_loop_options o;
+    lm_loop_options_init(&o);
+    o.clock = LM_CLOCK_MONOTONIC;
+    o.handle_signals = 0;
+    unsetenv("LOOPMAID_TRACE");
+    unsetenv("LOOPMAID_TRACE_RING");
+    lm_loop *l = lm_loop_new(&o);
+    cr_assert_not_null(l);
+    cr_assert_eq(lm_trace_open(l, path), 0);
+    cr_assert_eq(lm_loop_run(l, "main", p_real, NULL, NULL), 0);
+    lm_time end = lm_loop_now(l);
+    lm_loop_free(l);
+    char *text = slurp(path);
+    cr_assert_not_null(text);
+    long long prev = -1, n = 0;
+    for (const char *p = strstr(text, "  - {t: "); p; p = strstr(p + 1, "  - {t: ")) {
+        long long t = strtoll(p + 8, NULL, 10);
+        cr_assert_geq(t, prev, "t went back from %lld to %lld at event %lld", prev, t, n);
+        prev = t;
+        n++;
+    }
+    cr_expect_gt(n, 20000);
+    cr_expect_leq(prev, (long long)end + LM_MSEC(1000), "t past the end of the run");
+    free(text);
+    unlink(path);
+}
+
+static int p_flush_full(void *arg)
+{
+    int *rc = arg;
+    for (int i = 0; i < 5000; i++)
+        lm_notef("note %d", i);
+    *rc = lm_trace_flush(lm_loop_current());
+    return 0;
+}
+
+/* A write the writer thread could not make is reported by the next flush,
+ * as the loop thread's own write was. */
+Test(writer, a_failed_write_is_reported_by_flush)
+{
+    if (access("/dev/full", W_OK) != 0)
+        cr_skip_test("no /dev/full");
+    lm_loop *l = vloop();
+    cr_assert_eq(lm_trace_open(l, "/dev/full"), 0);
+    int rc = 0;
+    cr_assert_eq(lm_loop_run(l, "main", p_flush_full, &rc, NULL), 0);
+    cr_expect_eq(rc, LM_EIO, "lm_trace_flush: %d", rc);
+    lm_loop_free(l);
+}

@@ -1,6 +1,7 @@
 /*
  * lm_trace.h: what the trace recorder's own files share (trace.c: hooks and
- * public API; trace_buf.c: buffers, sinks, flushing, crash safety;
+ * public API; trace_buf.c: record buffers, draining, writing; trace_str.c:
+ * the string store; trace_sink.c: sinks; trace_crash.c: the safety nets;
  * trace_fmt.c: binary record -> YAML line). Never installed; tests include it
  * to check the formatter and the ring on hand-made records.
  *
@@ -9,7 +10,10 @@
  * record: labels are interned (id into a per-trace table, so a label repeated
  * a million times costs one hash lookup each, no copy), one-shot strings
  * (names, notes, messages, member lists) are copied into a per-trace arena
- * and referenced by offset. Formatting happens later, in lm__trace_drain.
+ * and referenced by offset. Formatting happens later: in stream mode to a
+ * file, on a writer thread to which the loop thread hands whole batches of
+ * records with their strings (trace_buf.c, "The writer thread"); otherwise at
+ * the drain, on the loop thread.
  */
 #ifndef LM_TRACE_H
 #define LM_TRACE_H
@@ -85,6 +89,87 @@ typedef struct lm__sink {
     pthread_mutex_t mu;
 } lm__sink;
 
+/* What the formatter needs to spell a record's strings and loop number:
+ * the trace's own stores (lm__trace_strs), or the snapshot a batch took when
+ * it was handed to the writer thread. */
+typedef struct lm__strs {
+    const char *arena;
+    size_t alen;
+    const char *istore;
+    const uint32_t *ioff;
+    uint32_t nid;
+    uint32_t loopno;
+} lm__strs;
+
+/* Raw time-stamp-counter stamps to loop time (trace.c, "The clock"). The
+ * records from the `from`-th on (totals, as rd/wr) carry a TSC reading in t;
+ * between two anchors (tsc0, ns0) and (tsc1, ns1), taken when the array
+ * started and when it was passed on, a reading becomes
+ * ns0 + (tsc - tsc0) * mult / 2^32, clamped to [ns0, ns1]. from == UINT64_MAX:
+ * every t is loop time already. */
+typedef struct lm__tscmap {
+    uint64_t from;
+    uint64_t tsc0;
+    int64_t ns0, ns1;
+    uint64_t mult;         /* ns per tick, << 32 */
+} lm__tscmap;
+
+/* The time stamp counter; only read when lm__trace.tsc is on. */
+static inline uint64_t lm__tsc_read(void)
+{
+#if defined(__x86_64__)
+    return __builtin_ia32_rdtsc();
+#else
+    return 0;
+#endif
+}
+
+/* The map for the anchors (tsc0, ns0) .. (tsc1, ns1); async-signal-safe. */
+lm__tscmap lm__tscmap_make(uint64_t from, uint64_t tsc0, int64_t ns0,
+                           uint64_t tsc1, int64_t ns1);
+/* Record number k's stamp t in loop time. */
+static inline int64_t lm__tscmap_ns(const lm__tscmap *m, uint64_t k, int64_t t)
+{
+    if (k < m->from)
+        return t;
+    uint64_t d = (uint64_t)t > m->tsc0 ? (uint64_t)t - m->tsc0 : 0;
+    unsigned __int128 x = (unsigned __int128)d * m->mult;
+    int64_t span = m->ns1 - m->ns0;
+    int64_t ns = (x >> 32) > (unsigned __int128)span ? span : (int64_t)(x >> 32);
+    return m->ns0 + ns;
+}
+
+/* A batch handed to the writer thread. Its state is the one thing the loop
+ * thread, the writer and the crash handler agree on without a lock:
+ *   FREE     the writer is done with it (or never had it): the buffers are
+ *            the loop thread's again;
+ *   QUEUED   handed off, waiting; the writer takes it by CAS to WRITING,
+ *            the crash handler by CAS to CLAIMED (it then writes it itself);
+ *   WRITING  the writer formats and writes it, then stores FREE.
+ * Batches are written in `seq` order, whoever writes them. */
+enum { LM__B_FREE, LM__B_QUEUED, LM__B_WRITING, LM__B_CLAIMED };
+
+typedef struct lm__batch {
+    lm__rec *rec;          /* owned, cap slots; records are [rd, wr) */
+    size_t cap;
+    uint64_t rd, wr;
+    char *arena;           /* owned: the strings those records reference */
+    size_t acap;
+    lm__strs strs;         /* strs.arena == arena */
+    lm__tscmap tm;         /* the stamps of [rd, wr) */
+    char *header;          /* owned: the header, if the sink had none yet */
+    size_t hlen;
+    uint64_t seq;
+    atomic_int state;
+} lm__batch;
+
+/* Stream mode keeps at most LM__TRACE_CAP records in memory: the array being
+ * filled plus LM__TRACE_BATCHES batches with the writer. */
+#define LM__TRACE_BATCHES 3
+#define LM__TRACE_BATCH (LM__TRACE_CAP / (LM__TRACE_BATCHES + 1))
+/* Retired intern buffers (trace_str.c): they double, 48 is plenty. */
+#define LM__RETIRED_MAX 48
+
 struct lm__trace {
     lm__sink *sink;
     uint32_t loopno;       /* 0 until the first format (attach order) */
@@ -124,6 +209,32 @@ struct lm__trace {
     size_t olen, ocap, ooff;
     int64_t last_write_ns; /* CLOCK_MONOTONIC_COARSE, not in the trace */
 
+    /* The writer thread (trace_buf.c). Started at the first hand-off, so a
+     * short trace, a ring, or a FILE sink never has one. wmu guards wseq,
+     * wstop and the condition variables; batch states are atomics. */
+    lm__batch batch[LM__TRACE_BATCHES];
+    uint64_t next_seq;     /* loop thread: seq of the next hand-off */
+    uint64_t wseq;         /* writer: seq of the next batch to write */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;    /* writer waits for work */
+    pthread_cond_t fcv;    /* loop thread waits for a free batch */
+    pthread_t writer;
+    bool wstarted;         /* the thread runs (in the process tr->pid) */
+    bool wfailed;          /* it could not be started: stay synchronous */
+    bool wstop;
+    bool hdr_seen;         /* the sink's header is known to be written */
+
+    /* The clock (trace.c, "The clock"): with tsc on, records from the
+     * tsc_from-th carry raw TSC readings; (tsc0, ns0) is the anchor taken
+     * when the array was last emptied. mono_start: the loop's, for ns0. */
+    bool tsc;
+    uint64_t tsc_from;
+    uint64_t tsc0;
+    int64_t ns0;
+    int64_t mono_start;
+    atomic_int werr;       /* LM_EIO once a write of the writer failed */
+    void *retired[LM__RETIRED_MAX]; /* old intern buffers (trace_str.c) */
+    int nretired;
 };
 
 /* ---- trace_fmt.c: formatting (async-signal-safe: no stdio, no malloc) ---- */
@@ -156,13 +267,14 @@ void lm__emit_quoted(lm__emit *e, const char *s, size_t n);
 /* The header lines up to and including "events:\n". */
 void lm__emit_header(lm__emit *e, const char *program, lm_clock_kind clock,
                      size_t ring);
-/* One event line "  - {...}\n" for r, strings looked up in tr. */
+/* One event line "  - {...}\n" for r, strings looked up in tr / in v. */
 void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r);
+void lm__emit_rec_strs(lm__emit *e, const lm__strs *v, const lm__rec *r);
 /* The name of an error code (from LM_ERRNO_MAP); "LM_EUSER" for codes below
  * it, "LM_EUNKNOWN" otherwise. Static text. */
 const char *lm__err_tok(int err);
 
-/* ---- trace_buf.c: buffers, sinks, flushing ---- */
+/* ---- trace_buf.c, trace_str.c, trace_sink.c: buffers, sinks, flushing ---- */
 
 /* Default capacity of a stream-mode record buffer (events). */
 #define LM__TRACE_CAP 8192
@@ -181,7 +293,7 @@ lm__trace *lm__trace_new(lm__sink *sink, lm_clock_kind clock);
 /* Switches to flight-recorder mode with n slots (drains first). */
 int lm__trace_set_ring(lm__trace *tr, size_t n);
 
-/* Makes room for a record when the array is full (stream: drains). */
+/* Makes room for a record when the array is full (stream: passes). */
 void lm__trace_full(lm__trace *tr);
 
 /* The hot path: a slot for the next record, then commit once it is filled.
@@ -209,16 +321,55 @@ uint32_t lm__trace_blob(lm__trace *tr, const void *p, size_t n);
 /* The string / blob behind a reference, and its length. */
 const char *lm__trace_istr(const lm__trace *tr, uint32_t ref, size_t *len);
 const char *lm__trace_astr(const lm__trace *tr, uint32_t ref, size_t *len);
+/* The same, looked up in a snapshot; lm__trace_strs takes one of tr (valid
+ * until the next string is stored). */
+lm__strs lm__trace_strs(const lm__trace *tr);
+const char *lm__strs_i(const lm__strs *v, uint32_t ref, size_t *len);
+const char *lm__strs_a(const lm__strs *v, uint32_t ref, size_t *len);
 
 /* Formats every buffered record into tr->out (stream and ring alike). */
 void lm__trace_drain(lm__trace *tr);
 /* Writes tr->out to the sink (with the header first, once per sink). */
 int lm__trace_write(lm__trace *tr);
-/* drain + write. */
+/* Makes the buffered records leave the array: handed to the writer thread
+ * (may wait for a free batch: back-pressure), or drained and written here.
+ * A record slot taken but not committed must not be held across it. */
+void lm__trace_pass(lm__trace *tr);
+/* Everything recorded so far is written when it returns (pass, then wait
+ * for the writer). LM_EIO when a write failed since the last call. */
 int lm__trace_flush_now(lm__trace *tr);
 /* At a tick boundary: drain (stream mode) and write when enough piled up. */
 void lm__trace_tick_boundary(lm__trace *tr);
 /* Flushes, unregisters, releases the sink, frees. */
 void lm__trace_free(lm__trace *tr);
+/* The program name of the header: the one set, else the process's. */
+const char *lm__trace_program(const lm__trace *tr);
+/* Gives tr its loop number in the sink (attach order) if it has none yet. */
+void lm__trace_loopno(lm__trace *tr);
+
+/* write(2) until done; false on a real error. Async-signal-safe. */
+bool lm__write_all(int fd, const char *p, size_t n);
+/* Writes whole lines to the sink; s->mu held. false (and the sink marked
+ * broken) when a write fails. */
+bool lm__sink_put(lm__sink *s, const char *p, size_t n);
+
+/* Blocks the asynchronous signals (old mask in *old) / restores them. */
+void lm__hold_signals(sigset_t *old);
+void lm__release_signals(const sigset_t *old);
+/* For the crash handler: the in-flight batches of tr, oldest first, into
+ * out[LM__TRACE_BATCHES]; returns how many. */
+int lm__trace_inflight(lm__trace *tr, lm__batch **out);
+
+/* The map of the records now in tr's array, anchored at the current time
+ * (async-signal-safe); and starting a new array's anchor at that time. */
+lm__tscmap lm__trace_tscmap_now(const lm__trace *tr, uint64_t *tsc,
+                                int64_t *ns);
+
+/* ---- trace_crash.c: the safety nets ---- */
+
+/* Adds tr to the registry that exit and the signal handlers flush (installs
+ * the handlers on first use); removes it. */
+void lm__trace_register(lm__trace *tr);
+void lm__trace_unregister(lm__trace *tr);
 
 #endif /* LM_TRACE_H */

@@ -3,10 +3,11 @@
  * public tracing API (lm_trace_*, lm_note, lm_notef).
  *
  * Every hook takes a slot in the loop's record array, fills it and commits:
- * no formatting, no lock, no allocation (strings: see lm_trace.h). The YAML
- * is made in trace_buf.c at tick boundaries, when the array fills, at loop
- * end and at flush. The format is docs/trace-format.md.
+ * no formatting, no lock, no allocation (strings: see lm_trace.h). The array
+ * leaves the loop thread in trace_buf.c at tick boundaries, when it fills, at
+ * loop end and at flush; the YAML is made there or on the writer thread. The format is docs/trace-format.md.
  */
+#include "lm_runtime.h" /* struct lm_loop: its clock origin */
 #include "lm_trace.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------------ */
 /* Opening                                                                   */
@@ -154,14 +156,123 @@ void lm_trace_close(lm_loop *loop)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The clock                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Under the monotonic clock every record needs a time stamp, and
+ * clock_gettime(CLOCK_MONOTONIC) was the largest single cost of a traced
+ * event on the loop thread (26 ns in the vDSO of the 2-core VM the benchmarks
+ * run on; rdtsc is 11 ns there, bench/README.md). So when the loop thread
+ * hands its records to the writer thread (trace_buf.c), it stamps them with
+ * the raw time stamp counter, and the records are put back into loop time
+ * when they are formatted: each array of records carries two anchors, (TSC,
+ * CLOCK_MONOTONIC) pairs read when the array was emptied before and when it
+ * is passed on, and a stamp is interpolated between them (lm__tscmap). The
+ * stamps are then exactly the monotonic clock at every anchor, never
+ * decrease (each is clamped to its array's anchors, and one array's end is
+ * the next one's start), and in between are off by the clock's slewing over
+ * the span of one array: arrays are passed on at least every 100 ms while
+ * events come, and a loop blocked in poll records nothing in the middle.
+ *
+ * Only where that is sound: x86-64 with an invariant TSC (CPUID) that the
+ * kernel itself uses as its clocksource (so it found the counters in step
+ * across cores), a trace that goes to the writer thread, the monotonic clock.
+ * LOOPMAID_TRACE_TSC=0 turns it off (for comparisons). Everything else,
+ * the virtual clock first of all, keeps lm__loop_stamp.
+ */
+
+static bool g_tsc_ok;
+static pthread_once_t g_tsc_once = PTHREAD_ONCE_INIT;
+
+static void tsc_probe(void)
+{
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+                     : "a"(0x80000000u), "c"(0));
+    if (a < 0x80000007u)
+        return;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+                     : "a"(0x80000007u), "c"(0));
+    if (!(d & (1u << 8)))
+        return; /* no invariant TSC */
+    FILE *fp = fopen("/sys/devices/system/clocksource/clocksource0/"
+                     "current_clocksource", "re");
+    if (fp == NULL)
+        return;
+    char buf[32] = "";
+    bool tsc = fgets(buf, sizeof buf, fp) != NULL && strcmp(buf, "tsc\n") == 0;
+    fclose(fp);
+    g_tsc_ok = tsc;
+#endif
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+lm__tscmap lm__tscmap_make(uint64_t from, uint64_t tsc0, int64_t ns0,
+                           uint64_t tsc1, int64_t ns1)
+{
+    lm__tscmap m = {.from = from, .tsc0 = tsc0, .ns0 = ns0,
+                    .ns1 = ns1 > ns0 ? ns1 : ns0};
+    if (tsc1 > tsc0 && ns1 > ns0) {
+        unsigned __int128 q =
+            ((unsigned __int128)(uint64_t)(ns1 - ns0) << 32) / (tsc1 - tsc0);
+        m.mult = q > UINT64_MAX ? UINT64_MAX : (uint64_t)q;
+    }
+    return m;
+}
+
+lm__tscmap lm__trace_tscmap_now(const lm__trace *tr, uint64_t *tsc, int64_t *ns)
+{
+    if (!tr->tsc) {
+        *tsc = 0;
+        *ns = 0;
+        return (lm__tscmap){.from = UINT64_MAX};
+    }
+    /* TSC first: every record already stamped has a smaller reading. */
+    *tsc = lm__tsc_read();
+    *ns = mono_ns() - tr->mono_start;
+    return lm__tscmap_make(tr->tsc_from, tr->tsc0, tr->ns0, *tsc, *ns);
+}
+
+/* At loop_start: raw stamps from the next record on, where they are sound. */
+static void tsc_start(lm__trace *tr, lm_loop *loop)
+{
+    const char *env = getenv("LOOPMAID_TRACE_TSC");
+    if (tr->tsc || tr->ring || tr->sink == NULL || tr->sink->fp != NULL ||
+        lm_loop_clock(loop) != LM_CLOCK_MONOTONIC ||
+        (env != NULL && strcmp(env, "0") == 0))
+        return;
+    pthread_once(&g_tsc_once, tsc_probe);
+    if (!g_tsc_ok)
+        return;
+    /* The loop's origin, as lm__loop_stamp subtracts it. */
+    tr->mono_start = loop->mono_start;
+    tr->tsc0 = lm__tsc_read();
+    tr->ns0 = mono_ns() - tr->mono_start;
+    tr->tsc_from = tr->wr;
+    tr->tsc = true;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Hooks                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* A zeroed slot stamped with the loop's clock. */
+/* A zeroed slot stamped with the loop's clock. A hook stores its arena
+ * strings (str_ref, lm__trace_blob) before it takes the slot: storing one may
+ * pass the array to the writer (lm__trace_pass), which would take the slot
+ * with it. Interning never passes. */
 static inline lm__rec *rec_begin(lm__trace *tr, lm_loop *loop, uint8_t kind)
 {
     lm__rec *r = lm__trace_slot(tr);
-    *r = (lm__rec){.t = lm__loop_stamp(loop), .kind = kind};
+    *r = (lm__rec){.t = tr->tsc ? (int64_t)lm__tsc_read() : lm__loop_stamp(loop),
+                   .kind = kind};
     return r;
 }
 
@@ -174,8 +285,10 @@ void lm__tr_loop_start(lm__trace *tr, lm_loop *loop, int unused)
 {
     (void)unused;
     tr->clock = lm_loop_clock(loop);
+    tsc_start(tr, loop);
+    uint32_t name = str_ref(tr, lm__loop_name(loop));
     lm__rec *r = rec_begin(tr, loop, LM__R_LOOP_START);
-    r->s2 = str_ref(tr, lm__loop_name(loop));
+    r->s2 = name;
     lm__trace_commit(tr);
 }
 
@@ -189,16 +302,25 @@ void lm__tr_loop_end(lm__trace *tr, lm_loop *loop, int unused)
 
 void lm__tr_spawn(lm__trace *tr, lm_loop *loop, const lm_task *t)
 {
+    uint32_t name = str_ref(tr, t->name);
     lm__rec *r = rec_begin(tr, loop, LM__R_SPAWN);
     r->a = t->id;
     r->b = t->parent_id;
-    r->s2 = str_ref(tr, t->name);
+    r->s2 = name;
     lm__trace_commit(tr);
 }
 
 void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
                   lm_state from, lm_state to, const lm__reason *rs)
 {
+    uint32_t msg_ref = 0;
+    if (to == LM_STATE_FAILED) {
+        /* Failures are rare: copying the message here costs nothing. */
+        const char *msg = rs != NULL && rs->message ? rs->message
+                                                    : t->error_message;
+        if (msg != NULL)
+            msg_ref = str_ref(tr, msg);
+    }
     lm__rec *r = rec_begin(tr, loop, LM__R_STATE);
     r->a = t->id;
     r->p0 = (uint8_t)((from & 15) | (to & 15) << 4);
@@ -219,29 +341,27 @@ void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
             r->s1 = lm__trace_intern(tr, rs->label);
     }
     if (to == LM_STATE_FAILED) {
-        /* Failures are rare: copying the message here costs nothing. */
         r->i = rs != NULL && rs->error != 0 ? rs->error : t->error;
-        const char *msg = rs != NULL && rs->message ? rs->message
-                                                    : t->error_message;
-        if (msg != NULL)
-            r->s2 = str_ref(tr, msg);
+        r->s2 = msg_ref;
     }
     lm__trace_commit(tr);
 }
 
 void lm__tr_note(lm__trace *tr, lm_loop *loop, uint64_t task, const char *text)
 {
+    uint32_t ref = str_ref(tr, text);
     lm__rec *r = rec_begin(tr, loop, LM__R_NOTE);
     r->a = task;
-    r->s2 = str_ref(tr, text);
+    r->s2 = ref;
     lm__trace_commit(tr);
 }
 
 void lm__tr_name(lm__trace *tr, lm_loop *loop, uint64_t task, const char *name)
 {
+    uint32_t ref = str_ref(tr, name);
     lm__rec *r = rec_begin(tr, loop, LM__R_NAME);
     r->a = task;
-    r->s2 = str_ref(tr, name);
+    r->s2 = ref;
     lm__trace_commit(tr);
 }
 
@@ -249,14 +369,15 @@ void lm__tr_group(lm__trace *tr, lm_loop *loop, uint32_t group, uint8_t kind,
                   uint64_t owner, const uint64_t *members, size_t n, int mode,
                   lm_time timeout, const char *label)
 {
+    if (n > (size_t)INT32_MAX / 8)
+        n = (size_t)INT32_MAX / 8;
+    uint32_t blob = lm__trace_blob(tr, members, n * sizeof *members);
     lm__rec *r = rec_begin(tr, loop, LM__R_GROUP);
     r->a = group;
     r->b = owner;
     r->p0 = kind;
-    if (n > (size_t)INT32_MAX / 8)
-        n = (size_t)INT32_MAX / 8;
     r->i = (int32_t)n;
-    r->s2 = lm__trace_blob(tr, members, n * sizeof *members);
+    r->s2 = blob;
     /* mode: gather passes its flags, wait its lm_wait_mode (lm_internal.h). */
     if (kind == LM__GROUP_GATHER)
         r->p1 = (mode & LM_GATHER_RETURN_EXCEPTIONS)  ? 2

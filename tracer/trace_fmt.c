@@ -156,16 +156,39 @@ static inline void put(lm__emit *e, const char *p, size_t n)
 #define PUTL(e, lit) put((e), (lit), sizeof(lit) - 1)
 #define PUTS(e, str) put((e), (str), strlen(str))
 
+/* "00".."99": integers are written two digits per division. Every line has
+ * a time stamp and most have ids, so this was the writer thread's hottest
+ * function with one digit per division. */
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* u in decimal, right-aligned in tmp[0..24); returns where it starts. */
+static size_t fmt_u64(char tmp[24], uint64_t u)
+{
+    size_t i = 24;
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--i] = digits2[d + 1];
+        tmp[--i] = digits2[d];
+    }
+    if (u >= 10) {
+        tmp[--i] = digits2[u * 2 + 1];
+        tmp[--i] = digits2[u * 2];
+    } else {
+        tmp[--i] = (char)('0' + u);
+    }
+    return i;
+}
+
 void lm__emit_i64(lm__emit *e, int64_t v)
 {
     char tmp[24];
-    size_t i = sizeof tmp;
     /* Negate in unsigned arithmetic: INT64_MIN has no positive twin. */
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    size_t i = fmt_u64(tmp, u);
     if (v < 0)
         tmp[--i] = '-';
     put(e, tmp + i, sizeof tmp - i);
@@ -299,33 +322,29 @@ void lm__emit_header(lm__emit *e, const char *program, lm_clock_kind clock,
 static void put_u64(lm__emit *e, uint64_t v)
 {
     char tmp[24];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
+    size_t i = fmt_u64(tmp, v);
     put(e, tmp + i, sizeof tmp - i);
 }
 #define KEY(e, id) put((e), key_sep[KEY_##id].s, key_sep[KEY_##id].n)
 #define kv_int(e, id, v) (KEY(e, id), lm__emit_i64(e, v))
 #define kv_u64(e, id, v) (KEY(e, id), put_u64(e, v))
 #define kv_tok(e, id, tok) (KEY(e, id), PUTS(e, tok))
-#define kv_istr(e, tr, id, ref) (KEY(e, id), istr_val(e, tr, ref))
-#define kv_astr(e, tr, id, ref) (KEY(e, id), astr_val(e, tr, ref))
+#define kv_istr(e, v, id, ref) (KEY(e, id), istr_val(e, v, ref))
+#define kv_astr(e, v, id, ref) (KEY(e, id), astr_val(e, v, ref))
 
 /* Interned / arena strings: a missing string (out of memory when recorded)
  * is written as "" so the line stays well-formed. */
-static void istr_val(lm__emit *e, const lm__trace *tr, uint32_t ref)
+static void istr_val(lm__emit *e, const lm__strs *v, uint32_t ref)
 {
     size_t n = 0;
-    const char *s = lm__trace_istr(tr, ref, &n);
+    const char *s = lm__strs_i(v, ref, &n);
     lm__emit_quoted(e, s ? s : "", s ? n : 0);
 }
 
-static void astr_val(lm__emit *e, const lm__trace *tr, uint32_t ref)
+static void astr_val(lm__emit *e, const lm__strs *v, uint32_t ref)
 {
     size_t n = 0;
-    const char *s = lm__trace_astr(tr, ref, &n);
+    const char *s = lm__strs_a(v, ref, &n);
     lm__emit_quoted(e, s ? s : "", s ? n : 0);
 }
 
@@ -337,7 +356,7 @@ static const char *tok_or(const char *const *tab, size_t n, unsigned i,
 
 #define NSTATES (sizeof lm__state_tok / sizeof lm__state_tok[0])
 
-static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
+static void emit_state(lm__emit *e, const lm__strs *v, const lm__rec *r)
 {
     unsigned from = r->p0 & 15, to = r->p0 >> 4;
     kv_u64(e, TASK, r->a);
@@ -377,13 +396,13 @@ static void emit_state(lm__emit *e, const lm__trace *tr, const lm__rec *r)
         PUTL(e, "\"");
         kv_int(e, CODE, r->i);
         if (r->s2)
-            kv_astr(e, tr, MESSAGE, r->s2);
+            kv_astr(e, v, MESSAGE, r->s2);
     }
     if (r->s1)
-        kv_istr(e, tr, LABEL, r->s1);
+        kv_istr(e, v, LABEL, r->s1);
 }
 
-static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
+static void emit_group(lm__emit *e, const lm__strs *v, const lm__rec *r)
 {
     kv_u64(e, GROUP, r->a);
     kv_tok(e, KIND, tok_or(lm__kind_tok, LM__GROUP__COUNT, r->p0, "unknown"));
@@ -391,19 +410,13 @@ static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
     KEY(e, MEMBERS);
     PUTL(e, "[");
     size_t n = 0;
-    const char *blob = lm__trace_astr(tr, r->s2, &n);
+    const char *blob = lm__strs_a(v, r->s2, &n);
     for (size_t k = 0; blob && k < n / 8; k++) {
         uint64_t id;
         memcpy(&id, blob + 8 * k, 8);
-        char tmp[24];
-        size_t i = sizeof tmp;
-        do {
-            tmp[--i] = (char)('0' + id % 10);
-            id /= 10;
-        } while (id != 0);
         if (k > 0)
             PUTL(e, ", ");
-        put(e, tmp + i, sizeof tmp - i);
+        put_u64(e, id);
     }
     PUTL(e, "]");
     if (r->p1 > 0 && r->p1 < sizeof mode_tok / sizeof mode_tok[0])
@@ -411,11 +424,17 @@ static void emit_group(lm__emit *e, const lm__trace *tr, const lm__rec *r)
     if (r->c >= 0)
         kv_int(e, TIMEOUT, r->c);
     if (r->s1)
-        kv_istr(e, tr, LABEL, r->s1);
+        kv_istr(e, v, LABEL, r->s1);
 }
 
 
 void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
+{
+    lm__strs v = lm__trace_strs(tr);
+    lm__emit_rec_strs(e, &v, r);
+}
+
+void lm__emit_rec_strs(lm__emit *e, const lm__strs *v, const lm__rec *r)
 {
     if (r->kind == 0 || r->kind >= LM__R__COUNT)
         return; /* never recorded; nothing sensible to write */
@@ -424,46 +443,46 @@ void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
     lm__emit_i64(e, r->t);
     KEY(e, EV);
     PUTS(e, kind_name[r->kind]);
-    uint32_t loop = tr->loopno ? tr->loopno : 1;
+    uint32_t loop = v->loopno ? v->loopno : 1;
     if (loop != 1 || r->kind == LM__R_LOOP_START || r->kind == LM__R_LOOP_END)
         kv_int(e, LOOP, loop);
     switch (r->kind) {
     case LM__R_LOOP_START:
         if (r->s2)
-            kv_astr(e, tr, NAME, r->s2);
+            kv_astr(e, v, NAME, r->s2);
         break;
     case LM__R_LOOP_END:
         break;
     case LM__R_SPAWN:
         kv_u64(e, TASK, r->a);
-        kv_astr(e, tr, NAME, r->s2);
+        kv_astr(e, v, NAME, r->s2);
         kv_u64(e, PARENT, r->b);
         break;
     case LM__R_STATE:
-        emit_state(e, tr, r);
+        emit_state(e, v, r);
         break;
     case LM__R_NOTE:
         kv_u64(e, TASK, r->a);
-        kv_astr(e, tr, TEXT, r->s2);
+        kv_astr(e, v, TEXT, r->s2);
         break;
     case LM__R_NAME:
         kv_u64(e, TASK, r->a);
-        kv_astr(e, tr, NAME, r->s2);
+        kv_astr(e, v, NAME, r->s2);
         break;
     case LM__R_GROUP:
-        emit_group(e, tr, r);
+        emit_group(e, v, r);
         break;
     case LM__R_GROUP_END:
         kv_u64(e, GROUP, r->a);
         if (r->p0 != LM__OUT_OTHER && r->p0 < LM__OUT__COUNT)
             kv_tok(e, OUTCOME, lm__outcome_tok[r->p0]);
         else if (r->s1)
-            kv_istr(e, tr, OUTCOME, r->s1);
+            kv_istr(e, v, OUTCOME, r->s1);
         else
             kv_tok(e, OUTCOME, "unknown");
         if (r->i != 0) {
             KEY(e, ERROR);
-        PUTL(e, "\"");
+            PUTL(e, "\"");
             PUTS(e, lm__err_tok(r->i));
             PUTL(e, "\"");
         }
@@ -490,7 +509,7 @@ void lm__emit_rec(lm__emit *e, const lm__trace *tr, const lm__rec *r)
         break;
     case LM__R_CALL:
         if (r->s1)
-            kv_istr(e, tr, LABEL, r->s1);
+            kv_istr(e, v, LABEL, r->s1);
         break;
     case LM__R_TICK:
         kv_u64(e, N, r->a);

@@ -1,0 +1,196 @@
+/*
+ * trace_sink.c: where the YAML goes. Sinks are shared by the loops of a
+ * process that name the same file (LOOPMAID_TRACE) or the same FILE; each
+ * keeps a mutex so that whole lines from several traces never interleave.
+ */
+#include "lm_trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static lm__sink *g_sinks; /* under g_mu */
+
+static lm__sink *sink_alloc(void)
+{
+    lm__sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->refs = 1;
+    s->fd = -1;
+    atomic_init(&s->nloops, 0);
+    pthread_mutex_init(&s->mu, NULL);
+    return s;
+}
+
+int lm__sink_open_file(FILE *fp, lm__sink **out)
+{
+    if (!fp)
+        return LM_EINVAL;
+    pthread_mutex_lock(&g_mu);
+    for (lm__sink *s = g_sinks; s; s = s->next) {
+        if (s->fp == fp) {
+            s->refs++;
+            pthread_mutex_unlock(&g_mu);
+            *out = s;
+            return 0;
+        }
+    }
+    lm__sink *s = sink_alloc();
+    if (!s) {
+        pthread_mutex_unlock(&g_mu);
+        return LM_ENOMEM;
+    }
+    s->fp = fp;
+    s->fd = fileno(fp); /* -1 for memory streams: no crash-time output */
+    s->next = g_sinks;
+    g_sinks = s;
+    pthread_mutex_unlock(&g_mu);
+    *out = s;
+    return 0;
+}
+
+int lm__sink_open_path(const char *path, bool env, lm__sink **out)
+{
+    if (!path || !*path)
+        return LM_EINVAL;
+    if (strcmp(path, "-") == 0) {
+        int rc = lm__sink_open_file(stdout, out);
+        if (rc == 0 && env && !(*out)->env) {
+            (*out)->env = true; /* the env's own reference, kept until exit */
+            pthread_mutex_lock(&g_mu);
+            (*out)->refs++;
+            pthread_mutex_unlock(&g_mu);
+        }
+        return rc;
+    }
+    /* "fd:N": a descriptor the program (or its parent) opened, e.g.
+     * LOOPMAID_TRACE=fd:3 prog 3>trace.yaml: unlike "-" it cannot collide
+     * with what the program prints. Written with write(2), never closed. */
+    int given_fd = -1;
+    if (strncmp(path, "fd:", 3) == 0) {
+        long n = 0;
+        const char *q = path + 3;
+        if (*q < '0' || *q > '9')
+            return LM_EINVAL;
+        for (; *q >= '0' && *q <= '9'; q++)
+            if ((n = n * 10 + (*q - '0')) > 1000000)
+                return LM_EINVAL;
+        if (*q)
+            return LM_EINVAL;
+        int fl = fcntl((int)n, F_GETFL);
+        if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+            errno = EBADF; /* not open, or not for writing */
+            return LM_ESYS;
+        }
+        given_fd = (int)n;
+    }
+    pthread_mutex_lock(&g_mu);
+    if (env) {
+        /* Loops of one process that trace through LOOPMAID_TRACE share the
+         * file (each with its own loop number) instead of truncating it. */
+        for (lm__sink *s = g_sinks; s; s = s->next) {
+            if (s->env && s->path && strcmp(s->path, path) == 0) {
+                s->refs++;
+                pthread_mutex_unlock(&g_mu);
+                *out = s;
+                return 0;
+            }
+        }
+    }
+    lm__sink *s = sink_alloc();
+    char *p = s ? strdup(path) : NULL;
+    if (!p) {
+        free(s);
+        pthread_mutex_unlock(&g_mu);
+        return LM_ENOMEM;
+    }
+    int fd = given_fd >= 0 ? given_fd
+                           : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int err = errno;
+        free(p);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        pthread_mutex_unlock(&g_mu);
+        errno = err;
+        return LM_ESYS;
+    }
+    s->path = p;
+    s->fd = fd;
+    s->own_fd = given_fd < 0; /* the program's own descriptor stays open */
+    if (env) {
+        s->env = true;
+        s->refs++; /* the env's reference */
+    }
+    s->next = g_sinks;
+    g_sinks = s;
+    pthread_mutex_unlock(&g_mu);
+    *out = s;
+    return 0;
+}
+
+static void sink_free_locked(lm__sink *s)
+{
+    for (lm__sink **pp = &g_sinks; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    if (s->own_fd && s->fd >= 0)
+        close(s->fd);
+    else if (s->fp)
+        fflush(s->fp);
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+}
+
+void lm__sink_release(lm__sink *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&g_mu);
+    if (--s->refs == 0)
+        sink_free_locked(s);
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* write(2) until done; false on a real error. Async-signal-safe. */
+bool lm__write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Writes whole lines to the sink; s->mu held. */
+bool lm__sink_put(lm__sink *s, const char *p, size_t n)
+{
+    if (s->broken)
+        return false;
+    bool ok;
+    if (s->fp) {
+        ok = fwrite(p, 1, n, s->fp) == n;
+        /* Flushed at once: the crash handler writes to fileno(fp) directly
+         * and must not overtake bytes still sitting in the FILE buffer. */
+        ok = fflush(s->fp) == 0 && ok;
+    } else {
+        ok = lm__write_all(s->fd, p, n);
+    }
+    if (!ok)
+        s->broken = 1; /* a full disk or a closed pipe: stop, do not spin */
+    return ok;
+}
