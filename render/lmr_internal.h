@@ -668,6 +668,10 @@ void lmr__outfile_abort(lmr__outfile *f);
 int lmr__write_file(const char *path, const char *data, size_t len,
                     const char *const *inputs, size_t ninputs, lmr_error *err);
 
+/* outfile.c: "dir/name", for every path the render half puts together (a
+ * link's target, build's paths). Caller frees; NULL when out of memory. */
+char *lmr__path_join(const char *dir, const char *name);
+
 /* ------------------------------------------------------------------------ */
 /* Shared with the CLI's parsers (cli.c)                                     */
 /* ------------------------------------------------------------------------ */
