@@ -302,6 +302,17 @@ void lmr__out_scratch(lmr__out *o, lmr_buf *b);
 /* "12 ms", "850 us", "3 s": whole numbers, always ASCII [0-9a-z ]. */
 void lmr__fmt_dur(char *dst, size_t n, int64_t ns);
 
+/*
+ * out.c: cutting text for display. lmr__cut_name copies s into dst (n
+ * bytes) cut to max_cp code points on a UTF-8 boundary, with "\u2026" when
+ * cut (4 bytes; dst needs room for them); escaping is the caller's, later.
+ * lmr__ellipsis ends buf[0..j), a text that was cut, with "..." on a whole
+ * code point and returns its new length (at most j + 3; the caller leaves
+ * room for the 3 bytes and writes the NUL).
+ */
+void lmr__cut_name(char *dst, size_t n, const char *s, size_t max_cp);
+size_t lmr__ellipsis(char *buf, size_t j);
+
 /* ------------------------------------------------------------------------ */
 /* Escaping (escape.c): the only place Mermaid text is made safe             */
 /* ------------------------------------------------------------------------ */

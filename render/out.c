@@ -130,6 +130,33 @@ void lmr__out_scratch(lmr__out *o, lmr_buf *b)
     o->max_chars = SIZE_MAX / 4;
 }
 
+void lmr__cut_name(char *dst, size_t n, const char *s, size_t max_cp)
+{
+    size_t j = 0, cps = 0;
+    for (; s[j] && j + 4 < n; j++) {
+        if (((unsigned char)s[j] & 0xC0) != 0x80 && ++cps > max_cp)
+            break;
+        dst[j] = s[j];
+    }
+    while (j > 0 && ((unsigned char)dst[j - 1] & 0xC0) == 0xC0)
+        j--; /* never end on a lead byte */
+    dst[j] = '\0';
+    if (s[j] && j + 4 <= n)
+        memcpy(dst + j, "\xE2\x80\xA6", 4);
+}
+
+size_t lmr__ellipsis(char *buf, size_t j)
+{
+    /* Back over the last code point unless it is ASCII: it may be in half
+     * (a whole one goes too, which costs a character, never validity). */
+    while (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0x80)
+        j--;
+    if (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0xC0)
+        j--;
+    memcpy(buf + j, "...", 3);
+    return j + 3;
+}
+
 /*
  * Durations as whole numbers with a unit chosen so that the number stays
  * below 10,000: no decimal point, so the text needs no escaping to read well.

@@ -90,23 +90,6 @@ static const char *who(const lmr__model *m, uint32_t loop, uint64_t id)
     return t && t->name ? t->name : NULL;
 }
 
-/* "NAME" cut to WHO_CP code points (escaping happens later, so cut on
- * UTF-8 boundaries here). */
-static void cut_name(char *dst, size_t n, const char *s)
-{
-    size_t j = 0, cps = 0;
-    for (; s[j] && j + 4 < n; j++) {
-        if (((unsigned char)s[j] & 0xC0) != 0x80 && ++cps > WHO_CP)
-            break;
-        dst[j] = s[j];
-    }
-    while (j > 0 && ((unsigned char)dst[j - 1] & 0xC0) == 0xC0)
-        j--; /* never end on a lead byte */
-    dst[j] = '\0';
-    if (s[j] && j + 4 <= n)
-        memcpy(dst + j, "\xE2\x80\xA6", 4);
-}
-
 /* " by NAME" for a cause made by another task; "" when none. */
 static void by_whom(const lmr__render_ctx *c, const lmr__event *ev,
                     uint64_t by_task, char *dst, size_t n)
@@ -120,7 +103,7 @@ static void by_whom(const lmr__render_ctx *c, const lmr__event *ev,
     }
     const char *nm = who(c->model, ev->loop, by_task);
     char cut[WHO_CP * 4 + 8];
-    cut_name(cut, sizeof cut, nm ? nm : "?");
+    lmr__cut_name(cut, sizeof cut, nm ? nm : "?", WHO_CP);
     snprintf(dst, n, " by %s", cut);
 }
 
@@ -169,7 +152,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
                 /* "download finished" says more than "task finished" */
                 const char *nm = who(c->model, ev->loop, ev->by_task);
                 char cut[WHO_CP * 4 + 8];
-                cut_name(cut, sizeof cut, nm ? nm : "?");
+                lmr__cut_name(cut, sizeof cut, nm ? nm : "?", WHO_CP);
                 join(dst, n, cut, a ? " done" : " finished", "");
                 break;
             }
@@ -186,7 +169,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
         if (named && ev->on && strcmp(ev->on, "task") == 0 && ev->awaits) {
             const char *nm = who(c->model, ev->loop, ev->awaits);
             char cut[WHO_CP * 4 + 8];
-            cut_name(cut, sizeof cut, nm ? nm : "?");
+            lmr__cut_name(cut, sizeof cut, nm ? nm : "?", WHO_CP);
             join(dst, n, a ? "await " : "await task ", cut, "");
         } else {
             snprintf(dst, n, "%s", w);
