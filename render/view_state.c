@@ -371,6 +371,26 @@ static const char *task_name(const lmr__model *m, uint32_t loop, uint64_t id)
     return t && t->name ? t->name : "?";
 }
 
+/* Starts the note beside state s in l (composed in lb, put by put_line). */
+static void note_open(lmr__out *l, lmr_buf *lb, int s)
+{
+    lmr__out_scratch(l, lb);
+    lmr__printf(l, "    note right of s%d: ", s + 1);
+}
+
+/* "<br/>longest DUR in NAME": how a note on steps or awaits ends. */
+static void longest_in(lmr__out *l, const lmr__model *m, int64_t ns,
+                       uint32_t loop, uint64_t task)
+{
+    char dur[32], txt[64];
+    lmr__fmt_dur(dur, sizeof dur, ns);
+    snprintf(txt, sizeof txt, "longest %s in", dur);
+    lmr__puts(l, "<br/>");
+    lmr__esc_label(l, txt, 0);
+    lmr__puts(l, " ");
+    lmr__esc_label(l, task_name(m, loop, task), 32);
+}
+
 static int st_end(lmr__render_ctx *c)
 {
     st_data *d = c->state;
@@ -477,31 +497,22 @@ static int st_end(lmr__render_ctx *c)
     }
     /* Notes with what was measured, as the seeds explain each state. */
     if (d->steps && d->seen[LMR__ST_RUNNING]) {
-        char dur[32], txt[96];
-        lmr__fmt_dur(dur, sizeof dur, d->longest_step);
-        lmr__out_scratch(&l, &lb);
-        lmr__printf(&l, "    note right of s%d: ", LMR__ST_RUNNING + 1);
+        char txt[96];
+        note_open(&l, &lb, LMR__ST_RUNNING);
         /* One at a time is checked, not assumed: lmr__model_build rejects a
          * trace where two tasks of one loop run at once. */
         snprintf(txt, sizeof txt, "%" PRIu64 " steps, one at a time%s", d->steps,
                  c->model->nloops > 1 ? " per loop" : "");
         lmr__esc_label(&l, txt, 0);
-        if (d->longest_step > 0) {
-            lmr__puts(&l, "<br/>");
-            snprintf(txt, sizeof txt, "longest %s in", dur);
-            lmr__esc_label(&l, txt, 0);
-            lmr__puts(&l, " ");
-            lmr__esc_label(&l, task_name(c->model, d->longest_step_loop,
-                                         d->longest_step_task), 32);
-        }
+        if (d->longest_step > 0)
+            longest_in(&l, c->model, d->longest_step, d->longest_step_loop,
+                       d->longest_step_task);
         lmr__puts(&l, "\n");
         put_line(o, &lb, &dropped);
     }
     if (d->awaits && d->seen[LMR__ST_AWAITING] && d->longest_await > 0) {
-        char dur[32], txt[96];
-        lmr__fmt_dur(dur, sizeof dur, d->longest_await);
-        lmr__out_scratch(&l, &lb);
-        lmr__printf(&l, "    note right of s%d: ", LMR__ST_AWAITING + 1);
+        char txt[96];
+        note_open(&l, &lb, LMR__ST_AWAITING);
         snprintf(txt, sizeof txt, "%" PRIu64 " awaits", d->awaits);
         lmr__esc_label(&l, txt, 0);
         if (d->steps_meanwhile) {
@@ -512,12 +523,8 @@ static int st_end(lmr__render_ctx *c)
             lmr__puts(&l, "<br/>");
             lmr__esc_label(&l, txt, 0);
         }
-        lmr__puts(&l, "<br/>");
-        snprintf(txt, sizeof txt, "longest %s in", dur);
-        lmr__esc_label(&l, txt, 0);
-        lmr__puts(&l, " ");
-        lmr__esc_label(&l, task_name(c->model, d->longest_await_loop,
-                                     d->longest_await_task), 32);
+        longest_in(&l, c->model, d->longest_await, d->longest_await_loop,
+                   d->longest_await_task);
         lmr__puts(&l, "\n");
         put_line(o, &lb, &dropped);
     }
