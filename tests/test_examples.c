@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 
 #include "loopmaid_render.h"
+#include "support/lm_test.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -167,21 +168,6 @@ static long find_line(const lines *l, long from, ...)
 /* Running an example                                                        */
 /* ------------------------------------------------------------------------ */
 
-/* BUILD: the directory two levels above this binary (BUILD/tests/NAME). */
-static void build_dir(char *dst, size_t n)
-{
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert(len > 0, "cannot find the test binary: %s", strerror(errno));
-    exe[len] = '\0';
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(exe, '/');
-        cr_assert_not_null(slash);
-        *slash = '\0';
-    }
-    snprintf(dst, n, "%s", exe);
-}
-
 /* One example's run: where its trace and output went, and their text. */
 typedef struct run {
     char dir[PATH_MAX];
@@ -196,8 +182,8 @@ typedef struct run {
 static void run_example(const char *name, run *r)
 {
     char build[PATH_MAX], bin[PATH_MAX + 64];
-    build_dir(build, sizeof build);
-    snprintf(bin, sizeof bin, "%s/examples/%s", build, name);
+    snprintf(bin, sizeof bin, "%s/examples/%s",
+             lmt_build_dir(build, sizeof build), name);
     cr_assert(access(bin, X_OK) == 0, "%s is missing: run `make` first", bin);
 
     snprintf(r->dir, sizeof r->dir, "/tmp/loopmaid-example-XXXXXX");
