@@ -1,6 +1,7 @@
 /*
  * cli.c: lmr_main, the `loopmaid` command line. Flags and dispatch only; the
- * work is in lmr_render_file, lmr_inspect_file and lmr__build_main.
+ * work is in lmr_render_file, lmr_inspect, lmr_diff_files, lmr_export_file
+ * and lmr__build_main.
  *
  * Exit codes: 0 ok, 1 bad input (the trace, a file), 2 bad usage (flags,
  * a bad regular expression or vocabulary). Every message goes to stderr,
