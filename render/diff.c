@@ -771,7 +771,7 @@ int lmr_diff_files(const char *path_a, const char *path_b,
         free(v);
     }
     if (lo.err) {
-        out->len = len0;
+        lmr__buf_cut(out, len0);
         rc = lmr__err(err, LMR_ENOMEM, path_a, 0, 0, "out of memory");
         goto done;
     }

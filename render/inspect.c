@@ -607,12 +607,8 @@ int lmr_inspect(const char *path, const lmr_options *o, int advise,
     /* Not drawing: the summary itself says what the selection left. */
     int rc = lmr__run_passes(path, e.o, &inspect_walk, &lo, e.warn, false,
                              e.err);
-    if (rc) {
-        /* Never hand back half a summary. */
-        out->len = len0;
-        if (out->data)
-            out->data[len0] = '\0';
-    }
+    if (rc)
+        lmr__buf_cut(out, len0); /* never hand back half a summary */
     return rc;
 }
 

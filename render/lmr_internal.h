@@ -284,6 +284,9 @@ typedef struct lmr__out {
 
 /* out.c also owns lmr_buf: lmr_buf_free and this append (0 / LMR_ENOMEM). */
 int lmr__buf_append(lmr_buf *b, const char *s, size_t n);
+/* Cuts b back to len bytes (no-op when it is not longer): how an entry that
+ * fails hands back the caller's buffer as it was, never half a result. */
+void lmr__buf_cut(lmr_buf *b, size_t len);
 void lmr__outn(lmr__out *o, const char *s, size_t n);
 
 void lmr__puts(lmr__out *o, const char *s);

@@ -56,6 +56,14 @@ int lmr__buf_append(lmr_buf *b, const char *s, size_t n)
     return 0;
 }
 
+void lmr__buf_cut(lmr_buf *b, size_t len)
+{
+    if (len < b->len) {
+        b->len = len;
+        b->data[len] = '\0';
+    }
+}
+
 void lmr__outn(lmr__out *o, const char *s, size_t n)
 {
     if (o->err)
@@ -112,11 +120,8 @@ size_t lmr__mark(const lmr__out *o) { return o->buf->len; }
 
 void lmr__rollback(lmr__out *o, size_t mark)
 {
-    if (mark < o->buf->len && mark >= o->start) {
-        o->buf->len = mark;
-        if (o->buf->data)
-            o->buf->data[mark] = '\0';
-    }
+    if (mark >= o->start)
+        lmr__buf_cut(o->buf, mark);
 }
 
 void lmr__out_scratch(lmr__out *o, lmr_buf *b)
