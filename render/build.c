@@ -159,12 +159,7 @@ static char *abs_path(const char *p)
     if (p[0] == '/')
         return lmr__build_strdup(p);
     char *cwd = getcwd(NULL, 0);
-    if (!cwd)
-        return NULL;
-    size_t n = strlen(cwd) + strlen(p) + 2;
-    char *r = malloc(n);
-    if (r)
-        snprintf(r, n, "%s/%s", cwd, p);
+    char *r = cwd ? lmr__path_join(cwd, p) : NULL;
     free(cwd);
     return r;
 }

@@ -85,8 +85,6 @@ void lmr__build_config_free(build_config *c);
 
 /* build_md.c ------------------------------------------------------------ */
 
-/* Appends n bytes to b; false when out of memory. */
-bool lmr__build_append(lmr_buf *b, const char *s, size_t n);
 /* The checksum of a region's body (FNV-1a 64, CRLF read as LF). */
 uint64_t lmr__build_sum(const char *s, size_t n);
 /* Finds region `name` in text (found = false when absent), checking that

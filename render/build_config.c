@@ -31,14 +31,7 @@ static char *build_resolve(const char *dir, const char *path)
 {
     if (path[0] == '/' || dir[0] == '\0' || strcmp(dir, ".") == 0)
         return lmr__build_strdup(path);
-    size_t a = strlen(dir), b = strlen(path);
-    char *r = malloc(a + b + 2);
-    if (!r)
-        return NULL;
-    memcpy(r, dir, a);
-    r[a] = '/';
-    memcpy(r + a + 1, path, b + 1);
-    return r;
+    return lmr__path_join(dir, path);
 }
 
 static void build_entry_free(build_entry *e)

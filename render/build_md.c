@@ -13,23 +13,11 @@
 #include <string.h>
 #include <errno.h>
 
-/* Appends n bytes to b; false when out of memory. */
-bool lmr__build_append(lmr_buf *b, const char *s, size_t n)
+/* Appends n bytes to b through the render half's one lmr_buf growth
+ * (out.c); false when out of memory. */
+static bool append(lmr_buf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *nd = realloc(b->data, cap);
-        if (!nd)
-            return false;
-        b->data = nd;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return true;
+    return lmr__buf_append(b, s, n) == 0;
 }
 
 /* FNV-1a (64 bits: small, stable across machines, enough to detect edits)
@@ -168,11 +156,11 @@ bool lmr__build_put_eol(lmr_buf *b, const char *s, size_t n, const char *eol)
     for (size_t i = 0; i < n;) {
         const char *nl = memchr(s + i, '\n', n - i);
         size_t k = nl ? (size_t)(nl - (s + i)) : n - i;
-        if (!lmr__build_append(b, s + i, k))
+        if (!append(b, s + i, k))
             return false;
         i += k;
         if (nl) {
-            if (!lmr__build_append(b, eol, el))
+            if (!append(b, eol, el))
                 return false;
             i++;
         }
@@ -237,11 +225,11 @@ int lmr__build_compose(const build_config *c, const build_entry *e,
     size_t ind = 0;
     while (cur[r.open_start + ind] == ' ')
         ind++;
-    ok = ok && lmr__build_append(next, cur, r.open_start + ind) &&
-         lmr__build_append(next, marker, strlen(marker)) &&
-         lmr__build_append(next, eol, strlen(eol)) &&
-         lmr__build_append(next, body.data ? body.data : "", body.len) &&
-         lmr__build_append(next, cur + r.close_start, curlen - r.close_start);
+    ok = ok && append(next, cur, r.open_start + ind) &&
+         append(next, marker, strlen(marker)) &&
+         append(next, eol, strlen(eol)) &&
+         append(next, body.data ? body.data : "", body.len) &&
+         append(next, cur + r.close_start, curlen - r.close_start);
     lmr_buf_free(&body);
     if (!ok)
         return lmr__err(err, LMR_ENOMEM, e->target, 0, 0, "out of memory");

@@ -1,6 +1,7 @@
 /*
  * cli.c: lmr_main, the `loopmaid` command line. Flags and dispatch only; the
- * work is in lmr_render_file, lmr_inspect_file and lmr__build_main.
+ * work is in lmr_render_file, lmr_inspect, lmr_diff_files, lmr_export_file
+ * and lmr__build_main.
  *
  * Exit codes: 0 ok, 1 bad input (the trace, a file), 2 bad usage (flags,
  * a bad regular expression or vocabulary). Every message goes to stderr,
@@ -422,24 +423,37 @@ static int shared_option(const char *cmd, int c, const char *arg, args *a)
     }
 }
 
-/* The one TRACE operand after the options (argv[optind]). GO_ON or
- * EXIT_USAGE. */
-static int one_trace(const char *cmd, int argc, char **argv)
+/* The one TRACE operand after the options (argv[optind]), and a window that
+ * does not end before it starts. GO_ON or EXIT_USAGE. */
+static int one_trace(const char *cmd, int argc, char **argv,
+                     const lmr_options *o)
 {
     if (optind >= argc)
         return usage_error(cmd, "missing the TRACE to %s", cmd);
     if (argc - optind > 1)
         return usage_error(cmd, "one TRACE at a time, but '%s' follows it",
                            argv[optind + 1]);
-    return GO_ON;
-}
-
-/* The window must not end before it starts. GO_ON or EXIT_USAGE. */
-static int window_ok(const char *cmd, const lmr_options *o)
-{
     if (o->to >= 0 && o->to < o->from)
         return usage_error(cmd, "%s", "--to is before --from");
     return GO_ON;
+}
+
+/* --format: `plain` (what the command calls its plain output: mmd, or text
+ * for inspect) or md. EXIT_OK, or EXIT_USAGE after saying what is wrong. */
+static int format_option(const char *cmd, const char *plain, const char *arg,
+                         lmr_format *out)
+{
+    if (strcmp(arg, plain) == 0) {
+        *out = LMR_FORMAT_MMD;
+    } else if (strcmp(arg, "md") == 0) {
+        *out = LMR_FORMAT_MD;
+    } else {
+        char fmt[64];
+        snprintf(fmt, sizeof fmt, "unknown format '%%s' (expected %s or md)",
+                 plain);
+        return usage_error(cmd, fmt, arg);
+    }
+    return EXIT_OK;
 }
 
 /* A library error on stderr: a bad --tasks/--exclude names the option (its
@@ -470,6 +484,92 @@ static int emit(const char *prefix, const char *output, const char *data,
     return exit_for(rc);
 }
 
+/* The help of command `cmd` on fp; false when there is none (build keeps
+ * its own, in lmr__build_main). */
+static bool print_help(const char *cmd, FILE *fp)
+{
+    if (strcmp(cmd, "render") == 0)
+        print_render_help(fp);
+    else if (strcmp(cmd, "inspect") == 0)
+        fputs(usage_inspect, fp);
+    else if (strcmp(cmd, "diff") == 0)
+        fputs(usage_diff, fp);
+    else if (strcmp(cmd, "export") == 0)
+        fputs(usage_export, fp);
+    else if (strcmp(cmd, "help") == 0)
+        fputs(usage_main, fp);
+    else
+        return false;
+    return true;
+}
+
+/* The rows every command's option table ends with or may take; the table
+ * says which options a command takes, shared_option what they do. */
+#define LONGS_SELECTION                                                        \
+    {"tasks", required_argument, NULL, OPT_TASKS},                             \
+    {"exclude", required_argument, NULL, OPT_EXCLUDE}
+#define LONGS_WINDOW                                                           \
+    {"from", required_argument, NULL, OPT_FROM},                               \
+    {"to", required_argument, NULL, OPT_TO}
+#define LONGS_TAIL                                                             \
+    {"output", required_argument, NULL, 'o'},                                  \
+    {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},       \
+    {NULL, 0, NULL, 0}
+
+/* A command's own options, tried before the shared ones: EXIT_OK,
+ * EXIT_USAGE after saying what is wrong, or NOT_MINE. `own` is what the
+ * command keeps beyond args (NULL when nothing). */
+typedef int (*option_fn)(int c, const char *arg, args *a, void *own);
+
+/*
+ * One command's flags by its table `longs` into a (and `own`): -h prints
+ * the help, then each option goes to the command's own parser `mine`, then
+ * to the shared ones; what neither takes is refused. GO_ON, or the exit
+ * code (--help, a bad flag).
+ */
+static int parse_flags(const char *cmd, int argc, char **argv,
+                       const struct option *longs, option_fn mine, void *own,
+                       args *a)
+{
+    args_init(a);
+    getopt_reset();
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
+        if (c == 'h') {
+            print_help(cmd, stdout);
+            return EXIT_OK;
+        }
+        int ex = mine(c, optarg, a, own);
+        if (ex == NOT_MINE)
+            ex = shared_option(cmd, c, optarg, a);
+        if (ex == NOT_MINE)
+            return bad_option(cmd, c, argv);
+        if (ex != EXIT_OK)
+            return ex;
+    }
+    return GO_ON;
+}
+
+/* The end of a command that turns one trace into text (render, inspect):
+ * on success the text goes to -o through the one writer, and the trace, an
+ * input, is never overwritten (by any link); else the library's error is
+ * reported. Frees out. The exit code. */
+static int deliver(const char *cmd, const char *prefix, int rc,
+                   const lmr_error *err, lmr_buf *out, const char *output,
+                   const char *trace)
+{
+    int ex;
+    if (rc == 0) {
+        const char *inputs[] = {trace};
+        ex = emit(prefix, output, out->data ? out->data : "", out->len, inputs,
+                  1);
+    } else {
+        ex = report(cmd, rc, err);
+    }
+    lmr_buf_free(out);
+    return ex;
+}
+
 /* ------------------------------------------------------------------------ */
 /* render                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -491,9 +591,11 @@ static int cap_option(int c, const char *arg, args *a)
     return EXIT_OK;
 }
 
-/* The options only render takes. EXIT_OK, EXIT_USAGE or NOT_MINE. */
-static int render_option(int c, const char *arg, args *a)
+/* The options only render takes (an option_fn; it keeps nothing of its
+ * own). */
+static int render_option(int c, const char *arg, args *a, void *own)
 {
+    (void)own;
     const char *cmd = "render";
     lmr_options *o = &a->o;
     switch (c) {
@@ -508,14 +610,7 @@ static int render_option(int c, const char *arg, args *a)
         return EXIT_OK;
     }
     case OPT_FORMAT:
-        if (strcmp(arg, "mmd") == 0)
-            o->format = LMR_FORMAT_MMD;
-        else if (strcmp(arg, "md") == 0)
-            o->format = LMR_FORMAT_MD;
-        else
-            return usage_error(cmd, "unknown format '%s' (expected mmd or md)",
-                               arg);
-        return EXIT_OK;
+        return format_option(cmd, "mmd", arg, &o->format);
     case OPT_STATES:
         a->given |= LMR__OPT_STATES;
         o->states = arg;
@@ -550,19 +645,14 @@ static int render_parse(int argc, char **argv, args *a)
      * constant expression in C. */
     const struct option longs[] = {
         {"view", required_argument, NULL, OPT_VIEW},
-        {"tasks", required_argument, NULL, OPT_TASKS},
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"title", required_argument, NULL, OPT_TITLE},
         {"format", required_argument, NULL, OPT_FORMAT},
-        {"output", required_argument, NULL, 'o'},
         {"states", required_argument, NULL, OPT_STATES},
         {"max-chars", required_argument, NULL, OPT_MAX_CHARS},
         {"max-messages", required_argument, NULL, OPT_MAX_MESSAGES},
-        {"from", required_argument, NULL, OPT_FROM},
-        {"to", required_argument, NULL, OPT_TO},
         {"counts", no_argument, NULL, OPT_COUNTS},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
+        LONGS_SELECTION,
+        LONGS_WINDOW,
         {caps[0].flag, required_argument, NULL, OPT_CAP + 0},
         {caps[1].flag, required_argument, NULL, OPT_CAP + 1},
         {caps[2].flag, required_argument, NULL, OPT_CAP + 2},
@@ -570,26 +660,10 @@ static int render_parse(int argc, char **argv, args *a)
         {caps[4].flag, required_argument, NULL, OPT_CAP + 4},
         {caps[5].flag, required_argument, NULL, OPT_CAP + 5},
         {caps[6].flag, required_argument, NULL, OPT_CAP + 6},
-        {NULL, 0, NULL, 0},
+        LONGS_TAIL,
     };
     _Static_assert(NCAPS == 7, "one long option per cap");
-    args_init(a);
-    getopt_reset();
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
-        if (c == 'h') {
-            print_render_help(stdout);
-            return EXIT_OK;
-        }
-        int ex = render_option(c, optarg, a);
-        if (ex == NOT_MINE)
-            ex = shared_option("render", c, optarg, a);
-        if (ex == NOT_MINE)
-            return bad_option("render", c, argv);
-        if (ex != EXIT_OK)
-            return ex;
-    }
-    return GO_ON;
+    return parse_flags("render", argc, argv, longs, render_option, NULL, a);
 }
 
 /* An option the view does not use: refused, naming the views that do. */
@@ -616,10 +690,7 @@ static int refuse_for_view(lmr_view view, unsigned given, const char *refused)
  * parses. GO_ON or EXIT_USAGE. */
 static int render_check(int argc, char **argv, const args *a)
 {
-    const char *cmd = "render";
-    int ex = one_trace(cmd, argc, argv);
-    if (ex == GO_ON)
-        ex = window_ok(cmd, &a->o);
+    int ex = one_trace("render", argc, argv, &a->o);
     if (ex != GO_ON)
         return ex;
     const char *refused = lmr__view_refuses(a->o.view, a->given);
@@ -646,87 +717,50 @@ static int cmd_render(int argc, char **argv)
     lmr_error err;
     lmr_buf out = {0};
     int rc = lmr_render_file(trace, &a.o, &out, stderr, &err);
-    if (rc == 0) {
-        /* The trace is an input: -o naming it (by any link) is refused. */
-        const char *inputs[] = {trace};
-        ex = emit("loopmaid render: ", a.output, out.data ? out.data : "",
-                  out.len, inputs, 1);
-    } else {
-        ex = report("render", rc, &err);
-    }
-    lmr_buf_free(&out);
-    return ex;
+    return deliver("render", "loopmaid render: ", rc, &err, &out, a.output,
+                   trace);
 }
 
 /* ------------------------------------------------------------------------ */
 /* inspect, diff, export                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* inspect's own options (an option_fn); `own` is its --advise flag. */
+static int inspect_option(int c, const char *arg, args *a, void *own)
+{
+    switch (c) {
+    case OPT_ADVISE:
+        *(int *)own = 1;
+        return EXIT_OK;
+    case OPT_FORMAT:
+        return format_option("inspect", "text", arg, &a->o.format);
+    default:
+        return NOT_MINE;
+    }
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
     static const struct option longs[] = {
         {"advise", no_argument, NULL, OPT_ADVISE},
-        {"tasks", required_argument, NULL, OPT_TASKS},
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
-        {"from", required_argument, NULL, OPT_FROM},
-        {"to", required_argument, NULL, OPT_TO},
         {"format", required_argument, NULL, OPT_FORMAT},
-        {"output", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        LONGS_SELECTION,
+        LONGS_WINDOW,
+        LONGS_TAIL,
     };
     const char *cmd = "inspect";
     int advise = 0;
     args a;
-    args_init(&a);
-    getopt_reset();
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
-        switch (c) {
-        case OPT_ADVISE:
-            advise = 1;
-            break;
-        case OPT_FORMAT:
-            if (strcmp(optarg, "text") == 0)
-                a.o.format = LMR_FORMAT_MMD;
-            else if (strcmp(optarg, "md") == 0)
-                a.o.format = LMR_FORMAT_MD;
-            else
-                return usage_error(cmd,
-                                   "unknown format '%s' (expected text or md)",
-                                   optarg);
-            break;
-        case 'h':
-            fputs(usage_inspect, stdout);
-            return EXIT_OK;
-        default: {
-            int ex = shared_option(cmd, c, optarg, &a);
-            if (ex == NOT_MINE)
-                return bad_option(cmd, c, argv);
-            if (ex != EXIT_OK)
-                return ex;
-        }
-        }
-    }
-    int ex = one_trace(cmd, argc, argv);
+    int ex = parse_flags(cmd, argc, argv, longs, inspect_option, &advise, &a);
     if (ex == GO_ON)
-        ex = window_ok(cmd, &a.o);
+        ex = one_trace(cmd, argc, argv, &a.o);
     if (ex != GO_ON)
         return ex;
+    const char *trace = argv[optind];
     lmr_error err;
     lmr_buf out = {0};
-    int rc = lmr_inspect(argv[optind], &a.o, advise, &out, stderr, &err);
-    if (rc == 0) {
-        /* The same writer as render's -o; the trace is never overwritten. */
-        const char *inputs[] = {argv[optind]};
-        ex = emit(NULL, a.output, out.data ? out.data : "", out.len, inputs,
-                  1);
-    } else {
-        ex = report(cmd, rc, &err);
-    }
-    lmr_buf_free(&out);
-    return ex;
+    int rc = lmr_inspect(trace, &a.o, advise, &out, stderr, &err);
+    return deliver(cmd, NULL, rc, &err, &out, a.output, trace);
 }
 
 /* A tolerance: a time, or a percentage "10%" (0 < p <= 1000). */
@@ -745,70 +779,63 @@ static bool parse_tolerance(const char *s, lmr_diff_options *o)
     return lmr__parse_time(s, &o->tolerance);
 }
 
+/* What diff parses beyond args: its own options type. */
+typedef struct diff_flags {
+    lmr_diff_options o;
+    bool format_set; /* --format was given (it goes with --view) */
+} diff_flags;
+
+/* diff's own options (an option_fn); `own` is a diff_flags. */
+static int diff_option(int c, const char *arg, args *a, void *own)
+{
+    (void)a;
+    const char *cmd = "diff";
+    diff_flags *d = own;
+    switch (c) {
+    case OPT_VIEW:
+        d->o.view = lmr_view_parse(arg);
+        if (d->o.view != LMR_VIEW_TASKS && d->o.view != LMR_VIEW_STATE &&
+            d->o.view != LMR_VIEW_SEQUENCE)
+            return usage_error(cmd, "--view '%s': diff draws tasks, state "
+                                    "or sequence", arg);
+        return EXIT_OK;
+    case OPT_TOLERANCE:
+        if (!parse_tolerance(arg, &d->o))
+            return usage_error(cmd, "--time-tolerance expects a time like "
+                                    "3ms or a percentage like 10%%, not '%s'",
+                               arg);
+        return EXIT_OK;
+    case OPT_FORMAT:
+        d->format_set = true;
+        return format_option(cmd, "mmd", arg, &d->o.format);
+    default:
+        return NOT_MINE;
+    }
+}
+
 static int cmd_diff(int argc, char **argv)
 {
     static const struct option longs[] = {
         {"view", required_argument, NULL, OPT_VIEW},
         {"time-tolerance", required_argument, NULL, OPT_TOLERANCE},
-        {"tasks", required_argument, NULL, OPT_TASKS},
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"title", required_argument, NULL, OPT_TITLE},
         {"format", required_argument, NULL, OPT_FORMAT},
-        {"output", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        LONGS_SELECTION,
+        LONGS_TAIL,
     };
     const char *cmd = "diff";
-    lmr_diff_options o;
-    lmr_diff_options_init(&o);
-    args a; /* the shared options; copied into o below */
-    args_init(&a);
-    bool format_set = false;
-    getopt_reset();
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
-        switch (c) {
-        case OPT_VIEW:
-            o.view = lmr_view_parse(optarg);
-            if (o.view != LMR_VIEW_TASKS && o.view != LMR_VIEW_STATE &&
-                o.view != LMR_VIEW_SEQUENCE)
-                return usage_error(cmd, "--view '%s': diff draws tasks, state "
-                                        "or sequence", optarg);
-            break;
-        case OPT_TOLERANCE:
-            if (!parse_tolerance(optarg, &o))
-                return usage_error(cmd, "--time-tolerance expects a time like "
-                                        "3ms or a percentage like 10%%, not '%s'",
-                                   optarg);
-            break;
-        case OPT_FORMAT:
-            if (strcmp(optarg, "mmd") == 0)
-                o.format = LMR_FORMAT_MMD;
-            else if (strcmp(optarg, "md") == 0)
-                o.format = LMR_FORMAT_MD;
-            else
-                return usage_error(cmd, "--format '%s': expected mmd or md",
-                                   optarg);
-            format_set = true;
-            break;
-        case 'h':
-            fputs(usage_diff, stdout);
-            return EXIT_OK;
-        default: {
-            int ex = shared_option(cmd, c, optarg, &a);
-            if (ex == NOT_MINE)
-                return bad_option(cmd, c, argv);
-            if (ex != EXIT_OK)
-                return ex;
-        }
-        }
-    }
-    o.tasks = a.o.tasks;
-    o.exclude = a.o.exclude;
-    o.title = a.o.title;
-    o.quiet = a.o.quiet;
-    if (o.view < 0 && (format_set || o.title))
+    diff_flags d = {.format_set = false};
+    lmr_diff_options_init(&d.o);
+    args a; /* the shared options; copied into d.o below */
+    int ex = parse_flags(cmd, argc, argv, longs, diff_option, &d, &a);
+    if (ex != GO_ON)
+        return ex;
+    lmr_diff_options *o = &d.o;
+    o->tasks = a.o.tasks;
+    o->exclude = a.o.exclude;
+    o->title = a.o.title;
+    o->quiet = a.o.quiet;
+    if (o->view < 0 && (d.format_set || o->title))
         return usage_error(cmd, "%s", "--format and --title go with --view "
                                       "(the text summary has neither)");
     if (argc - optind != 2)
@@ -816,8 +843,7 @@ static int cmd_diff(int argc, char **argv)
     const char *inputs[] = {argv[optind], argv[optind + 1]};
     lmr_buf out = {0};
     lmr_error err;
-    int rc = lmr_diff_files(inputs[0], inputs[1], &o, &out,
-                            o.quiet ? NULL : stderr, &err);
+    int rc = lmr_diff_files(inputs[0], inputs[1], o, &out, stderr, &err);
     if (rc < 0) {
         lmr_buf_free(&out);
         lmr_error_print(&err, stderr);
@@ -862,46 +888,32 @@ static int export_copy(FILE *tmp, const char *output, const char *input)
     return EXIT_OK;
 }
 
+/* export's own option (an option_fn): --format, of which there is one. */
+static int export_option(int c, const char *arg, args *a, void *own)
+{
+    (void)a;
+    (void)own;
+    if (c != OPT_FORMAT)
+        return NOT_MINE;
+    if (strcmp(arg, "chrome") != 0)
+        return usage_error("export", "--format '%s': the one export format "
+                                     "is chrome", arg);
+    return EXIT_OK;
+}
+
 static int cmd_export(int argc, char **argv)
 {
     static const struct option longs[] = {
         {"format", required_argument, NULL, OPT_FORMAT},
-        {"tasks", required_argument, NULL, OPT_TASKS},
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
-        {"from", required_argument, NULL, OPT_FROM},
-        {"to", required_argument, NULL, OPT_TO},
-        {"output", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        LONGS_SELECTION,
+        LONGS_WINDOW,
+        LONGS_TAIL,
     };
     const char *cmd = "export";
     args a;
-    args_init(&a);
-    getopt_reset();
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:qh", longs, NULL)) != -1) {
-        switch (c) {
-        case OPT_FORMAT:
-            if (strcmp(optarg, "chrome") != 0)
-                return usage_error(cmd, "--format '%s': the one export format "
-                                        "is chrome", optarg);
-            break;
-        case 'h':
-            fputs(usage_export, stdout);
-            return EXIT_OK;
-        default: {
-            int ex = shared_option(cmd, c, optarg, &a);
-            if (ex == NOT_MINE)
-                return bad_option(cmd, c, argv);
-            if (ex != EXIT_OK)
-                return ex;
-        }
-        }
-    }
-    int ex = window_ok(cmd, &a.o);
+    int ex = parse_flags(cmd, argc, argv, longs, export_option, NULL, &a);
     if (ex == GO_ON)
-        ex = one_trace(cmd, argc, argv);
+        ex = one_trace(cmd, argc, argv, &a.o);
     if (ex != GO_ON)
         return ex;
     const char *input = argv[optind];
@@ -913,14 +925,8 @@ static int cmd_export(int argc, char **argv)
         return EXIT_INPUT;
     }
     lmr_error err;
-    int rc = lmr_export_file(input, &a.o, tmp, a.o.quiet ? NULL : stderr,
-                             &err);
-    if (rc == 0) {
-        ex = export_copy(tmp, a.output, input);
-    } else {
-        lmr_error_print(&err, stderr);
-        ex = exit_for(rc);
-    }
+    int rc = lmr_export_file(input, &a.o, tmp, stderr, &err);
+    ex = rc == 0 ? export_copy(tmp, a.output, input) : report(cmd, rc, &err);
     fclose(tmp);
     return ex;
 }
@@ -932,20 +938,11 @@ static int cmd_help(int argc, char **argv)
         return EXIT_OK;
     }
     const char *what = argv[1];
-    if (strcmp(what, "render") == 0)
-        print_render_help(stdout);
-    else if (strcmp(what, "inspect") == 0)
-        fputs(usage_inspect, stdout);
-    else if (strcmp(what, "diff") == 0)
-        fputs(usage_diff, stdout);
-    else if (strcmp(what, "export") == 0)
-        fputs(usage_export, stdout);
-    else if (strcmp(what, "build") == 0) {
+    if (strcmp(what, "build") == 0) {
         char *bargv[] = {"build", "--help", NULL};
         return lmr__build_main(2, bargv);
-    } else if (strcmp(what, "help") == 0)
-        fputs(usage_main, stdout);
-    else
+    }
+    if (!print_help(what, stdout))
         return usage_error(NULL, "no help for unknown command '%s'", what);
     return EXIT_OK;
 }

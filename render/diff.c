@@ -289,20 +289,16 @@ static void run_free(drun *r)
     memset(r, 0, sizeof *r);
 }
 
-static int run_load(const char *path, const lmr_diff_options *o, drun *r,
-                    FILE *warn, lmr_error *err)
+/* One run's tasks: the two passes with the collector, under e's options
+ * (the selection of the diff) and warnings. */
+static int run_load(const char *path, const lmr__entry *e, drun *r)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
-    lmr_options ro;
-    lmr_options_init(&ro);
-    ro.tasks = o->tasks;
-    ro.exclude = o->exclude;
-    ro.quiet = o->quiet;
     lmr_buf scratch = {0};
     lmr__out lo = {.buf = &scratch, .max_chars = SIZE_MAX / 4, .user = r};
-    int rc = lmr__run_passes(path, &ro, &collect, &lo, o->quiet ? NULL : warn,
-                             true, err);
+    int rc = lmr__run_passes(path, e->o, &collect, &lo, e->warn, true,
+                             e->err);
     lmr_buf_free(&scratch);
     if (rc)
         run_free(r);
@@ -427,6 +423,23 @@ static int changes(const lmr_diff_options *o, const drun *ra, const dtask *a,
 /* The text report                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* One line "WHAT: KEY (OUTCOME)" per selected task of r that the other run
+ * lacks (tasks removed from A, added in B). How many. */
+static size_t report_unmatched(const drun *r, const char *what, lmr__out *out)
+{
+    size_t n = 0;
+    char x[512];
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const dtask *t = &r->tasks[i];
+        if (t->match != NONE || !t->selected)
+            continue;
+        outcome(t, x, sizeof x);
+        lmr__printf(out, "%s: %s (%s)\n", what, t->key, x);
+        n++;
+    }
+    return n;
+}
+
 static size_t report_text(const lmr_diff_options *o, const drun *a,
                           const drun *b, lmr__out *out)
 {
@@ -442,22 +455,8 @@ static size_t report_text(const lmr_diff_options *o, const drun *a,
         in_b += b->tasks[i].selected;
     lmr__printf(out, "tasks: %zu in A, %zu in B, %zu matched by name and place\n",
                 in_a, in_b, matched);
-    for (size_t i = 0; i < a->ntasks; i++) {
-        const dtask *t = &a->tasks[i];
-        if (t->match != NONE || !t->selected)
-            continue;
-        outcome(t, x, sizeof x);
-        lmr__printf(out, "- removed: %s (%s)\n", t->key, x);
-        ndiff++;
-    }
-    for (size_t i = 0; i < b->ntasks; i++) {
-        const dtask *t = &b->tasks[i];
-        if (t->match != NONE || !t->selected)
-            continue;
-        outcome(t, x, sizeof x);
-        lmr__printf(out, "+ added: %s (%s)\n", t->key, x);
-        ndiff++;
-    }
+    ndiff += report_unmatched(a, "- removed", out);
+    ndiff += report_unmatched(b, "+ added", out);
     for (size_t i = 0; i < a->ntasks; i++) {
         const dtask *ta = &a->tasks[i];
         if (ta->match == NONE)
@@ -713,15 +712,21 @@ int lmr_diff_files(const char *path_a, const char *path_b,
                    const lmr_diff_options *o, lmr_buf *out, FILE *warn,
                    lmr_error *err)
 {
-    lmr_error dummy;
-    if (!err)
-        err = &dummy;
-    memset(err, 0, sizeof *err);
     lmr_diff_options defaults;
     if (!o) {
         lmr_diff_options_init(&defaults);
         o = &defaults;
     }
+    /* Both runs are read as render reads a trace, with the diff's selection
+     * and -q: the shared entry then makes err and warn as for every entry. */
+    lmr_options ro;
+    lmr_options_init(&ro);
+    ro.tasks = o->tasks;
+    ro.exclude = o->exclude;
+    ro.quiet = o->quiet;
+    lmr__entry e;
+    lmr__entry_begin(&e, &ro, warn, err);
+    err = e.err;
     if (o->view >= 0 && o->view != LMR_VIEW_STATE &&
         o->view != LMR_VIEW_TASKS && o->view != LMR_VIEW_SEQUENCE)
         return lmr__err(err, LMR_EUSAGE, "loopmaid", 0, 0,
@@ -729,10 +734,10 @@ int lmr_diff_files(const char *path_a, const char *path_b,
                         lmr_view_name((lmr_view)o->view)
                             ? lmr_view_name((lmr_view)o->view) : "?");
     drun a, b;
-    int rc = run_load(path_a, o, &a, warn, err);
+    int rc = run_load(path_a, &e, &a);
     if (rc)
         return rc;
-    if ((rc = run_load(path_b, o, &b, warn, err)) != 0) {
+    if ((rc = run_load(path_b, &e, &b)) != 0) {
         run_free(&a);
         return rc;
     }
@@ -766,7 +771,7 @@ int lmr_diff_files(const char *path_a, const char *path_b,
         free(v);
     }
     if (lo.err) {
-        out->len = len0;
+        lmr__buf_cut(out, len0);
         rc = lmr__err(err, LMR_ENOMEM, path_a, 0, 0, "out of memory");
         goto done;
     }

@@ -114,14 +114,8 @@ static const char *shown(const em *e, const char *s, char *buf, size_t n)
             buf[j++] = '\\';
         buf[j++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
     }
-    if (*s) {
-        while (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0x80)
-            j--;
-        if (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0xC0)
-            j--;
-        memcpy(buf + j, "...", 3);
-        j += 3;
-    }
+    if (*s)
+        j = lmr__ellipsis(buf, j);
     buf[j] = '\0';
     return buf;
 }
@@ -613,12 +607,8 @@ int lmr_inspect(const char *path, const lmr_options *o, int advise,
     /* Not drawing: the summary itself says what the selection left. */
     int rc = lmr__run_passes(path, e.o, &inspect_walk, &lo, e.warn, false,
                              e.err);
-    if (rc) {
-        /* Never hand back half a summary. */
-        out->len = len0;
-        if (out->data)
-            out->data[len0] = '\0';
-    }
+    if (rc)
+        lmr__buf_cut(out, len0); /* never hand back half a summary */
     return rc;
 }
 

@@ -381,6 +381,9 @@ typedef struct lmr__out {
 
 /* out.c also owns lmr_buf: lmr_buf_free and this append (0 / LMR_ENOMEM). */
 int lmr__buf_append(lmr_buf *b, const char *s, size_t n);
+/* Cuts b back to len bytes (no-op when it is not longer): how an entry that
+ * fails hands back the caller's buffer as it was, never half a result. */
+void lmr__buf_cut(lmr_buf *b, size_t len);
 void lmr__outn(lmr__out *o, const char *s, size_t n);
 
 void lmr__puts(lmr__out *o, const char *s);
@@ -398,6 +401,17 @@ void lmr__rollback(lmr__out *o, size_t mark);
 void lmr__out_scratch(lmr__out *o, lmr_buf *b);
 /* "12 ms", "850 us", "3 s": whole numbers, always ASCII [0-9a-z ]. */
 void lmr__fmt_dur(char *dst, size_t n, int64_t ns);
+
+/*
+ * out.c: cutting text for display. lmr__cut_name copies s into dst (n
+ * bytes) cut to max_cp code points on a UTF-8 boundary, with "\u2026" when
+ * cut (4 bytes; dst needs room for them); escaping is the caller's, later.
+ * lmr__ellipsis ends buf[0..j), a text that was cut, with "..." on a whole
+ * code point and returns its new length (at most j + 3; the caller leaves
+ * room for the 3 bytes and writes the NUL).
+ */
+void lmr__cut_name(char *dst, size_t n, const char *s, size_t max_cp);
+size_t lmr__ellipsis(char *buf, size_t j);
 
 /* ------------------------------------------------------------------------ */
 /* Escaping (escape.c): the only place Mermaid text is made safe             */
@@ -766,6 +780,10 @@ void lmr__outfile_abort(lmr__outfile *f);
 /* open + write + commit. */
 int lmr__write_file(const char *path, const char *data, size_t len,
                     const char *const *inputs, size_t ninputs, lmr_error *err);
+
+/* outfile.c: "dir/name", for every path the render half puts together (a
+ * link's target, build's paths). Caller frees; NULL when out of memory. */
+char *lmr__path_join(const char *dir, const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* Shared with the CLI's parsers (cli.c)                                     */

@@ -56,6 +56,14 @@ int lmr__buf_append(lmr_buf *b, const char *s, size_t n)
     return 0;
 }
 
+void lmr__buf_cut(lmr_buf *b, size_t len)
+{
+    if (len < b->len) {
+        b->len = len;
+        b->data[len] = '\0';
+    }
+}
+
 void lmr__outn(lmr__out *o, const char *s, size_t n)
 {
     if (o->err)
@@ -112,11 +120,8 @@ size_t lmr__mark(const lmr__out *o) { return o->buf->len; }
 
 void lmr__rollback(lmr__out *o, size_t mark)
 {
-    if (mark < o->buf->len && mark >= o->start) {
-        o->buf->len = mark;
-        if (o->buf->data)
-            o->buf->data[mark] = '\0';
-    }
+    if (mark >= o->start)
+        lmr__buf_cut(o->buf, mark);
 }
 
 void lmr__out_scratch(lmr__out *o, lmr_buf *b)
@@ -128,6 +133,33 @@ void lmr__out_scratch(lmr__out *o, lmr_buf *b)
     o->buf = b;
     o->start = 0;
     o->max_chars = SIZE_MAX / 4;
+}
+
+void lmr__cut_name(char *dst, size_t n, const char *s, size_t max_cp)
+{
+    size_t j = 0, cps = 0;
+    for (; s[j] && j + 4 < n; j++) {
+        if (((unsigned char)s[j] & 0xC0) != 0x80 && ++cps > max_cp)
+            break;
+        dst[j] = s[j];
+    }
+    while (j > 0 && ((unsigned char)dst[j - 1] & 0xC0) == 0xC0)
+        j--; /* never end on a lead byte */
+    dst[j] = '\0';
+    if (s[j] && j + 4 <= n)
+        memcpy(dst + j, "\xE2\x80\xA6", 4);
+}
+
+size_t lmr__ellipsis(char *buf, size_t j)
+{
+    /* Back over the last code point unless it is ASCII: it may be in half
+     * (a whole one goes too, which costs a character, never validity). */
+    while (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0x80)
+        j--;
+    if (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0xC0)
+        j--;
+    memcpy(buf + j, "...", 3);
+    return j + 3;
 }
 
 /*

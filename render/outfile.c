@@ -88,16 +88,23 @@ static int own_fd_of(const char *p)
     return self && fcntl((int)n, F_GETFD) >= 0 ? (int)n : -1;
 }
 
+char *lmr__path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *r = malloc(a + b + 2);
+    if (!r)
+        return NULL;
+    memcpy(r, dir, a);
+    r[a] = '/';
+    memcpy(r + a + 1, name, b + 1);
+    return r;
+}
+
 /* Joins the directory of `link` and a relative link target. */
 static char *join_link(const char *link, const char *target)
 {
     char *d = dup_dir(link);
-    if (!d)
-        return NULL;
-    size_t n = strlen(d) + strlen(target) + 2;
-    char *r = malloc(n);
-    if (r)
-        snprintf(r, n, "%s/%s", d, target);
+    char *r = d ? lmr__path_join(d, target) : NULL;
     free(d);
     return r;
 }

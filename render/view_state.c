@@ -90,23 +90,6 @@ static const char *who(const lmr__model *m, uint32_t loop, uint64_t id)
     return t && t->name ? t->name : NULL;
 }
 
-/* "NAME" cut to WHO_CP code points (escaping happens later, so cut on
- * UTF-8 boundaries here). */
-static void cut_name(char *dst, size_t n, const char *s)
-{
-    size_t j = 0, cps = 0;
-    for (; s[j] && j + 4 < n; j++) {
-        if (((unsigned char)s[j] & 0xC0) != 0x80 && ++cps > WHO_CP)
-            break;
-        dst[j] = s[j];
-    }
-    while (j > 0 && ((unsigned char)dst[j - 1] & 0xC0) == 0xC0)
-        j--; /* never end on a lead byte */
-    dst[j] = '\0';
-    if (s[j] && j + 4 <= n)
-        memcpy(dst + j, "\xE2\x80\xA6", 4);
-}
-
 /* " by NAME" for a cause made by another task; "" when none. */
 static void by_whom(const lmr__render_ctx *c, const lmr__event *ev,
                     uint64_t by_task, char *dst, size_t n)
@@ -120,7 +103,7 @@ static void by_whom(const lmr__render_ctx *c, const lmr__event *ev,
     }
     const char *nm = who(c->model, ev->loop, by_task);
     char cut[WHO_CP * 4 + 8];
-    cut_name(cut, sizeof cut, nm ? nm : "?");
+    lmr__cut_name(cut, sizeof cut, nm ? nm : "?", WHO_CP);
     snprintf(dst, n, " by %s", cut);
 }
 
@@ -169,7 +152,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
                 /* "download finished" says more than "task finished" */
                 const char *nm = who(c->model, ev->loop, ev->by_task);
                 char cut[WHO_CP * 4 + 8];
-                cut_name(cut, sizeof cut, nm ? nm : "?");
+                lmr__cut_name(cut, sizeof cut, nm ? nm : "?", WHO_CP);
                 join(dst, n, cut, a ? " done" : " finished", "");
                 break;
             }
@@ -186,7 +169,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
         if (named && ev->on_id == LMR__ON_TASK && ev->awaits) {
             const char *nm = who(c->model, ev->loop, ev->awaits);
             char cut[WHO_CP * 4 + 8];
-            cut_name(cut, sizeof cut, nm ? nm : "?");
+            lmr__cut_name(cut, sizeof cut, nm ? nm : "?", WHO_CP);
             join(dst, n, a ? "await " : "await task ", cut, "");
         } else {
             snprintf(dst, n, "%s", w);
@@ -388,6 +371,26 @@ static const char *task_name(const lmr__model *m, uint32_t loop, uint64_t id)
     return t && t->name ? t->name : "?";
 }
 
+/* Starts the note beside state s in l (composed in lb, put by put_line). */
+static void note_open(lmr__out *l, lmr_buf *lb, int s)
+{
+    lmr__out_scratch(l, lb);
+    lmr__printf(l, "    note right of s%d: ", s + 1);
+}
+
+/* "<br/>longest DUR in NAME": how a note on steps or awaits ends. */
+static void longest_in(lmr__out *l, const lmr__model *m, int64_t ns,
+                       uint32_t loop, uint64_t task)
+{
+    char dur[32], txt[64];
+    lmr__fmt_dur(dur, sizeof dur, ns);
+    snprintf(txt, sizeof txt, "longest %s in", dur);
+    lmr__puts(l, "<br/>");
+    lmr__esc_label(l, txt, 0);
+    lmr__puts(l, " ");
+    lmr__esc_label(l, task_name(m, loop, task), 32);
+}
+
 static int st_end(lmr__render_ctx *c)
 {
     st_data *d = c->state;
@@ -494,31 +497,22 @@ static int st_end(lmr__render_ctx *c)
     }
     /* Notes with what was measured, as the seeds explain each state. */
     if (d->steps && d->seen[LMR__ST_RUNNING]) {
-        char dur[32], txt[96];
-        lmr__fmt_dur(dur, sizeof dur, d->longest_step);
-        lmr__out_scratch(&l, &lb);
-        lmr__printf(&l, "    note right of s%d: ", LMR__ST_RUNNING + 1);
+        char txt[96];
+        note_open(&l, &lb, LMR__ST_RUNNING);
         /* One at a time is checked, not assumed: lmr__model_build rejects a
          * trace where two tasks of one loop run at once. */
         snprintf(txt, sizeof txt, "%" PRIu64 " steps, one at a time%s", d->steps,
                  c->model->nloops > 1 ? " per loop" : "");
         lmr__esc_label(&l, txt, 0);
-        if (d->longest_step > 0) {
-            lmr__puts(&l, "<br/>");
-            snprintf(txt, sizeof txt, "longest %s in", dur);
-            lmr__esc_label(&l, txt, 0);
-            lmr__puts(&l, " ");
-            lmr__esc_label(&l, task_name(c->model, d->longest_step_loop,
-                                         d->longest_step_task), 32);
-        }
+        if (d->longest_step > 0)
+            longest_in(&l, c->model, d->longest_step, d->longest_step_loop,
+                       d->longest_step_task);
         lmr__puts(&l, "\n");
         put_line(o, &lb, &dropped);
     }
     if (d->awaits && d->seen[LMR__ST_AWAITING] && d->longest_await > 0) {
-        char dur[32], txt[96];
-        lmr__fmt_dur(dur, sizeof dur, d->longest_await);
-        lmr__out_scratch(&l, &lb);
-        lmr__printf(&l, "    note right of s%d: ", LMR__ST_AWAITING + 1);
+        char txt[96];
+        note_open(&l, &lb, LMR__ST_AWAITING);
         snprintf(txt, sizeof txt, "%" PRIu64 " awaits", d->awaits);
         lmr__esc_label(&l, txt, 0);
         if (d->steps_meanwhile) {
@@ -529,12 +523,8 @@ static int st_end(lmr__render_ctx *c)
             lmr__puts(&l, "<br/>");
             lmr__esc_label(&l, txt, 0);
         }
-        lmr__puts(&l, "<br/>");
-        snprintf(txt, sizeof txt, "longest %s in", dur);
-        lmr__esc_label(&l, txt, 0);
-        lmr__puts(&l, " ");
-        lmr__esc_label(&l, task_name(c->model, d->longest_await_loop,
-                                     d->longest_await_task), 32);
+        longest_in(&l, c->model, d->longest_await, d->longest_await_loop,
+                   d->longest_await_task);
         lmr__puts(&l, "\n");
         put_line(o, &lb, &dropped);
     }

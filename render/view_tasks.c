@@ -135,22 +135,6 @@ static const lmr__group *group_of(const lmr__model *m, const lmr__task *t)
     return NULL;
 }
 
-/* A task's name cut to WHO_CP code points, into dst (UTF-8 safe). */
-static void cut_name(char *dst, size_t n, const char *s)
-{
-    size_t j = 0, cps = 0;
-    for (; s[j] && j + 4 < n; j++) {
-        if (((unsigned char)s[j] & 0xC0) != 0x80 && ++cps > WHO_CP)
-            break;
-        dst[j] = s[j];
-    }
-    while (j > 0 && ((unsigned char)dst[j - 1] & 0xC0) == 0xC0)
-        j--;
-    dst[j] = '\0';
-    if (s[j] && j + 4 <= n)
-        memcpy(dst + j, "\xE2\x80\xA6", 4);
-}
-
 /*
  * Why a task was cancelled, in one or two lines: by whom and why, as the
  * trace says it (a sibling of a failed group member, the owner after
@@ -180,7 +164,7 @@ static void cancel_cause(lmr__out *l, const tk_data *d, const lmr__task *t)
         if (by && by == t) /* an old tracer's record for a failing member */
             snprintf(l1, sizeof l1, "by itself (as recorded)");
         else if (by) {
-            cut_name(nm, sizeof nm, name_of(by));
+            lmr__cut_name(nm, sizeof nm, name_of(by), WHO_CP);
             snprintf(l1, sizeof l1, "by %s", nm);
         } else
             snprintf(l1, sizeof l1, "by code outside tasks");
@@ -192,7 +176,7 @@ static void cancel_cause(lmr__out *l, const tk_data *d, const lmr__task *t)
             if (by && by != t && !owner && by->state == LMR__ST_FAILED)
                 snprintf(l2, sizeof l2, "a sibling that failed");
             else if (tl.first_failed && tl.first_failed != t) {
-                cut_name(nm, sizeof nm, name_of(tl.first_failed));
+                lmr__cut_name(nm, sizeof nm, name_of(tl.first_failed), WHO_CP);
                 snprintf(l2, sizeof l2, "after %s failed", nm);
             } else
                 snprintf(l2, sizeof l2, "its group");

@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 
 #include "loopmaid_render.h"
+#include "support/lm_test.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -167,21 +168,6 @@ static long find_line(const lines *l, long from, ...)
 /* Running an example                                                        */
 /* ------------------------------------------------------------------------ */
 
-/* BUILD: the directory two levels above this binary (BUILD/tests/NAME). */
-static void build_dir(char *dst, size_t n)
-{
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert(len > 0, "cannot find the test binary: %s", strerror(errno));
-    exe[len] = '\0';
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(exe, '/');
-        cr_assert_not_null(slash);
-        *slash = '\0';
-    }
-    snprintf(dst, n, "%s", exe);
-}
-
 /* One example's run: where its trace and output went, and their text. */
 typedef struct run {
     char dir[PATH_MAX];
@@ -196,8 +182,8 @@ typedef struct run {
 static void run_example(const char *name, run *r)
 {
     char build[PATH_MAX], bin[PATH_MAX + 64];
-    build_dir(build, sizeof build);
-    snprintf(bin, sizeof bin, "%s/examples/%s", build, name);
+    snprintf(bin, sizeof bin, "%s/examples/%s",
+             lmt_build_dir(build, sizeof build), name);
     cr_assert(access(bin, X_OK) == 0, "%s is missing: run `make` first", bin);
 
     snprintf(r->dir, sizeof r->dir, "/tmp/loopmaid-example-XXXXXX");
@@ -391,6 +377,37 @@ static long note_over(const lines *d, const char *id, const char *text)
     return -1;
 }
 
+/* ---- facts from a state diagram ---------------------------------------- */
+
+#define NSTATES 6 /* the states a story test looks for */
+
+/* The ids of the states labelled names[0..NSTATES) into id; each must be
+ * there. */
+static void state_ids(const lines *d, const char *const names[NSTATES],
+                      char id[NSTATES][32])
+{
+    for (int i = 0; i < NSTATES; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "state \"%s\" as ", names[i]);
+        long l = find_line(d, 0, q, NULL);
+        cr_assert(l >= 0, "state %s is missing", names[i]);
+        snprintf(id[i], sizeof id[i], "%s", strstr(d->v[l], " as ") + 4);
+    }
+}
+
+/* Each edge (from, to), indices into names and id, must be drawn. */
+static void expect_edges(const lines *d, const char *const names[NSTATES],
+                         char id[NSTATES][32], const int (*edges)[2], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char edge[96];
+        snprintf(edge, sizeof edge, "%s --> %s", id[edges[i][0]],
+                 id[edges[i][1]]);
+        cr_assert(find_line(d, 0, edge, NULL) >= 0, "edge %s --> %s is missing",
+                  names[edges[i][0]], names[edges[i][1]]);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Golden files: the trace and the summary, byte for byte                    */
 /* ------------------------------------------------------------------------ */
@@ -560,28 +577,15 @@ Test(story, lifecycle, .timeout = 60)
     lines d;
     render(&r, LMR_VIEW_STATE, "asyncio", NULL, &d);
     cr_assert(find_line(&d, 0, "stateDiagram-v2", NULL) == 0);
-    const char *states[] = {"Coroutine", "Pending", "Running", "Awaiting", "Done", "Cancelled"};
-    char id[6][32];
-    for (int i = 0; i < 6; i++) {
-        char q[64];
-        snprintf(q, sizeof q, "state \"%s\" as ", states[i]);
-        long l = find_line(&d, 0, q, NULL);
-        cr_assert(l >= 0, "state %s is missing", states[i]);
-        snprintf(id[i], sizeof id[i], "%s", strstr(d.v[l], " as ") + 4);
-    }
+    const char *const states[NSTATES] = {"Coroutine", "Pending", "Running",
+                                         "Awaiting", "Done", "Cancelled"};
+    char id[NSTATES][32];
+    state_ids(&d, states, id);
     cr_assert(find_line(&d, 0, "state \"Failed\"", NULL) < 0, "no task failed here");
-    char edge[96];
-#define EDGE(from, to)                                                         \
-    (snprintf(edge, sizeof edge, "%s --> %s", id[from], id[to]),               \
-     find_line(&d, 0, edge, NULL) >= 0)
-    cr_assert(EDGE(0, 1), "Coroutine --> Pending");
-    cr_assert(EDGE(1, 2), "Pending --> Running");
-    cr_assert(EDGE(2, 3), "Running --> Awaiting");
-    cr_assert(EDGE(3, 1), "Awaiting --> Pending");
-    cr_assert(EDGE(2, 4), "Running --> Done");
-    cr_assert(EDGE(1, 5), "Pending --> Cancelled (never ran)");
-    cr_assert(EDGE(2, 5), "Running --> Cancelled (after cleanup)");
-#undef EDGE
+    /* Pending --> Cancelled: never ran; Running --> Cancelled: after its
+     * cleanup. */
+    const int edges[][2] = {{0, 1}, {1, 2}, {2, 3}, {3, 1}, {2, 4}, {1, 5}, {2, 5}};
+    expect_edges(&d, states, id, edges, sizeof edges / sizeof edges[0]);
     lines_free(&d);
     lines_free(&tr);
     run_free(&r);
@@ -613,23 +617,14 @@ Test(story, state_machine, .timeout = 60)
 
     lines d;
     render(&r, LMR_VIEW_STATE, "seed002", NULL, &d);
-    const char *states[] = {"Created", "Scheduled", "Running", "Suspended", "Done", "Error"};
-    char id[6][32];
-    for (int i = 0; i < 6; i++) {
-        char q[64];
-        snprintf(q, sizeof q, "state \"%s\" as ", states[i]);
-        long l = find_line(&d, 0, q, NULL);
-        cr_assert(l >= 0, "state %s is missing", states[i]);
-        snprintf(id[i], sizeof id[i], "%s", strstr(d.v[l], " as ") + 4);
-    }
+    const char *const states[NSTATES] = {"Created", "Scheduled", "Running",
+                                         "Suspended", "Done", "Error"};
+    char id[NSTATES][32];
+    state_ids(&d, states, id);
     cr_assert(find_line(&d, 0, "state \"Cancelled\"", NULL) < 0);
-    char edge[96];
     const int edges[][2] = {{0, 1}, {1, 2}, {2, 3}, {3, 1}, {2, 4}, {2, 5}};
-    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
-        snprintf(edge, sizeof edge, "%s --> %s", id[edges[i][0]], id[edges[i][1]]);
-        cr_assert(find_line(&d, 0, edge, NULL) >= 0, "edge %s --> %s is missing",
-                  states[edges[i][0]], states[edges[i][1]]);
-    }
+    expect_edges(&d, states, id, edges, sizeof edges / sizeof edges[0]);
+    char edge[96];
     snprintf(edge, sizeof edge, "%s --> [*]", id[5]);
     cr_assert(find_line(&d, 0, edge, NULL) >= 0, "Error must be a final state");
     lines_free(&d);

@@ -1,10 +1,11 @@
 /*
- * lm_test.h: the loop helpers every runtime test needs, in one place.
+ * lm_test.h: what the tests share: a loop for the runtime tests, and the
+ * build directory and the CLI for the tests that run the programs.
  *
  * Every .c file under tests/support is linked into every test binary, so
  * these names carry the lmt_ prefix to stay clear of the library (lm_, lm__)
- * and of each test's own statics. Both helpers assert with Criterion, so call them only from a
- * test (or from code a test runs).
+ * and of each test's own statics. The helpers assert with Criterion, so
+ * call them only from a test (or from code a test runs).
  */
 #ifndef LM_TEST_H
 #define LM_TEST_H
