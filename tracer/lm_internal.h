@@ -164,7 +164,7 @@ typedef struct lm__heap_node {
     struct lm__heap_node *left, *right, *parent;
 } lm__heap_node;
 
-/* A timer in the loop's min-heap (loop.c). Ordered by (due, seq): seq is the
+/* A timer in the loop's min-heap (timer.c). Ordered by (due, seq): seq is the
  * loop's insertion counter, so timers due at the same time fire in the order
  * they were armed. Arming and disarming allocate nothing: O(log n). */
 typedef struct lm__timer {
