@@ -18,8 +18,8 @@
 #include "lm_runtime.h"
 
 /* The link that points at slot k: the root pointer or a child field. */
-static lm__heap_node **lm__heap_slot(lm_loop *loop, size_t k,
-                                     lm__heap_node **parent)
+static lm__heap_node **heap_slot(lm_loop *loop, size_t k,
+                                 lm__heap_node **parent)
 {
     int depth = 0;
     size_t path = 0;
@@ -36,7 +36,7 @@ static lm__heap_node **lm__heap_slot(lm_loop *loop, size_t k,
 }
 
 /* Exchanges child c with its parent p in the tree (not their contents). */
-static void lm__heap_swap(lm_loop *loop, lm__heap_node *p, lm__heap_node *c)
+static void heap_swap(lm_loop *loop, lm__heap_node *p, lm__heap_node *c)
 {
     lm__heap_node *gp = p->parent;
     lm__heap_node *cl = c->left, *cr = c->right;
@@ -93,12 +93,12 @@ void lm__timer_arm(lm_loop *loop, lm__timer *tm, lm_time due, uint8_t kind)
     tm->in_fifo = false;
     n->left = n->right = NULL;
     lm__heap_node *parent;
-    lm__heap_node **link = lm__heap_slot(loop, loop->ntimers + 1, &parent);
+    lm__heap_node **link = heap_slot(loop, loop->ntimers + 1, &parent);
     *link = n;
     n->parent = parent;
     loop->ntimers++;
     while (n->parent != NULL && lm__timer_less(n, n->parent))
-        lm__heap_swap(loop, n->parent, n);
+        heap_swap(loop, n->parent, n);
 }
 
 void lm__timer_disarm(lm_loop *loop, lm__timer *tm)
@@ -121,7 +121,7 @@ void lm__timer_disarm(lm_loop *loop, lm__timer *tm)
         return;
     }
     lm__heap_node *parent;
-    lm__heap_node **link = lm__heap_slot(loop, loop->ntimers, &parent);
+    lm__heap_node **link = heap_slot(loop, loop->ntimers, &parent);
     lm__heap_node *last = *link;
     *link = NULL; /* detach the last slot */
     loop->ntimers--;
@@ -149,8 +149,8 @@ void lm__timer_disarm(lm_loop *loop, lm__timer *tm)
             m = last->right;
         if (m == last)
             break;
-        lm__heap_swap(loop, last, m);
+        heap_swap(loop, last, m);
     }
     while (last->parent != NULL && lm__timer_less(last, last->parent))
-        lm__heap_swap(loop, last->parent, last);
+        heap_swap(loop, last->parent, last);
 }
