@@ -54,7 +54,7 @@ void lm__io_free(lm_loop *loop)
 static void io_wake(lm_loop *loop, lm_task *t, int fd, unsigned bits)
 {
     loop->stats.io_wakeups++;
-    LM__TRACE(loop, io, t->id, fd, (int)bits);
+    LM__TRACE(loop, lm__tr_io, t->id, fd, (int)bits);
     lm__wake(t, LM__BY_IO, 0, (int)bits);
 }
 

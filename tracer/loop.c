@@ -110,7 +110,7 @@ int lm_loop_set_name(lm_loop *loop, const char *name)
     free(loop->name);
     loop->name = p;
     /* Task 0 is the loop: a rename shows up in diagrams like a task's. */
-    LM__TRACE(loop, name, 0, p);
+    LM__TRACE(loop, lm__tr_name, 0, p);
     return 0;
 }
 
@@ -218,7 +218,7 @@ static void run_handle(lm_loop *loop, lm_handle *h)
     h->state = LM__H_RUNNING;
     loop->stats.callbacks++;
     if (h->deadline_of == 0)
-        LM__TRACE(loop, call, "callback");
+        LM__TRACE(loop, lm__tr_call, "callback");
     h->cb(h->arg);
     handle_free(h);
 }
@@ -504,7 +504,7 @@ static inline __attribute__((always_inline)) void run_tick(lm_loop *loop)
         loop->stats.polls++;
         if (nev < 0)
             nev = 0; /* EINTR: a signal; its eventfd reports it next time */
-        LM__TRACE(loop, poll, timeout, waited, nev);
+        LM__TRACE(loop, lm__tr_poll, timeout, waited, nev);
     }
 
     /* 3. WAKE */
@@ -543,11 +543,11 @@ static inline __attribute__((always_inline)) void run_tick(lm_loop *loop)
             lm__task_timer_fired(loop, LM__CONTAINER_OF(tm, lm_task, timer));
         } else {
             lm_handle *h = LM__CONTAINER_OF(tm, lm_handle, timer);
-            LM__TRACE(loop, timer, h->deadline_of);
+            LM__TRACE(loop, lm__tr_timer, h->deadline_of);
             ready_handle(loop, h);
         }
     }
-    LM__TRACE(loop, tick, tick, ran, nio, nfired);
+    LM__TRACE(loop, lm__tr_tick, tick, ran, nio, nfired);
 }
 
 int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,
@@ -567,7 +567,7 @@ int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,
     loop->shutting_down = false;
     loop->main = main;
     update_time(loop);
-    LM__TRACE(loop, loop_start, 0);
+    LM__TRACE(loop, lm__tr_loop_start, 0);
     lm_task_start(main);
     signals_install(loop);
 
@@ -581,7 +581,7 @@ int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,
     }
 
     signals_restore(loop);
-    LM__TRACE(loop, loop_end, 0);
+    LM__TRACE(loop, lm__tr_loop_end, 0);
     int rc = main->error;
     if (result != NULL)
         *result = main->result;

@@ -55,7 +55,7 @@ void lm__transition(lm_task *t, lm_state to, const lm__reason *r)
     if (LM__UNLIKELY(!(legal[from] & LM__BIT(to))))
         illegal(t, to);
     t->state = to;
-    LM__TRACE(t->loop, state, t, from, to, r != NULL ? r : &no_reason);
+    LM__TRACE(t->loop, lm__tr_state, t, from, to, r != NULL ? r : &no_reason);
 }
 
 lm_task *lm__current(void)
@@ -115,7 +115,7 @@ lm_task *lm_task_new(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg)
     lm__list_push_back(&loop->tasks, &t->all_node);
     loop->stats.tasks_created++;
     loop->stats.tasks_alive++;
-    LM__TRACE(loop, spawn, t);
+    LM__TRACE(loop, lm__tr_spawn, t);
     return t;
 }
 
@@ -198,7 +198,7 @@ int lm_task_set_name(lm_task *t, const char *name)
         return LM_ENOMEM;
     free(t->name);
     t->name = n;
-    LM__TRACE(t->loop, name, t->id, n);
+    LM__TRACE(t->loop, lm__tr_name, t->id, n);
     return 0;
 }
 
@@ -400,7 +400,7 @@ void lm__task_timer_fired(lm_loop *loop, lm_task *t)
 {
     if (t->state != LM_STATE_AWAITING)
         return;
-    LM__TRACE(loop, timer, t->id);
+    LM__TRACE(loop, lm__tr_timer, t->id);
     lm__wake(t, LM__BY_TIMER, 0, LM_ETIMEDOUT);
 }
 
@@ -412,7 +412,7 @@ int lm__cancel(lm_task *t, uint8_t reason, uint64_t by)
         return 0; /* nothing to cancel; its outcome and result stay */
     lm_loop *loop = t->loop;
     t->ncancel++;
-    LM__TRACE(loop, cancel, t->id, by, reason);
+    LM__TRACE(loop, lm__tr_cancel, t->id, by, reason);
     if (t->cancel_pending)
         return 1; /* already on its way: counted, delivered once */
     t->cancel_reason = reason;
