@@ -89,7 +89,7 @@ void lm__io_ready(lm_loop *loop, int fd, unsigned events)
 
 int lm_wait_fd(int fd, int events, lm_time timeout)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;
@@ -141,7 +141,7 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
  */
 int lm_fd_label(int fd, const char *label)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
     if (fd < 0)
@@ -166,7 +166,7 @@ int lm_fd_label(int fd, const char *label)
  * an old label on the number must not name it. */
 static void fd_forget(int fd)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop != NULL && fd >= 0 && fd < loop->fds_cap) {
         free(loop->fds[fd].label);
         loop->fds[fd].label = NULL;
@@ -344,7 +344,7 @@ int lm_tcp_connect(const char *host, int port)
 /* One read attempt loop with an absolute deadline (negative: none). */
 static ssize_t read_until(int fd, void *buf, size_t len, lm_time deadline)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
     for (;;) {
@@ -375,7 +375,7 @@ ssize_t lm_read(int fd, void *buf, size_t len)
 
 ssize_t lm_read_timeout(int fd, void *buf, size_t len, lm_time timeout)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
     return read_until(fd, buf, len, timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);

@@ -287,9 +287,15 @@ void lm__wake(lm_task *t, uint8_t by, uint64_t by_task, int status);
  * lm_cancel returns (1: requested, 0: t had finished). by = 0: the loop. */
 int lm__cancel(lm_task *t, uint8_t reason, uint64_t by);
 
-/* The current task or NULL / the current loop or NULL (thread-local). */
+/* The thread's current loop, or NULL; defined in loop.c, the only file that
+ * sets it: lm_loop_new makes a thread's first loop current, lm_loop_run its
+ * loop while it runs (restoring the previous one after), lm_loop_free
+ * clears it. Everything else reads it through lm__loop(). */
+extern _Thread_local lm_loop *lm__tl_loop;
+static inline lm_loop *lm__loop(void) { return lm__tl_loop; }
+
+/* The current task or NULL (thread-local, through lm__loop()). */
 lm_task *lm__current(void);
-lm_loop *lm__loop(void);
 
 /* A new group id for traces (1, 2, 3, ... per loop). */
 uint32_t lm__group_id(lm_loop *loop);

@@ -240,10 +240,6 @@ void lm__loop_drain(lm_loop *loop);
 void lm__pool_collect_all(lm_loop *loop);
 void lm__pool_stop(lm_loop *loop);
 
-/* Thread-local current loop. */
-extern _Thread_local lm_loop *lm__tl_loop;
-
-/* Signal handling during lm_loop_run (loop.c). */
 
 #if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
 #pragma GCC visibility pop

@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The thread's current loop: declared, with its reader lm__loop(), in
+ * lm_internal.h; only this file sets it. */
 _Thread_local lm_loop *lm__tl_loop;
 
 static atomic_uint loop_ids;

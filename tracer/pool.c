@@ -195,7 +195,7 @@ void lm__pool_stop(lm_loop *loop)
 
 int lm_offload(const char *label, lm_work_fn fn, void *arg, void **result)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;

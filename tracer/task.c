@@ -60,11 +60,9 @@ void lm__transition(lm_task *t, lm_state to, const lm__reason *r)
 
 lm_task *lm__current(void)
 {
-    lm_loop *l = lm__tl_loop;
+    lm_loop *l = lm__loop();
     return l != NULL ? l->current : NULL;
 }
-
-lm_loop *lm__loop(void) { return lm__tl_loop; }
 
 lm_task *lm_current(void) { return lm__current(); }
 
@@ -134,7 +132,7 @@ int lm_task_start(lm_task *t)
 
 lm_task *lm_spawn(const char *name, lm_coro_fn fn, void *arg)
 {
-    lm_task *t = lm_task_new(lm__tl_loop, name, fn, arg);
+    lm_task *t = lm_task_new(lm__loop(), name, fn, arg);
     if (t != NULL)
         lm_task_start(t);
     return t;
@@ -338,7 +336,7 @@ void lm__task_step(lm_loop *loop, lm_task *t)
 static inline __attribute__((always_inline)) int
 park_impl(const lm__reason *w, lm_time deadline, lm__pass_fn pass, void *ctx)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;
@@ -490,7 +488,7 @@ int lm_uncancel(void)
 
 int lm_sleep(lm_time d)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
     if (d < 0)
@@ -502,7 +500,7 @@ int lm_sleep(lm_time d)
 
 int lm_yield(void)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;
