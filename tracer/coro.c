@@ -115,9 +115,6 @@ static void lm__ctx_switch(lm__ctx *from, lm__ctx *to)
 {
     swapcontext(&from->uc, &to->uc);
 }
-#else
-void lm__ctx_switch(lm__ctx *from, lm__ctx *to);
-void lm__ctx_boot(void);
 #endif
 
 /* lm_coro.h's inline resume/suspend hand a coroutine to the switch as its
@@ -438,7 +435,7 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
     *--sp = (void *)lm__ctx_boot;        /* return address */
     *--sp = NULL;                        /* rbp: ends backtraces */
     *--sp = NULL;                        /* rbx */
-    *--sp = (void *)coro_main;       /* r12: called by lm__ctx_boot */
+    *--sp = (void *)coro_main;           /* r12: called by lm__ctx_boot */
     *--sp = (void *)c;                   /* r13: its argument */
     *--sp = NULL;                        /* r14 */
     *--sp = NULL;                        /* r15 */
@@ -448,7 +445,7 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
 #elif defined(__aarch64__)
     sp -= 22;                            /* 176 bytes */
     memset(sp, 0, 176);                  /* x21-x28, d8-d15: 0 */
-    sp[0] = (void *)coro_main;       /* x19: called by lm__ctx_boot */
+    sp[0] = (void *)coro_main;           /* x19: called by lm__ctx_boot */
     sp[1] = (void *)c;                   /* x20: its argument */
     sp[10] = NULL;                       /* x29: ends backtraces */
     sp[11] = (void *)lm__ctx_boot;       /* x30: where the switch returns */

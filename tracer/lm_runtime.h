@@ -217,6 +217,10 @@ lm_time lm__loop_refresh(lm_loop *loop);
 
 /* Makes t runnable at the end of the ready queue (it must be pending). */
 void lm__ready_task(lm_loop *loop, lm_task *t);
+/* Hands the loop a callback that arrived from another thread (pool.c
+ * drains the inbox into it): the loop owns h from now on and runs it, in
+ * ready order, like one of lm_call_soon's. */
+void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h);
 
 /* Runs one step of t (loop.c calls it for each ready task; task.c). */
 void lm__task_step(lm_loop *loop, lm_task *t);

@@ -225,8 +225,6 @@ static void run_handle(lm_loop *loop, lm_handle *h)
     handle_free(h);
 }
 
-/* Called by pool.c when a callback arrives from another thread. */
-void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h);
 void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h)
 {
     lm__list_push_back(&loop->handles, &h->all_node);

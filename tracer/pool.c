@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h); /* loop.c */
-
 void lm__loop_wakeup(lm_loop *loop)
 {
     uint64_t one = 1;
