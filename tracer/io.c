@@ -9,6 +9,25 @@
  * is dropped from the poller only when it reports readiness that nobody
  * waits for. A closed fd leaves the poller by itself (the kernel does it),
  * and the backend re-adds a reused number transparently.
+ *
+ * Read after write. A request/response exchange (an echo, an RPC) reads
+ * right after writing, when the answer cannot be there yet: the peer has
+ * not run. Asking anyway costs a read(2) that fails with EAGAIN on every
+ * round trip, on both sides. The sockets lm_accept and lm_tcp_connect make
+ * have TCP_INQ on, so every read also learns how many bytes are left
+ * (recvmsg, no extra system call; a received FIN counts as one, so an EOF
+ * is never hidden). When a read left the queue empty and the task then
+ * wrote to the same fd, both in one task step, the next read of that fd
+ * in that step goes straight to the wait that EAGAIN would have led to.
+ * The trace is the same (the park was there before; only the failed system
+ * call goes), and so is every result. Within one step no other task or
+ * callback of the loop runs, a write through lm_write_all to any other fd
+ * (which might be the peer) drops the hint, and a peer that closed or reset
+ * the connection makes that write fail (or the FIN shows). What remains is
+ * an answer that bypasses the library within those microseconds: another
+ * thread or process, or the task's own raw write(2) to the peer. The task
+ * then gets it at the next tick, through the poll, as if it had come a
+ * moment later (tests/test_io.c, read_after_write_*).
  */
 #include "lm_runtime.h"
 
@@ -167,10 +186,27 @@ int lm_fd_label(int fd, const char *label)
 static void fd_forget(int fd)
 {
     lm_loop *loop = lm__loop();
-    if (loop != NULL && fd >= 0 && fd < loop->fds_cap) {
+    if (loop == NULL)
+        return;
+    if (fd >= 0 && fd < loop->fds_cap) {
         free(loop->fds[fd].label);
         loop->fds[fd].label = NULL;
+        loop->fds[fd].inq = false;
     }
+    if (loop->quiet_fd == fd)
+        loop->quiet_step = 0;
+}
+
+/* Turns TCP_INQ on for a connected socket of ours (read after write, at the
+ * top of this file). Without it (an old kernel, no memory for the fd
+ * table) reads are plain read(2)s, as before. */
+static void fd_track_inq(int fd)
+{
+    lm_loop *loop = lm__loop();
+    int one = 1;
+    if (loop != NULL && fd_reserve(loop, fd) == 0 &&
+        setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0)
+        loop->fds[fd].inq = true;
 }
 
 /* ---- sockets -------------------------------------------------------------- */
@@ -270,6 +306,7 @@ int lm_accept(int listen_fd)
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             fd_forget(fd);
+            fd_track_inq(fd);
             return fd;
         }
         int e = errno;
@@ -337,8 +374,51 @@ int lm_tcp_connect(const char *host, int port)
     if (rc >= 0) {
         int one = 1;
         setsockopt(rc, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        fd_track_inq(rc);
     }
     return rc;
+}
+
+/* One read(2); on a socket with TCP_INQ a recvmsg that also sets *empty
+ * when nothing is left to read after it (and no FIN arrived). */
+static ssize_t read_once(lm_loop *loop, int fd, void *buf, size_t len, bool *empty)
+{
+    *empty = false;
+    if (fd < loop->fds_cap && loop->fds[fd].inq) {
+        struct iovec iov = {.iov_base = buf, .iov_len = len};
+        union {
+            char bytes[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } ctl;
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
+                           .msg_control = ctl.bytes,
+                           .msg_controllen = sizeof ctl.bytes};
+        ssize_t n = recvmsg(fd, &m, 0);
+        if (n > 0) {
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+                if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
+                    int inq;
+                    memcpy(&inq, CMSG_DATA(c), sizeof inq);
+                    *empty = inq == 0;
+                }
+            }
+        }
+        if (n >= 0 || errno != ENOTSOCK)
+            return n;
+        /* The number was closed behind our back and now names a file. */
+        loop->fds[fd].inq = false;
+    }
+    return read(fd, buf, len);
+}
+
+/* The read-after-write hint holds for fd: this step emptied fd's queue and
+ * then wrote to fd (top of this file). Consumes it. */
+static bool quiet_take(lm_loop *loop, int fd)
+{
+    bool hit = loop->quiet_step == loop->stats.steps && loop->quiet_fd == fd &&
+               loop->quiet_written;
+    loop->quiet_step = 0;
+    return hit;
 }
 
 /* One read attempt loop with an absolute deadline (negative: none). */
@@ -347,15 +427,27 @@ static ssize_t read_until(int fd, void *buf, size_t len, lm_time deadline)
     lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
+    /* A read of nothing returns at once, hint or not. */
+    bool wait_first = len > 0 && quiet_take(loop, fd);
     for (;;) {
-        ssize_t n = read(fd, buf, len);
-        if (n >= 0)
-            return n;
-        int e = errno;
-        if (e == EINTR)
-            continue;
-        if (e != EAGAIN && e != EWOULDBLOCK)
-            return sys_error(e);
+        if (!wait_first) {
+            bool empty;
+            ssize_t n = read_once(loop, fd, buf, len, &empty);
+            if (n >= 0) {
+                if (empty) {
+                    loop->quiet_step = loop->stats.steps;
+                    loop->quiet_fd = fd;
+                    loop->quiet_written = false;
+                }
+                return n;
+            }
+            int e = errno;
+            if (e == EINTR)
+                continue;
+            if (e != EAGAIN && e != EWOULDBLOCK)
+                return sys_error(e);
+        }
+        wait_first = false;
         lm_time timeout = -1;
         if (deadline >= 0) {
             timeout = deadline - lm__loop_refresh(loop);
@@ -397,8 +489,13 @@ ssize_t lm_read_full(int fd, void *buf, size_t len)
 
 ssize_t lm_write_all(int fd, const void *buf, size_t len)
 {
-    if (lm__current() == NULL)
+    lm_loop *loop = lm__loop();
+    if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
+    /* The read-after-write hint (top of this file): writing anywhere else,
+     * perhaps to the hinted fd's peer, drops it; writing to it arms it. */
+    if (loop->quiet_fd != fd)
+        loop->quiet_step = 0;
     size_t done = 0;
     bool sock = true;
     while (done < len) {
@@ -426,5 +523,6 @@ ssize_t lm_write_all(int fd, const void *buf, size_t len)
         if (rc < 0)
             return rc;
     }
+    loop->quiet_written = true; /* kept only if still this step's, for fd */
     return (ssize_t)len;
 }

@@ -80,6 +80,8 @@ typedef struct lm__fdw {
     unsigned registered;  /* interest the poller has now */
     unsigned ready;       /* readiness found by the current poll */
     char *label;          /* lm_fd_label's words, owned; NULL: none */
+    bool inq;             /* a socket of ours with TCP_INQ on: each read also
+                             says what is left to read (io.c) */
 } lm__fdw;
 
 /* ---- thread pool (pool.c) ----------------------------------------------- */
@@ -139,6 +141,12 @@ struct lm_loop {
     lm__fdw *fds;
     int fds_cap;
     int io_waiters;           /* tasks waiting on an fd */
+    /* The read-after-write hint (io.c): in task step quiet_step, a read of
+     * quiet_fd left its receive queue empty, and (quiet_written) a write to
+     * quiet_fd followed. Step 0 never runs, so zeroed means none. */
+    uint64_t quiet_step;
+    int quiet_fd;
+    bool quiet_written;
     int efd;                  /* eventfd: threads wake the loop through it */
 
     /* Cross-thread traffic, under `mu`: callbacks from other threads and
