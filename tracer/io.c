@@ -9,6 +9,25 @@
  * is dropped from the poller only when it reports readiness that nobody
  * waits for. A closed fd leaves the poller by itself (the kernel does it),
  * and the backend re-adds a reused number transparently.
+ *
+ * Read after write. A request/response exchange (an echo, an RPC) reads
+ * right after writing, when the answer cannot be there yet: the peer has
+ * not run. Asking anyway costs a read(2) that fails with EAGAIN on every
+ * round trip, on both sides. The sockets lm_accept and lm_tcp_connect make
+ * have TCP_INQ on, so every read also learns how many bytes are left
+ * (recvmsg, no extra system call; a received FIN counts as one, so an EOF
+ * is never hidden). When a read left the queue empty and the task then
+ * wrote to the same fd, both in one task step, the next read of that fd
+ * in that step goes straight to the wait that EAGAIN would have led to.
+ * The trace is the same (the park was there before; only the failed system
+ * call goes), and so is every result. Within one step no other task or
+ * callback of the loop runs, a write through lm_write_all to any other fd
+ * (which might be the peer) drops the hint, and a peer that closed or reset
+ * the connection makes that write fail (or the FIN shows). What remains is
+ * an answer that bypasses the library within those microseconds: another
+ * thread or process, or the task's own raw write(2) to the peer. The task
+ * then gets it at the next tick, through the poll, as if it had come a
+ * moment later (tests/test_io.c, read_after_write_*).
  */
 #include "lm_runtime.h"
 
@@ -26,7 +45,7 @@
 /* ---- the fd table -------------------------------------------------------- */
 
 /* Makes room for fd; the only allocation on the I/O path (new highest fd). */
-static int lm__fd_reserve(lm_loop *loop, int fd)
+static int fd_reserve(lm_loop *loop, int fd)
 {
     if (fd < loop->fds_cap)
         return 0;
@@ -51,10 +70,10 @@ void lm__io_free(lm_loop *loop)
     loop->fds_cap = 0;
 }
 
-static void lm__io_wake(lm_loop *loop, lm_task *t, int fd, unsigned bits)
+static void io_wake(lm_loop *loop, lm_task *t, int fd, unsigned bits)
 {
     loop->stats.io_wakeups++;
-    LM__TRACE(loop, io, t->id, fd, (int)bits);
+    LM__TRACE(loop, lm__tr_io, t->id, fd, (int)bits);
     lm__wake(t, LM__BY_IO, 0, (int)bits);
 }
 
@@ -73,11 +92,11 @@ void lm__io_ready(lm_loop *loop, int fd, unsigned events)
             w->writer = NULL;
             wr = NULL;
         }
-        lm__io_wake(loop, rd, fd, bits);
+        io_wake(loop, rd, fd, bits);
     }
     if (wr != NULL && (events & LM_WRITABLE)) {
         w->writer = NULL;
-        lm__io_wake(loop, wr, fd, LM_WRITABLE);
+        io_wake(loop, wr, fd, LM_WRITABLE);
     }
     unsigned idle = events & w->registered & ~waited;
     if (idle != 0) {
@@ -89,7 +108,7 @@ void lm__io_ready(lm_loop *loop, int fd, unsigned events)
 
 int lm_wait_fd(int fd, int events, lm_time timeout)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;
@@ -100,7 +119,7 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
         t->cancel_pending = false;
         return LM_ECANCELED;
     }
-    if (lm__fd_reserve(loop, fd) != 0)
+    if (fd_reserve(loop, fd) != 0)
         return LM_ENOMEM;
     lm__fdw *w = &loop->fds[fd];
     if (((events & LM_READABLE) && w->reader != NULL) ||
@@ -141,7 +160,7 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
  */
 int lm_fd_label(int fd, const char *label)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
     if (fd < 0)
@@ -153,7 +172,7 @@ int lm_fd_label(int fd, const char *label)
     char *copy = NULL;
     if (label != NULL && (copy = strdup(label)) == NULL)
         return LM_ENOMEM;
-    if (lm__fd_reserve(loop, fd) != 0) {
+    if (fd_reserve(loop, fd) != 0) {
         free(copy);
         return LM_ENOMEM;
     }
@@ -166,16 +185,33 @@ int lm_fd_label(int fd, const char *label)
  * an old label on the number must not name it. */
 static void fd_forget(int fd)
 {
-    lm_loop *loop = lm__tl_loop;
-    if (loop != NULL && fd >= 0 && fd < loop->fds_cap) {
+    lm_loop *loop = lm__loop();
+    if (loop == NULL)
+        return;
+    if (fd >= 0 && fd < loop->fds_cap) {
         free(loop->fds[fd].label);
         loop->fds[fd].label = NULL;
+        loop->fds[fd].inq = false;
     }
+    if (loop->quiet_fd == fd)
+        loop->quiet_step = 0;
+}
+
+/* Turns TCP_INQ on for a connected socket of ours (read after write, at the
+ * top of this file). Without it (an old kernel, no memory for the fd
+ * table) reads are plain read(2)s, as before. */
+static void fd_track_inq(int fd)
+{
+    lm_loop *loop = lm__loop();
+    int one = 1;
+    if (loop != NULL && fd_reserve(loop, fd) == 0 &&
+        setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0)
+        loop->fds[fd].inq = true;
 }
 
 /* ---- sockets -------------------------------------------------------------- */
 
-static int lm__sys_error(int e)
+static int sys_error(int e)
 {
     switch (e) {
     case ECONNREFUSED:
@@ -199,7 +235,7 @@ static int lm__sys_error(int e)
     }
 }
 
-static int lm__resolve(const char *host, int port, int flags, struct addrinfo **out)
+static int resolve(const char *host, int port, int flags, struct addrinfo **out)
 {
     if (port < 0 || port > 65535)
         return LM_EINVAL;
@@ -221,7 +257,7 @@ static int lm__resolve(const char *host, int port, int flags, struct addrinfo **
 int lm_tcp_listen(const char *host, int port, int backlog)
 {
     struct addrinfo *ai;
-    int rc = lm__resolve(host, port, AI_PASSIVE, &ai);
+    int rc = resolve(host, port, AI_PASSIVE, &ai);
     if (rc != 0)
         return rc;
     int err = LM_ENOENT;
@@ -229,7 +265,7 @@ int lm_tcp_listen(const char *host, int port, int backlog)
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                         a->ai_protocol);
         if (fd < 0) {
-            err = lm__sys_error(errno);
+            err = sys_error(errno);
             continue;
         }
         fd_forget(fd);
@@ -240,7 +276,7 @@ int lm_tcp_listen(const char *host, int port, int backlog)
             freeaddrinfo(ai);
             return fd;
         }
-        err = lm__sys_error(errno);
+        err = sys_error(errno);
         int e = errno;
         close(fd);
         errno = e;
@@ -254,7 +290,7 @@ int lm_socket_port(int fd)
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return lm__sys_error(errno);
+        return sys_error(errno);
     if (ss.ss_family == AF_INET)
         return ntohs(((struct sockaddr_in *)&ss)->sin_port);
     if (ss.ss_family == AF_INET6)
@@ -270,6 +306,7 @@ int lm_accept(int listen_fd)
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             fd_forget(fd);
+            fd_track_inq(fd);
             return fd;
         }
         int e = errno;
@@ -278,24 +315,24 @@ int lm_accept(int listen_fd)
             if (rc < 0)
                 return rc;
         } else if (e != EINTR && e != ECONNABORTED) {
-            return lm__sys_error(e);
+            return sys_error(e);
         }
     }
 }
 
 /* Connects one address: non-blocking connect, await writability, then ask
  * SO_ERROR how it went. Returns the fd or a code; closes the fd on error. */
-static int lm__connect_one(const struct addrinfo *a)
+static int connect_one(const struct addrinfo *a)
 {
     int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     a->ai_protocol);
     if (fd < 0)
-        return lm__sys_error(errno);
+        return sys_error(errno);
     fd_forget(fd);
     if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
         return fd;
     if (errno != EINPROGRESS) {
-        int rc = lm__sys_error(errno);
+        int rc = sys_error(errno);
         close(fd);
         return rc;
     }
@@ -314,7 +351,7 @@ static int lm__connect_one(const struct addrinfo *a)
         soerr = errno;
     if (soerr != 0) {
         close(fd);
-        return lm__sys_error(soerr);
+        return sys_error(soerr);
     }
     return fd;
 }
@@ -324,12 +361,12 @@ int lm_tcp_connect(const char *host, int port)
     if (lm__current() == NULL)
         return LM_ENOTASK;
     struct addrinfo *ai;
-    int rc = lm__resolve(host, port, 0, &ai);
+    int rc = resolve(host, port, 0, &ai);
     if (rc != 0)
         return rc;
     rc = LM_ENOENT;
     for (struct addrinfo *a = ai; a != NULL; a = a->ai_next) {
-        rc = lm__connect_one(a);
+        rc = connect_one(a);
         if (rc >= 0 || rc == LM_ECANCELED)
             break;
     }
@@ -337,25 +374,80 @@ int lm_tcp_connect(const char *host, int port)
     if (rc >= 0) {
         int one = 1;
         setsockopt(rc, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        fd_track_inq(rc);
     }
     return rc;
 }
 
-/* One read attempt loop with an absolute deadline (negative: none). */
-static ssize_t lm__read_until(int fd, void *buf, size_t len, lm_time deadline)
+/* One read(2); on a socket with TCP_INQ a recvmsg that also sets *empty
+ * when nothing is left to read after it (and no FIN arrived). */
+static ssize_t read_once(lm_loop *loop, int fd, void *buf, size_t len, bool *empty)
 {
-    lm_loop *loop = lm__tl_loop;
+    *empty = false;
+    if (fd < loop->fds_cap && loop->fds[fd].inq) {
+        struct iovec iov = {.iov_base = buf, .iov_len = len};
+        union {
+            char bytes[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } ctl;
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
+                           .msg_control = ctl.bytes,
+                           .msg_controllen = sizeof ctl.bytes};
+        ssize_t n = recvmsg(fd, &m, 0);
+        if (n > 0) {
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+                if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
+                    int inq;
+                    memcpy(&inq, CMSG_DATA(c), sizeof inq);
+                    *empty = inq == 0;
+                }
+            }
+        }
+        if (n >= 0 || errno != ENOTSOCK)
+            return n;
+        /* The number was closed behind our back and now names a file. */
+        loop->fds[fd].inq = false;
+    }
+    return read(fd, buf, len);
+}
+
+/* The read-after-write hint holds for fd: this step emptied fd's queue and
+ * then wrote to fd (top of this file). Consumes it. */
+static bool quiet_take(lm_loop *loop, int fd)
+{
+    bool hit = loop->quiet_step == loop->stats.steps && loop->quiet_fd == fd &&
+               loop->quiet_written;
+    loop->quiet_step = 0;
+    return hit;
+}
+
+/* One read attempt loop with an absolute deadline (negative: none). */
+static ssize_t read_until(int fd, void *buf, size_t len, lm_time deadline)
+{
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
+    /* A read of nothing returns at once, hint or not. */
+    bool wait_first = len > 0 && quiet_take(loop, fd);
     for (;;) {
-        ssize_t n = read(fd, buf, len);
-        if (n >= 0)
-            return n;
-        int e = errno;
-        if (e == EINTR)
-            continue;
-        if (e != EAGAIN && e != EWOULDBLOCK)
-            return lm__sys_error(e);
+        if (!wait_first) {
+            bool empty;
+            ssize_t n = read_once(loop, fd, buf, len, &empty);
+            if (n >= 0) {
+                if (empty) {
+                    loop->quiet_step = loop->stats.steps;
+                    loop->quiet_fd = fd;
+                    loop->quiet_written = false;
+                }
+                return n;
+            }
+            int e = errno;
+            if (e == EINTR)
+                continue;
+            if (e != EAGAIN && e != EWOULDBLOCK)
+                return sys_error(e);
+        }
+        wait_first = false;
         lm_time timeout = -1;
         if (deadline >= 0) {
             timeout = deadline - lm__loop_refresh(loop);
@@ -370,15 +462,15 @@ static ssize_t lm__read_until(int fd, void *buf, size_t len, lm_time deadline)
 
 ssize_t lm_read(int fd, void *buf, size_t len)
 {
-    return lm__read_until(fd, buf, len, -1);
+    return read_until(fd, buf, len, -1);
 }
 
 ssize_t lm_read_timeout(int fd, void *buf, size_t len, lm_time timeout)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
-    return lm__read_until(fd, buf, len, timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);
+    return read_until(fd, buf, len, timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);
 }
 
 ssize_t lm_read_full(int fd, void *buf, size_t len)
@@ -397,8 +489,13 @@ ssize_t lm_read_full(int fd, void *buf, size_t len)
 
 ssize_t lm_write_all(int fd, const void *buf, size_t len)
 {
-    if (lm__current() == NULL)
+    lm_loop *loop = lm__loop();
+    if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
+    /* The read-after-write hint (top of this file): writing anywhere else,
+     * perhaps to the hinted fd's peer, drops it; writing to it arms it. */
+    if (loop->quiet_fd != fd)
+        loop->quiet_step = 0;
     size_t done = 0;
     bool sock = true;
     while (done < len) {
@@ -421,10 +518,11 @@ ssize_t lm_write_all(int fd, const void *buf, size_t len)
         if (e == EINTR)
             continue;
         if (e != EAGAIN && e != EWOULDBLOCK)
-            return lm__sys_error(e);
+            return sys_error(e);
         int rc = lm_wait_fd(fd, LM_WRITABLE, -1);
         if (rc < 0)
             return rc;
     }
+    loop->quiet_written = true; /* kept only if still this step's, for fd */
     return (ssize_t)len;
 }

@@ -1,6 +1,6 @@
 /*
  * lm_runtime.h: the loop's private structure and the services loop.c,
- * task.c, io.c and pool.c share. Private to the runtime: the other tracer
+ * timer.c, task.c, io.c and pool.c share. Private to the runtime: the other tracer
  * modules (sync.c, group.c, trace.c) use only lm_internal.h.
  */
 #ifndef LM_RUNTIME_H
@@ -80,6 +80,8 @@ typedef struct lm__fdw {
     unsigned registered;  /* interest the poller has now */
     unsigned ready;       /* readiness found by the current poll */
     char *label;          /* lm_fd_label's words, owned; NULL: none */
+    bool inq;             /* a socket of ours with TCP_INQ on: each read also
+                             says what is left to read (io.c) */
 } lm__fdw;
 
 /* ---- thread pool (pool.c) ----------------------------------------------- */
@@ -139,6 +141,12 @@ struct lm_loop {
     lm__fdw *fds;
     int fds_cap;
     int io_waiters;           /* tasks waiting on an fd */
+    /* The read-after-write hint (io.c): in task step quiet_step, a read of
+     * quiet_fd left its receive queue empty, and (quiet_written) a write to
+     * quiet_fd followed. Step 0 never runs, so zeroed means none. */
+    uint64_t quiet_step;
+    int quiet_fd;
+    bool quiet_written;
     int efd;                  /* eventfd: threads wake the loop through it */
 
     /* Cross-thread traffic, under `mu`: callbacks from other threads and
@@ -180,15 +188,47 @@ struct lm_loop {
 
 /* ---- services ----------------------------------------------------------- */
 
-/* Timers (loop.c). O(log n), never allocate. */
+/* Timers (timer.c). O(log n) (O(1) for timers armed in order), never
+ * allocate. Arming an armed timer moves it; disarming a disarmed one does
+ * nothing. */
 void lm__timer_arm(lm_loop *loop, lm__timer *tm, lm_time due, uint8_t kind);
 void lm__timer_disarm(lm_loop *loop, lm__timer *tm);
+
+/* The timer a heap or FIFO node belongs to. */
+static inline lm__timer *lm__timer_of(lm__heap_node *n)
+{
+    return LM__CONTAINER_OF(n, lm__timer, node);
+}
+
+/* Whether a fires before b: (due, seq) order, seq breaking ties. */
+static inline bool lm__timer_less(lm__heap_node *a, lm__heap_node *b)
+{
+    lm__timer *x = lm__timer_of(a), *y = lm__timer_of(b);
+    return x->due < y->due || (x->due == y->due && x->seq < y->seq);
+}
+
+/* The next timer to fire: the earlier of the heap's root and the FIFO's
+ * head, or NULL when none is armed. O(1); inline because the loop asks
+ * several times per tick. */
+static inline lm__timer *lm__timer_first(const lm_loop *loop)
+{
+    lm__heap_node *h = loop->timer_min, *f = loop->fifo_head;
+    if (f == NULL)
+        return h != NULL ? lm__timer_of(h) : NULL;
+    if (h == NULL || lm__timer_less(f, h))
+        return lm__timer_of(f);
+    return lm__timer_of(h);
+}
 
 /* Reads the clock into loop->now (monotonic loops) and returns it. */
 lm_time lm__loop_refresh(lm_loop *loop);
 
 /* Makes t runnable at the end of the ready queue (it must be pending). */
 void lm__ready_task(lm_loop *loop, lm_task *t);
+/* Hands the loop a callback that arrived from another thread (pool.c
+ * drains the inbox into it): the loop owns h from now on and runs it, in
+ * ready order, like one of lm_call_soon's. */
+void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h);
 
 /* Runs one step of t (loop.c calls it for each ready task; task.c). */
 void lm__task_step(lm_loop *loop, lm_task *t);
@@ -212,10 +252,6 @@ void lm__loop_drain(lm_loop *loop);
 void lm__pool_collect_all(lm_loop *loop);
 void lm__pool_stop(lm_loop *loop);
 
-/* Thread-local current loop. */
-extern _Thread_local lm_loop *lm__tl_loop;
-
-/* Signal handling during lm_loop_run (loop.c). */
 
 #if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
 #pragma GCC visibility pop

@@ -874,7 +874,10 @@ int lm_fd_label(int fd, const char *label);
 
 /* Non-blocking socket helpers. They set O_NONBLOCK and close-on-exec on the
  * sockets they make, suspend the task instead of blocking, and return a
- * negative LM_E* code on failure (errno is kept for LM_ESYS). */
+ * negative LM_E* code on failure (errno is kept for LM_ESYS). Connected
+ * sockets (lm_accept, lm_tcp_connect) also get TCP_INQ, so that lm_read
+ * learns for free when nothing is left to read; a recvmsg of your own on
+ * them receives a TCP_CM_INQ control message too. */
 
 /* Listens on host:port (host NULL = 127.0.0.1, port 0 = any free port);
  * returns the fd. Not a task call: can be used before the loop runs. */

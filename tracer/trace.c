@@ -475,7 +475,7 @@ void lm_note(const char *text)
     if (loop == NULL)
         return;
     lm_task *t = lm__current();
-    LM__TRACE(loop, note, t != NULL ? t->id : 0, text != NULL ? text : "");
+    LM__TRACE(loop, lm__tr_note, t != NULL ? t->id : 0, text != NULL ? text : "");
 }
 
 void lm_notef(const char *fmt, ...)
