@@ -1,7 +1,7 @@
 /*
  * test_env.c: the environment variables the tracer reads (LOOPMAID_CLOCK,
- * LOOPMAID_STACK, LOOPMAID_TRACE, LOOPMAID_TRACE_RING; tracer/loopmaid.h
- * lists them). A bad value is reported on stderr, naming the variable and the
+ * LOOPMAID_STACK, LOOPMAID_TRACE, LOOPMAID_TRACE_RING, LOOPMAID_TRACE_TSC;
+ * tracer/loopmaid.h lists them). A bad value is reported on stderr, naming the variable and the
  * value, and lm_loop_new fails: it is never replaced by a default in silence.
  * LOOPMAID_TRACE=fd:N writes the trace to a descriptor, so it cannot mix
  * with what the program prints (as "-" does).
@@ -108,6 +108,10 @@ Test(env, bad_values_are_reported_and_fail)
     outcome o = try_env(ring, 0);
     cr_expect_eq(o.made, 0);
     cr_expect(strstr(o.msg, "LOOPMAID_TRACE_RING=ten: not a positive number") != NULL, "%s", o.msg);
+    const char *tsc[] = {"LOOPMAID_TRACE", "/dev/null", "LOOPMAID_TRACE_TSC", "off", NULL};
+    o = try_env(tsc, 0);
+    cr_expect_eq(o.made, 0);
+    cr_expect(strstr(o.msg, "LOOPMAID_TRACE_TSC=off: not 0 or 1") != NULL, "%s", o.msg);
     expect_refused("LOOPMAID_TRACE", "/nonexistent-dir/t.yaml");
     expect_refused("LOOPMAID_TRACE", "fd:");
     expect_refused("LOOPMAID_TRACE", "fd:3x");

@@ -208,6 +208,9 @@ void lm_loop_options_init(lm_loop_options *opts);
  *                        with what the program prints), or "fd:N" (a
  *                        descriptor open for writing, e.g. 3>trace.yaml)
  *   LOOPMAID_TRACE_RING  flight-recorder mode: keep the last N events
+ *   LOOPMAID_TRACE_TSC   0: stamp events with clock_gettime, not the CPU's
+ *                        time stamp counter (1, the default, uses it where
+ *                        it is sound; docs/trace-format.md)
  * The caller owns the loop and frees it with lm_loop_free(). One loop per
  * thread may run at a time; several loops in one process are independent.
  * If the thread has no current loop yet, the new loop becomes it, so

@@ -43,6 +43,17 @@ static int ring_from_env(lm__trace *tr)
     return rc;
 }
 
+/* LOOPMAID_TRACE_TSC: unset, empty or 1 (the default: use the counter where
+ * it is sound), or 0. Anything else is refused like any bad value. */
+static int tsc_env_check(void)
+{
+    const char *v = getenv("LOOPMAID_TRACE_TSC");
+    if (v == NULL || *v == '\0' || strcmp(v, "0") == 0 || strcmp(v, "1") == 0)
+        return 0;
+    fprintf(stderr, "loopmaid: LOOPMAID_TRACE_TSC=%s: not 0 or 1\n", v);
+    return LM_EINVAL;
+}
+
 int lm__trace_from_env(lm_loop *loop, lm__trace **out)
 {
     (void)loop; /* its clock is read at loop_start: it may be half made now */
@@ -50,6 +61,10 @@ int lm__trace_from_env(lm_loop *loop, lm__trace **out)
     const char *path = getenv("LOOPMAID_TRACE");
     if (path == NULL || *path == '\0')
         return 0;
+    if (tsc_env_check() != 0) {
+        errno = EINVAL;
+        return LM_EINVAL;
+    }
     lm__sink *s;
     int rc = lm__sink_open_path(path, true, &s);
     if (rc != 0) {
