@@ -48,11 +48,7 @@ struct lm__ctx {
 };
 #endif
 
-/* Everything declared below is internal to libloopmaid: hidden, so the
- * shared library neither exports it nor calls it through the PLT, and (with
- * -fPIC) the compiler may inline it within a file, which it must not do for
- * a symbol that could be interposed. Tests link the static archive, where
- * visibility does not restrict linking. */
+/* Internal, so hidden: why, in lm_internal.h. */
 #if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
 #pragma GCC visibility push(hidden)
 #endif

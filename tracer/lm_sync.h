@@ -35,6 +35,7 @@
 
 #include "lm_internal.h"
 
+/* Internal, so hidden: why, in lm_internal.h. */
 #if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
 #pragma GCC visibility push(hidden)
 #endif
