@@ -24,6 +24,11 @@
 #include <signal.h>
 #include <stdatomic.h>
 
+/* Internal, so hidden: why, in lm_internal.h. */
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* Record kinds, in lm_vocab.h's order from 1; LM__R_GAP is never recorded,
  * only written by the drain. */
 enum {
@@ -371,5 +376,9 @@ lm__tscmap lm__trace_tscmap_now(const lm__trace *tr, uint64_t *tsc,
  * the handlers on first use); removes it. */
 void lm__trace_register(lm__trace *tr);
 void lm__trace_unregister(lm__trace *tr);
+
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility pop
+#endif
 
 #endif /* LM_TRACE_H */
