@@ -276,21 +276,24 @@ static bool listed_cancel(const lmr__task *t)
 }
 
 /* Why a cancellation happened, in words (docs/trace-format.md 4.4). */
-static const char *cause_words(const char *reason)
+static const char *cause_words(const lmr__task *t)
 {
-    if (!reason)
+    switch (t->cancel_reason_id) {
+    case LMR__REASON_NONE:
         return "requested";
-    if (strcmp(reason, "timeout") == 0)
+    case LMR__REASON_TIMEOUT:
         return "timeout: its deadline passed";
-    if (strcmp(reason, "group") == 0)
+    case LMR__REASON_GROUP:
         return "group: its group was cancelled";
-    if (strcmp(reason, "explicit") == 0)
+    case LMR__REASON_EXPLICIT:
         return "explicit: the program cancelled it";
-    if (strcmp(reason, "shutdown") == 0)
+    case LMR__REASON_SHUTDOWN:
         return "shutdown: the loop was shutting down";
-    if (strcmp(reason, "signal") == 0)
+    case LMR__REASON_SIGNAL:
         return "signal: a signal stopped the loop";
-    return reason;
+    default:
+        return t->cancel_reason; /* a reason this reader does not know */
+    }
 }
 
 /* Indexes of the TOP tasks by key[i], largest first; returns how many. */
@@ -376,7 +379,7 @@ static void summary(em *e, const char *name, const lmr__model *m,
 {
     char b1[32], b2[32], b3[32], nb[NAME_SHOWN * 6 + 16];
     const lmr__header *h = &m->header;
-    bool virt = h->clock && strcmp(h->clock, "virtual") == 0;
+    bool virt = lmr__clock_is_virtual(h->clock);
     if (e->md)
         em_add(e, "## Trace %s\n\n", shown(e, name, nb, sizeof nb));
     else
@@ -544,14 +547,14 @@ static void summary(em *e, const char *name, const lmr__model *m,
             else
                 em_add(e, "the loop");
             const lmr__task *culprit =
-                t->cancel_reason && strcmp(t->cancel_reason, "group") == 0
+                t->cancel_reason_id == LMR__REASON_GROUP
                     ? lmr__group_culprit(m, t) : NULL;
             if (culprit) {
                 em_add(e, " (group: ");
                 task_ref(e, m, culprit);
                 em_add(e, " failed), ");
             } else {
-                em_add(e, " (%s), ", cause_words(t->cancel_reason));
+                em_add(e, " (%s), ", cause_words(t));
             }
             if (t->t_end >= 0)
                 em_add(e, "ended %s at %s\n", st_names[t->state],

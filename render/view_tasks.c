@@ -147,6 +147,8 @@ static void cancel_cause(lmr__out *l, const tk_data *d, const lmr__task *t)
                               ? lmr__model_task(m, t->loop, t->cancelled_by)
                               : NULL;
     const char *reason = t->cancel_reason ? t->cancel_reason : "explicit";
+    lmr__reason rid = t->cancel_reason_id == LMR__REASON_NONE
+                          ? LMR__REASON_EXPLICIT : t->cancel_reason_id;
     const lmr__group *g = group_of(m, t);
     char l1[128], l2[128], nm[WHO_CP * 4 + 8];
     l2[0] = '\0';
@@ -156,9 +158,9 @@ static void cancel_cause(lmr__out *l, const tk_data *d, const lmr__task *t)
             lmr__fmt_dur(dur, sizeof dur, g->timeout);
         snprintf(l1, sizeof l1, "by the wait_for deadline%s%s", *dur ? " of " : "",
                  dur);
-    } else if (strcmp(reason, "shutdown") == 0) {
+    } else if (rid == LMR__REASON_SHUTDOWN) {
         snprintf(l1, sizeof l1, "at loop shutdown");
-    } else if (strcmp(reason, "signal") == 0) {
+    } else if (rid == LMR__REASON_SIGNAL) {
         snprintf(l1, sizeof l1, "by a signal");
     } else {
         if (by && by == t) /* an old tracer's record for a failing member */
@@ -168,7 +170,7 @@ static void cancel_cause(lmr__out *l, const tk_data *d, const lmr__task *t)
             snprintf(l1, sizeof l1, "by %s", nm);
         } else
             snprintf(l1, sizeof l1, "by code outside tasks");
-        if (strcmp(reason, "group") == 0) {
+        if (rid == LMR__REASON_GROUP) {
             lmr__tally tl = {0};
             if (g)
                 lmr__group_tally(m, g, d->o->to, &tl);
@@ -186,7 +188,7 @@ static void cancel_cause(lmr__out *l, const tk_data *d, const lmr__task *t)
              * the owner, not wait(). */
             snprintf(l2, sizeof l2, "after %.20s() returned",
                      g->kind ? g->kind : "wait");
-        } else if (strcmp(reason, "explicit") != 0 || lmr__speaks_asyncio(d->o)) {
+        } else if (rid != LMR__REASON_EXPLICIT || lmr__speaks_asyncio(d->o)) {
             /* "cancelled by main" says it all for a plain cancel */
             snprintf(l2, sizeof l2, "%s", lmr__cancel_words(d->o, reason));
         }
@@ -263,17 +265,17 @@ static void group_title(const tk_data *d, const lmr__group *g, char *dst,
         char mode[40] = "";
         for (size_t i = 0; g->mode && g->mode[i] && i + 1 < sizeof mode; i++) {
             char c = g->mode[i];
-            mode[i] = strcmp(kind, "wait") == 0 && c >= 'a' && c <= 'z'
+            mode[i] = g->kind_id == LMR__GK_WAIT && c >= 'a' && c <= 'z'
                           ? (char)(c - 'a' + 'A') : c;
             mode[i + 1] = '\0';
         }
-        if (strcmp(kind, "taskgroup") == 0)
+        if (g->kind_id == LMR__GK_TASKGROUP)
             snprintf(dst, n, "asyncio.TaskGroup()");
-        else if (strcmp(kind, "gather") == 0)
+        else if (g->kind_id == LMR__GK_GATHER)
             snprintf(dst, n, "asyncio.gather(%s)",
                      g->mode && strcmp(g->mode, "return_exceptions") == 0
                          ? "return_exceptions=True" : "");
-        else if (strcmp(kind, "wait_for") == 0)
+        else if (g->kind_id == LMR__GK_WAIT_FOR)
             snprintf(dst, n, "asyncio.wait_for(%s)", dur);
         else
             snprintf(dst, n, "asyncio.%.12s(%s%s%s)", kind, mode,
@@ -289,7 +291,6 @@ static void group_title(const tk_data *d, const lmr__group *g, char *dst,
 static void group_result(const tk_data *d, const lmr__group *g,
                          const lmr__tally *tl, char *dst, size_t n)
 {
-    const char *kind = g->kind ? g->kind : "";
     const char *out = g->outcome;
     const lmr__task *ff = tl->first_failed;
     const char *ffw = ff ? (ff->message ? ff->message
@@ -299,25 +300,25 @@ static void group_result(const tk_data *d, const lmr__group *g,
     if (!out || (d->o->to >= 0 && g->t_end > d->o->to)) {
         snprintf(dst, n, "%s", out ? "still awaited at window end"
                                    : "still awaited at the end");
-    } else if (strcmp(kind, "wait") == 0) {
+    } else if (g->kind_id == LMR__GK_WAIT) {
         snprintf(dst, n, "returned %zu done, %zu pending", tl->returned_done,
                  tl->returned_pending);
-    } else if (strcmp(out, "timeout") == 0) {
+    } else if (g->outcome_id == LMR__OUT_TIMEOUT) {
         snprintf(dst, n, "%s", a ? "raised TimeoutError"
                                  : "timeout error to the owner");
-    } else if (strcmp(out, "cancelled") == 0) {
+    } else if (g->outcome_id == LMR__OUT_CANCELLED) {
         snprintf(dst, n, "%s", a ? "raised CancelledError" : "cancelled");
-    } else if (strcmp(out, "failed") == 0) {
-        if (strcmp(kind, "taskgroup") == 0 && a)
+    } else if (g->outcome_id == LMR__OUT_FAILED) {
+        if (g->kind_id == LMR__GK_TASKGROUP && a)
             snprintf(dst, n, "raised ExceptionGroup: %.40s", ffw ? ffw : "?");
         else
             snprintf(dst, n, "raised %.40s",
                      ffw ? ffw : g->error ? g->error : "an error");
-    } else if (strcmp(kind, "gather") == 0) {
+    } else if (g->kind_id == LMR__GK_GATHER) {
         /* return_exceptions: the failures are in the list, as values */
         snprintf(dst, n, "%s", tl->failed ? "results in order, errors in it"
                                           : "results in order");
-    } else if (strcmp(kind, "wait_for") == 0) {
+    } else if (g->kind_id == LMR__GK_WAIT_FOR) {
         snprintf(dst, n, "returned the result");
     }
 }
