@@ -37,8 +37,9 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -MMD -MP $(SANFLAGS) $(
              -Itracer -Irender $(RENDER_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
-# What pkg-config says about libyaml, PCRE2 and Criterion, asked once per
-# build directory and kept in $(CONFIG_MK) (see "Packages" below).
+# The tracer needs libc alone. RENDER_CFLAGS, RENDER_LIBS (libyaml, PCRE2)
+# and CRIT_LIBS come from pkg-config, asked once per build directory and kept
+# in $(CONFIG_MK) (see "Packages" below). LIBS is both halves' libraries.
 TRACER_LIBS := -lpthread -lm
 LIBS         = $(RENDER_LIBS) $(TRACER_LIBS)
 
