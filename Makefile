@@ -80,9 +80,10 @@ tools: $(TOOLS)
 # Goals that may install missing Debian packages (apt-get, as root; otherwise
 # scripts/deps.sh prints the command): `make deps`, the quick start (test,
 # demo) and the CI targets whose recipes install their own extra groups
-# anyway. Every other goal only checks. The sanitizer, valgrind and fuzz
-# targets run a sub-make whose goal decides (asan/ubsan run `test`).
-INSTALL_GOALS := deps test demo demo-golden conformance conformance-deps \
+# anyway. Every other goal only checks; the stamps in mk/*.mk follow the same
+# switch (DEPS_CHECK). asan and ubsan run `make test` in a sub-make, which installs;
+# valgrind and fuzz install their groups in their recipes, then run a sub-make.
+INSTALL_GOALS := deps test demo demo-golden conformance conformance-deps conformance-selftest \
                  package-check cross-check bench bench-quick bench-bins bench-profile
 DEPS_CHECK := $(if $(filter $(INSTALL_GOALS),$(MAKECMDGOALS)),,--check)
 # Goals that compile nothing in $(BUILD) themselves: they need no package

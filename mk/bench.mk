@@ -24,7 +24,7 @@ BENCH_BINS := $(BENCH_OUT)/lm_bench $(BENCH_OUT)/uv_bench $(BENCH_OUT)/yaml_pars
 
 $(BENCH_DEPS_STAMP):
 	@mkdir -p $(BUILD)
-	@sh scripts/deps.sh build bench
+	@sh scripts/deps.sh $(DEPS_CHECK) build bench
 	@touch $@
 
 # The objects come from the Makefile's own %.o rule (so -MMD dependencies are

@@ -54,7 +54,7 @@ cross-build: $(CROSS_LIB) $(CROSS_EXAMPLES) $(CROSS_TEST_BINS)
 
 $(CROSS_STAMP):
 	@mkdir -p $(dir $@)
-	@sh scripts/deps.sh cross
+	@sh scripts/deps.sh $(DEPS_CHECK) cross
 	@touch $@
 
 $(CROSS_BUILD)/obj/%.o: %.c | $(CROSS_STAMP)
