@@ -44,18 +44,24 @@ TRACER_LIBS := -lpthread -lm
 LIBS         = $(RENDER_LIBS) $(TRACER_LIBS)
 
 # The three artefacts: libloopmaid, the tracer (runtime and recorder), which
-# needs only libc; libloopmaid-render, the reader, model and views, which
-# needs libyaml and PCRE2; the loopmaid program, render/main.c, linking both.
+# needs only libc; libloopmaid-render, the reader, model and views
+# (loopmaid_render.h), which needs libyaml and PCRE2; and the loopmaid
+# program, linking both: main.c, the command line (cli.c) and `loopmaid
+# build` (build*.c), which are in neither library (as cmark's main.c).
 TRACER_C := $(sort $(wildcard tracer/*.c))
 TRACER_S := $(sort $(wildcard tracer/*.S))
-RENDER_C := $(sort $(filter-out render/main.c,$(wildcard render/*.c)))
+CLI_C    := render/cli.c $(sort $(wildcard render/build*.c))
+RENDER_C := $(sort $(filter-out render/main.c $(CLI_C),$(wildcard render/*.c)))
 TRACER_OBJS := $(TRACER_C:%.c=$(BUILD)/obj/%.o) $(TRACER_S:%.S=$(BUILD)/obj/%.o)
 RENDER_OBJS := $(RENDER_C:%.c=$(BUILD)/obj/%.o)
-CLI_OBJS := $(BUILD)/obj/render/main.o
+CLI_OBJS := $(CLI_C:%.c=$(BUILD)/obj/%.o)
 LIB_A    := $(BUILD)/libloopmaid.a
 RLIB_A   := $(BUILD)/libloopmaid-render.a
-# Everything a program needs that uses both halves (the tests, the fuzzers).
-ALL_A    := $(RLIB_A) $(LIB_A)
+# The program's own objects as an archive, for the tests and fuzzers that
+# drive its parts (fuzz/fuzz_config.c); never installed.
+CLI_A    := $(BUILD)/libloopmaid-cli.a
+# Everything, for programs that use every part (the tests, the fuzzers).
+ALL_A    := $(CLI_A) $(RLIB_A) $(LIB_A)
 
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/tools/%,$(sort $(wildcard tools/*.c)))
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(sort $(wildcard examples/*.c)))
@@ -141,14 +147,19 @@ $(RLIB_A): $(RENDER_OBJS) Makefile
 	rm -f $@
 	ar rcs $@ $(RENDER_OBJS)
 
+$(CLI_A): $(CLI_OBJS) Makefile
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $(CLI_OBJS)
+
 $(BUILD)/libloopmaid.so: $(TRACER_OBJS) Makefile
 	$(CC) -shared -Wl,-soname,libloopmaid.so.0 -o $@ $(TRACER_OBJS) $(LDFLAGS_ALL) $(TRACER_LIBS)
 
 $(BUILD)/libloopmaid-render.so: $(RENDER_OBJS) Makefile
 	$(CC) -shared -Wl,-soname,libloopmaid-render.so.0 -o $@ $(RENDER_OBJS) $(LDFLAGS_ALL) $(RENDER_LIBS)
 
-$(BUILD)/loopmaid: $(CLI_OBJS) $(ALL_A)
-	$(CC) -o $@ $(CLI_OBJS) $(ALL_A) $(LDFLAGS_ALL) $(LIBS)
+$(BUILD)/loopmaid: $(BUILD)/obj/render/main.o $(ALL_A)
+	$(CC) -o $@ $< $(ALL_A) $(LDFLAGS_ALL) $(LIBS)
 
 # The examples trace and nothing else: they link the tracer alone, which
 # keeps it honest (a tracer dependency on libyaml would fail here).

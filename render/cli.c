@@ -6,6 +6,7 @@
  * a bad regular expression or vocabulary). Every message goes to stderr,
  * once, as `loopmaid COMMAND: ...` or `FILE:LINE:COL: ...`.
  */
+#include "cli.h"
 #include "lmr_internal.h"
 #include "loopmaid.h" /* LM_VERSION_STRING */
 

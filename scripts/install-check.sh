@@ -53,6 +53,8 @@ step "nm: libloopmaid.a needs nothing of libyaml or PCRE2"
     fail "libloopmaid.a (the tracer) has undefined libyaml/PCRE2 symbols"
 ! nm -u "$root/lib/libloopmaid-render.a" 2>/dev/null | grep -E ' lm_' ||
     fail "libloopmaid-render.a calls the tracer (loopmaid-render.pc does not require it)"
+! nm --defined-only "$root/lib/libloopmaid-render.a" 2>/dev/null | grep -E ' T (lmr_main|main)$' ||
+    fail "the command line (cli.c, main.c) belongs to the loopmaid program, not libloopmaid-render"
 
 step "make install PREFIX=$tmp/prefix (the README's form, another prefix)"
 make -j4 --no-print-directory BUILD="$build" SAN= install PREFIX="$tmp/prefix" \
