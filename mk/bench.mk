@@ -24,7 +24,7 @@ BENCH_BINS := $(BENCH_OUT)/lm_bench $(BENCH_OUT)/uv_bench $(BENCH_OUT)/yaml_pars
 
 $(BENCH_DEPS_STAMP):
 	@mkdir -p $(BUILD)
-	@sh scripts/deps.sh build bench
+	@sh scripts/deps.sh $(DEPS_CHECK) build bench
 	@touch $@
 
 # The objects come from the Makefile's own %.o rule (so -MMD dependencies are
@@ -33,9 +33,9 @@ $(BUILD)/obj/bench/uv_bench.o: EXTRA_CFLAGS += $(UV_CFLAGS)
 $(BUILD)/obj/bench/lm_bench.o $(BUILD)/obj/bench/uv_bench.o \
 $(BUILD)/obj/bench/yaml_parse.o: | $(BENCH_DEPS_STAMP)
 
-$(BENCH_OUT)/lm_bench: $(BUILD)/obj/bench/lm_bench.o $(BUILD)/libloopmaid.a
+$(BENCH_OUT)/lm_bench: $(BUILD)/obj/bench/lm_bench.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(BUILD)/libloopmaid.a $(LDFLAGS_ALL) $(LIBS)
+	$(CC) -o $@ $< $(LIB_A) $(LDFLAGS_ALL) $(TRACER_LIBS)
 
 $(BENCH_OUT)/uv_bench: $(BUILD)/obj/bench/uv_bench.o
 	@mkdir -p $(dir $@)
@@ -43,7 +43,7 @@ $(BENCH_OUT)/uv_bench: $(BUILD)/obj/bench/uv_bench.o
 
 $(BENCH_OUT)/yaml_parse: $(BUILD)/obj/bench/yaml_parse.o
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(LDFLAGS_ALL) $(LIBS)
+	$(CC) -o $@ $< $(LDFLAGS_ALL) $(RENDER_LIBS)
 
 # The render workload also needs the CLI and build/tools/gentrace.
 bench-bins: $(BENCH_DEPS_STAMP) $(BENCH_BINS) cli tools

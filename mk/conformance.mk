@@ -25,12 +25,12 @@ CONF_SELF   = --expect-fail $(sort $(wildcard $(CONF_DIR)/known-bad/*.mmd)) \
 # `npm ci` wipes node_modules (and this stamp) and installs exactly the lock
 # file; it reruns only when the lock file or package.json change.
 $(CONF_STAMP): $(CONF_DIR)/package.json $(CONF_DIR)/package-lock.json
-	@sh scripts/deps.sh browser
+	@sh scripts/deps.sh $(DEPS_CHECK) browser
 	cd $(CONF_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 conformance-deps: $(CONF_STAMP)
-	@sh scripts/deps.sh browser
+	@sh scripts/deps.sh $(DEPS_CHECK) browser
 
 conformance-selftest: conformance-deps
 	@echo "check.mjs --expect-fail $(CONF_DIR)/known-bad/*.mmd --expect-pass $(CONF_DIR)/known-good/*.mmd"

@@ -1,9 +1,9 @@
 # mk/cross.mk: the platforms beyond native x86-64 (README "Platforms").
 #
 #   make cross-check    installs the aarch64 cross compiler and qemu-user
-#                       (scripts/deps.sh cross), builds the tracer library
-#                       (tracer/ only: the render half needs libyaml and PCRE2,
-#                       which Debian has no cross packages of), the examples
+#                       (scripts/deps.sh cross), builds libloopmaid, the tracer
+#                       (libloopmaid-render needs libyaml and PCRE2, which
+#                       Debian has no cross packages of), the examples
 #                       and the runtime tests for aarch64 in $(CROSS_BUILD),
 #                       then scripts/cross-check.sh runs each example under
 #                       qemu-aarch64 and the native build, both under the
@@ -32,8 +32,9 @@ CROSS_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP $(CORO_CFLAGS) \
                -Itests/cross -Itracer $(EXTRA_CFLAGS)
 CROSS_LIBS   = -lpthread -lm
 
-CROSS_LIB      := $(CROSS_BUILD)/libloopmaid-tracer.a
-CROSS_LIB_OBJS := $(TRACER_C:%.c=$(CROSS_BUILD)/obj/%.o) $(TRACER_S:%.S=$(CROSS_BUILD)/obj/%.o)
+# The same archive as the native $(LIB_A): the tracer alone.
+CROSS_LIB      := $(CROSS_BUILD)/libloopmaid.a
+CROSS_LIB_OBJS := $(TRACER_OBJS:$(BUILD)/%=$(CROSS_BUILD)/%)
 CROSS_EXAMPLES := $(patsubst examples/%.c,$(CROSS_BUILD)/examples/%,$(sort $(wildcard examples/*.c)))
 CROSS_TEST_BINS := $(CROSS_TESTS:%=$(CROSS_BUILD)/tests/%)
 CROSS_TEST_SUPPORT := $(CROSS_BUILD)/obj/tests/cross/runner.o \
@@ -53,7 +54,7 @@ cross-build: $(CROSS_LIB) $(CROSS_EXAMPLES) $(CROSS_TEST_BINS)
 
 $(CROSS_STAMP):
 	@mkdir -p $(dir $@)
-	@sh scripts/deps.sh cross
+	@sh scripts/deps.sh $(DEPS_CHECK) cross
 	@touch $@
 
 $(CROSS_BUILD)/obj/%.o: %.c | $(CROSS_STAMP)

@@ -41,7 +41,7 @@ fuzz-build: $(FUZZ_BINS)
 fuzz-run: fuzz-build
 	@sh scripts/fuzz.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/fuzz/fuzz_%.o $(BUILD)/libloopmaid.a
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/fuzz/fuzz_%.o $(ALL_A)
 	@mkdir -p $(dir $@)
-	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/libloopmaid.a \
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(ALL_A) \
 	    $(LDFLAGS) $(LIBS)

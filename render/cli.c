@@ -1,5 +1,5 @@
 /*
- * cli.c: lmr_main, the `loopmaid` command line. Flags and dispatch only; the
+ * cli.c: lmr__main, the `loopmaid` command line. Flags and dispatch only; the
  * work is in lmr_render_file, lmr_inspect, lmr_diff_files, lmr_export_file
  * and lmr__build_main.
  *
@@ -7,6 +7,7 @@
  * a bad regular expression or vocabulary). Every message goes to stderr,
  * once, as `loopmaid COMMAND: ...` or `FILE:LINE:COL: ...`.
  */
+#include "cli.h"
 #include "lmr_internal.h"
 #include "loopmaid.h" /* LM_VERSION_STRING */
 
@@ -305,7 +306,7 @@ const lmr__cap_opt lmr__caps[LMR__NCAPS] = {
 #define caps lmr__caps
 #define NCAPS LMR__NCAPS
 
-/* getopt keeps global state; lmr_main may run many times in one process. */
+/* getopt keeps global state; lmr__main may run many times in one process. */
 static void getopt_reset(void)
 {
     optind = 0; /* GNU: 0 re-initialises */
@@ -947,7 +948,7 @@ static int cmd_help(int argc, char **argv)
     return EXIT_OK;
 }
 
-int lmr_main(int argc, char **argv)
+int lmr__main(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage_main, stderr);

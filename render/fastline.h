@@ -11,6 +11,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Internal, so hidden (lmr_internal.h). */
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* The longest line the fast path takes (longer ones go to libyaml). Kept well
  * under LMR__MAX_TOKEN so that libyaml, reading the same line, could never
  * hit the per-token cap on it either. */
@@ -89,5 +94,9 @@ int lmr__read_fastpath(int on);
 /* How many events the fast path decoded on this thread since the last call
  * (for tests: proof that it ran). */
 uint64_t lmr__read_fast_events(void);
+
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility pop
+#endif
 
 #endif

@@ -15,7 +15,7 @@
  *   analysis.c where the wall time went (loop idle, loop busy, thread pool
  *              busy), for the advise view and inspect --advise.
  *   inspect.c  `loopmaid inspect`: a summary, walking like a renderer.
- *   cli.c      lmr_main: flags and dispatch only.
+ *   cli.c      lmr__main: flags and dispatch only.
  * Stdin is spooled to a temporary file so that it can be read twice; and
  * pass 1 tees the decoded events into a compact binary spill (spill.c) that
  * pass 2 replays, so a render parses the YAML only once.
@@ -28,6 +28,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Internal to libloopmaid-render, so hidden, for the reasons
+ * tracer/lm_internal.h gives; the program and the tests link the archives. */
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility push(hidden)
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Events, as the reader decodes them                                        */
@@ -838,5 +844,9 @@ int lmr__build_main(int argc, char **argv);
 /* Loads and validates a build config without running or writing anything
  * (for fuzzing and `--check` of the config alone). 0 or LMR_ECONFIG etc. */
 int lmr__build_check_config(const char *path, lmr_error *err);
+
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility pop
+#endif
 
 #endif /* LMR_INTERNAL_H */

@@ -179,13 +179,6 @@ void lmr_diff_options_init(lmr_diff_options *o);
 int lmr_diff_files(const char *a, const char *b, const lmr_diff_options *o,
                    lmr_buf *out, FILE *warn, lmr_error *err);
 
-/*
- * The whole CLI: `loopmaid render|inspect|diff|export|build|help|version
- * ...`.
- * Returns the process exit code (0 ok, 1 bad input, 2 bad usage).
- */
-int lmr_main(int argc, char **argv);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
-/* main.c: the `loopmaid` executable. Everything lives in lmr_main (cli.c) so
+/* main.c: the `loopmaid` executable. Everything lives in lmr__main (cli.c) so
  * that tests can drive the CLI in-process too. */
-#include "loopmaid_render.h"
+#include "cli.h"
 
-int main(int argc, char **argv) { return lmr_main(argc, argv); }
+int main(int argc, char **argv) { return lmr__main(argc, argv); }

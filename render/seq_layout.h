@@ -10,6 +10,11 @@
 
 #include "lmr_internal.h"
 
+/* Internal, so hidden (lmr_internal.h). */
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define LMR__SL_FOLD_K 24 /* longest repeated block that folds */
 
 typedef struct lmr__sl_line {
@@ -47,5 +52,9 @@ void lmr__sl_flush(lmr__sl *s);
 void lmr__sl_free(lmr__sl *s);
 /* Is --max-messages reached (for the closing note's wording)? */
 bool lmr__sl_over_messages(const lmr__sl *s);
+
+#if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
+#pragma GCC visibility pop
+#endif
 
 #endif /* LMR_SEQ_LAYOUT_H */

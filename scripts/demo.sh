@@ -1,6 +1,6 @@
 #!/bin/bash
-# Runs every example under the virtual clock and turns each trace into the
-# diagram that answers one seed diagram (../shared/seeds): `make demo`.
+# Runs every example under the virtual clock and draws the README's gallery
+# (one diagram per seed diagram, ../shared/seeds) from fresh runs: `make demo`.
 #
 #   scripts/demo.sh [BUILD]            traces, diagrams and index.md in BUILD/demo
 #   scripts/demo.sh --golden [BUILD]   also refresh tests/data/examples/ (each
@@ -11,9 +11,10 @@
 # Writes, for each example NAME:
 #   BUILD/demo/NAME.yaml        its trace
 #   BUILD/demo/NAME.out         what it printed
-#   BUILD/demo/NAME.VIEW.mmd    each diagram made from the trace
-#   BUILD/demo/NAME.advise.txt  `loopmaid inspect --advise` (advise rows only)
 #   BUILD/demo/crunch.real.*    the CPU-bound example, run with the real clock
+# and for each gallery entry ENTRY of loopmaid.yaml:
+#   BUILD/demo/ENTRY.VIEW.mmd   its diagram
+#   BUILD/demo/ENTRY.advise.txt `loopmaid inspect --advise` (advise entries only)
 # and BUILD/demo/index.md, one page with every diagram as a ```mermaid block.
 set -eu
 set -f # options hold regular expressions: no globbing
@@ -27,19 +28,7 @@ build=${1:-build}
 out=$build/demo
 cli=$build/loopmaid
 goldens=tests/data/examples
-
-# The gallery: one row per seed diagram.
-#   example | view | render options | which seed diagram it reproduces
-# loopmaid.yaml (the README gallery) lists the same rows for `loopmaid build` (keep in step).
-DIAGRAMS='loop_internals|flowchart||seed 000 "Event Loop Internals"
-lifecycle|state|--states asyncio|seed 000 "Task Lifecycle States"
-groups|tasks||seed 000 "gather() vs wait() vs TaskGroup"
-timeout|sequence|--exclude ^server|seed 000 "Sequence: Timeout and Cancellation"
-state_machine|state|--states seed002|seed 002 "Event Loop State Machine"
-fetch|sequence|--exclude ^server|seed 002 "Async/Await Execution Flow"
-concurrent_parallel|gantt||seed 002 "Concurrent vs Parallel Execution"
-fetch|advise||seed 002 "When to Use Which Approach", for an I/O-bound run (fetch)
-crunch.real|advise||seed 002 "When to Use Which Approach", for a CPU-bound run (crunch, real clock)'
+config=loopmaid.yaml
 
 EXAMPLES='loop_internals lifecycle groups timeout state_machine fetch concurrent_parallel crunch'
 
@@ -107,22 +96,105 @@ index=$out/index.md
 {
     echo "# loopmaid demo: the seed diagrams, generated from real runs"
     echo
-    echo "Each diagram below was drawn by \`loopmaid render\` from the trace of one"
-    echo "example program (examples/NAME.c) run under the virtual clock"
-    echo "(\`LOOPMAID_CLOCK=virtual\`), so it shows what the program really did."
+    echo "The README's gallery (loopmaid.yaml), drawn by \`loopmaid render\` from fresh"
+    echo "runs of the example programs under the virtual clock"
+    echo "(\`LOOPMAID_CLOCK=virtual\`), so each shows what the program really did;"
+    echo "the CPU-bound questions are answered from recorded real-clock runs."
     echo "Regenerate with \`make demo\`."
 } >"$index"
+
+# The gallery is listed once, in loopmaid.yaml (what `loopmaid build` draws
+# into the README). gallery_rows prints one line per entry:
+#   name US view US trace US run US seed US render options (US-separated)
+# with US = \037, a separator no field contains (a tab would collapse empty
+# fields under `read`). It reads the plain block YAML that file is written
+# in (`- name:` starting an entry, `key: value` lines, comments); anything
+# else stops the demo, so a new construct there cannot be misread here. The
+# seed is the comment on an entry's `- name:` line.
+gallery_rows() {
+    awk -v us="$(printf '\037')" '
+        function unquote(v) {
+            if (v ~ /^".*"$/) {
+                v = substr(v, 2, length(v) - 2)
+                gsub(/\\"/, "\"", v); gsub(/\\\\/, "\\", v)
+            } else if (v ~ /^\047.*\047$/) {
+                v = substr(v, 2, length(v) - 2)
+                gsub(/\047\047/, "\047", v)
+            } else {
+                sub(/[ \t]+#.*$/, "", v)
+            }
+            return v
+        }
+        function flush() {
+            if (name != "")
+                print name us view us trace us run us seed us opts
+            name = view = trace = run = seed = opts = ""
+        }
+        /^[ \t]*(#.*)?$/ { next }
+        /^(version|diagrams):/ { next }
+        /^  - name:/ {
+            flush()
+            line = $0
+            sub(/^  - name:[ \t]*/, "", line)
+            if (match(line, /[ \t]+#[ \t]*/)) {
+                seed = substr(line, RSTART + RLENGTH)
+                line = substr(line, 1, RSTART - 1)
+            }
+            name = unquote(line)
+            next
+        }
+        /^    [a-z_]+:/ && name != "" {
+            key = $0; sub(/^    /, "", key); sub(/:.*$/, "", key)
+            val = $0; sub(/^    [a-z_]+:[ \t]*/, "", val); val = unquote(val)
+            if (key == "view") view = val
+            else if (key == "trace") trace = val
+            else if (key == "run") run = val
+            else if (key ~ /^(target|region|timeout|format)$/) { }
+            else if (key == "counts") { if (val ~ /^(true|yes|on)$/) opts = opts us "--counts" }
+            else { gsub(/_/, "-", key); opts = opts us "--" key us val }
+            next
+        }
+        { printf "%s:%d: demo.sh cannot read this line: %s\n", FILENAME, NR, $0 > "/dev/stderr"; bad = 1; exit 1 }
+        END { if (!bad) flush() }
+    ' "$config"
+}
+rows=$(gallery_rows) || die "could not read the gallery from $config"
+[ -n "$rows" ] || die "$config lists no diagrams"
+
+# A gallery entry's trace: an example of ours is the run made above; another
+# `run:` command (the Python recorder) runs here as `loopmaid build` runs it,
+# under the virtual clock; without `run:` the recorded trace is drawn as is.
+entry_trace() { # name run trace -> prints the trace path to draw
+    case "$2" in
+        build/examples/*)
+            ex=${2#build/examples/}
+            [ -s "$out/$ex.yaml" ] || run_example "$ex" "$out/$ex.yaml" "$out/$ex.out"
+            echo "$out/$ex.yaml" ;;
+        "") echo "$3" ;;
+        *)
+            rm -f "$out/$1.yaml"
+            LOOPMAID_CLOCK=virtual LOOPMAID_TRACE=$out/$1.yaml clean_fds sh -c "$2" \
+                >"$out/$1.out" 2>&1 || { cat "$out/$1.out" >&2; die "'$2' failed"; }
+            echo "$out/$1.yaml" ;;
+    esac
+}
 
 # Every diagram is attempted even when one fails, so that one broken view
 # does not hide the state of the others; failures are counted in $failed.
 failed=$out/.failed
 : >"$failed"
-echo "$DIAGRAMS" | while IFS='|' read -r name view opts seed; do
+us=$(printf '\037')
+while IFS=$us read -r -a row; do
+    name=${row[0]} view=${row[1]} seed=${row[4]}
+    opts=("${row[@]:6}")
+    if ! trace=$(entry_trace "$name" "${row[3]}" "${row[2]}"); then
+        echo "$name.trace" >>"$failed"
+        continue
+    fi
     mmd=$out/$name.$view.mmd
-    # shellcheck disable=SC2086 # $opts is a list of words on purpose
-    if ! "$cli" render --view "$view" $opts "$out/$name.yaml" >"$mmd" 2>"$mmd.err"; then
+    if ! "$cli" render --view "$view" "${opts[@]}" "$trace" >"$mmd" 2>"$mmd.err"; then
         cat "$mmd.err" >&2
-        echo "demo: could not render $name.yaml as $view" >&2
+        echo "demo: could not render $trace as $view" >&2
         echo "$name.$view" >>"$failed"
         {
             echo
@@ -142,9 +214,9 @@ echo "$DIAGRAMS" | while IFS='|' read -r name view opts seed; do
         echo
         echo "## $name: $view"
         echo
-        echo "Reproduces $seed."
-        echo "Example \`examples/${name%.real}.c\`, trace \`$name.yaml\`, drawn with"
-        echo "\`loopmaid render --view $view${opts:+ $opts} $name.yaml\`."
+        [ -n "$seed" ] && echo "Reproduces $seed."
+        echo "Trace \`$trace\`${row[3]:+ (from \`${row[3]}\`)}, drawn with"
+        echo "\`loopmaid render --view $view${opts[*]:+ ${opts[*]}} $(basename "$trace")\`."
         echo
         echo '```mermaid'
         cat "$mmd"
@@ -153,20 +225,20 @@ echo "$DIAGRAMS" | while IFS='|' read -r name view opts seed; do
         echo '```'
     } >>"$index"
     if [ "$view" = advise ]; then
-        if ! "$cli" inspect --advise "$out/$name.yaml" >"$out/$name.advise.txt"; then
-            echo "demo: inspect --advise failed on $name.yaml" >&2
+        if ! "$cli" inspect --advise "$trace" >"$out/$name.advise.txt"; then
+            echo "demo: inspect --advise failed on $trace" >&2
             echo "$name.inspect" >>"$failed"
         fi
         {
             echo
-            echo "\`loopmaid inspect --advise $name.yaml\`:"
+            echo "\`loopmaid inspect --advise $(basename "$trace")\`:"
             echo
             echo '```text'
             cat "$out/$name.advise.txt"
             echo '```'
         } >>"$index"
     fi
-done
+done <<<"$rows"
 
 {
     echo

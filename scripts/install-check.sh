@@ -2,9 +2,13 @@
 # install-check.sh: proves what the README's "Tracing your own program" says
 # works for a new user: `make install` into a scratch DESTDIR and into a
 # scratch PREFIX, pkg-config on the installed loopmaid.pc, the README's own C
-# snippet compiled (static-deps and shared/rpath variants) and run traced
-# under the virtual clock, the installed CLI rendering the trace in every
-# view, and the installed headers compiling as C99/C11 -pedantic and as C++.
+# snippet compiled (--static, which links libloopmaid.a, and shared with an
+# rpath) and run traced under the virtual clock, the installed CLI rendering
+# the trace in every view, and the installed headers compiling as C99/C11
+# -pedantic and as C++. The three artefacts stay apart: a program that only
+# traces links no libyaml or PCRE2 (libloopmaid.a has no such undefined
+# symbol), and a program of its own renders through loopmaid-render.pc,
+# shared and --static, with the CLI's result.
 #
 #   sh scripts/install-check.sh [BUILD]     (default: a scratch BUILD, removed at the end)
 #
@@ -30,12 +34,34 @@ make -j4 --no-print-directory BUILD="$build" SAN= install DESTDIR="$tmp/dest" PR
     >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log" >&2; fail "make install (DESTDIR)"; }
 root=$tmp/dest/usr/local
 for f in include/loopmaid.h include/loopmaid_render.h lib/libloopmaid.a lib/libloopmaid.so \
-         lib/libloopmaid.so.0 bin/loopmaid lib/pkgconfig/loopmaid.pc; do
+         lib/libloopmaid.so.0 lib/libloopmaid-render.a lib/libloopmaid-render.so \
+         lib/libloopmaid-render.so.0 bin/loopmaid lib/pkgconfig/loopmaid.pc \
+         lib/pkgconfig/loopmaid-render.pc; do
     [ -e "$root/$f" ] || fail "missing $f in the DESTDIR install"
 done
-grep -q '^prefix=/usr/local$' "$root/lib/pkgconfig/loopmaid.pc" ||
-    fail "loopmaid.pc must name the real PREFIX, not the DESTDIR"
-grep -q '^Version: [0-9]' "$root/lib/pkgconfig/loopmaid.pc" || fail "loopmaid.pc has no version"
+for p in loopmaid loopmaid-render; do
+    grep -q '^prefix=/usr/local$' "$root/lib/pkgconfig/$p.pc" ||
+        fail "$p.pc must name the real PREFIX, not the DESTDIR"
+    grep -q '^Version: [0-9]' "$root/lib/pkgconfig/$p.pc" || fail "$p.pc has no version"
+    ! grep -v '^#' "$root/lib/pkgconfig/$p.pc" | grep -q 'rpath' ||
+        fail "$p.pc must not set an rpath (the user's link decides where libraries are)"
+done
+! grep -Eq '^Requires.*(yaml|pcre)' "$root/lib/pkgconfig/loopmaid.pc" ||
+    fail "loopmaid.pc (the tracer) must not require libyaml or PCRE2"
+step "nm: libloopmaid.a needs nothing of libyaml or PCRE2"
+! nm -u "$root/lib/libloopmaid.a" 2>/dev/null | grep -E ' (yaml|pcre2)_' ||
+    fail "libloopmaid.a (the tracer) has undefined libyaml/PCRE2 symbols"
+! nm -u "$root/lib/libloopmaid-render.a" 2>/dev/null | grep -E ' lm_' ||
+    fail "libloopmaid-render.a calls the tracer (loopmaid-render.pc does not require it)"
+! nm --defined-only "$root/lib/libloopmaid-render.a" 2>/dev/null | grep -E ' T (lmr_?_main|main)$' ||
+    fail "the command line (cli.c, main.c) belongs to the loopmaid program, not libloopmaid-render"
+step "nm -D: the shared libraries export their public API only (no lm__/lmr__ internals)"
+for so in libloopmaid.so libloopmaid-render.so; do
+    f=$(ls "$root/lib/$so".* 2>/dev/null | head -n 1)
+    [ -n "$f" ] || f="$root/lib/$so"
+    ! nm -D --defined-only "$f" 2>/dev/null | grep -E ' (lm__|lmr__)' ||
+        fail "$so exports internal symbols (a header lost its visibility push)"
+done
 
 step "make install PREFIX=$tmp/prefix (the README's form, another prefix)"
 make -j4 --no-print-directory BUILD="$build" SAN= install PREFIX="$tmp/prefix" \
@@ -48,6 +74,7 @@ sed -n '/^## Tracing your own program/,/^## /p' README.md |
 
 cd "$tmp"
 pc() { PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config "$@" loopmaid; }
+pcr() { PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config "$@" loopmaid-render; }
 step "pkg-config: $(pc --cflags --libs --static)"
 # The README's compile line, word for word, with PKG_CONFIG_PATH for the prefix.
 cc demo.c $(pc --cflags --libs --static) -o demo 2>"$tmp/cc.log" ||
@@ -55,6 +82,11 @@ cc demo.c $(pc --cflags --libs --static) -o demo 2>"$tmp/cc.log" ||
 [ ! -s "$tmp/cc.log" ] || { cat "$tmp/cc.log" >&2; fail "the snippet compiles with warnings"; }
 cc -Wall -Wextra -Werror demo.c $(pc --cflags --libs) -Wl,-rpath,"$tmp/prefix/lib" -o demo-shared ||
     fail "cc -Wall -Wextra -Werror, shared with -Wl,-rpath"
+step "ldd: --static links libloopmaid.a; neither build loads libyaml or PCRE2"
+! ldd ./demo | grep -q 'libloopmaid' || { ldd ./demo >&2; fail "demo (--static) loads libloopmaid.so"; }
+for exe in demo demo-shared; do
+    ! ldd ./$exe | grep -Eq 'libyaml|libpcre2' || { ldd ./$exe >&2; fail "$exe (tracer only) loads libyaml or PCRE2"; }
+done
 cc -std=c99 -Wall -Wextra -pedantic -Werror -Wstrict-prototypes $(pc --cflags) -c demo.c -o demo.o ||
     fail "the snippet as C99 -pedantic"
 # The DESTDIR install's .pc, relocated with --define-variable, links too.
@@ -80,6 +112,44 @@ done
 grep -q 'Send HTTP request' sequence.mmd || fail "the snippet's note is not in the sequence view"
 "$tmp/prefix/bin/loopmaid" inspect demo.yaml >inspect.txt || fail "inspect"
 grep -q 'tasks: 3: 3 done' inspect.txt || { cat inspect.txt >&2; fail "inspect: expected 3 tasks done"; }
+
+# A program of its own that renders through the library, as the CLI does.
+cat >render.c <<'EOF2'
+#include <loopmaid_render.h>
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+    lmr_options o;
+    lmr_buf out = {0};
+    lmr_error err;
+    if (argc != 2)
+        return 2;
+    lmr_options_init(&o);
+    o.view = LMR_VIEW_SEQUENCE;
+    if (lmr_render_file(argv[1], &o, &out, stderr, &err) != 0) {
+        lmr_error_print(&err, stderr);
+        return 1;
+    }
+    fwrite(out.data, 1, out.len, stdout);
+    lmr_buf_free(&out);
+    return 0;
+}
+EOF2
+step "pkg-config: $(pcr --cflags --libs --static)"
+cc -Wall -Wextra -Werror render.c $(pcr --cflags --libs) -Wl,-rpath,"$tmp/prefix/lib" -o render-shared ||
+    fail "a render program with pkg-config loopmaid-render"
+cc -Wall -Wextra -Werror render.c $(pcr --cflags --libs --static) -o render-static ||
+    fail "a render program with pkg-config --static loopmaid-render"
+ldd ./render-shared | grep -q "$tmp/prefix/lib/libloopmaid-render.so" ||
+    fail "render-shared does not load the installed libloopmaid-render.so.0"
+! ldd ./render-static | grep -q 'libloopmaid' ||
+    { ldd ./render-static >&2; fail "render-static (--static) loads a libloopmaid*.so"; }
+for exe in render-shared render-static; do
+    step "./$exe renders the trace as the CLI does"
+    "./$exe" demo.yaml >"$exe.mmd" || fail "./$exe exited $?"
+    cmp -s "$exe.mmd" sequence.mmd || fail "./$exe and loopmaid render --view sequence differ"
+done
 
 step "installed headers as C99, C11 (-pedantic) and C++"
 printf '#include <loopmaid.h>\n#include <loopmaid_render.h>\nint main(void) { return 0; }\n' >h.c

@@ -16,7 +16,7 @@
  * With --hostile, names, notes and labels come from a list of strings that
  * try to break Mermaid (keywords, arrows, ;, #, %%{init}%%, quotes, HTML,
  * newlines, emoji, 5,000-character names, empty names, names that collide
- * once cleaned); they are escaped exactly as the tracer escapes strings.
+ * once cleaned); they are quoted by the tracer's own quoter.
  *
  * With --loops N, N loops (threads) write to the file, one after the other,
  * each with its own task ids and clock (the events and tasks are shared out).
@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lm_trace.h" /* lm__emit_quoted: the one YAML quoter */
 
 #define BATCH 64
 
@@ -45,46 +47,26 @@ static uint64_t rnd(void)
 static uint64_t below(uint64_t n) { return n ? rnd() % n : 0; }
 
 /* ------------------------------------------------------------------------ */
-/* Strings, escaped as the tracer does (docs/trace-format.md, section 1)    */
+/* Strings: quoted by the tracer's own quoter (docs/trace-format.md, §1)    */
 /* ------------------------------------------------------------------------ */
 
+/* The emitter's buffer is full: write it to stdout and start again. */
+static int flush_stdout(lm__emit *e, size_t need)
+{
+    fwrite(e->buf, 1, e->len, stdout);
+    e->len = 0;
+    return need <= e->cap ? 0 : -1;
+}
+
+/* s as a YAML double-quoted scalar, byte for byte what a traced program
+ * writes (lm__emit_quoted: tracer/trace_fmt.c). A long string goes out in
+ * pieces of the buffer's size. */
 static void put_str(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    putchar('"');
-    while (*p) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            putchar('\\');
-            putchar((int)c);
-            p++;
-        } else if (c == '\n') {
-            fputs("\\n", stdout);
-            p++;
-        } else if (c == '\t') {
-            fputs("\\t", stdout);
-            p++;
-        } else if (c == '\r') {
-            fputs("\\r", stdout);
-            p++;
-        } else if (c < 0x20 || c == 0x7f) {
-            printf("\\x%02X", c);
-            p++;
-        } else if (c == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
-            printf("\\x%02X", p[1]); /* C1 controls, NEL included */
-            p += 2;
-        } else if (c == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) {
-            printf("\\u%04X", 0x2000u + p[2] - 0x80u); /* LS, PS */
-            p += 3;
-        } else if (c == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
-            fputs("\\uFEFF", stdout);
-            p += 3;
-        } else {
-            putchar((int)c);
-            p++;
-        }
-    }
-    putchar('"');
+    char buf[1024];
+    lm__emit e = {.buf = buf, .cap = sizeof buf, .flush = flush_stdout};
+    lm__emit_quoted(&e, s, strlen(s));
+    fwrite(buf, 1, e.len, stdout);
 }
 
 static const char *const hostile[] = {
