@@ -29,6 +29,20 @@
 #pragma GCC visibility push(hidden)
 #endif
 
+/* The capacity a growing buffer doubles to: cap (or first, when 0) doubled
+ * until it holds want; 0 when that would overflow. One rule for the record,
+ * text and string buffers. */
+static inline size_t lm__grow_cap(size_t cap, size_t first, size_t want)
+{
+    size_t n = cap ? cap : first;
+    while (n < want) {
+        if (n > SIZE_MAX / 2)
+            return 0;
+        n *= 2;
+    }
+    return n;
+}
+
 /* Record kinds, in lm_vocab.h's order from 1; LM__R_GAP is never recorded,
  * only written by the drain. */
 enum {

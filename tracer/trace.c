@@ -362,22 +362,25 @@ void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
     lm__trace_commit(tr);
 }
 
-void lm__tr_note(lm__trace *tr, lm_loop *loop, uint64_t task, const char *text)
+/* A note and a rename are the same record: a task and one text. */
+static void task_text(lm__trace *tr, lm_loop *loop, uint8_t kind, uint64_t task,
+                      const char *text)
 {
-    uint32_t ref = str_ref(tr, text);
-    lm__rec *r = rec_begin(tr, loop, LM__R_NOTE);
+    uint32_t ref = str_ref(tr, text); /* before the slot (see rec_begin) */
+    lm__rec *r = rec_begin(tr, loop, kind);
     r->a = task;
     r->s2 = ref;
     lm__trace_commit(tr);
 }
 
+void lm__tr_note(lm__trace *tr, lm_loop *loop, uint64_t task, const char *text)
+{
+    task_text(tr, loop, LM__R_NOTE, task, text);
+}
+
 void lm__tr_name(lm__trace *tr, lm_loop *loop, uint64_t task, const char *name)
 {
-    uint32_t ref = str_ref(tr, name);
-    lm__rec *r = rec_begin(tr, loop, LM__R_NAME);
-    r->a = task;
-    r->s2 = ref;
-    lm__trace_commit(tr);
+    task_text(tr, loop, LM__R_NAME, task, name);
 }
 
 void lm__tr_group(lm__trace *tr, lm_loop *loop, uint32_t group, uint8_t kind,

@@ -43,12 +43,9 @@ const char *lm__trace_program(const lm__trace *tr)
 static int out_grow(lm__emit *e, size_t need)
 {
     lm__trace *tr = e->ctx;
-    size_t ncap = e->cap ? e->cap : 65536;
-    while (ncap < e->len + need) {
-        if (ncap > SIZE_MAX / 2)
-            return -1;
-        ncap *= 2;
-    }
+    size_t ncap = lm__grow_cap(e->cap, 65536, e->len + need);
+    if (ncap == 0)
+        return -1;
     char *nb = malloc(ncap);
     if (!nb)
         return -1;
@@ -238,9 +235,9 @@ static void emit_header_heap(lm__trace *tr, lm__emit *e)
 
 static int heap_grow(lm__emit *e, size_t need)
 {
-    size_t ncap = e->cap ? e->cap * 2 : 1024;
-    while (ncap < e->len + need)
-        ncap *= 2;
+    size_t ncap = lm__grow_cap(e->cap ? e->cap * 2 : 0, 1024, e->len + need);
+    if (ncap == 0)
+        return -1;
     char *nb = realloc(e->buf, ncap);
     if (!nb)
         return -1;

@@ -105,12 +105,9 @@ static void retire(lm__trace *tr, void *old)
 static bool grow_pub(char **slot, size_t *cap, size_t used, size_t need,
                      lm__trace *keep)
 {
-    size_t ncap = *cap ? *cap : 4096;
-    while (ncap < used + need) {
-        if (ncap > SIZE_MAX / 2)
-            return false;
-        ncap *= 2;
-    }
+    size_t ncap = lm__grow_cap(*cap, 4096, used + need);
+    if (ncap == 0)
+        return false;
     char *nb = malloc(ncap);
     if (!nb)
         return false;
@@ -205,12 +202,9 @@ static bool arena_compact(lm__trace *tr, size_t need)
         if (tr->rec[i].s2 && lm__trace_astr(tr, tr->rec[i].s2, &n))
             live += 8 + ((n + 1 + 7) & ~(size_t)7);
     }
-    size_t ncap = tr->acap;
-    while (ncap < live + need + (live + need) / 2) {
-        if (ncap > SIZE_MAX / 2)
-            return false;
-        ncap *= 2;
-    }
+    size_t ncap = lm__grow_cap(tr->acap, 4096, live + need + (live + need) / 2);
+    if (ncap == 0)
+        return false;
     char *nb = malloc(ncap);
     if (!nb)
         return false;
