@@ -107,15 +107,14 @@ struct lm__slab {
 #define LM__SLAB_BYTES ((size_t)4 << 20)
 
 #ifdef LM_CORO_UCONTEXT
-static _Thread_local lm__coro *lm__boot_coro;
+static _Thread_local lm__coro *boot_coro;
 
+/* Stands in for the assembly switch under its name (static here, so the
+ * lm__ prefix is the exception): the code below is the same for both. */
 static void lm__ctx_switch(lm__ctx *from, lm__ctx *to)
 {
     swapcontext(&from->uc, &to->uc);
 }
-#else
-void lm__ctx_switch(lm__ctx *from, lm__ctx *to);
-void lm__ctx_boot(void);
 #endif
 
 /* lm_coro.h's inline resume/suspend hand a coroutine to the switch as its
@@ -183,7 +182,7 @@ void lm__coro_sched_init(lm__coro_sched *s, size_t stack_size)
 
 /* ---- the free list (LIFO, doubly linked), O(1) -------------------------- */
 
-static void lm__fl_push(lm__coro_sched *s, lm__coro *c)
+static void fl_push(lm__coro_sched *s, lm__coro *c)
 {
     c->prev_free = NULL;
     c->next_free = s->free_list;
@@ -193,7 +192,7 @@ static void lm__fl_push(lm__coro_sched *s, lm__coro *c)
     s->nfree++;
 }
 
-static void lm__fl_unlink(lm__coro_sched *s, lm__coro *c)
+static void fl_unlink(lm__coro_sched *s, lm__coro *c)
 {
     if (c->prev_free != NULL)
         c->prev_free->next_free = c->next_free;
@@ -206,18 +205,18 @@ static void lm__fl_unlink(lm__coro_sched *s, lm__coro *c)
 }
 
 /* The control block of stack i of slab b (it sits at the top of the stack). */
-static lm__coro *lm__slab_coro(const lm__coro_sched *s, const lm__slab *b, size_t i)
+static lm__coro *slab_coro(const lm__coro_sched *s, const lm__slab *b, size_t i)
 {
     return (lm__coro *)(void *)(b->map + (i + 1) * s->map_size - LM__CB_SIZE);
 }
 
 /* Unmaps a slab none of whose stacks is in use: its carved stacks leave the
  * pool first. One munmap; O(stacks carved). */
-static void lm__slab_unmap(lm__coro_sched *s, lm__slab *b)
+static void slab_unmap(lm__coro_sched *s, lm__slab *b)
 {
     for (size_t i = 0; i < b->carved; i++) {
-        lm__coro *c = lm__slab_coro(s, b, i);
-        lm__fl_unlink(s, c);
+        lm__coro *c = slab_coro(s, b, i);
+        fl_unlink(s, c);
 #ifdef LM__VALGRIND
         VALGRIND_STACK_DEREGISTER(c->vg_id);
 #endif
@@ -238,7 +237,7 @@ static void lm__slab_unmap(lm__coro_sched *s, lm__slab *b)
 void lm__coro_sched_destroy(lm__coro_sched *s)
 {
     while (s->slabs != NULL)
-        lm__slab_unmap(s, s->slabs);
+        slab_unmap(s, s->slabs);
     s->free_list = NULL;
     s->nfree = 0;
 }
@@ -259,7 +258,7 @@ void lm__coro_sched_destroy(lm__coro_sched *s)
 #endif
 #define LM__PIDFD_SELF_THREAD (-10000)
 
-static bool lm__slab_guard_all(lm__coro_sched *s, char *map)
+static bool slab_guard_all(lm__coro_sched *s, char *map)
 {
 #ifdef SYS_process_madvise
     if (s->no_batch_guard)
@@ -310,7 +309,7 @@ static bool lm__slab_guard_all(lm__coro_sched *s, char *map)
  * slab's top pages (about 240 KiB) go unused if the burst ends early; a
  * loop with fewer than a slab of tasks never gets here. Best effort: a
  * refusal only means the pages fault in one by one, as before. */
-static void lm__slab_prefault(lm__coro_sched *s, char *map)
+static void slab_prefault(lm__coro_sched *s, char *map)
 {
 #ifdef SYS_process_madvise
     if (s->no_batch_guard || s->mapped < s->slab_stacks)
@@ -340,7 +339,7 @@ static void lm__slab_prefault(lm__coro_sched *s, char *map)
  * a new slab when it is used up. Costs one madvise (or mprotect) per stack
  * and one mmap per slab. If the kernel refuses a guard (too many mappings),
  * the stack is still usable without one rather than failing the task. */
-static lm__coro *lm__coro_map(lm__coro_sched *s)
+static lm__coro *coro_map(lm__coro_sched *s)
 {
     lm__slab *b = s->carving;
     if (b == NULL || b->carved == s->slab_stacks) {
@@ -355,8 +354,8 @@ static lm__coro *lm__coro_map(lm__coro_sched *s)
             return NULL;
         }
         b->map = m;
-        b->guarded = lm__slab_guard_all(s, m);
-        lm__slab_prefault(s, m);
+        b->guarded = slab_guard_all(s, m);
+        slab_prefault(s, m);
         b->carved = 0;
         b->live = 0;
         b->prev = NULL;
@@ -369,7 +368,7 @@ static lm__coro *lm__coro_map(lm__coro_sched *s)
     char *m = b->map + b->carved * s->map_size;
     if (!b->guarded && madvise(m, s->page, MADV_GUARD_INSTALL) != 0)
         (void)mprotect(m, s->page, PROT_NONE);
-    lm__coro *c = lm__slab_coro(s, b, b->carved);
+    lm__coro *c = slab_coro(s, b, b->carved);
     memset(c, 0, sizeof *c);
     c->map = m;
     c->lo = m + s->page;
@@ -384,22 +383,22 @@ static lm__coro *lm__coro_map(lm__coro_sched *s)
 }
 
 #ifdef LM_CORO_UCONTEXT
-static void lm__coro_main(void);
+static void coro_main(void);
 #else
-static void lm__coro_main(void *arg);
+static void coro_main(void *arg);
 #endif
 
 #ifdef LM_CORO_UCONTEXT
 /* Kept out of line: getcontext returns twice as far as the compiler knows,
  * which would make every local of the caller suspect. */
-__attribute__((noinline)) static int lm__uc_prepare(lm__coro *c)
+__attribute__((noinline)) static int uc_prepare(lm__coro *c)
 {
     if (getcontext(&c->ctx.uc) != 0)
         return -1;
     c->ctx.uc.uc_stack.ss_sp = c->lo;
     c->ctx.uc.uc_stack.ss_size = c->size;
     c->ctx.uc.uc_link = NULL;
-    makecontext(&c->ctx.uc, lm__coro_main, 0);
+    makecontext(&c->ctx.uc, coro_main, 0);
     return 0;
 }
 #endif
@@ -408,9 +407,9 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
 {
     lm__coro *c = s->free_list;
     if (c != NULL) {
-        lm__fl_unlink(s, c);
+        fl_unlink(s, c);
     } else {
-        c = lm__coro_map(s);
+        c = coro_map(s);
         if (c == NULL)
             return NULL;
     }
@@ -422,7 +421,7 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
     s->live++;
 
 #ifdef LM_CORO_UCONTEXT
-    if (lm__uc_prepare(c) != 0) {
+    if (uc_prepare(c) != 0) {
         lm__coro_free(s, c);
         return NULL;
     }
@@ -436,7 +435,7 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
     *--sp = (void *)lm__ctx_boot;        /* return address */
     *--sp = NULL;                        /* rbp: ends backtraces */
     *--sp = NULL;                        /* rbx */
-    *--sp = (void *)lm__coro_main;       /* r12: called by lm__ctx_boot */
+    *--sp = (void *)coro_main;           /* r12: called by lm__ctx_boot */
     *--sp = (void *)c;                   /* r13: its argument */
     *--sp = NULL;                        /* r14 */
     *--sp = NULL;                        /* r15 */
@@ -446,7 +445,7 @@ lm__coro *lm__coro_new(lm__coro_sched *s, void (*fn)(void *), void *arg)
 #elif defined(__aarch64__)
     sp -= 22;                            /* 176 bytes */
     memset(sp, 0, 176);                  /* x21-x28, d8-d15: 0 */
-    sp[0] = (void *)lm__coro_main;       /* x19: called by lm__ctx_boot */
+    sp[0] = (void *)coro_main;           /* x19: called by lm__ctx_boot */
     sp[1] = (void *)c;                   /* x20: its argument */
     sp[10] = NULL;                       /* x29: ends backtraces */
     sp[11] = (void *)lm__ctx_boot;       /* x30: where the switch returns */
@@ -462,19 +461,19 @@ void lm__coro_free(lm__coro_sched *s, lm__coro *c)
     s->live--;
     lm__slab *b = c->slab;
     b->live--;
-    lm__fl_push(s, c);
+    fl_push(s, c);
     if (b->live == 0 && s->nfree - b->carved >= s->max_free)
-        lm__slab_unmap(s, b);
+        slab_unmap(s, b);
 }
 
 /* ---- switching ---------------------------------------------------------- */
 
 #ifdef LM_CORO_UCONTEXT
-static void lm__coro_main(void)
+static void coro_main(void)
 {
-    lm__coro *c = lm__boot_coro;
+    lm__coro *c = boot_coro;
 #else
-static void lm__coro_main(void *arg)
+static void coro_main(void *arg)
 {
     lm__coro *c = arg;
 #endif
@@ -491,7 +490,7 @@ void lm__coro_resume(lm__coro_sched *s, lm__coro *c)
 {
     s->running = c;
 #ifdef LM_CORO_UCONTEXT
-    lm__boot_coro = c;
+    boot_coro = c;
 #endif
     LM__ASAN_START(&s->asan_fake, c->lo, c->size);
     lm__ctx_switch(&s->ctx, &c->ctx);

@@ -152,7 +152,7 @@ static void trace_group(lm_loop *loop, uint32_t id, uint8_t kind, uint64_t owner
     size_t nids = ids != NULL ? n : 0; /* out of memory: an empty list */
     for (size_t i = 0; i < nids; i++)
         ids[i] = tasks[i]->id;
-    LM__TRACE(loop, group, id, kind, owner, ids, nids, mode, timeout, label);
+    LM__TRACE(loop, lm__tr_group, id, kind, owner, ids, nids, mode, timeout, label);
     if (ids != small)
         free(ids);
 }
@@ -161,7 +161,7 @@ static void trace_group(lm_loop *loop, uint32_t id, uint8_t kind, uint64_t owner
  * owner gets (0 for a wait that timed out, as in asyncio). */
 static void trace_group_end(lm_loop *loop, uint32_t id, const char *outcome, int rc)
 {
-    LM__TRACE(loop, group_end, id, outcome, rc);
+    LM__TRACE(loop, lm__tr_group_end, id, outcome, rc);
 }
 
 static const char *outcome_of(int rc)

@@ -26,7 +26,7 @@
 /* ---- the fd table -------------------------------------------------------- */
 
 /* Makes room for fd; the only allocation on the I/O path (new highest fd). */
-static int lm__fd_reserve(lm_loop *loop, int fd)
+static int fd_reserve(lm_loop *loop, int fd)
 {
     if (fd < loop->fds_cap)
         return 0;
@@ -51,10 +51,10 @@ void lm__io_free(lm_loop *loop)
     loop->fds_cap = 0;
 }
 
-static void lm__io_wake(lm_loop *loop, lm_task *t, int fd, unsigned bits)
+static void io_wake(lm_loop *loop, lm_task *t, int fd, unsigned bits)
 {
     loop->stats.io_wakeups++;
-    LM__TRACE(loop, io, t->id, fd, (int)bits);
+    LM__TRACE(loop, lm__tr_io, t->id, fd, (int)bits);
     lm__wake(t, LM__BY_IO, 0, (int)bits);
 }
 
@@ -73,11 +73,11 @@ void lm__io_ready(lm_loop *loop, int fd, unsigned events)
             w->writer = NULL;
             wr = NULL;
         }
-        lm__io_wake(loop, rd, fd, bits);
+        io_wake(loop, rd, fd, bits);
     }
     if (wr != NULL && (events & LM_WRITABLE)) {
         w->writer = NULL;
-        lm__io_wake(loop, wr, fd, LM_WRITABLE);
+        io_wake(loop, wr, fd, LM_WRITABLE);
     }
     unsigned idle = events & w->registered & ~waited;
     if (idle != 0) {
@@ -89,7 +89,7 @@ void lm__io_ready(lm_loop *loop, int fd, unsigned events)
 
 int lm_wait_fd(int fd, int events, lm_time timeout)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;
@@ -100,7 +100,7 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
         t->cancel_pending = false;
         return LM_ECANCELED;
     }
-    if (lm__fd_reserve(loop, fd) != 0)
+    if (fd_reserve(loop, fd) != 0)
         return LM_ENOMEM;
     lm__fdw *w = &loop->fds[fd];
     if (((events & LM_READABLE) && w->reader != NULL) ||
@@ -141,7 +141,7 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
  */
 int lm_fd_label(int fd, const char *label)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
     if (fd < 0)
@@ -153,7 +153,7 @@ int lm_fd_label(int fd, const char *label)
     char *copy = NULL;
     if (label != NULL && (copy = strdup(label)) == NULL)
         return LM_ENOMEM;
-    if (lm__fd_reserve(loop, fd) != 0) {
+    if (fd_reserve(loop, fd) != 0) {
         free(copy);
         return LM_ENOMEM;
     }
@@ -166,7 +166,7 @@ int lm_fd_label(int fd, const char *label)
  * an old label on the number must not name it. */
 static void fd_forget(int fd)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop != NULL && fd >= 0 && fd < loop->fds_cap) {
         free(loop->fds[fd].label);
         loop->fds[fd].label = NULL;
@@ -175,7 +175,7 @@ static void fd_forget(int fd)
 
 /* ---- sockets -------------------------------------------------------------- */
 
-static int lm__sys_error(int e)
+static int sys_error(int e)
 {
     switch (e) {
     case ECONNREFUSED:
@@ -199,7 +199,7 @@ static int lm__sys_error(int e)
     }
 }
 
-static int lm__resolve(const char *host, int port, int flags, struct addrinfo **out)
+static int resolve(const char *host, int port, int flags, struct addrinfo **out)
 {
     if (port < 0 || port > 65535)
         return LM_EINVAL;
@@ -221,7 +221,7 @@ static int lm__resolve(const char *host, int port, int flags, struct addrinfo **
 int lm_tcp_listen(const char *host, int port, int backlog)
 {
     struct addrinfo *ai;
-    int rc = lm__resolve(host, port, AI_PASSIVE, &ai);
+    int rc = resolve(host, port, AI_PASSIVE, &ai);
     if (rc != 0)
         return rc;
     int err = LM_ENOENT;
@@ -229,7 +229,7 @@ int lm_tcp_listen(const char *host, int port, int backlog)
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                         a->ai_protocol);
         if (fd < 0) {
-            err = lm__sys_error(errno);
+            err = sys_error(errno);
             continue;
         }
         fd_forget(fd);
@@ -240,7 +240,7 @@ int lm_tcp_listen(const char *host, int port, int backlog)
             freeaddrinfo(ai);
             return fd;
         }
-        err = lm__sys_error(errno);
+        err = sys_error(errno);
         int e = errno;
         close(fd);
         errno = e;
@@ -254,7 +254,7 @@ int lm_socket_port(int fd)
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return lm__sys_error(errno);
+        return sys_error(errno);
     if (ss.ss_family == AF_INET)
         return ntohs(((struct sockaddr_in *)&ss)->sin_port);
     if (ss.ss_family == AF_INET6)
@@ -278,24 +278,24 @@ int lm_accept(int listen_fd)
             if (rc < 0)
                 return rc;
         } else if (e != EINTR && e != ECONNABORTED) {
-            return lm__sys_error(e);
+            return sys_error(e);
         }
     }
 }
 
 /* Connects one address: non-blocking connect, await writability, then ask
  * SO_ERROR how it went. Returns the fd or a code; closes the fd on error. */
-static int lm__connect_one(const struct addrinfo *a)
+static int connect_one(const struct addrinfo *a)
 {
     int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     a->ai_protocol);
     if (fd < 0)
-        return lm__sys_error(errno);
+        return sys_error(errno);
     fd_forget(fd);
     if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
         return fd;
     if (errno != EINPROGRESS) {
-        int rc = lm__sys_error(errno);
+        int rc = sys_error(errno);
         close(fd);
         return rc;
     }
@@ -314,7 +314,7 @@ static int lm__connect_one(const struct addrinfo *a)
         soerr = errno;
     if (soerr != 0) {
         close(fd);
-        return lm__sys_error(soerr);
+        return sys_error(soerr);
     }
     return fd;
 }
@@ -324,12 +324,12 @@ int lm_tcp_connect(const char *host, int port)
     if (lm__current() == NULL)
         return LM_ENOTASK;
     struct addrinfo *ai;
-    int rc = lm__resolve(host, port, 0, &ai);
+    int rc = resolve(host, port, 0, &ai);
     if (rc != 0)
         return rc;
     rc = LM_ENOENT;
     for (struct addrinfo *a = ai; a != NULL; a = a->ai_next) {
-        rc = lm__connect_one(a);
+        rc = connect_one(a);
         if (rc >= 0 || rc == LM_ECANCELED)
             break;
     }
@@ -342,9 +342,9 @@ int lm_tcp_connect(const char *host, int port)
 }
 
 /* One read attempt loop with an absolute deadline (negative: none). */
-static ssize_t lm__read_until(int fd, void *buf, size_t len, lm_time deadline)
+static ssize_t read_until(int fd, void *buf, size_t len, lm_time deadline)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
     for (;;) {
@@ -355,7 +355,7 @@ static ssize_t lm__read_until(int fd, void *buf, size_t len, lm_time deadline)
         if (e == EINTR)
             continue;
         if (e != EAGAIN && e != EWOULDBLOCK)
-            return lm__sys_error(e);
+            return sys_error(e);
         lm_time timeout = -1;
         if (deadline >= 0) {
             timeout = deadline - lm__loop_refresh(loop);
@@ -370,15 +370,15 @@ static ssize_t lm__read_until(int fd, void *buf, size_t len, lm_time deadline)
 
 ssize_t lm_read(int fd, void *buf, size_t len)
 {
-    return lm__read_until(fd, buf, len, -1);
+    return read_until(fd, buf, len, -1);
 }
 
 ssize_t lm_read_timeout(int fd, void *buf, size_t len, lm_time timeout)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
-    return lm__read_until(fd, buf, len, timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);
+    return read_until(fd, buf, len, timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);
 }
 
 ssize_t lm_read_full(int fd, void *buf, size_t len)
@@ -421,7 +421,7 @@ ssize_t lm_write_all(int fd, const void *buf, size_t len)
         if (e == EINTR)
             continue;
         if (e != EAGAIN && e != EWOULDBLOCK)
-            return lm__sys_error(e);
+            return sys_error(e);
         int rc = lm_wait_fd(fd, LM_WRITABLE, -1);
         if (rc < 0)
             return rc;

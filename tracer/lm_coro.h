@@ -119,6 +119,17 @@ void lm__coro_free(lm__coro_sched *s, lm__coro *c);
 #endif
 #endif
 
+#ifndef LM_CORO_UCONTEXT
+/* The assembly (switch_x86_64.S, switch_aarch64.S, each with a picture of
+ * the context it saves): lm__ctx_switch saves the callee-saved registers on
+ * the stack being left, stores its stack pointer in from and resumes to.
+ * lm__ctx_boot is never called from C: it is the return address coro.c
+ * puts in a new coroutine's first frame, and calls the entry found there.
+ * (With ucontext, coro.c has a static lm__ctx_switch of its own.) */
+void lm__ctx_switch(lm__ctx *from, lm__ctx *to);
+void lm__ctx_boot(void);
+#endif
+
 #if !defined(LM_CORO_UCONTEXT) && !defined(LM__ASAN)
 /* The assembly switch with nothing to tell a sanitizer: resume and suspend
  * are inline, so the frames on either side of a switch are one fewer each.
@@ -128,7 +139,6 @@ void lm__coro_free(lm__coro_sched *s, lm__coro *c);
  * waits costs a mispredicted return per switch. This relies on ctx being the
  * first member of struct lm__coro (coro.c checks it). */
 #define LM__CORO_INLINE 1
-void lm__ctx_switch(lm__ctx *from, lm__ctx *to);
 
 /* From the scheduler: runs c until it suspends or exits. */
 static inline void lm__coro_resume(lm__coro_sched *s, lm__coro *c)

@@ -1,6 +1,6 @@
 /*
  * lm_runtime.h: the loop's private structure and the services loop.c,
- * task.c, io.c and pool.c share. Private to the runtime: the other tracer
+ * timer.c, task.c, io.c and pool.c share. Private to the runtime: the other tracer
  * modules (sync.c, group.c, trace.c) use only lm_internal.h.
  */
 #ifndef LM_RUNTIME_H
@@ -180,15 +180,47 @@ struct lm_loop {
 
 /* ---- services ----------------------------------------------------------- */
 
-/* Timers (loop.c). O(log n), never allocate. */
+/* Timers (timer.c). O(log n) (O(1) for timers armed in order), never
+ * allocate. Arming an armed timer moves it; disarming a disarmed one does
+ * nothing. */
 void lm__timer_arm(lm_loop *loop, lm__timer *tm, lm_time due, uint8_t kind);
 void lm__timer_disarm(lm_loop *loop, lm__timer *tm);
+
+/* The timer a heap or FIFO node belongs to. */
+static inline lm__timer *lm__timer_of(lm__heap_node *n)
+{
+    return LM__CONTAINER_OF(n, lm__timer, node);
+}
+
+/* Whether a fires before b: (due, seq) order, seq breaking ties. */
+static inline bool lm__timer_less(lm__heap_node *a, lm__heap_node *b)
+{
+    lm__timer *x = lm__timer_of(a), *y = lm__timer_of(b);
+    return x->due < y->due || (x->due == y->due && x->seq < y->seq);
+}
+
+/* The next timer to fire: the earlier of the heap's root and the FIFO's
+ * head, or NULL when none is armed. O(1); inline because the loop asks
+ * several times per tick. */
+static inline lm__timer *lm__timer_first(const lm_loop *loop)
+{
+    lm__heap_node *h = loop->timer_min, *f = loop->fifo_head;
+    if (f == NULL)
+        return h != NULL ? lm__timer_of(h) : NULL;
+    if (h == NULL || lm__timer_less(f, h))
+        return lm__timer_of(f);
+    return lm__timer_of(h);
+}
 
 /* Reads the clock into loop->now (monotonic loops) and returns it. */
 lm_time lm__loop_refresh(lm_loop *loop);
 
 /* Makes t runnable at the end of the ready queue (it must be pending). */
 void lm__ready_task(lm_loop *loop, lm_task *t);
+/* Hands the loop a callback that arrived from another thread (pool.c
+ * drains the inbox into it): the loop owns h from now on and runs it, in
+ * ready order, like one of lm_call_soon's. */
+void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h);
 
 /* Runs one step of t (loop.c calls it for each ready task; task.c). */
 void lm__task_step(lm_loop *loop, lm_task *t);
@@ -212,10 +244,6 @@ void lm__loop_drain(lm_loop *loop);
 void lm__pool_collect_all(lm_loop *loop);
 void lm__pool_stop(lm_loop *loop);
 
-/* Thread-local current loop. */
-extern _Thread_local lm_loop *lm__tl_loop;
-
-/* Signal handling during lm_loop_run (loop.c). */
 
 #if defined(__GNUC__) && !defined(LM__NO_HIDDEN)
 #pragma GCC visibility pop

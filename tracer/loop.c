@@ -1,6 +1,7 @@
 /*
- * loop.c: the event loop: clocks, the timer heap, the ready queues, the
- * tick, plain callbacks, shutdown, and the signal handling of lm_loop_run.
+ * loop.c: the event loop: clocks, the ready queues, the tick, plain
+ * callbacks, shutdown, and the signal handling of lm_loop_run. The timers
+ * it fires are timer.c's.
  *
  * ONE TICK, always in this order (seed 000, "Event Loop Internals"):
  *
@@ -47,28 +48,30 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The thread's current loop: declared, with its reader lm__loop(), in
+ * lm_internal.h; only this file sets it. */
 _Thread_local lm_loop *lm__tl_loop;
 
-static atomic_uint lm__loop_ids;
+static atomic_uint loop_ids;
 
 /* ---- clocks ------------------------------------------------------------- */
 
-static int64_t lm__mono_ns(void)
+static int64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void lm__update_time(lm_loop *loop)
+static void update_time(lm_loop *loop)
 {
     if (loop->clock == LM_CLOCK_MONOTONIC)
-        loop->now = lm__mono_ns() - loop->mono_start;
+        loop->now = mono_ns() - loop->mono_start;
 }
 
 lm_time lm__loop_refresh(lm_loop *loop)
 {
-    lm__update_time(loop);
+    update_time(loop);
     return loop->now;
 }
 
@@ -86,7 +89,7 @@ lm_time lm__loop_stamp(const lm_loop *loop)
 {
     if (loop->clock == LM_CLOCK_VIRTUAL)
         return loop->now;
-    return lm__mono_ns() - loop->mono_start;
+    return mono_ns() - loop->mono_start;
 }
 
 /* The real functions behind the macro in lm_runtime.h, for other modules. */
@@ -109,181 +112,13 @@ int lm_loop_set_name(lm_loop *loop, const char *name)
     free(loop->name);
     loop->name = p;
     /* Task 0 is the loop: a rename shows up in diagrams like a task's. */
-    LM__TRACE(loop, name, 0, p);
+    LM__TRACE(loop, lm__tr_name, 0, p);
     return 0;
 }
 
 void lm_loop_stats_get(const lm_loop *loop, lm_loop_stats *out)
 {
     *out = loop->stats;
-}
-
-/* ---- the timer heap ----------------------------------------------------- */
-
-/* A binary min-heap made of the nodes themselves: a node's position is
- * given by its pointers, and the path to slot k (1-based) is spelled by the
- * bits of k below its top bit (0 = left, 1 = right). Insert and remove are
- * O(log n) and touch only the nodes on one path. */
-
-static inline lm__timer *lm__tm(lm__heap_node *n)
-{
-    return LM__CONTAINER_OF(n, lm__timer, node);
-}
-
-static inline bool lm__tm_less(lm__heap_node *a, lm__heap_node *b)
-{
-    lm__timer *x = lm__tm(a), *y = lm__tm(b);
-    return x->due < y->due || (x->due == y->due && x->seq < y->seq);
-}
-
-/* The next timer to fire: the earlier of the heap's root and the FIFO's
- * head, or NULL when none is armed. O(1). */
-static inline lm__timer *lm__timer_first(const lm_loop *loop)
-{
-    lm__heap_node *h = loop->timer_min, *f = loop->fifo_head;
-    if (f == NULL)
-        return h != NULL ? lm__tm(h) : NULL;
-    if (h == NULL || lm__tm_less(f, h))
-        return lm__tm(f);
-    return lm__tm(h);
-}
-
-/* The link that points at slot k: the root pointer or a child field. */
-static lm__heap_node **lm__heap_slot(lm_loop *loop, size_t k,
-                                     lm__heap_node **parent)
-{
-    int depth = 0;
-    size_t path = 0;
-    for (; k >= 2; k >>= 1, depth++)
-        path = (path << 1) | (k & 1);
-    lm__heap_node **link = &loop->timer_min;
-    *parent = NULL;
-    while (depth-- > 0) {
-        *parent = *link;
-        link = (path & 1) ? &(*link)->right : &(*link)->left;
-        path >>= 1;
-    }
-    return link;
-}
-
-/* Exchanges child c with its parent p in the tree (not their contents). */
-static void lm__heap_swap(lm_loop *loop, lm__heap_node *p, lm__heap_node *c)
-{
-    lm__heap_node *gp = p->parent;
-    lm__heap_node *cl = c->left, *cr = c->right;
-    lm__heap_node *sib;
-    if (p->left == c) {
-        sib = p->right;
-        c->left = p;
-        c->right = sib;
-    } else {
-        sib = p->left;
-        c->right = p;
-        c->left = sib;
-    }
-    if (sib != NULL)
-        sib->parent = c;
-    c->parent = gp;
-    p->parent = c;
-    p->left = cl;
-    p->right = cr;
-    if (cl != NULL)
-        cl->parent = p;
-    if (cr != NULL)
-        cr->parent = p;
-    if (gp == NULL)
-        loop->timer_min = c;
-    else if (gp->left == p)
-        gp->left = c;
-    else
-        gp->right = c;
-}
-
-void lm__timer_arm(lm_loop *loop, lm__timer *tm, lm_time due, uint8_t kind)
-{
-    if (tm->armed)
-        lm__timer_disarm(loop, tm);
-    tm->due = due;
-    tm->seq = ++loop->timer_seq;
-    tm->kind = kind;
-    tm->armed = true;
-    lm__heap_node *n = &tm->node;
-    if (loop->fifo_tail == NULL || due >= lm__tm(loop->fifo_tail)->due) {
-        /* In order (its seq is the largest yet): append to the FIFO. */
-        tm->in_fifo = true;
-        n->parent = NULL;
-        n->right = NULL;
-        n->left = loop->fifo_tail;
-        if (loop->fifo_tail != NULL)
-            loop->fifo_tail->right = n;
-        else
-            loop->fifo_head = n;
-        loop->fifo_tail = n;
-        return;
-    }
-    tm->in_fifo = false;
-    n->left = n->right = NULL;
-    lm__heap_node *parent;
-    lm__heap_node **link = lm__heap_slot(loop, loop->ntimers + 1, &parent);
-    *link = n;
-    n->parent = parent;
-    loop->ntimers++;
-    while (n->parent != NULL && lm__tm_less(n, n->parent))
-        lm__heap_swap(loop, n->parent, n);
-}
-
-void lm__timer_disarm(lm_loop *loop, lm__timer *tm)
-{
-    if (!tm->armed)
-        return;
-    tm->armed = false;
-    lm__heap_node *n = &tm->node;
-    if (tm->in_fifo) {
-        tm->in_fifo = false;
-        if (n->left != NULL)
-            n->left->right = n->right;
-        else
-            loop->fifo_head = n->right;
-        if (n->right != NULL)
-            n->right->left = n->left;
-        else
-            loop->fifo_tail = n->left;
-        n->left = n->right = NULL;
-        return;
-    }
-    lm__heap_node *parent;
-    lm__heap_node **link = lm__heap_slot(loop, loop->ntimers, &parent);
-    lm__heap_node *last = *link;
-    *link = NULL; /* detach the last slot */
-    loop->ntimers--;
-    if (last == n)
-        return;
-    /* The last node takes n's place, then sinks or rises. */
-    last->left = n->left;
-    last->right = n->right;
-    last->parent = n->parent;
-    if (last->left != NULL)
-        last->left->parent = last;
-    if (last->right != NULL)
-        last->right->parent = last;
-    if (n->parent == NULL)
-        loop->timer_min = last;
-    else if (n->parent->left == n)
-        n->parent->left = last;
-    else
-        n->parent->right = last;
-    for (;;) {
-        lm__heap_node *m = last;
-        if (last->left != NULL && lm__tm_less(last->left, m))
-            m = last->left;
-        if (last->right != NULL && lm__tm_less(last->right, m))
-            m = last->right;
-        if (m == last)
-            break;
-        lm__heap_swap(loop, last, m);
-    }
-    while (last->parent != NULL && lm__tm_less(last, last->parent))
-        lm__heap_swap(loop, last->parent, last);
 }
 
 /* ---- ready queues ------------------------------------------------------- */
@@ -296,7 +131,7 @@ void lm__ready_task(lm_loop *loop, lm_task *t)
     loop->nready++;
 }
 
-static void lm__ready_handle(lm_loop *loop, lm_handle *h)
+static void ready_handle(lm_loop *loop, lm_handle *h)
 {
     h->state = LM__H_READY;
     h->ready_seq = loop->ready_seq++;
@@ -306,7 +141,7 @@ static void lm__ready_handle(lm_loop *loop, lm_handle *h)
 
 /* ---- plain callbacks ---------------------------------------------------- */
 
-static lm_handle *lm__handle_new(lm_loop *loop, lm_callback_fn cb, void *arg)
+static lm_handle *handle_new(lm_loop *loop, lm_callback_fn cb, void *arg)
 {
     lm_handle *h = calloc(1, sizeof *h);
     if (h == NULL)
@@ -320,7 +155,7 @@ static lm_handle *lm__handle_new(lm_loop *loop, lm_callback_fn cb, void *arg)
     return h;
 }
 
-static void lm__handle_free(lm_handle *h)
+static void handle_free(lm_handle *h)
 {
     lm__list_remove(&h->all_node);
     free(h);
@@ -330,11 +165,11 @@ lm_handle *lm_call_soon(lm_loop *loop, lm_callback_fn cb, void *arg)
 {
     if (loop == NULL || cb == NULL)
         return NULL;
-    lm_handle *h = lm__handle_new(loop, cb, arg);
+    lm_handle *h = handle_new(loop, cb, arg);
     if (h == NULL)
         return NULL;
     lm__list_push_back(&loop->handles, &h->all_node);
-    lm__ready_handle(loop, h);
+    ready_handle(loop, h);
     return h;
 }
 
@@ -343,7 +178,7 @@ lm_handle *lm_call_later(lm_loop *loop, lm_time delay, lm_callback_fn cb,
 {
     if (loop == NULL || cb == NULL)
         return NULL;
-    lm_handle *h = lm__handle_new(loop, cb, arg);
+    lm_handle *h = handle_new(loop, cb, arg);
     if (h == NULL)
         return NULL;
     lm__list_push_back(&loop->handles, &h->all_node);
@@ -361,12 +196,12 @@ void lm_handle_cancel(lm_handle *h)
     switch (h->state) {
     case LM__H_TIMER:
         lm__timer_disarm(loop, &h->timer);
-        lm__handle_free(h);
+        handle_free(h);
         break;
     case LM__H_READY:
         lm__list_remove(&h->ready_node);
         loop->nready--;
-        lm__handle_free(h);
+        handle_free(h);
         break;
     default:
         /* Running: it is freed when its callback returns. */
@@ -380,35 +215,33 @@ void lm__handle_deadline_of(lm_handle *h, uint64_t id)
     h->deadline_of = id;
 }
 
-static void lm__run_handle(lm_loop *loop, lm_handle *h)
+static void run_handle(lm_loop *loop, lm_handle *h)
 {
     h->state = LM__H_RUNNING;
     loop->stats.callbacks++;
     if (h->deadline_of == 0)
-        LM__TRACE(loop, call, "callback");
+        LM__TRACE(loop, lm__tr_call, "callback");
     h->cb(h->arg);
-    lm__handle_free(h);
+    handle_free(h);
 }
 
-/* Called by pool.c when a callback arrives from another thread. */
-void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h);
 void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h)
 {
     lm__list_push_back(&loop->handles, &h->all_node);
-    lm__ready_handle(loop, h);
+    ready_handle(loop, h);
 }
 
 /* ---- signals ------------------------------------------------------------ */
 
 /* The eventfd of the one loop that handles SIGINT/SIGTERM now (-1: none).
  * A signal handler can only reach process-wide state, hence the global. */
-static atomic_int lm__sig_target = -1;
+static atomic_int sig_target = -1;
 
-static void lm__on_signal(int sig)
+static void on_signal(int sig)
 {
     (void)sig;
     int saved = errno;
-    int fd = atomic_load(&lm__sig_target);
+    int fd = atomic_load(&sig_target);
     if (fd >= 0) {
         uint64_t one = 1;
         ssize_t r = write(fd, &one, sizeof one);
@@ -417,7 +250,7 @@ static void lm__on_signal(int sig)
     errno = saved;
 }
 
-static void lm__signals_install(lm_loop *loop)
+static void signals_install(lm_loop *loop)
 {
     if (!loop->handle_signals)
         return;
@@ -432,11 +265,11 @@ static void lm__signals_install(lm_loop *loop)
         }
     }
     int expected = -1;
-    if (!atomic_compare_exchange_strong(&lm__sig_target, &expected, loop->sig_fd))
+    if (!atomic_compare_exchange_strong(&sig_target, &expected, loop->sig_fd))
         return; /* another loop of this process handles them */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = lm__on_signal;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, &loop->old_sigint);
@@ -444,17 +277,17 @@ static void lm__signals_install(lm_loop *loop)
     loop->signals_installed = true;
 }
 
-static void lm__signals_restore(lm_loop *loop)
+static void signals_restore(lm_loop *loop)
 {
     if (!loop->signals_installed)
         return;
     sigaction(SIGINT, &loop->old_sigint, NULL);
     sigaction(SIGTERM, &loop->old_sigterm, NULL);
-    atomic_store(&lm__sig_target, -1);
+    atomic_store(&sig_target, -1);
     loop->signals_installed = false;
 }
 
-static void lm__on_sig_fd(lm_loop *loop)
+static void on_sig_fd(lm_loop *loop)
 {
     uint64_t v;
     while (read(loop->sig_fd, &v, sizeof v) > 0)
@@ -482,7 +315,7 @@ lm_loop *lm_loop_new(const lm_loop_options *opts)
     lm_loop *loop = calloc(1, sizeof *loop);
     if (loop == NULL)
         return NULL;
-    loop->id = atomic_fetch_add(&lm__loop_ids, 1) + 1;
+    loop->id = atomic_fetch_add(&loop_ids, 1) + 1;
     loop->clock = o.clock;
     if (loop->clock == LM_CLOCK_DEFAULT) {
         /* Unset or empty: monotonic. Anything but the two names is an
@@ -541,7 +374,7 @@ lm_loop *lm_loop_new(const lm_loop_options *opts)
         return NULL;
     }
     strcpy(loop->name, o.name != NULL ? o.name : "loop");
-    loop->mono_start = lm__mono_ns();
+    loop->mono_start = mono_ns();
     if (lm__tl_loop == NULL)
         lm__tl_loop = loop;
     return loop;
@@ -559,7 +392,7 @@ void lm_loop_free(lm_loop *loop)
     while (!lm__list_empty(&loop->tasks))
         lm__task_destroy(LM__CONTAINER_OF(loop->tasks.next, lm_task, all_node));
     while (!lm__list_empty(&loop->handles))
-        lm__handle_free(LM__CONTAINER_OF(loop->handles.next, lm_handle, all_node));
+        handle_free(LM__CONTAINER_OF(loop->handles.next, lm_handle, all_node));
     lm__list *n;
     while ((n = lm__list_pop_front(&loop->inbox)) != NULL)
         free(LM__CONTAINER_OF(n, lm_handle, ready_node));
@@ -585,7 +418,7 @@ void lm_loop_free(lm_loop *loop)
 /* Runs one tick: the four phases described at the top of this file. */
 /* Inlined into lm_loop_run: one frame fewer under every context switch
  * from the loop (each costs a mispredicted return, see lm_coro.h). */
-static inline __attribute__((always_inline)) void lm__tick(lm_loop *loop)
+static inline __attribute__((always_inline)) void run_tick(lm_loop *loop)
 {
     uint64_t tick = ++loop->stats.ticks;
     uint32_t ran = 0, nio = 0, nfired = 0;
@@ -594,7 +427,7 @@ static inline __attribute__((always_inline)) void lm__tick(lm_loop *loop)
      * a whole yield. Deadlines are computed from a fresh reading anyway
      * (lm__loop_refresh in lm_sleep, lm_call_later, lm_wait_fd, lm_now). */
     if (lm__timer_first(loop) != NULL || (tick & 63) == 0)
-        lm__update_time(loop);
+        update_time(loop);
 
     /* 1. RUN: what was ready when the tick began, in FIFO order. */
     uint64_t limit = loop->ready_seq;
@@ -619,7 +452,7 @@ static inline __attribute__((always_inline)) void lm__tick(lm_loop *loop)
         } else if (h != NULL) {
             lm__list_remove(&h->ready_node);
             loop->nready--;
-            lm__run_handle(loop, h);
+            run_handle(loop, h);
         } else {
             break;
         }
@@ -663,15 +496,15 @@ static inline __attribute__((always_inline)) void lm__tick(lm_loop *loop)
             nev = lm__poller_wait(loop->poller, ev, 64, timeout);
         } else {
             /* Only a blocking poll is worth two clock reads. */
-            int64_t before = lm__mono_ns();
+            int64_t before = mono_ns();
             nev = lm__poller_wait(loop->poller, ev, 64, timeout);
-            waited = lm__mono_ns() - before;
-            lm__update_time(loop);
+            waited = mono_ns() - before;
+            update_time(loop);
         }
         loop->stats.polls++;
         if (nev < 0)
             nev = 0; /* EINTR: a signal; its eventfd reports it next time */
-        LM__TRACE(loop, poll, timeout, waited, nev);
+        LM__TRACE(loop, lm__tr_poll, timeout, waited, nev);
     }
 
     /* 3. WAKE */
@@ -680,7 +513,7 @@ static inline __attribute__((always_inline)) void lm__tick(lm_loop *loop)
         if (fd == loop->efd) {
             lm__loop_drain(loop);
         } else if (fd == loop->sig_fd) {
-            lm__on_sig_fd(loop);
+            on_sig_fd(loop);
         } else {
             uint64_t before_io = loop->stats.io_wakeups;
             lm__io_ready(loop, fd, ev[i].events);
@@ -710,11 +543,11 @@ static inline __attribute__((always_inline)) void lm__tick(lm_loop *loop)
             lm__task_timer_fired(loop, LM__CONTAINER_OF(tm, lm_task, timer));
         } else {
             lm_handle *h = LM__CONTAINER_OF(tm, lm_handle, timer);
-            LM__TRACE(loop, timer, h->deadline_of);
-            lm__ready_handle(loop, h);
+            LM__TRACE(loop, lm__tr_timer, h->deadline_of);
+            ready_handle(loop, h);
         }
     }
-    LM__TRACE(loop, tick, tick, ran, nio, nfired);
+    LM__TRACE(loop, lm__tr_tick, tick, ran, nio, nfired);
 }
 
 int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,
@@ -733,13 +566,13 @@ int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,
     loop->main_done = false;
     loop->shutting_down = false;
     loop->main = main;
-    lm__update_time(loop);
-    LM__TRACE(loop, loop_start, 0);
+    update_time(loop);
+    LM__TRACE(loop, lm__tr_loop_start, 0);
     lm_task_start(main);
-    lm__signals_install(loop);
+    signals_install(loop);
 
     while (!(loop->shutting_down && loop->stats.tasks_alive == 0)) {
-        lm__tick(loop);
+        run_tick(loop);
         if (loop->main_done && !loop->shutting_down) {
             /* Shutdown: the rest is cancelled and runs its cleanup. */
             loop->shutting_down = true;
@@ -747,8 +580,8 @@ int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,
         }
     }
 
-    lm__signals_restore(loop);
-    LM__TRACE(loop, loop_end, 0);
+    signals_restore(loop);
+    LM__TRACE(loop, lm__tr_loop_end, 0);
     int rc = main->error;
     if (result != NULL)
         *result = main->result;

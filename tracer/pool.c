@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h); /* loop.c */
-
 void lm__loop_wakeup(lm_loop *loop)
 {
     uint64_t one = 1;
@@ -26,7 +24,7 @@ void lm__loop_wakeup(lm_loop *loop)
 }
 
 /* Under loop->mu: whether the caller must write the eventfd. */
-static bool lm__need_wakeup(lm_loop *loop)
+static bool need_wakeup(lm_loop *loop)
 {
     if (loop->efd_signalled)
         return false;
@@ -48,7 +46,7 @@ int lm_call_soon_threadsafe(lm_loop *loop, lm_callback_fn cb, void *arg)
     lm__list_init(&h->all_node);
     pthread_mutex_lock(&loop->mu);
     lm__list_push_back(&loop->inbox, &h->ready_node);
-    bool wake = lm__need_wakeup(loop);
+    bool wake = need_wakeup(loop);
     pthread_mutex_unlock(&loop->mu);
     if (wake)
         lm__loop_wakeup(loop);
@@ -56,7 +54,7 @@ int lm_call_soon_threadsafe(lm_loop *loop, lm_callback_fn cb, void *arg)
 }
 
 /* Hands one collected work to its task (loop thread). */
-static void lm__work_deliver(lm_loop *loop, lm__work *w)
+static void work_deliver(lm_loop *loop, lm__work *w)
 {
     lm__list_remove(&w->order_node);
     loop->offloads--;
@@ -95,7 +93,7 @@ void lm__loop_drain(lm_loop *loop)
     while ((n = lm__list_pop_front(&inbox)) != NULL)
         lm__loop_adopt_handle(loop, LM__CONTAINER_OF(n, lm_handle, ready_node));
     while ((n = lm__list_pop_front(&done)) != NULL)
-        lm__work_deliver(loop, LM__CONTAINER_OF(n, lm__work, node));
+        work_deliver(loop, LM__CONTAINER_OF(n, lm__work, node));
 }
 
 /* Virtual clock, nothing ready: the only thing that can happen next is an
@@ -120,13 +118,13 @@ void lm__pool_collect_all(lm_loop *loop)
     loop->works_finished = 0;
     pthread_mutex_unlock(&loop->mu);
     while (!lm__list_empty(&loop->offload_order))
-        lm__work_deliver(loop, LM__CONTAINER_OF(loop->offload_order.next,
-                                                lm__work, order_node));
+        work_deliver(loop, LM__CONTAINER_OF(loop->offload_order.next,
+                                            lm__work, order_node));
 }
 
 /* ---- the thread pool ---------------------------------------------------- */
 
-static void *lm__worker(void *arg)
+static void *worker(void *arg)
 {
     lm_loop *loop = arg;
     pthread_mutex_lock(&loop->mu);
@@ -150,7 +148,7 @@ static void *lm__worker(void *arg)
         if (loop->clock == LM_CLOCK_VIRTUAL) {
             if (loop->collector_waiting)
                 pthread_cond_signal(&loop->done_cv);
-        } else if (lm__need_wakeup(loop)) {
+        } else if (need_wakeup(loop)) {
             lm__loop_wakeup(loop);
         }
     }
@@ -158,13 +156,13 @@ static void *lm__worker(void *arg)
     return NULL;
 }
 
-static int lm__pool_start(lm_loop *loop)
+static int pool_start(lm_loop *loop)
 {
     loop->threads = calloc((size_t)loop->threads_wanted, sizeof *loop->threads);
     if (loop->threads == NULL)
         return LM_ENOMEM;
     for (int i = 0; i < loop->threads_wanted; i++) {
-        if (pthread_create(&loop->threads[loop->nthreads], NULL, lm__worker, loop) != 0)
+        if (pthread_create(&loop->threads[loop->nthreads], NULL, worker, loop) != 0)
             break;
         loop->nthreads++;
     }
@@ -195,7 +193,7 @@ void lm__pool_stop(lm_loop *loop)
 
 int lm_offload(const char *label, lm_work_fn fn, void *arg, void **result)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;
@@ -206,7 +204,7 @@ int lm_offload(const char *label, lm_work_fn fn, void *arg, void **result)
         return LM_ECANCELED;
     }
     if (loop->threads == NULL) {
-        int rc = lm__pool_start(loop);
+        int rc = pool_start(loop);
         if (rc != 0)
             return rc;
     }

@@ -29,7 +29,7 @@
 
 /* legal[from] has bit `to` set when from -> to is allowed. */
 #define LM__BIT(s) (1u << (s))
-static const uint8_t lm__legal[7] = {
+static const uint8_t legal[7] = {
     [LM_STATE_CREATED] = LM__BIT(LM_STATE_PENDING) | LM__BIT(LM_STATE_CANCELLED),
     [LM_STATE_PENDING] = LM__BIT(LM_STATE_RUNNING) | LM__BIT(LM_STATE_CANCELLED),
     [LM_STATE_RUNNING] = LM__BIT(LM_STATE_AWAITING) | LM__BIT(LM_STATE_PENDING) |
@@ -38,10 +38,10 @@ static const uint8_t lm__legal[7] = {
     [LM_STATE_AWAITING] = LM__BIT(LM_STATE_PENDING),
 };
 
-static const lm__reason lm__no_reason = {.fd = -1};
+static const lm__reason no_reason = {.fd = -1};
 
-__attribute__((noreturn, cold)) static void lm__illegal(const lm_task *t,
-                                                        lm_state to)
+__attribute__((noreturn, cold)) static void illegal(const lm_task *t,
+                                                    lm_state to)
 {
     fprintf(stderr, "loopmaid: illegal transition of task %llu (%s): %s -> %s\n",
             (unsigned long long)t->id, t->name, lm_state_name(t->state),
@@ -52,25 +52,23 @@ __attribute__((noreturn, cold)) static void lm__illegal(const lm_task *t,
 void lm__transition(lm_task *t, lm_state to, const lm__reason *r)
 {
     lm_state from = t->state;
-    if (LM__UNLIKELY(!(lm__legal[from] & LM__BIT(to))))
-        lm__illegal(t, to);
+    if (LM__UNLIKELY(!(legal[from] & LM__BIT(to))))
+        illegal(t, to);
     t->state = to;
-    LM__TRACE(t->loop, state, t, from, to, r != NULL ? r : &lm__no_reason);
+    LM__TRACE(t->loop, lm__tr_state, t, from, to, r != NULL ? r : &no_reason);
 }
 
 lm_task *lm__current(void)
 {
-    lm_loop *l = lm__tl_loop;
+    lm_loop *l = lm__loop();
     return l != NULL ? l->current : NULL;
 }
-
-lm_loop *lm__loop(void) { return lm__tl_loop; }
 
 lm_task *lm_current(void) { return lm__current(); }
 
 /* ---- creation and references -------------------------------------------- */
 
-static char *lm__strdup(const char *s)
+static char *dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *p = malloc(n);
@@ -88,11 +86,11 @@ lm_task *lm_task_new(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg)
         return NULL;
     uint64_t id = loop->next_task_id + 1;
     if (name != NULL) {
-        t->name = lm__strdup(name);
+        t->name = dup_str(name);
     } else {
         char buf[32];
         snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)id);
-        t->name = lm__strdup(buf);
+        t->name = dup_str(buf);
     }
     if (t->name == NULL) {
         free(t);
@@ -115,7 +113,7 @@ lm_task *lm_task_new(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg)
     lm__list_push_back(&loop->tasks, &t->all_node);
     loop->stats.tasks_created++;
     loop->stats.tasks_alive++;
-    LM__TRACE(loop, spawn, t);
+    LM__TRACE(loop, lm__tr_spawn, t);
     return t;
 }
 
@@ -134,7 +132,7 @@ int lm_task_start(lm_task *t)
 
 lm_task *lm_spawn(const char *name, lm_coro_fn fn, void *arg)
 {
-    lm_task *t = lm_task_new(lm__tl_loop, name, fn, arg);
+    lm_task *t = lm_task_new(lm__loop(), name, fn, arg);
     if (t != NULL)
         lm_task_start(t);
     return t;
@@ -193,12 +191,12 @@ int lm_task_set_name(lm_task *t, const char *name)
 {
     if (t == NULL || name == NULL)
         return LM_EINVAL;
-    char *n = lm__strdup(name);
+    char *n = dup_str(name);
     if (n == NULL)
         return LM_ENOMEM;
     free(t->name);
     t->name = n;
-    LM__TRACE(t->loop, name, t->id, n);
+    LM__TRACE(t->loop, lm__tr_name, t->id, n);
     return 0;
 }
 
@@ -219,7 +217,7 @@ int lm_fail(int code, const char *message)
     if (t == NULL)
         return code;
     if (message != NULL) {
-        char *m = lm__strdup(message);
+        char *m = dup_str(message);
         if (m != NULL) {
             free(t->error_message);
             t->error_message = m;
@@ -232,7 +230,7 @@ int lm_fail(int code, const char *message)
 
 /* After a task ended (on the loop's stack): its stack goes back to the pool,
  * joiners are woken, and the loop drops its reference. */
-static void lm__task_finish(lm_loop *loop, lm_task *t)
+static void task_finish(lm_loop *loop, lm_task *t)
 {
     if (t->coro != NULL) {
         lm__coro_free(&loop->sched, t->coro);
@@ -253,7 +251,7 @@ static void lm__task_finish(lm_loop *loop, lm_task *t)
 }
 
 /* The bottom frame of every task's stack. */
-static void lm__task_entry(void *arg)
+static void task_entry(void *arg)
 {
     lm_task *t = arg;
     lm_loop *loop = t->loop;
@@ -268,7 +266,7 @@ static void lm__task_entry(void *arg)
             char buf[96];
             snprintf(buf, sizeof buf,
                      "task function returned %d (positive codes are not success)", rc);
-            t->error_message = lm__strdup(buf);
+            t->error_message = dup_str(buf);
         }
         rc = LM_EFAILED;
     }
@@ -304,17 +302,17 @@ void lm__task_step(lm_loop *loop, lm_task *t)
         t->error = LM_ECANCELED;
         t->cancel_pending = false;
         lm__transition(t, LM_STATE_CANCELLED, &r);
-        lm__task_finish(loop, t);
+        task_finish(loop, t);
         return;
     }
     lm__transition(t, LM_STATE_RUNNING, NULL);
     if (LM__UNLIKELY(t->coro == NULL)) {
-        t->coro = lm__coro_new(&loop->sched, lm__task_entry, t);
+        t->coro = lm__coro_new(&loop->sched, task_entry, t);
         if (t->coro == NULL) {
             lm__reason r = {.fd = -1, .error = LM_ENOMEM, .message = "no memory for a stack"};
             t->error = LM_ENOMEM;
             lm__transition(t, LM_STATE_FAILED, &r);
-            lm__task_finish(loop, t);
+            task_finish(loop, t);
             return;
         }
         t->started = true;
@@ -326,7 +324,7 @@ void lm__task_step(lm_loop *loop, lm_task *t)
     /* lm_task_finished, spelled as one compare: done, failed and cancelled
      * are the last three states of lm_state. */
     if (t->state >= LM_STATE_DONE)
-        lm__task_finish(loop, t);
+        task_finish(loop, t);
 }
 
 /* ---- park / wake / cancel ----------------------------------------------- */
@@ -336,9 +334,9 @@ void lm__task_step(lm_loop *loop, lm_task *t)
  * cancellation on: pass_on is NULL whenever a task is not parked in an await
  * that passes it on, so lm__park never touches it. */
 static inline __attribute__((always_inline)) int
-lm__park_impl(const lm__reason *w, lm_time deadline, lm__pass_fn pass, void *ctx)
+park_impl(const lm__reason *w, lm_time deadline, lm__pass_fn pass, void *ctx)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;
@@ -375,12 +373,12 @@ lm__park_impl(const lm__reason *w, lm_time deadline, lm__pass_fn pass, void *ctx
 int lm__park_passing(const lm__reason *w, lm_time deadline, lm__pass_fn pass,
                      void *ctx)
 {
-    return lm__park_impl(w, deadline, pass, ctx);
+    return park_impl(w, deadline, pass, ctx);
 }
 
 int lm__park(const lm__reason *w, lm_time deadline)
 {
-    return lm__park_impl(w, deadline, NULL, NULL);
+    return park_impl(w, deadline, NULL, NULL);
 }
 
 void lm__wake(lm_task *t, uint8_t by, uint64_t by_task, int status)
@@ -400,7 +398,7 @@ void lm__task_timer_fired(lm_loop *loop, lm_task *t)
 {
     if (t->state != LM_STATE_AWAITING)
         return;
-    LM__TRACE(loop, timer, t->id);
+    LM__TRACE(loop, lm__tr_timer, t->id);
     lm__wake(t, LM__BY_TIMER, 0, LM_ETIMEDOUT);
 }
 
@@ -412,7 +410,7 @@ int lm__cancel(lm_task *t, uint8_t reason, uint64_t by)
         return 0; /* nothing to cancel; its outcome and result stay */
     lm_loop *loop = t->loop;
     t->ncancel++;
-    LM__TRACE(loop, cancel, t->id, by, reason);
+    LM__TRACE(loop, lm__tr_cancel, t->id, by, reason);
     if (t->cancel_pending)
         return 1; /* already on its way: counted, delivered once */
     t->cancel_reason = reason;
@@ -422,7 +420,7 @@ int lm__cancel(lm_task *t, uint8_t reason, uint64_t by)
         lm__reason r = {.by = LM__BY_CANCEL, .task = by, .fd = -1, .error = LM_ECANCELED};
         t->error = LM_ECANCELED;
         lm__transition(t, LM_STATE_CANCELLED, &r);
-        lm__task_finish(loop, t);
+        task_finish(loop, t);
         break;
     }
     case LM_STATE_AWAITING:
@@ -490,7 +488,7 @@ int lm_uncancel(void)
 
 int lm_sleep(lm_time d)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     if (loop == NULL || loop->current == NULL)
         return LM_ENOTASK;
     if (d < 0)
@@ -502,7 +500,7 @@ int lm_sleep(lm_time d)
 
 int lm_yield(void)
 {
-    lm_loop *loop = lm__tl_loop;
+    lm_loop *loop = lm__loop();
     lm_task *t = loop != NULL ? loop->current : NULL;
     if (t == NULL)
         return LM_ENOTASK;
