@@ -87,6 +87,28 @@ static char *dup_str(const char *s)
     return p;
 }
 
+/* "task-<id>", what snprintf("task-%llu") gives, written by hand: snprintf
+ * was half of the instructions of spawning a task (callgrind, spawn 10k:
+ * ~700 of ~1,300 per lm_task_new). NULL when out of memory. */
+static char *default_name(uint64_t id)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + id % 10);
+        id /= 10;
+    } while (id != 0);
+    char *p = malloc(sizeof "task-" - 1 + n + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, "task-", sizeof "task-" - 1);
+    char *d = p + sizeof "task-" - 1;
+    while (n > 0)
+        *d++ = digits[--n];
+    *d = '\0';
+    return p;
+}
+
 lm_task *lm_task_new(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg)
 {
     if (loop == NULL || fn == NULL)
@@ -98,9 +120,7 @@ lm_task *lm_task_new(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg)
     if (name != NULL) {
         t->name = dup_str(name);
     } else {
-        char buf[32];
-        snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)id);
-        t->name = dup_str(buf);
+        t->name = default_name(id);
     }
     if (t->name == NULL) {
         free(t);
