@@ -151,7 +151,8 @@ typedef struct lm__timer {
 enum { LM__TIMER_TASK = 1, LM__TIMER_HANDLE = 2 };
 
 struct lm_task {
-    /* Small fields share words: 248 bytes, one 256-byte malloc chunk. */
+    /* Small fields share words: 248 bytes, and the first name follows in the
+     * same calloc (lm_task_new), so "task-12" still fits a 272-byte chunk. */
     lm_loop *loop;
     uint64_t id;
     uint64_t parent_id;

@@ -123,14 +123,6 @@ void lm_loop_stats_get(const lm_loop *loop, lm_loop_stats *out)
 
 /* ---- ready queues ------------------------------------------------------- */
 
-void lm__ready_task(lm_loop *loop, lm_task *t)
-{
-    t->ready_seq = loop->ready_seq++;
-    t->in_ready = true;
-    lm__list_push_back(&loop->ready_tasks, &t->ready_node);
-    loop->nready++;
-}
-
 static void ready_handle(lm_loop *loop, lm_handle *h)
 {
     h->state = LM__H_READY;
