@@ -258,6 +258,32 @@ void lm__coro_sched_destroy(lm__coro_sched *s)
 #endif
 #define LM__PIDFD_SELF_THREAD (-10000)
 
+#ifdef SYS_process_madvise
+/* Applies advice to one page per stack of a slab, the one at first + k *
+ * map_size, in calls of up to 64 ranges; false as soon as the kernel does
+ * less than asked. */
+static bool slab_madvise(const lm__coro_sched *s, char *first, int advice)
+{
+    struct iovec iov[64];
+    size_t done = 0;
+    while (done < s->slab_stacks) {
+        size_t n = s->slab_stacks - done;
+        if (n > 64)
+            n = 64;
+        for (size_t i = 0; i < n; i++) {
+            iov[i].iov_base = first + (done + i) * s->map_size;
+            iov[i].iov_len = s->page;
+        }
+        long r = syscall(SYS_process_madvise, LM__PIDFD_SELF_THREAD, iov, n,
+                         advice, 0);
+        if (r != (long)(n * s->page))
+            return false;
+        done += n;
+    }
+    return true;
+}
+#endif
+
 static bool slab_guard_all(lm__coro_sched *s, char *map)
 {
 #ifdef SYS_process_madvise
@@ -271,23 +297,9 @@ static bool slab_guard_all(lm__coro_sched *s, char *map)
         return false;
     }
 #endif
-    struct iovec iov[64];
-    size_t done = 0;
-    while (done < s->slab_stacks) {
-        size_t n = s->slab_stacks - done;
-        if (n > 64)
-            n = 64;
-        for (size_t i = 0; i < n; i++) {
-            iov[i].iov_base = map + (done + i) * s->map_size;
-            iov[i].iov_len = s->page;
-        }
-        long r = syscall(SYS_process_madvise, LM__PIDFD_SELF_THREAD, iov, n,
-                         MADV_GUARD_INSTALL, 0);
-        if (r != (long)(n * s->page)) {
-            s->no_batch_guard = true;
-            return false;
-        }
-        done += n;
+    if (!slab_madvise(s, map, MADV_GUARD_INSTALL)) {
+        s->no_batch_guard = true;
+        return false;
     }
     return true;
 #else
@@ -314,21 +326,8 @@ static void slab_prefault(lm__coro_sched *s, char *map)
 #ifdef SYS_process_madvise
     if (s->no_batch_guard || s->mapped < s->slab_stacks)
         return;
-    struct iovec iov[64];
-    size_t done = 0;
-    while (done < s->slab_stacks) {
-        size_t n = s->slab_stacks - done;
-        if (n > 64)
-            n = 64;
-        for (size_t i = 0; i < n; i++) {
-            iov[i].iov_base = map + (done + i + 1) * s->map_size - s->page;
-            iov[i].iov_len = s->page;
-        }
-        if (syscall(SYS_process_madvise, LM__PIDFD_SELF_THREAD, iov, n,
-                    MADV_POPULATE_WRITE, 0) < 0)
-            return;
-        done += n;
-    }
+    /* The top page of each stack: the page below the next stack's guard. */
+    (void)slab_madvise(s, map + s->map_size - s->page, MADV_POPULATE_WRITE);
 #else
     (void)s;
     (void)map;

@@ -133,8 +133,12 @@ static void ready_handle(lm_loop *loop, lm_handle *h)
 
 /* ---- plain callbacks ---------------------------------------------------- */
 
+/* A handle the loop owns (on its handles list until run or cancelled); NULL
+ * for a bad argument or out of memory. */
 static lm_handle *handle_new(lm_loop *loop, lm_callback_fn cb, void *arg)
 {
+    if (loop == NULL || cb == NULL)
+        return NULL;
     lm_handle *h = calloc(1, sizeof *h);
     if (h == NULL)
         return NULL;
@@ -143,7 +147,7 @@ static lm_handle *handle_new(lm_loop *loop, lm_callback_fn cb, void *arg)
     h->arg = arg;
     h->timer.kind = LM__TIMER_HANDLE;
     lm__list_init(&h->ready_node);
-    lm__list_init(&h->all_node);
+    lm__list_push_back(&loop->handles, &h->all_node);
     return h;
 }
 
@@ -155,12 +159,9 @@ static void handle_free(lm_handle *h)
 
 lm_handle *lm_call_soon(lm_loop *loop, lm_callback_fn cb, void *arg)
 {
-    if (loop == NULL || cb == NULL)
-        return NULL;
     lm_handle *h = handle_new(loop, cb, arg);
     if (h == NULL)
         return NULL;
-    lm__list_push_back(&loop->handles, &h->all_node);
     ready_handle(loop, h);
     return h;
 }
@@ -168,12 +169,9 @@ lm_handle *lm_call_soon(lm_loop *loop, lm_callback_fn cb, void *arg)
 lm_handle *lm_call_later(lm_loop *loop, lm_time delay, lm_callback_fn cb,
                          void *arg)
 {
-    if (loop == NULL || cb == NULL)
-        return NULL;
     lm_handle *h = handle_new(loop, cb, arg);
     if (h == NULL)
         return NULL;
-    lm__list_push_back(&loop->handles, &h->all_node);
     h->state = LM__H_TIMER;
     lm__timer_arm(loop, &h->timer, lm__loop_refresh(loop) + (delay > 0 ? delay : 0),
                   LM__TIMER_HANDLE);

@@ -531,25 +531,29 @@ int lm_sleep(lm_time d)
     return rc == LM_ETIMEDOUT ? 0 : rc;
 }
 
+/* Takes a pending cancellation: true (and no longer pending) if there was
+ * one. */
+static inline bool take_cancel(lm_task *t)
+{
+    if (!t->cancel_pending)
+        return false;
+    t->cancel_pending = false;
+    return true;
+}
+
 int lm_yield(void)
 {
-    lm_loop *loop = lm__loop();
-    lm_task *t = loop != NULL ? loop->current : NULL;
+    lm_task *t = lm__current();
     if (t == NULL)
         return LM_ENOTASK;
-    if (t->cancel_pending) {
-        t->cancel_pending = false;
+    if (take_cancel(t))
         return LM_ECANCELED;
-    }
+    lm_loop *loop = t->loop;
     lm__reason r = {.by = LM__BY_YIELD, .task = t->id, .fd = -1};
     transition(t, LM_STATE_PENDING, &r);
     lm__ready_task(loop, t);
     lm__coro_suspend(&loop->sched);
     /* A yield hands nothing over, so a cancel that came meanwhile is
      * delivered right here. */
-    if (t->cancel_pending) {
-        t->cancel_pending = false;
-        return LM_ECANCELED;
-    }
-    return 0;
+    return take_cancel(t) ? LM_ECANCELED : 0;
 }
