@@ -25,133 +25,68 @@ const char *const lmr__state_tok[LMR__ST__COUNT] = {
     LM_VOCAB_STATES(TOK)
 #undef TOK
 };
-const char *const lmr__on_tok[LMR__ON_OTHER + 1] = {
-#define TOK(id, tok) [LMR__ON_##id] = tok,
-    LM_VOCAB_ON(TOK)
-#undef TOK
-};
-const char *const lmr__by_tok[LMR__BY_OTHER + 1] = {
-#define TOK(id, tok) [LMR__BY_##id] = tok,
-    LM_VOCAB_BY(TOK)
-#undef TOK
-};
-const char *const lmr__reason_tok[LMR__REASON_OTHER + 1] = {
-#define TOK(id, tok) [LMR__REASON_##id] = tok,
-    LM_VOCAB_REASON(TOK)
-#undef TOK
-};
-const char *const lmr__gkind_tok[LMR__GK_OTHER + 1] = {
-#define TOK(id, tok) [LMR__GK_##id] = tok,
-    LM_VOCAB_GROUP_KIND(TOK)
-#undef TOK
-};
-const char *const lmr__mode_tok[LMR__MODE_OTHER + 1] = {
-#define TOK(id, tok) [LMR__MODE_##id] = tok,
-    LM_VOCAB_MODE(TOK)
-#undef TOK
-};
-const char *const lmr__outcome_tok[LMR__OUT_OTHER + 1] = {
-#define TOK(id, tok) [LMR__OUT_##id] = tok,
-    LM_VOCAB_OUTCOME(TOK)
-#undef TOK
-};
-const char *const lmr__dir_tok[LMR__DIR_OTHER + 1] = {
-#define TOK(id, tok) [LMR__DIR_##id] = tok,
-    LM_VOCAB_DIR(TOK)
-#undef TOK
-};
 
-const char *const lmr__clock_tok[LMR__CLOCK_OTHER + 1] = {
-#define TOK(id, tok) [LMR__CLOCK_##id] = tok,
-    LM_VOCAB_CLOCK(TOK)
-#undef TOK
-};
+/*
+ * The token sets of section 4: for each, its spellings by id (P_NONE, 0,
+ * has none; P_OTHER, the last, is a token this reader does not know) and,
+ * for those the reader decodes per event, one lookup made from its list: a
+ * chain of tests on the first byte, then a compare with a literal (which
+ * the compiler inlines). That runs for every event, so it must cost a few
+ * compares, not a loop of calls. Compares to the first NUL, as the views'
+ * strcmp did. ENTRY and MATCH are the set's one-line element macros, since
+ * an X-macro's element cannot be given the set's prefix otherwise.
+ */
+#define SPELLINGS(name, P, LIST, ENTRY)                                        \
+    const char *const lmr__##name##_tok[P##_OTHER + 1] = {LIST(ENTRY)};
+#define DECODER(fn, type, P, LIST, MATCH)                                      \
+    static type fn(const char *s)                                              \
+    {                                                                          \
+        if (!s)                                                                \
+            return P##_NONE;                                                   \
+        LIST(MATCH)                                                            \
+        return P##_OTHER;                                                      \
+    }
+#define MATCH(ID, tok)                                                         \
+    if (s[0] == (tok)[0] && strcmp(s, tok) == 0)                               \
+        return ID;
+
+#define ON_E(id, tok) [LMR__ON_##id] = tok,
+#define ON_M(id, tok) MATCH(LMR__ON_##id, tok)
+#define BY_E(id, tok) [LMR__BY_##id] = tok,
+#define BY_M(id, tok) MATCH(LMR__BY_##id, tok)
+#define REASON_E(id, tok) [LMR__REASON_##id] = tok,
+#define REASON_M(id, tok) MATCH(LMR__REASON_##id, tok)
+#define GK_E(id, tok) [LMR__GK_##id] = tok,
+#define GK_M(id, tok) MATCH(LMR__GK_##id, tok)
+#define MODE_E(id, tok) [LMR__MODE_##id] = tok,
+#define MODE_M(id, tok) MATCH(LMR__MODE_##id, tok)
+#define OUT_E(id, tok) [LMR__OUT_##id] = tok,
+#define OUT_M(id, tok) MATCH(LMR__OUT_##id, tok)
+#define DIR_E(id, tok) [LMR__DIR_##id] = tok,
+#define DIR_M(id, tok) MATCH(LMR__DIR_##id, tok)
+#define CLOCK_E(id, tok) [LMR__CLOCK_##id] = tok,
+
+SPELLINGS(on, LMR__ON, LM_VOCAB_ON, ON_E)
+SPELLINGS(by, LMR__BY, LM_VOCAB_BY, BY_E)
+SPELLINGS(reason, LMR__REASON, LM_VOCAB_REASON, REASON_E)
+SPELLINGS(gkind, LMR__GK, LM_VOCAB_GROUP_KIND, GK_E)
+SPELLINGS(mode, LMR__MODE, LM_VOCAB_MODE, MODE_E)
+SPELLINGS(outcome, LMR__OUT, LM_VOCAB_OUTCOME, OUT_E)
+SPELLINGS(dir, LMR__DIR, LM_VOCAB_DIR, DIR_E)
+SPELLINGS(clock, LMR__CLOCK, LM_VOCAB_CLOCK, CLOCK_E)
+
+DECODER(on_id, lmr__on, LMR__ON, LM_VOCAB_ON, ON_M)
+DECODER(by_id, lmr__by, LMR__BY, LM_VOCAB_BY, BY_M)
+DECODER(dir_id, lmr__dir, LMR__DIR, LM_VOCAB_DIR, DIR_M)
+DECODER(kind_id, lmr__gkind, LMR__GK, LM_VOCAB_GROUP_KIND, GK_M)
+DECODER(mode_id, lmr__mode, LMR__MODE, LM_VOCAB_MODE, MODE_M)
+DECODER(outcome_id, lmr__outcome, LMR__OUT, LM_VOCAB_OUTCOME, OUT_M)
+DECODER(reason_id, lmr__reason, LMR__REASON, LM_VOCAB_REASON, REASON_M)
 
 bool lmr__clock_is_virtual(const char *clock)
 {
     return LMR__TOK_ID(lmr__clock_tok, clock) == LMR__CLOCK_VIRTUAL;
 }
-
-/*
- * One lookup per token set, made from its list: a chain of tests on the first
- * byte, then a compare with a literal (which the compiler inlines). This runs
- * for every event the reader decodes, so it must cost a few compares, not a
- * loop of calls. Compares to the first NUL, as the views' strcmp did.
- */
-#define MATCH(ID, tok)                                                         \
-    if (s[0] == (tok)[0] && strcmp(s, tok) == 0)                               \
-        return ID;
-
-static lmr__on on_id(const char *s)
-{
-    if (!s)
-        return LMR__ON_NONE;
-#define TOK(id, tok) MATCH(LMR__ON_##id, tok)
-    LM_VOCAB_ON(TOK)
-#undef TOK
-    return LMR__ON_OTHER;
-}
-
-static lmr__by by_id(const char *s)
-{
-    if (!s)
-        return LMR__BY_NONE;
-#define TOK(id, tok) MATCH(LMR__BY_##id, tok)
-    LM_VOCAB_BY(TOK)
-#undef TOK
-    return LMR__BY_OTHER;
-}
-
-static lmr__dir dir_id(const char *s)
-{
-    if (!s)
-        return LMR__DIR_NONE;
-#define TOK(id, tok) MATCH(LMR__DIR_##id, tok)
-    LM_VOCAB_DIR(TOK)
-#undef TOK
-    return LMR__DIR_OTHER;
-}
-
-static lmr__gkind kind_id(const char *s)
-{
-    if (!s)
-        return LMR__GK_NONE;
-#define TOK(id, tok) MATCH(LMR__GK_##id, tok)
-    LM_VOCAB_GROUP_KIND(TOK)
-#undef TOK
-    return LMR__GK_OTHER;
-}
-
-static lmr__mode mode_id(const char *s)
-{
-    if (!s)
-        return LMR__MODE_NONE;
-#define TOK(id, tok) MATCH(LMR__MODE_##id, tok)
-    LM_VOCAB_MODE(TOK)
-#undef TOK
-    return LMR__MODE_OTHER;
-}
-
-static lmr__outcome outcome_id(const char *s)
-{
-    if (!s)
-        return LMR__OUT_NONE;
-#define TOK(id, tok) MATCH(LMR__OUT_##id, tok)
-    LM_VOCAB_OUTCOME(TOK)
-#undef TOK
-    return LMR__OUT_OTHER;
-}
-
-static lmr__reason reason_id(const char *s)
-{
-    if (!s)
-        return LMR__REASON_NONE;
-#define TOK(id, tok) MATCH(LMR__REASON_##id, tok)
-    LM_VOCAB_REASON(TOK)
-#undef TOK
-    return LMR__REASON_OTHER;
-}
-#undef MATCH
 
 void lmr__event_tokens(lmr__event *e)
 {
