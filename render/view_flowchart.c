@@ -27,6 +27,9 @@ typedef struct fc_data {
     uint32_t poll_loop;
     bool after_poll;
     bool any;
+    /* Set while the diagram is written again in its compact form (a very
+     * small --max-chars): each node keeps its title and first figure. */
+    bool compact;
 } fc_data;
 
 static int fc_begin(lmr__render_ctx *c)
@@ -97,17 +100,12 @@ static int fc_event(lmr__render_ctx *c, const lmr__event *ev)
     return 0;
 }
 
-/* Set while a diagram is written again in its compact form (a very small
- * --max-chars): each node keeps its title and first figure. Per thread, as
- * renders may run in parallel. */
-static _Thread_local bool compact;
-
 /* Flowchart nodes of this view: labels cut at 60 code points. */
-static void node(lmr__out *o, const char *id, const char *open,
-                 const char *close, const char *const *parts)
+static void node(const fc_data *d, lmr__out *o, const char *id,
+                 const char *open, const char *close, const char *const *parts)
 {
     const char *few[3] = {parts[0], parts[0] ? parts[1] : NULL, NULL};
-    lmr__node(o, id, open, close, compact ? few : parts, 60);
+    lmr__node(o, id, open, close, d->compact ? few : parts, 60);
 }
 
 static void edge(lmr__out *o, const char *from, const char *yes_no,
@@ -141,15 +139,15 @@ static void fc_emit(lmr__render_ctx *c, fc_data *d)
         lmr__fmt_dur(t, sizeof t, to);
         snprintf(b, sizeof b, "window %s to %s", f, t);
     }
-    node(o, "TICK", "[", "]",
+    node(d, o, "TICK", "[", "]",
          (const char *[]){"Event Loop Tick", a, windowed ? b : NULL, NULL});
-    node(o, "READY", "{", "}", (const char *[]){"Ready queue has tasks?", NULL});
+    node(d, o, "READY", "{", "}", (const char *[]){"Ready queue has tasks?", NULL});
     snprintf(a, sizeof a, "%" PRIu64 " task steps", d->steps);
     snprintf(b, sizeof b, "%" PRIu64 " callbacks", d->calls);
     snprintf(e, sizeof e, "%" PRIu64 " tasks finished", d->ended);
-    node(o, "RUN", "[", "]",
+    node(d, o, "RUN", "[", "]",
          (const char *[]){"Run next callback", "one at a time", a, b, e, NULL});
-    node(o, "MORE", "{", "}", (const char *[]){"More ready callbacks?", NULL});
+    node(d, o, "MORE", "{", "}", (const char *[]){"More ready callbacks?", NULL});
     bool virt = lmr__clock_is_virtual(c->model->header.clock);
     snprintf(a, sizeof a, "%" PRIu64 " polls", d->polls);
     /* What passed at the polls: under the virtual clock a poll never
@@ -180,16 +178,16 @@ static void fc_emit(lmr__render_ctx *c, fc_data *d)
         parts[np++] = w;
     if (virt || c->model->nloops > 1)
         parts[np++] = e;
-    node(o, "POLL", "[", "]", parts);
-    node(o, "IODONE", "{", "}", (const char *[]){"I/O completed?", NULL});
+    node(d, o, "POLL", "[", "]", parts);
+    node(d, o, "IODONE", "{", "}", (const char *[]){"I/O completed?", NULL});
     snprintf(a, sizeof a, "%" PRIu64 " I/O wakeups", d->io ? d->io : d->wakeups);
-    node(o, "WAKE", "[", "]",
+    node(d, o, "WAKE", "[", "]",
          (const char *[]){"Move completed tasks", "to ready queue", a, NULL});
-    node(o, "TIMERS", "[", "]", (const char *[]){"Check timers", "sleep and timeout", NULL});
-    node(o, "EXPIRED", "{", "}", (const char *[]){"Timers expired?", NULL});
+    node(d, o, "TIMERS", "[", "]", (const char *[]){"Check timers", "sleep and timeout", NULL});
+    node(d, o, "EXPIRED", "{", "}", (const char *[]){"Timers expired?", NULL});
     snprintf(a, sizeof a, "%" PRIu64 " timers fired",
              d->timers ? d->timers : d->fired);
-    node(o, "SCHED", "[", "]",
+    node(d, o, "SCHED", "[", "]",
          (const char *[]){"Schedule timer", "callbacks as ready", a, NULL});
 
     lmr__puts(o, "    TICK --> READY\n");
@@ -223,13 +221,12 @@ static int fc_end(lmr__render_ctx *c)
     lmr__out *o = c->out;
     o->reserve = 0;
     size_t start = lmr__mark(o);
-    compact = false;
+    d->compact = false;
     fc_emit(c, d);
     if (lmr__used(o) > lmr__budget(o)) {
         lmr__rollback(o, start);
-        compact = true;
+        d->compact = true;
         fc_emit(c, d);
-        compact = false;
     }
     free(d);
     c->state = NULL;
