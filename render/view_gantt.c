@@ -477,19 +477,33 @@ static void free_rows(gt_data *d)
     }
 }
 
-static int gt_end(lmr__render_ctx *c)
+/* What gt_end's steps share: the chart being drawn and where its axis
+ * starts (base) and how long it is (span_u), both in units. */
+typedef struct gt_chart {
+    lmr__render_ctx *c;
+    const lmr__model *m;
+    lmr__out *o;
+    gt_data *d;
+    uint64_t id;        /* the last bar's id */
+    int64_t span;       /* ns in the window */
+    int64_t base, span_u;
+} gt_chart;
+
+/* Frees the view's state; gt_end's last step, also when it fails. */
+static void gt_free(lmr__render_ctx *c)
 {
     gt_data *d = c->state;
-    if (!d)
-        return LMR_ENOMEM;
-    if (!d->rows) {
-        free(d->row_of);
-        free(d);
-        c->state = NULL;
-        return LMR_ENOMEM;
-    }
-    const lmr__model *m = c->model;
-    lmr__out *o = c->out;
+    if (d->rows)
+        free_rows(d);
+    free(d->rows);
+    free(d->row_of);
+    free(d);
+    c->state = NULL;
+}
+
+/* The unit: the largest one that keeps the window within 100,000 units. */
+static void choose_unit(gt_data *d)
+{
     static const struct { const char *name; int64_t ns; } units[] = {
         {"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000}};
     size_t ui = 0;
@@ -498,21 +512,16 @@ static int gt_end(lmr__render_ctx *c)
         ui++;
     d->u = units[ui].ns;
     d->uname = units[ui].name;
-    for (size_t i = 0; i < d->nrows; i++)
-        close_stretch(d, &d->rows[i], d->t1);
-    bool virt = lmr__clock_is_virtual(m->header.clock);
-    bool windowed = c->opts->from > 0 || c->opts->to >= 0;
+}
 
-    /* The label column: as wide as the longest section name. */
-    char head[96], key[32];
-    snprintf(head, sizeof head, "%s since loop start", d->uname);
-    /* Its bars span the axis only to show the colours: the name says they
-     * are not work on the timeline. */
-    snprintf(key, sizeof key, "colour key, not tasks");
+/* The label column: as wide as the longest section name, head included. */
+static void label_column(const gt_chart *g, const char *head)
+{
+    gt_data *d = g->d;
     size_t widest = cps(head) < NAME_CP ? cps(head) : NAME_CP;
     for (size_t i = 0; i < d->nrows; i++) {
-        const lmr__task *t = &m->tasks[d->rows[i].task];
-        size_t w = cps(t->name ? t->name : "") + (c->opts->counts ? 6 : 0) +
+        const lmr__task *t = &g->m->tasks[d->rows[i].task];
+        size_t w = cps(t->name ? t->name : "") + (g->c->opts->counts ? 6 : 0) +
                    (ended_badly(d, t) ? 12 : 0);
         if (w > NAME_CP + 1)
             w = NAME_CP + 1;
@@ -522,24 +531,32 @@ static int gt_end(lmr__render_ctx *c)
     d->left_px = (int)(widest * NAME_CHAR_PX) + 12;
     if (d->left_px < 75)
         d->left_px = 75;
+}
 
-    o->reserve = CLOSE_RESERVE;
+/* The diagram's start: its config (width, label column) and time axis. */
+static void begin_chart(gt_chart *g)
+{
     char cfg[160];
     snprintf(cfg, sizeof cfg,
              "config:\n  gantt:\n    displayMode: compact\n    useWidth: %d\n"
              "    leftPadding: %d\n",
-             CHART_W, d->left_px);
-    lmr__begin_diagram(o, c->opts->title, cfg, "gantt");
-    lmr__puts(o, "    dateFormat x\n    axisFormat %Q\n");
-    uint64_t id = 0;
-    char txt[200], d1[32], d2[48], d3[48];
-    int64_t base = (d->t0 - m->t_first) / d->u;
-    int64_t span_u = span / d->u > 0 ? span / d->u : 1;
+             CHART_W, g->d->left_px);
+    lmr__begin_diagram(g->o, g->c->opts->title, cfg, "gantt");
+    lmr__puts(g->o, "    dateFormat x\n    axisFormat %Q\n");
+}
 
-    /* Header: what the axis shows, the total, the slowest task. */
-    section(o, head);
-    lmr__fmt_dur(d1, sizeof d1, span);
-    if (windowed && c->opts->from > m->t_last) {
+/* The header's first bar: what the axis shows and the total. */
+static void total_bar(gt_chart *g, const char *head)
+{
+    const lmr__model *m = g->m;
+    const lmr_options *op = g->c->opts;
+    gt_data *d = g->d;
+    bool virt = lmr__clock_is_virtual(m->header.clock);
+    bool windowed = op->from > 0 || op->to >= 0;
+    char txt[200], d1[32], d2[48], d3[48];
+    section(g->o, head);
+    lmr__fmt_dur(d1, sizeof d1, g->span);
+    if (windowed && op->from > m->t_last) {
         lmr__fmt_dur(d2, sizeof d2, m->t_last - m->t_first);
         snprintf(txt, sizeof txt, "the window starts after the trace ends "
                  "(at %s)", d2);
@@ -553,22 +570,25 @@ static int gt_end(lmr__render_ctx *c)
                  virt ? " (virtual clock: thread work takes no time)" : "");
     }
     snprintf(d3, sizeof d3, "total %s", d1);
-    bar_line(o, fitting((const char *[]){txt, d3, d1, NULL},
-                        bar_px(d, base, base + span_u)),
-             "crit", ++id, base, base + span_u);
-    /* The slowest task: the longest-lived one that awaited no other task
-     * of the rows' (a leaf), as the seed's "total = the slowest task". It
-     * is called a leaf task: a parent that ran its children one after the
-     * other lived longer, and "slowest task" alone would be untrue of it. */
+    bar_line(g->o, fitting((const char *[]){txt, d3, d1, NULL},
+                           bar_px(d, g->base, g->base + g->span_u)),
+             "crit", ++g->id, g->base, g->base + g->span_u);
+}
+
+/* The slowest task: the longest-lived one that awaited no other task of
+ * the rows' (a leaf), as the seed's "total = the slowest task". It is
+ * called a leaf task: a parent that ran its children one after the other
+ * lived longer, and "slowest task" alone would be untrue of it. NULL when
+ * no row lived in the window; *life is its lifetime there. Allocates a
+ * flag per task for the time of the call: 0 or LMR_ENOMEM. */
+static int slowest_leaf(const gt_chart *g, const lmr__task **slow_t,
+                        int64_t *life)
+{
+    const lmr__model *m = g->m;
+    gt_data *d = g->d;
     bool *parent = calloc(m->ntasks ? m->ntasks : 1, sizeof *parent);
-    if (!parent) {
-        free_rows(d);
-        free(d->rows);
-        free(d->row_of);
-        free(d);
-        c->state = NULL;
+    if (!parent)
         return LMR_ENOMEM;
-    }
     for (size_t i = 0; i < d->nrows; i++) {
         const lmr__task *t = &m->tasks[d->rows[i].task];
         const lmr__task *p = t->parent ? lmr__model_task(m, t->loop, t->parent)
@@ -576,130 +596,213 @@ static int gt_end(lmr__render_ctx *c)
         if (p)
             parent[p - m->tasks] = true;
     }
-    const lmr__task *slow_t = NULL;
-    int64_t slow = 0;
+    *slow_t = NULL;
+    *life = 0;
     for (size_t i = 0; i < d->nrows; i++) {
         const lmr__task *t = &m->tasks[d->rows[i].task];
-        int64_t life = life_in(d, t);
-        if (!parent[d->rows[i].task] && life > slow) {
-            slow = life;
-            slow_t = t;
+        int64_t l = life_in(d, t);
+        if (!parent[d->rows[i].task] && l > *life) {
+            *life = l;
+            *slow_t = t;
         }
     }
     free(parent);
-    if (slow_t) {
-        lmr__fmt_dur(d1, sizeof d1, slow);
-        snprintf(txt, sizeof txt, "slowest leaf task: %s, %s",
-                 slow_t->name ? slow_t->name : "", d1);
-        int64_t a = slow_t->t_spawn > d->t0
-                        ? (slow_t->t_spawn - m->t_first) / d->u : base;
-        int64_t b = a + slow / d->u;
-        if (b <= a)
-            b = a + 1;
-        snprintf(d2, sizeof d2, "slowest leaf %s", d1);
-        /* Alone on its line of the header: its words may also stand to
-         * the right of the bar. */
-        int64_t px = bar_px(d, a, b), right = room_right(d, base, b);
-        bar_line(o, fitting((const char *[]){txt, d2, d1, NULL},
-                            px > right ? px : right),
-                 "done", ++id, a, b);
-    }
-    /* The key: what the colours mean, since short bars carry no text. */
-    if (d->nrows) {
-        section(o, key);
-        int64_t third = span_u / 3 > 0 ? span_u / 3 : 1;
-        const char *words[3] = {lmr__state_label(c->opts, LMR__ST_RUNNING),
-                                lmr__state_label(c->opts, LMR__ST_PENDING),
-                                lmr__state_label(c->opts, LMR__ST_AWAITING)};
-        static const char *const tags[3] = {"active", "done", ""};
-        for (int k = 0; k < 3; k++) {
-            int64_t a = base + k * third, b = k == 2 ? base + span_u : a + third;
-            bar_line(o, fitting((const char *[]){words[k], NULL},
-                                bar_px(d, a, b)),
-                     tags[k], ++id, a, b);
-        }
-    }
+    return 0;
+}
 
-    /* Rows: written first, then chosen by interest while they fit, then
-     * drawn in spawn order. */
+/* The header's second bar: the slowest leaf task, when there is one. */
+static void slowest_bar(gt_chart *g, const lmr__task *slow_t, int64_t slow)
+{
+    gt_data *d = g->d;
+    char txt[200], d1[32], d2[48];
+    lmr__fmt_dur(d1, sizeof d1, slow);
+    snprintf(txt, sizeof txt, "slowest leaf task: %s, %s",
+             slow_t->name ? slow_t->name : "", d1);
+    int64_t a = slow_t->t_spawn > d->t0
+                    ? (slow_t->t_spawn - g->m->t_first) / d->u : g->base;
+    int64_t b = a + slow / d->u;
+    if (b <= a)
+        b = a + 1;
+    snprintf(d2, sizeof d2, "slowest leaf %s", d1);
+    /* Alone on its line of the header: its words may also stand to
+     * the right of the bar. */
+    int64_t px = bar_px(d, a, b), right = room_right(d, g->base, b);
+    bar_line(g->o, fitting((const char *[]){txt, d2, d1, NULL},
+                           px > right ? px : right),
+             "done", ++g->id, a, b);
+}
+
+/* The key: what the colours mean, since short bars carry no text. */
+static void colour_key(gt_chart *g, const char *key)
+{
+    if (!g->d->nrows)
+        return;
+    const lmr_options *op = g->c->opts;
+    section(g->o, key);
+    int64_t third = g->span_u / 3 > 0 ? g->span_u / 3 : 1;
+    const char *words[3] = {lmr__state_label(op, LMR__ST_RUNNING),
+                            lmr__state_label(op, LMR__ST_PENDING),
+                            lmr__state_label(op, LMR__ST_AWAITING)};
+    static const char *const tags[3] = {"active", "done", ""};
+    for (int k = 0; k < 3; k++) {
+        int64_t a = g->base + k * third,
+                b = k == 2 ? g->base + g->span_u : a + third;
+        bar_line(g->o, fitting((const char *[]){words[k], NULL},
+                               bar_px(g->d, a, b)),
+                 tags[k], ++g->id, a, b);
+    }
+}
+
+/* Writes every row into its own text; returns the stretches folded. */
+static uint64_t write_rows(gt_chart *g)
+{
     uint64_t merged = 0;
-    for (size_t i = 0; i < d->nrows; i++) {
-        gt_row *r = &d->rows[i];
-        size_t nb = write_row(c, d, r, &id);
+    for (size_t i = 0; i < g->d->nrows; i++) {
+        gt_row *r = &g->d->rows[i];
+        size_t nb = write_row(g->c, g->d, r, &g->id);
         if (r->stretches > nb)
             merged += r->stretches - nb;
         if (r->text.len == 0 && r->text.data == NULL)
-            o->err = LMR_ENOMEM;
+            g->o->err = LMR_ENOMEM;
     }
+    return merged;
+}
+
+/* Marks the rows shown: by interest (ended badly, then the longest-lived)
+ * while they fit in what the budget has left. */
+static void choose_rows(gt_chart *g)
+{
+    gt_data *d = g->d;
+    lmr__out *o = g->o;
     size_t budget_used = lmr__used(o);
     size_t room = lmr__budget(o) > budget_used + o->reserve
                       ? lmr__budget(o) - budget_used - o->reserve : 0;
-    /* By interest again: ended badly, then the longest-lived. */
     cand *order = malloc((d->nrows ? d->nrows : 1) * sizeof *order);
     if (!order) {
         o->err = LMR_ENOMEM;
-    } else {
-        for (size_t i = 0; i < d->nrows; i++)
-            order[i] = (cand){i, d->rows[i].prio,
-                              life_in(d, &m->tasks[d->rows[i].task]),
-                              d->rows[i].ord};
-        qsort(order, d->nrows, sizeof *order, by_interest);
-        /* A row that does not fit never gives its place to a less
-         * interesting one: once a failure is left out, no ordinary row is
-         * drawn instead of it. */
-        int blocked = 2;
-        for (size_t k = 0; k < d->nrows; k++) {
-            gt_row *r = &d->rows[order[k].i];
-            if (r->prio > blocked)
-                break;
-            if (r->text.len > room) {
-                blocked = r->prio;
-                continue;
-            }
-            r->shown = true;
-            room -= r->text.len;
-        }
-        free(order);
+        return;
     }
-    size_t rows_shown = 0, bad_shown = 0;
-    for (size_t i = 0; i < d->nrows; i++) {
-        gt_row *r = &d->rows[i];
+    for (size_t i = 0; i < d->nrows; i++)
+        order[i] = (cand){i, d->rows[i].prio,
+                          life_in(d, &g->m->tasks[d->rows[i].task]),
+                          d->rows[i].ord};
+    qsort(order, d->nrows, sizeof *order, by_interest);
+    /* A row that does not fit never gives its place to a less
+     * interesting one: once a failure is left out, no ordinary row is
+     * drawn instead of it. */
+    int blocked = 2;
+    for (size_t k = 0; k < d->nrows; k++) {
+        gt_row *r = &d->rows[order[k].i];
+        if (r->prio > blocked)
+            break;
+        if (r->text.len > room) {
+            blocked = r->prio;
+            continue;
+        }
+        r->shown = true;
+        room -= r->text.len;
+    }
+    free(order);
+}
+
+/* Writes the rows shown, in spawn order; returns how many, and in *bad
+ * how many of them ended badly. */
+static size_t draw_rows(gt_chart *g, size_t *bad)
+{
+    size_t rows_shown = 0;
+    *bad = 0;
+    for (size_t i = 0; i < g->d->nrows; i++) {
+        gt_row *r = &g->d->rows[i];
         if (!r->shown)
             continue;
-        lmr__outn(o, r->text.data, r->text.len);
+        lmr__outn(g->o, r->text.data, r->text.len);
         rows_shown++;
-        bad_shown += r->prio == 0;
+        *bad += r->prio == 0;
     }
-    o->reserve = 0;
-    if (rows_shown < d->eligible || merged) {
-        section(o, "Not shown");
-        int64_t px = bar_px(d, base, base + span_u);
-        if (rows_shown < d->eligible) {
-            snprintf(txt, sizeof txt,
-                     "\xE2\x80\xA6 %zu more tasks not shown; kept first: %zu "
-                     "failed or cancelled, then the longest-lived",
-                     d->eligible - rows_shown, bad_shown);
-            snprintf(d2, sizeof d2, "\xE2\x80\xA6 %zu more tasks not shown",
-                     d->eligible - rows_shown);
-            bar_line(o, fitting((const char *[]){txt, d2, NULL}, px), "done",
-                     ++id, base, base + span_u);
-        }
-        if (merged) {
-            lmr__fmt_dur(d1, sizeof d1, d->q);
-            snprintf(txt, sizeof txt,
-                     "%" PRIu64 " stretches shorter than a %s slice folded",
-                     merged, d1);
-            snprintf(d2, sizeof d2, "%" PRIu64 " stretches folded", merged);
-            bar_line(o, fitting((const char *[]){txt, d2, NULL}, px), "done",
-                     ++id, base, base + span_u);
-        }
+    return rows_shown;
+}
+
+/* The last section: the rows left out and the stretches folded, if any. */
+static void not_shown(gt_chart *g, size_t rows_shown, size_t bad_shown,
+                      uint64_t merged)
+{
+    gt_data *d = g->d;
+    if (rows_shown >= d->eligible && !merged)
+        return;
+    char txt[200], d1[32], d2[48];
+    int64_t b0 = g->base, b1 = g->base + g->span_u;
+    section(g->o, "Not shown");
+    int64_t px = bar_px(d, b0, b1);
+    if (rows_shown < d->eligible) {
+        snprintf(txt, sizeof txt,
+                 "\xE2\x80\xA6 %zu more tasks not shown; kept first: %zu "
+                 "failed or cancelled, then the longest-lived",
+                 d->eligible - rows_shown, bad_shown);
+        snprintf(d2, sizeof d2, "\xE2\x80\xA6 %zu more tasks not shown",
+                 d->eligible - rows_shown);
+        bar_line(g->o, fitting((const char *[]){txt, d2, NULL}, px), "done",
+                 ++g->id, b0, b1);
     }
-    free_rows(d);
-    free(d->rows);
-    free(d->row_of);
-    free(d);
-    c->state = NULL;
-    return o->err;
+    if (merged) {
+        lmr__fmt_dur(d1, sizeof d1, d->q);
+        snprintf(txt, sizeof txt,
+                 "%" PRIu64 " stretches shorter than a %s slice folded",
+                 merged, d1);
+        snprintf(d2, sizeof d2, "%" PRIu64 " stretches folded", merged);
+        bar_line(g->o, fitting((const char *[]){txt, d2, NULL}, px), "done",
+                 ++g->id, b0, b1);
+    }
+}
+
+/* Everything is drawn at the end, once every stretch is known: the unit
+ * and the label column, then the header (total, slowest leaf), the colour
+ * key, the rows that fit, and what was left out. */
+static int gt_end(lmr__render_ctx *c)
+{
+    gt_data *d = c->state;
+    if (!d)
+        return LMR_ENOMEM;
+    if (!d->rows) {
+        gt_free(c);
+        return LMR_ENOMEM;
+    }
+    gt_chart g = {.c = c, .m = c->model, .o = c->out, .d = d,
+                  .span = d->t1 - d->t0};
+    choose_unit(d);
+    for (size_t i = 0; i < d->nrows; i++)
+        close_stretch(d, &d->rows[i], d->t1);
+
+    char head[96], key[32];
+    snprintf(head, sizeof head, "%s since loop start", d->uname);
+    /* Its bars span the axis only to show the colours: the name says they
+     * are not work on the timeline. */
+    snprintf(key, sizeof key, "colour key, not tasks");
+    label_column(&g, head);
+    g.o->reserve = CLOSE_RESERVE;
+    begin_chart(&g);
+    g.base = (d->t0 - g.m->t_first) / d->u;
+    g.span_u = g.span / d->u > 0 ? g.span / d->u : 1;
+
+    total_bar(&g, head);
+    const lmr__task *slow_t;
+    int64_t slow;
+    if (slowest_leaf(&g, &slow_t, &slow) != 0) {
+        gt_free(c);
+        return LMR_ENOMEM;
+    }
+    if (slow_t)
+        slowest_bar(&g, slow_t, slow);
+    colour_key(&g, key);
+
+    /* Rows: written first, then chosen by interest while they fit, then
+     * drawn in spawn order. */
+    uint64_t merged = write_rows(&g);
+    choose_rows(&g);
+    size_t bad_shown, rows_shown = draw_rows(&g, &bad_shown);
+    g.o->reserve = 0;
+    not_shown(&g, rows_shown, bad_shown, merged);
+    gt_free(c);
+    return g.o->err;
 }
 
 const lmr__renderer lmr__view_gantt = {"gantt", gt_begin, gt_event, gt_end};
