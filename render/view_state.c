@@ -391,189 +391,244 @@ static void longest_in(lmr__out *l, const lmr__model *m, int64_t ns,
     lmr__esc_label(l, task_name(m, loop, task), 32);
 }
 
-static int st_end(lmr__render_ctx *c)
-{
-    st_data *d = c->state;
-    lmr__out *o = c->out;
-    lmr_buf lb = {0};
+/* What st_end's steps share: every line is composed in lb through l and
+ * put by put_line, which counts the lines that did not fit in dropped. */
+typedef struct st_draw {
+    lmr__render_ctx *c;
+    st_data *d;
+    lmr__out *o;
+    lmr_buf lb;
     lmr__out l;
-    uint64_t dropped = 0;
-    if (!d->opened)
-        open_window(c, d);
-    /* The closing note about omissions needs about 120 characters. */
-    o->reserve = 160;
+    uint64_t dropped;
+} st_draw;
 
-    lmr__begin_diagram(o, c->opts->title, NULL, "stateDiagram-v2");
+/* The first state drawn, where the notes about the whole diagram go. */
+static int first_seen(const st_data *d)
+{
+    int first = 0;
+    while (first < LMR__ST__COUNT - 1 && !d->seen[first])
+        first++;
+    return first;
+}
+
+/* ": N tasks" after an edge from or to [*], under --counts. */
+static void count_label(st_draw *g, uint64_t n)
+{
+    if (!g->c->opts->counts)
+        return;
+    char txt[64];
+    snprintf(txt, sizeof txt, "%" PRIu64 " tasks", n);
+    lmr__puts(&g->l, ": ");
+    lmr__esc_label(&g->l, txt, 0);
+}
+
+/* One state line per state seen; false when there is none. */
+static bool state_lines(st_draw *g)
+{
     bool any = false;
     for (int s = 0; s < LMR__ST__COUNT; s++) {
-        if (!d->seen[s])
+        if (!g->d->seen[s])
             continue;
         any = true;
-        lmr__out_scratch(&l, &lb);
-        lmr__puts(&l, "    state \"");
-        lmr__esc_label(&l, lmr__state_label(c->opts, s), STATE_CP);
-        lmr__puts(&l, "\" as ");
-        lmr__id(&l, "s", (uint64_t)s + 1);
-        lmr__puts(&l, "\n");
-        put_line(o, &lb, &dropped);
+        lmr__out_scratch(&g->l, &g->lb);
+        lmr__puts(&g->l, "    state \"");
+        lmr__esc_label(&g->l, lmr__state_label(g->c->opts, s), STATE_CP);
+        lmr__puts(&g->l, "\" as ");
+        lmr__id(&g->l, "s", (uint64_t)s + 1);
+        lmr__puts(&g->l, "\n");
+        put_line(g->o, &g->lb, &g->dropped);
     }
-    if (!any) {
-        lmr__puts(o, "    state \"");
-        lmr__esc_label(o, "no task transitions in the selection", 0);
-        lmr__puts(o, "\" as s1\n");
-        goto out;
-    }
+    return any;
+}
+
+/* The edges from [*]: tasks spawned, and tasks alive when the window opens,
+ * which enter where they were. */
+static void entry_edges(st_draw *g)
+{
+    st_data *d = g->d;
     if (d->spawned) {
-        lmr__out_scratch(&l, &lb);
-        lmr__printf(&l, "    [*] --> s%d", LMR__ST_CREATED + 1);
-        if (c->opts->counts) {
-            char txt[64];
-            snprintf(txt, sizeof txt, "%" PRIu64 " tasks", d->spawned);
-            lmr__puts(&l, ": ");
-            lmr__esc_label(&l, txt, 0);
-        }
-        lmr__puts(&l, "\n");
-        put_line(o, &lb, &dropped);
+        lmr__out_scratch(&g->l, &g->lb);
+        lmr__printf(&g->l, "    [*] --> s%d", LMR__ST_CREATED + 1);
+        count_label(g, d->spawned);
+        lmr__puts(&g->l, "\n");
+        put_line(g->o, &g->lb, &g->dropped);
     }
-    /* Tasks alive when the window opens enter where they were. */
     for (int s = 0; s < LMR__ST_DONE; s++) {
         if (!d->entered[s])
             continue;
         char txt[96], at[32];
-        lmr__fmt_dur(at, sizeof at, c->opts->from);
+        lmr__fmt_dur(at, sizeof at, g->c->opts->from);
         snprintf(txt, sizeof txt, "%" PRIu64 " task%s here at %s",
                  d->entered[s], d->entered[s] == 1 ? "" : "s", at);
-        lmr__out_scratch(&l, &lb);
-        lmr__printf(&l, "    [*] --> s%d: ", s + 1);
-        lmr__esc_label(&l, txt, 0);
-        lmr__puts(&l, "\n");
-        put_line(o, &lb, &dropped);
+        lmr__out_scratch(&g->l, &g->lb);
+        lmr__printf(&g->l, "    [*] --> s%d: ", s + 1);
+        lmr__esc_label(&g->l, txt, 0);
+        lmr__puts(&g->l, "\n");
+        put_line(g->o, &g->lb, &g->dropped);
     }
-    /* One edge per pair of states, its causes one per line: parallel
-     * edges each with a label would spread the diagram across the page. */
-    for (int f = 0; f < LMR__ST__COUNT; f++)
-        for (int t = 0; t < LMR__ST__COUNT; t++) {
-            st_causes *e = &d->e[f][t].named;
-            if (e->count[d->ncap])
-                e = &d->e[f][t].generic; /* too many to name: say what */
-            bool first = true;
-            lmr__out_scratch(&l, &lb);
-            for (int i = 0; i <= d->ncap; i++) {
-                if (e->count[i] == 0)
-                    continue;
-                char txt[CAUSE_MAX + 32];
-                const char *cause = i < d->ncap ? e->cause[i]
-                                                : "other causes";
-                if (c->opts->counts || i == d->ncap)
-                    snprintf(txt, sizeof txt, "%s (%" PRIu64 ")", cause,
-                             e->count[i]);
-                else
-                    snprintf(txt, sizeof txt, "%s", cause);
-                if (first)
-                    lmr__printf(&l, "    s%d --> s%d: ", f + 1, t + 1);
-                else
-                    lmr__puts(&l, "<br/>");
-                first = false;
-                lmr__esc_label(&l, txt, CAUSE_CP);
-            }
-            if (first)
-                continue;
-            lmr__puts(&l, "\n");
-            put_line(o, &lb, &dropped);
-        }
-    for (int s = LMR__ST_DONE; s < LMR__ST__COUNT; s++) {
-        if (!d->finished[s])
+}
+
+/* The edge from state f to state t, when anything caused it: one edge,
+ * its causes one per line, as parallel edges each with a label would
+ * spread the diagram across the page. */
+static void cause_edge(st_draw *g, int f, int t)
+{
+    st_data *d = g->d;
+    st_causes *e = &d->e[f][t].named;
+    if (e->count[d->ncap])
+        e = &d->e[f][t].generic; /* too many to name: say what */
+    bool first = true;
+    lmr__out_scratch(&g->l, &g->lb);
+    for (int i = 0; i <= d->ncap; i++) {
+        if (e->count[i] == 0)
             continue;
-        lmr__out_scratch(&l, &lb);
-        lmr__printf(&l, "    s%d --> [*]", s + 1);
-        if (c->opts->counts) {
-            char txt[64];
-            snprintf(txt, sizeof txt, "%" PRIu64 " tasks", d->finished[s]);
-            lmr__puts(&l, ": ");
-            lmr__esc_label(&l, txt, 0);
-        }
-        lmr__puts(&l, "\n");
-        put_line(o, &lb, &dropped);
+        char txt[CAUSE_MAX + 32];
+        const char *cause = i < d->ncap ? e->cause[i] : "other causes";
+        if (g->c->opts->counts || i == d->ncap)
+            snprintf(txt, sizeof txt, "%s (%" PRIu64 ")", cause, e->count[i]);
+        else
+            snprintf(txt, sizeof txt, "%s", cause);
+        if (first)
+            lmr__printf(&g->l, "    s%d --> s%d: ", f + 1, t + 1);
+        else
+            lmr__puts(&g->l, "<br/>");
+        first = false;
+        lmr__esc_label(&g->l, txt, CAUSE_CP);
     }
-    /* Notes with what was measured, as the seeds explain each state. */
+    if (first)
+        return;
+    lmr__puts(&g->l, "\n");
+    put_line(g->o, &g->lb, &g->dropped);
+}
+
+/* The edges to [*]: tasks that finished in each terminal state. */
+static void exit_edges(st_draw *g)
+{
+    for (int s = LMR__ST_DONE; s < LMR__ST__COUNT; s++) {
+        if (!g->d->finished[s])
+            continue;
+        lmr__out_scratch(&g->l, &g->lb);
+        lmr__printf(&g->l, "    s%d --> [*]", s + 1);
+        count_label(g, g->d->finished[s]);
+        lmr__puts(&g->l, "\n");
+        put_line(g->o, &g->lb, &g->dropped);
+    }
+}
+
+/* The notes with what was measured, as the seeds explain each state: the
+ * steps beside running, the awaits beside awaiting. */
+static void measure_notes(st_draw *g)
+{
+    st_data *d = g->d;
+    const lmr__model *m = g->c->model;
+    char txt[96];
     if (d->steps && d->seen[LMR__ST_RUNNING]) {
-        char txt[96];
-        note_open(&l, &lb, LMR__ST_RUNNING);
+        note_open(&g->l, &g->lb, LMR__ST_RUNNING);
         /* One at a time is checked, not assumed: lmr__model_build rejects a
          * trace where two tasks of one loop run at once. */
         snprintf(txt, sizeof txt, "%" PRIu64 " steps, one at a time%s", d->steps,
-                 c->model->nloops > 1 ? " per loop" : "");
-        lmr__esc_label(&l, txt, 0);
+                 m->nloops > 1 ? " per loop" : "");
+        lmr__esc_label(&g->l, txt, 0);
         if (d->longest_step > 0)
-            longest_in(&l, c->model, d->longest_step, d->longest_step_loop,
+            longest_in(&g->l, m, d->longest_step, d->longest_step_loop,
                        d->longest_step_task);
-        lmr__puts(&l, "\n");
-        put_line(o, &lb, &dropped);
+        lmr__puts(&g->l, "\n");
+        put_line(g->o, &g->lb, &g->dropped);
     }
     if (d->awaits && d->seen[LMR__ST_AWAITING] && d->longest_await > 0) {
-        char txt[96];
-        note_open(&l, &lb, LMR__ST_AWAITING);
+        note_open(&g->l, &g->lb, LMR__ST_AWAITING);
         snprintf(txt, sizeof txt, "%" PRIu64 " awaits", d->awaits);
-        lmr__esc_label(&l, txt, 0);
+        lmr__esc_label(&g->l, txt, 0);
         if (d->steps_meanwhile) {
             snprintf(txt, sizeof txt, "%" PRIu64 " steps of other tasks",
                      d->steps_meanwhile);
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, "meanwhile the loop ran", 0);
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, txt, 0);
+            lmr__puts(&g->l, "<br/>");
+            lmr__esc_label(&g->l, "meanwhile the loop ran", 0);
+            lmr__puts(&g->l, "<br/>");
+            lmr__esc_label(&g->l, txt, 0);
         }
-        longest_in(&l, c->model, d->longest_await, d->longest_await_loop,
+        longest_in(&g->l, m, d->longest_await, d->longest_await_loop,
                    d->longest_await_task);
-        lmr__puts(&l, "\n");
-        put_line(o, &lb, &dropped);
+        lmr__puts(&g->l, "\n");
+        put_line(g->o, &g->lb, &g->dropped);
     }
-    if (c->opts->from > 0 || c->opts->to >= 0) {
-        /* The diagram says which part of the run it shows. */
-        char txt[128], a[32], b[32];
-        lmr__fmt_dur(a, sizeof a, c->opts->from);
-        lmr__fmt_dur(b, sizeof b, c->opts->to >= 0 ? c->opts->to
-                                                   : c->model->t_last);
-        snprintf(txt, sizeof txt, "window %s to %s of the run", a, b);
-        int first = 0;
-        while (first < LMR__ST__COUNT - 1 && !d->seen[first])
-            first++;
-        lmr__out_scratch(&l, &lb);
-        lmr__printf(&l, "    note left of s%d: ", first + 1);
-        lmr__esc_label(&l, txt, 0);
-        if (c->opts->to >= 0) {
-            /* Where the window leaves off: tasks that had not finished. */
-            uint64_t open = 0;
-            for (size_t i = 0; i < c->model->ntasks; i++) {
-                const lmr__task *t = &c->model->tasks[i];
-                int st = d->state[t->ord];
-                open += t->selected && st >= 0 && st < LMR__ST_DONE;
-            }
-            snprintf(txt, sizeof txt, "%" PRIu64 " task%s not finished at %s",
-                     open, open == 1 ? "" : "s", b);
-            lmr__puts(&l, "<br/>");
-            lmr__esc_label(&l, txt, 0);
+}
+
+/* Under --from/--to the diagram says which part of the run it shows and,
+ * where the window leaves off, how many tasks had not finished. */
+static void window_note(st_draw *g)
+{
+    const lmr_options *op = g->c->opts;
+    const lmr__model *m = g->c->model;
+    if (!(op->from > 0 || op->to >= 0))
+        return;
+    char txt[128], a[32], b[32];
+    lmr__fmt_dur(a, sizeof a, op->from);
+    lmr__fmt_dur(b, sizeof b, op->to >= 0 ? op->to : m->t_last);
+    snprintf(txt, sizeof txt, "window %s to %s of the run", a, b);
+    lmr__out_scratch(&g->l, &g->lb);
+    lmr__printf(&g->l, "    note left of s%d: ", first_seen(g->d) + 1);
+    lmr__esc_label(&g->l, txt, 0);
+    if (op->to >= 0) {
+        uint64_t open = 0;
+        for (size_t i = 0; i < m->ntasks; i++) {
+            const lmr__task *t = &m->tasks[i];
+            int st = g->d->state[t->ord];
+            open += t->selected && st >= 0 && st < LMR__ST_DONE;
         }
-        lmr__puts(&l, "\n");
-        put_line(o, &lb, &dropped);
+        snprintf(txt, sizeof txt, "%" PRIu64 " task%s not finished at %s",
+                 open, open == 1 ? "" : "s", b);
+        lmr__puts(&g->l, "<br/>");
+        lmr__esc_label(&g->l, txt, 0);
     }
-    if (dropped) {
-        char txt[96];
-        snprintf(txt, sizeof txt, "%" PRIu64 " lines not shown (--max-chars)",
-                 dropped);
-        int first = 0;
-        while (first < LMR__ST__COUNT - 1 && !d->seen[first])
-            first++;
-        o->reserve = 0;
-        lmr__printf(o, "    note left of s%d: ", first + 1);
-        lmr__esc_label(o, txt, 0);
-        lmr__puts(o, "\n");
+    lmr__puts(&g->l, "\n");
+    put_line(g->o, &g->lb, &g->dropped);
+}
+
+/* The closing note: how many lines did not fit. It is written straight to
+ * the output, into the room kept back for it. */
+static void dropped_note(st_draw *g)
+{
+    if (!g->dropped)
+        return;
+    char txt[96];
+    snprintf(txt, sizeof txt, "%" PRIu64 " lines not shown (--max-chars)",
+             g->dropped);
+    g->o->reserve = 0;
+    lmr__printf(g->o, "    note left of s%d: ", first_seen(g->d) + 1);
+    lmr__esc_label(g->o, txt, 0);
+    lmr__puts(g->o, "\n");
+}
+
+/* Everything is drawn at the end, once every transition is counted: the
+ * states, the edges from [*], between states and to [*], then the notes. */
+static int st_end(lmr__render_ctx *c)
+{
+    st_draw g = {.c = c, .d = c->state, .o = c->out};
+    if (!g.d->opened)
+        open_window(c, g.d);
+    /* The closing note about omissions needs about 120 characters. */
+    g.o->reserve = 160;
+
+    lmr__begin_diagram(g.o, c->opts->title, NULL, "stateDiagram-v2");
+    if (state_lines(&g)) {
+        entry_edges(&g);
+        for (int f = 0; f < LMR__ST__COUNT; f++)
+            for (int t = 0; t < LMR__ST__COUNT; t++)
+                cause_edge(&g, f, t);
+        exit_edges(&g);
+        measure_notes(&g);
+        window_note(&g);
+        dropped_note(&g);
+    } else {
+        lmr__puts(g.o, "    state \"");
+        lmr__esc_label(g.o, "no task transitions in the selection", 0);
+        lmr__puts(g.o, "\" as s1\n");
     }
-out:
-    lmr_buf_free(&lb);
-    st_free(d);
+    lmr_buf_free(&g.lb);
+    st_free(g.d);
     c->state = NULL;
-    return o->err;
+    return g.o->err;
 }
 
 const lmr__renderer lmr__view_state = {"state", st_begin, st_event, st_end};
