@@ -134,7 +134,6 @@ static const char *node_str(yaml_node_t *n)
     return (const char *)n->data.scalar.value;
 }
 
-/* Parses a non-negative integer scalar; false when it is not one. */
 /* The cap a config key names (max_nodes ...), or NULL. */
 static const lmr__cap_opt *cap_of(const char *key)
 {
@@ -144,6 +143,7 @@ static const lmr__cap_opt *cap_of(const char *key)
     return NULL;
 }
 
+/* Parses a non-negative integer scalar; false when it is not one. */
 static bool parse_size(const char *s, size_t *out)
 {
     if (*s == '\0')
@@ -201,179 +201,359 @@ static int set_str(char **dst, yaml_node_t *v)
     return *dst ? 0 : LMR_ENOMEM;
 }
 
-static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
-                      build_entry *e, lmr_error *err)
+/* Config keys of the options only some views use, by LMR__OPT_* bit. */
+static const char *const opt_key[LMR__OPT__COUNT] = {
+    "tasks", "exclude", "from", "to", "states", "counts", "max_messages",
+    "max_nodes", "max_children", "max_groups", "max_members", "max_causes",
+    "max_rows", "max_participants"};
+
+/* A libyaml mark (0-based) as the 1-based position errors and build use. */
+static build_pos pos_of(yaml_mark_t m)
 {
-    const char *f = c->path;
-    lmr_options_init(&e->opts);
-    e->pos.line = (int)map->start_mark.line + 1;
-    e->pos.col = (int)map->start_mark.column + 1;
-    if (map->type != YAML_MAPPING_NODE)
-        return cfg_err(err, f, map->start_mark,
-                       "a diagram must be a mapping (name:, trace:, view:, target:)");
-    yaml_node_t *target_node = NULL, *trace_node = NULL, *region_node = NULL;
-    bool have_view = false;
-    /* Config keys of the options only some views use, by LMR__OPT_* bit. */
-    static const char *const opt_key[LMR__OPT__COUNT] = {
-        "tasks", "exclude", "from", "to", "states", "counts", "max_messages",
-        "max_nodes", "max_children", "max_groups", "max_members", "max_causes",
-        "max_rows", "max_participants"};
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-         p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(doc, p->value);
-        if (!k || !v || k->type != YAML_SCALAR_NODE)
-            return cfg_err(err, f, k ? k->start_mark : map->start_mark,
-                           "keys must be plain words");
-        const char *key = node_str(k);
-        if (v->type != YAML_SCALAR_NODE)
-            return cfg_err(err, f, v->start_mark,
-                           "'%s' takes a single value, not a list or mapping", key);
-        const char *val = node_str(v);
-        int rc = 0;
-        for (int b = 0; b < LMR__OPT__COUNT; b++)
-            if (!strcmp(key, opt_key[b])) {
-                e->given |= 1u << b;
-                e->given_pos[b] = (build_pos){(int)k->start_mark.line + 1,
-                                              (int)k->start_mark.column + 1};
-            }
-        if (!strcmp(key, "name")) {
-            rc = set_str(&e->name, v);
-        } else if (!strcmp(key, "trace")) {
-            trace_node = v;
-        } else if (!strcmp(key, "run")) {
-            rc = set_str(&e->run, v);
-            e->run_pos = (build_pos){(int)v->start_mark.line + 1,
-                                     (int)v->start_mark.column + 1};
-        } else if (!strcmp(key, "timeout")) {
-            if (!lmr__parse_time(val, &e->timeout) || e->timeout <= 0)
-                return cfg_err(err, f, v->start_mark,
-                               "'timeout' must be a time above zero like 500ms, 10s or 90s, not '%s'",
-                               val);
-        } else if (!strcmp(key, "target")) {
-            target_node = v;
-        } else if (!strcmp(key, "region")) {
-            region_node = v;
-        } else if (!strcmp(key, "view")) {
-            int vw = lmr_view_parse(val);
-            if (vw < 0)
-                return cfg_err(err, f, v->start_mark,
-                               "unknown view '%s' (state, sequence, flowchart, tasks, gantt, advise)",
-                               val);
-            e->opts.view = (lmr_view)vw;
-            have_view = true;
-        } else if (!strcmp(key, "title")) {
-            rc = set_str(&e->title, v);
-        } else if (!strcmp(key, "tasks")) {
-            if ((rc = check_regex(f, v, err)) != 0)
-                return rc;
-            rc = set_str(&e->tasks, v);
-        } else if (!strcmp(key, "exclude")) {
-            if ((rc = check_regex(f, v, err)) != 0)
-                return rc;
-            rc = set_str(&e->exclude, v);
-        } else if (!strcmp(key, "states")) {
-            rc = set_str(&e->states, v);
-        } else if (!strcmp(key, "max_chars") || !strcmp(key, "max_messages")) {
-            size_t n;
-            if (!parse_size(val, &n) || n == 0)
-                return cfg_err(err, f, v->start_mark,
-                               "'%s' must be a positive whole number, not '%s'", key, val);
-            /* The same floor as `render --max-chars`: below it the views
-             * cannot fit even their header and elision note, and would
-             * write an empty diagram that reports success. */
-            if (key[4] == 'c' && n < LMR__MIN_MAX_CHARS)
-                return cfg_err(err, f, v->start_mark,
-                               "'max_chars' must be at least %u, not '%s'",
-                               (unsigned)LMR__MIN_MAX_CHARS, val);
-            if (key[4] == 'c')
-                e->opts.max_chars = n;
-            else
-                e->opts.max_messages = n;
-        } else if (!strncmp(key, "max_", 4) && cap_of(key)) {
-            size_t n;
-            if (!parse_size(val, &n) || n == 0)
-                return cfg_err(err, f, v->start_mark,
-                               "'%s' must be a positive whole number, not '%s'", key, val);
-            *(size_t *)((char *)&e->opts + cap_of(key)->offset) = n;
-        } else if (!strcmp(key, "from") || !strcmp(key, "to")) {
-            int64_t t;
-            if (!lmr__parse_time(val, &t))
-                return cfg_err(err, f, v->start_mark,
-                               "'%s' must be a time like 1500ns, 20us, 3ms or 2s, not '%s'",
-                               key, val);
-            if (key[0] == 'f')
-                e->opts.from = t;
-            else
-                e->opts.to = t;
-        } else if (!strcmp(key, "counts")) {
-            if (!parse_bool(val, &e->opts.counts))
-                return cfg_err(err, f, v->start_mark,
-                               "'counts' must be true or false, not '%s'", val);
-        } else if (!strcmp(key, "format")) {
-            return cfg_err(err, f, k->start_mark,
-                           "'format' is decided by the target: a .mmd file gets Mermaid text, a Markdown region a ```mermaid block");
-        } else {
-            return cfg_err(err, f, k->start_mark,
-                           "unknown key '%s' (name, trace, run, timeout, view, target, region, title, tasks, exclude, states, max_chars, max_messages, max_nodes, max_children, max_groups, max_members, max_causes, max_rows, max_participants, from, to, counts)",
-                           key);
+    return (build_pos){(int)m.line + 1, (int)m.column + 1};
+}
+
+/*
+ * One diagram's mapping while it loads: the keys write into e as they come,
+ * except the three whose meaning depends on others (trace and target are
+ * resolved against the config's directory, region needs a Markdown target),
+ * which are kept as nodes until every key has been read.
+ */
+typedef struct entry_load {
+    const build_config *c;
+    const char *f;          /* the config's path, for errors */
+    yaml_node_t *map;
+    build_entry *e;
+    lmr_error *err;
+    yaml_node_t *trace, *target, *region;
+    bool have_view;
+} entry_load;
+
+static int oom(const entry_load *l)
+{
+    return lmr__err(l->err, LMR_ENOMEM, l->f, 0, 0, "out of memory");
+}
+
+/* Each key's parser gets the key's and the value's nodes (both scalars) and
+ * returns 0, or an error it has already put in l->err. */
+typedef int (*key_fn)(entry_load *l, const char *key, yaml_node_t *k,
+                      yaml_node_t *v);
+
+static int keep_str(entry_load *l, char **dst, yaml_node_t *v)
+{
+    return set_str(dst, v) != 0 ? oom(l) : 0;
+}
+
+/* ---- where the diagram comes from and goes to ---------------------------- */
+
+static int key_name(entry_load *l, const char *key, yaml_node_t *k,
+                    yaml_node_t *v)
+{
+    return keep_str(l, &l->e->name, v);
+}
+
+static int key_title(entry_load *l, const char *key, yaml_node_t *k,
+                     yaml_node_t *v)
+{
+    return keep_str(l, &l->e->title, v);
+}
+
+static int key_trace(entry_load *l, const char *key, yaml_node_t *k,
+                     yaml_node_t *v)
+{
+    l->trace = v;
+    return 0;
+}
+
+static int key_target(entry_load *l, const char *key, yaml_node_t *k,
+                      yaml_node_t *v)
+{
+    l->target = v;
+    return 0;
+}
+
+static int key_region(entry_load *l, const char *key, yaml_node_t *k,
+                      yaml_node_t *v)
+{
+    l->region = v;
+    return 0;
+}
+
+static int key_run(entry_load *l, const char *key, yaml_node_t *k,
+                   yaml_node_t *v)
+{
+    int rc = keep_str(l, &l->e->run, v);
+    l->e->run_pos = pos_of(v->start_mark);
+    return rc;
+}
+
+static int key_timeout(entry_load *l, const char *key, yaml_node_t *k,
+                       yaml_node_t *v)
+{
+    const char *val = node_str(v);
+    if (!lmr__parse_time(val, &l->e->timeout) || l->e->timeout <= 0)
+        return cfg_err(l->err, l->f, v->start_mark,
+                       "'timeout' must be a time above zero like 500ms, 10s or 90s, not '%s'",
+                       val);
+    return 0;
+}
+
+static int key_view(entry_load *l, const char *key, yaml_node_t *k,
+                    yaml_node_t *v)
+{
+    const char *val = node_str(v);
+    int vw = lmr_view_parse(val);
+    if (vw < 0)
+        return cfg_err(l->err, l->f, v->start_mark,
+                       "unknown view '%s' (state, sequence, flowchart, tasks, gantt, advise)",
+                       val);
+    l->e->opts.view = (lmr_view)vw;
+    l->have_view = true;
+    return 0;
+}
+
+/* 'format' is refused by name: a user who writes it wants something the
+ * target already decides, and "unknown key" would not say so. */
+static int key_format(entry_load *l, const char *key, yaml_node_t *k,
+                      yaml_node_t *v)
+{
+    return cfg_err(l->err, l->f, k->start_mark,
+                   "'format' is decided by the target: a .mmd file gets Mermaid text, a Markdown region a ```mermaid block");
+}
+
+/* ---- which tasks and which stretch of time ------------------------------- */
+
+static int key_tasks(entry_load *l, const char *key, yaml_node_t *k,
+                     yaml_node_t *v)
+{
+    int rc = check_regex(l->f, v, l->err);
+    return rc != 0 ? rc : keep_str(l, &l->e->tasks, v);
+}
+
+static int key_exclude(entry_load *l, const char *key, yaml_node_t *k,
+                       yaml_node_t *v)
+{
+    int rc = check_regex(l->f, v, l->err);
+    return rc != 0 ? rc : keep_str(l, &l->e->exclude, v);
+}
+
+static int key_states(entry_load *l, const char *key, yaml_node_t *k,
+                      yaml_node_t *v)
+{
+    return keep_str(l, &l->e->states, v);
+}
+
+static int key_from_to(entry_load *l, const char *key, yaml_node_t *k,
+                       yaml_node_t *v)
+{
+    const char *val = node_str(v);
+    int64_t t;
+    if (!lmr__parse_time(val, &t))
+        return cfg_err(l->err, l->f, v->start_mark,
+                       "'%s' must be a time like 1500ns, 20us, 3ms or 2s, not '%s'",
+                       key, val);
+    if (key[0] == 'f')
+        l->e->opts.from = t;
+    else
+        l->e->opts.to = t;
+    return 0;
+}
+
+static int key_counts(entry_load *l, const char *key, yaml_node_t *k,
+                      yaml_node_t *v)
+{
+    const char *val = node_str(v);
+    if (!parse_bool(val, &l->e->opts.counts))
+        return cfg_err(l->err, l->f, v->start_mark,
+                       "'counts' must be true or false, not '%s'", val);
+    return 0;
+}
+
+/* ---- size limits --------------------------------------------------------- */
+
+/* A positive whole number into *n, or the error every max_* key gives. */
+static int positive(entry_load *l, const char *key, yaml_node_t *v, size_t *n)
+{
+    const char *val = node_str(v);
+    if (!parse_size(val, n) || *n == 0)
+        return cfg_err(l->err, l->f, v->start_mark,
+                       "'%s' must be a positive whole number, not '%s'", key, val);
+    return 0;
+}
+
+static int key_max_chars(entry_load *l, const char *key, yaml_node_t *k,
+                         yaml_node_t *v)
+{
+    size_t n;
+    int rc = positive(l, key, v, &n);
+    if (rc != 0)
+        return rc;
+    /* The same floor as `render --max-chars`: below it the views cannot
+     * fit even their header and elision note, and would write an empty
+     * diagram that reports success. */
+    if (n < LMR__MIN_MAX_CHARS)
+        return cfg_err(l->err, l->f, v->start_mark,
+                       "'max_chars' must be at least %u, not '%s'",
+                       (unsigned)LMR__MIN_MAX_CHARS, node_str(v));
+    l->e->opts.max_chars = n;
+    return 0;
+}
+
+static int key_max_messages(entry_load *l, const char *key, yaml_node_t *k,
+                            yaml_node_t *v)
+{
+    size_t n;
+    int rc = positive(l, key, v, &n);
+    if (rc == 0)
+        l->e->opts.max_messages = n;
+    return rc;
+}
+
+/* The other max_* keys, one per cap in lmr__caps (found by cap_of). */
+static int key_cap(entry_load *l, const char *key, yaml_node_t *k,
+                   yaml_node_t *v)
+{
+    size_t n;
+    int rc = positive(l, key, v, &n);
+    if (rc == 0)
+        *(size_t *)((char *)&l->e->opts + cap_of(key)->offset) = n;
+    return rc;
+}
+
+/* Every key a diagram may have except the caps, which come from lmr__caps.
+ * A new key goes here and into the "unknown key" list of load_key. */
+static const struct {
+    const char *name;
+    key_fn fn;
+} entry_keys[] = {
+    {"name", key_name},         {"trace", key_trace},
+    {"run", key_run},           {"timeout", key_timeout},
+    {"target", key_target},     {"region", key_region},
+    {"view", key_view},         {"title", key_title},
+    {"tasks", key_tasks},       {"exclude", key_exclude},
+    {"states", key_states},     {"max_chars", key_max_chars},
+    {"max_messages", key_max_messages},
+    {"from", key_from_to},      {"to", key_from_to},
+    {"counts", key_counts},     {"format", key_format},
+};
+
+/* One key: notes where a view-dependent option was given (checked against
+ * the view once it is known), then hands the value to the key's parser. */
+static int load_key(entry_load *l, yaml_node_t *k, yaml_node_t *v)
+{
+    const char *key = node_str(k);
+    if (v->type != YAML_SCALAR_NODE)
+        return cfg_err(l->err, l->f, v->start_mark,
+                       "'%s' takes a single value, not a list or mapping", key);
+    for (int b = 0; b < LMR__OPT__COUNT; b++)
+        if (!strcmp(key, opt_key[b])) {
+            l->e->given |= 1u << b;
+            l->e->given_pos[b] = pos_of(k->start_mark);
         }
-        if (rc != 0)
-            return lmr__err(err, LMR_ENOMEM, f, 0, 0, "out of memory");
-    }
+    for (size_t i = 0; i < sizeof entry_keys / sizeof entry_keys[0]; i++)
+        if (!strcmp(key, entry_keys[i].name))
+            return entry_keys[i].fn(l, key, k, v);
+    if (!strncmp(key, "max_", 4) && cap_of(key))
+        return key_cap(l, key, k, v);
+    return cfg_err(l->err, l->f, k->start_mark,
+                   "unknown key '%s' (name, trace, run, timeout, view, target, region, title, tasks, exclude, states, max_chars, max_messages, max_nodes, max_children, max_groups, max_members, max_causes, max_rows, max_participants, from, to, counts)",
+                   key);
+}
+
+/* After every key: what a diagram cannot do without, and which options
+ * its view does not take. */
+static int check_entry(const entry_load *l)
+{
+    const build_entry *e = l->e;
+    yaml_mark_t at = l->map->start_mark;
     if (!e->name)
-        return cfg_err(err, f, map->start_mark, "this diagram has no 'name'");
+        return cfg_err(l->err, l->f, at, "this diagram has no 'name'");
     for (const char *s = e->name; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
               (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
-            return cfg_err(err, f, map->start_mark,
+            return cfg_err(l->err, l->f, at,
                            "diagram name '%s' may use only letters, digits, '-', '_' and '.'",
                            e->name);
-    if (!trace_node)
-        return cfg_err(err, f, map->start_mark, "diagram '%s' has no 'trace'", e->name);
-    if (!target_node)
-        return cfg_err(err, f, map->start_mark, "diagram '%s' has no 'target'", e->name);
-    if (!have_view)
-        return cfg_err(err, f, map->start_mark, "diagram '%s' has no 'view'", e->name);
+    if (!l->trace)
+        return cfg_err(l->err, l->f, at, "diagram '%s' has no 'trace'", e->name);
+    if (!l->target)
+        return cfg_err(l->err, l->f, at, "diagram '%s' has no 'target'", e->name);
+    if (!l->have_view)
+        return cfg_err(l->err, l->f, at, "diagram '%s' has no 'view'", e->name);
     /* The same table as `render` (cli.c): an option the view does not use
      * is refused where it is written, not accepted and ignored. */
     if (lmr__view_refuses(e->opts.view, e->given))
         for (int b = 0; b < LMR__OPT__COUNT; b++)
             if ((e->given & (1u << b)) && lmr__view_refuses(e->opts.view, 1u << b))
-                return lmr__err(err, LMR_ECONFIG, f, e->given_pos[b].line,
+                return lmr__err(l->err, LMR_ECONFIG, l->f, e->given_pos[b].line,
                                 e->given_pos[b].col,
                                 "'%s' is not used by the %s view; leave it out",
                                 opt_key[b], lmr_view_name(e->opts.view));
     if (e->timeout && !e->run)
-        return cfg_err(err, f, map->start_mark,
+        return cfg_err(l->err, l->f, at,
                        "diagram '%s' has a 'timeout' but no 'run' command", e->name);
-    e->trace = build_resolve(c->dir, node_str(trace_node));
-    e->target = build_resolve(c->dir, node_str(target_node));
+    return 0;
+}
+
+/* Resolves trace and target against the config's directory, and picks the
+ * Markdown region: the one given, or the diagram's name. */
+static int place_entry(entry_load *l)
+{
+    build_entry *e = l->e;
+    e->trace = build_resolve(l->c->dir, node_str(l->trace));
+    e->target = build_resolve(l->c->dir, node_str(l->target));
     if (!e->trace || !e->target)
-        return lmr__err(err, LMR_ENOMEM, f, 0, 0, "out of memory");
-    e->trace_pos = (build_pos){(int)trace_node->start_mark.line + 1,
-                               (int)trace_node->start_mark.column + 1};
-    e->target_pos = (build_pos){(int)target_node->start_mark.line + 1,
-                                (int)target_node->start_mark.column + 1};
+        return oom(l);
+    e->trace_pos = pos_of(l->trace->start_mark);
+    e->target_pos = pos_of(l->target->start_mark);
     size_t tl = strlen(e->target);
     bool is_md = tl >= 3 && (!strcmp(e->target + tl - 3, ".md") ||
                              (tl >= 9 && !strcmp(e->target + tl - 9, ".markdown")));
-    if (region_node) {
+    if (l->region) {
         if (!is_md)
-            return cfg_err(err, f, region_node->start_mark,
+            return cfg_err(l->err, l->f, l->region->start_mark,
                            "'region' needs a Markdown target (.md), and '%s' is not one",
-                           node_str(target_node));
-        if (set_str(&e->region, region_node) != 0)
-            return lmr__err(err, LMR_ENOMEM, f, 0, 0, "out of memory");
-        e->region_pos = (build_pos){(int)region_node->start_mark.line + 1,
-                                    (int)region_node->start_mark.column + 1};
+                           node_str(l->target));
+        if (set_str(&e->region, l->region) != 0)
+            return oom(l);
+        e->region_pos = pos_of(l->region->start_mark);
     } else if (is_md) {
         /* A Markdown target without a region uses the diagram's name. */
         e->region = lmr__build_strdup(e->name);
         e->region_pos = e->pos;
         if (!e->region)
-            return lmr__err(err, LMR_ENOMEM, f, 0, 0, "out of memory");
+            return oom(l);
     }
+    return 0;
+}
+
+/* Loads one diagram's mapping into e (which the caller frees, even after an
+ * error): every key, then the checks that need them all, then the paths. */
+static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
+                      build_entry *e, lmr_error *err)
+{
+    entry_load l = {.c = c, .f = c->path, .map = map, .e = e, .err = err};
+    lmr_options_init(&e->opts);
+    e->pos = pos_of(map->start_mark);
+    if (map->type != YAML_MAPPING_NODE)
+        return cfg_err(err, l.f, map->start_mark,
+                       "a diagram must be a mapping (name:, trace:, view:, target:)");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE)
+            return cfg_err(err, l.f, k ? k->start_mark : map->start_mark,
+                           "keys must be plain words");
+        int rc = load_key(&l, k, v);
+        if (rc != 0)
+            return rc;
+    }
+    int rc = check_entry(&l);
+    if (rc == 0)
+        rc = place_entry(&l);
+    if (rc != 0)
+        return rc;
     e->opts.title = e->title;
     e->opts.tasks = e->tasks;
     e->opts.exclude = e->exclude;

@@ -373,21 +373,36 @@ static void print_advice(em *e, const lmr__model *m, const lmr__advice *a)
     em_add(e, e->md ? "- **=> %s**\n" : "  => %s\n", text);
 }
 
-static void summary(em *e, const char *name, const lmr__model *m,
-                    const lmr_options *o, ic *x, const lmr__advice *adv,
-                    bool advise)
+/*
+ * What every step of the summary reads: the output, the model, the options
+ * and the walk's per-task facts, with the selection worked out once (sel is
+ * NULL until summary has it).
+ */
+typedef struct sumctx {
+    em *e;
+    const lmr__model *m;
+    const lmr_options *o;
+    const ic *x;
+    const bool *sel;  /* per task: selected and alive in the window */
+    bool windowed;    /* --from or --to given */
+    bool virt;        /* virtual clock: running time is not measured */
+} sumctx;
+
+/* The trace itself: its name, program, clock, recorder, span and window. */
+static void sum_header(const sumctx *s, const char *name)
 {
-    char b1[32], b2[32], b3[32], nb[NAME_SHOWN * 6 + 16];
+    em *e = s->e;
+    const lmr__model *m = s->m;
     const lmr__header *h = &m->header;
-    bool virt = lmr__clock_is_virtual(h->clock);
+    char b1[32], b2[32], b3[32], nb[NAME_SHOWN * 6 + 16];
     if (e->md)
         em_add(e, "## Trace %s\n\n", shown(e, name, nb, sizeof nb));
     else
         em_fact(e, "trace", "%s", name);
     em_fact(e, "program", "\"%s\", clock: %s%s, format: %d%s",
             shown(e, h->program, nb, sizeof nb), h->clock ? h->clock : "?",
-            virt ? " (only timers move it: running and thread work take no "
-                   "time)" : "",
+            s->virt ? " (only timers move it: running and thread work take "
+                      "no time)" : "",
             h->version, m->truncated ? " (truncated)" : "");
     if (h->ring >= 0)
         em_fact(e, "flight recorder", "ring of %" PRId64 " events, %" PRIu64
@@ -397,31 +412,36 @@ static void summary(em *e, const char *name, const lmr__model *m,
             " ticks",
             dur(m->t_last - m->t_first, b1, sizeof b1), m->events, m->nloops,
             m->nloops == 1 ? "" : "s", m->ticks);
-    bool windowed = o->from > 0 || o->to >= 0;
-    if (windowed && o->from > m->t_last)
+    if (s->windowed && s->o->from > m->t_last)
         em_fact(e, "window", "starts after the trace ends (at %s): nothing "
                 "to summarise", dur(m->t_last - m->t_first, b1, sizeof b1));
-    else if (windowed)
+    else if (s->windowed)
         em_fact(e, "window", "%s to %s since the trace began (%s); durations "
                 "are clipped to it",
-                dur(x->t0 - m->t_first, b1, sizeof b1),
-                dur(x->t1 - m->t_first, b2, sizeof b2),
-                dur(x->t1 - x->t0, b3, sizeof b3));
+                dur(s->x->t0 - m->t_first, b1, sizeof b1),
+                dur(s->x->t1 - m->t_first, b2, sizeof b2),
+                dur(s->x->t1 - s->x->t0, b3, sizeof b3));
+}
 
-    /* Tasks shown: selected and alive in the window. */
-    bool *sel = calloc(m->ntasks ? m->ntasks : 1, sizeof *sel);
-    if (!sel) {
-        e->err = LMR_ENOMEM;
-        return;
-    }
+/*
+ * The tasks shown, by outcome, and the loop's own counters. Tasks that end
+ * after the window count as unfinished. Returns how many shown tasks failed
+ * inside the window, which decides whether the failures section appears.
+ */
+static uint64_t sum_tasks(const sumctx *s)
+{
+    em *e = s->e;
+    const lmr__model *m = s->m;
+    const lmr_options *o = s->o;
+    char b2[32];
     size_t nsel = 0;
     uint64_t done = 0, failed = 0, cancelled = 0, timed_out = 0;
     for (size_t i = 0; i < m->ntasks; i++) {
         const lmr__task *t = &m->tasks[i];
-        if (!(sel[i] = lmr__task_in_window(o, t)))
+        if (!s->sel[i])
             continue;
         nsel++;
-        if (t->t_end < 0 || t->t_end > x->t1)
+        if (t->t_end < 0 || t->t_end > s->x->t1)
             continue; /* unfinished (by the window's end) */
         done += t->state == LMR__ST_DONE;
         failed += t->state == LMR__ST_FAILED;
@@ -430,33 +450,42 @@ static void summary(em *e, const char *name, const lmr__model *m,
     }
     bool filtered = (o->tasks && *o->tasks) || (o->exclude && *o->exclude);
     char scope[96] = "";
-    if (filtered || windowed)
+    if (filtered || s->windowed)
         snprintf(scope, sizeof scope, " (of %zu; %s%s%s)", m->ntasks,
                  filtered ? "--tasks/--exclude" : "",
-                 filtered && windowed ? ", " : "",
-                 windowed ? "alive in the window" : "");
+                 filtered && s->windowed ? ", " : "",
+                 s->windowed ? "alive in the window" : "");
     em_fact(e, "tasks", "%zu%s: %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
             " cancelled (%" PRIu64 " by timeout), %" PRIu64 " unfinished%s",
             nsel, scope, done, failed, cancelled, timed_out,
             (uint64_t)nsel - done - failed - cancelled,
-            windowed ? " by the window's end" : "");
+            s->windowed ? " by the window's end" : "");
     em_fact(e, "loop", "%" PRIu64 " task steps, %" PRIu64 " callbacks, %" PRIu64
             " polls waiting %s, %" PRIu64 " I/O wakeups, %" PRIu64
             " timers, %" PRIu64 " notes (whole trace)",
             m->steps, m->calls, m->polls, dur(m->poll_waited, b2, sizeof b2),
             m->io_wakeups, m->timers_fired, m->notes);
+    return failed;
+}
 
+/* Time in each state, summed over the tasks shown, then the longest step
+ * (only when the clock measured running time). */
+static void sum_states(const sumctx *s, const lmr__advice *adv)
+{
+    em *e = s->e;
+    const lmr__model *m = s->m;
+    char b1[32];
     int64_t in[LMR__ST__COUNT] = {0};
     for (size_t i = 0; i < m->ntasks; i++)
-        if (sel[i])
-            for (int s = 0; s < LMR__ST__COUNT; s++)
-                in[s] += x->tasks[i].in[s];
-    em_section(e, windowed ? "time in each state (tasks shown, summed, inside "
-                             "the window)"
-                           : "time in each state (all tasks together)");
-    for (int s = LMR__ST_CREATED; s <= LMR__ST_AWAITING; s++)
-        em_item(e, "%-9s %s%s", st_names[s], dur(in[s], b1, sizeof b1),
-                virt && s == LMR__ST_RUNNING
+        if (s->sel[i])
+            for (int st = 0; st < LMR__ST__COUNT; st++)
+                in[st] += s->x->tasks[i].in[st];
+    em_section(e, s->windowed ? "time in each state (tasks shown, summed, "
+                                "inside the window)"
+                              : "time in each state (all tasks together)");
+    for (int st = LMR__ST_CREATED; st <= LMR__ST_AWAITING; st++)
+        em_item(e, "%-9s %s%s", st_names[st], dur(in[st], b1, sizeof b1),
+                s->virt && st == LMR__ST_RUNNING
                     ? " (not measured: virtual clock)" : "");
 
     if (adv->longest_step_task && adv->cpu_measured) {
@@ -472,97 +501,167 @@ static void summary(em *e, const char *name, const lmr__model *m,
                      "slow-callback threshold)"
                    : "");
     }
+}
 
+/* The TOP longest single awaits among the tasks shown, and on what.
+ * Allocates a key per task for the ranking (freed here); on failure sets
+ * e->err, prints nothing and returns LMR_ENOMEM so the summary stops. */
+static int sum_awaits(const sumctx *s)
+{
+    em *e = s->e;
+    const lmr__model *m = s->m;
+    char b1[32], nb[NAME_SHOWN * 6 + 16];
     size_t top[TOP];
     int64_t *key = malloc((m->ntasks ? m->ntasks : 1) * sizeof *key);
     if (!key) {
-        free(sel);
+        e->err = LMR_ENOMEM;
+        return LMR_ENOMEM;
+    }
+    for (size_t i = 0; i < m->ntasks; i++)
+        key[i] = s->x->tasks[i].longest_await;
+    size_t n = top_tasks(m->ntasks, key, s->sel, top);
+    free(key);
+    if (!n)
+        return 0;
+    em_section(e, "longest awaits");
+    for (size_t i = 0; i < n; i++) {
+        const it *p = &s->x->tasks[top[i]];
+        em_add(e, e->md ? "- " : "  ");
+        em_add(e, "%s on %s: ", dur(p->longest_await, b1, sizeof b1),
+               shown(e, p->await_on, nb, sizeof nb));
+        task_ref(e, m, &m->tasks[top[i]]);
+        em_add(e, "\n");
+    }
+    return 0;
+}
+
+/* Each shown task that failed inside the window (the first LISTED of the
+ * `failed` counted by sum_tasks), with its error, code and lm_fail text. */
+static void sum_failures(const sumctx *s, uint64_t failed)
+{
+    em *e = s->e;
+    const lmr__model *m = s->m;
+    char b1[32], nb[NAME_SHOWN * 6 + 16];
+    if (!failed)
+        return;
+    em_section(e, "failures");
+    size_t k = 0;
+    for (size_t i = 0; i < m->ntasks; i++) {
+        const lmr__task *t = &m->tasks[i];
+        if (!s->sel[i] || t->state != LMR__ST_FAILED || t->t_end > s->x->t1)
+            continue;
+        if (k++ == LISTED) {
+            em_item(e, "... %" PRIu64 " more", failed - LISTED);
+            break;
+        }
+        const it *p = &s->x->tasks[i];
+        em_add(e, e->md ? "- " : "  ");
+        task_ref(e, m, t);
+        em_add(e, " at %s: %s", dur(t->t_end - m->t_first, b1, sizeof b1),
+               shown(e, t->error, nb, sizeof nb));
+        if (p->code)
+            em_add(e, " (code %" PRId64 ")", p->code);
+        if (p->message && (!t->error || strcmp(p->message, t->error)))
+            em_add(e, ": \"%s\"", shown(e, p->message, nb, sizeof nb));
+        em_add(e, "\n");
+    }
+}
+
+/* One cancellation line: who cancelled t, why (naming the failed member for
+ * a group cancel), and how t ended. */
+static void sum_cancel_one(const sumctx *s, const lmr__task *t)
+{
+    em *e = s->e;
+    const lmr__model *m = s->m;
+    char b1[32];
+    em_add(e, e->md ? "- " : "  ");
+    task_ref(e, m, t);
+    em_add(e, " cancelled by ");
+    const lmr__task *by = t->cancelled_by && t->cancelled_by != t->id
+                              ? lmr__model_task(m, t->loop, t->cancelled_by)
+                              : NULL;
+    if (by)
+        task_ref(e, m, by);
+    else if (t->cancelled_by == t->id)
+        em_add(e, "itself");
+    else
+        em_add(e, "the loop");
+    const lmr__task *culprit = t->cancel_reason_id == LMR__REASON_GROUP
+                                   ? lmr__group_culprit(m, t) : NULL;
+    if (culprit) {
+        em_add(e, " (group: ");
+        task_ref(e, m, culprit);
+        em_add(e, " failed), ");
+    } else {
+        em_add(e, " (%s), ", cause_words(t));
+    }
+    if (t->t_end >= 0)
+        em_add(e, "ended %s at %s\n", st_names[t->state],
+               dur(t->t_end - m->t_first, b1, sizeof b1));
+    else
+        em_add(e, "ended unfinished\n");
+}
+
+/* The cancel requests worth listing (listed_cancel) among the tasks shown,
+ * the first LISTED of them in full, then how many more. */
+static void sum_cancellations(const sumctx *s)
+{
+    const lmr__model *m = s->m;
+    size_t ncancel = 0;
+    for (size_t i = 0; i < m->ntasks; i++)
+        ncancel += s->sel[i] && listed_cancel(&m->tasks[i]);
+    if (!ncancel)
+        return;
+    em_section(s->e, "cancellations (what cancelled what, and why)");
+    size_t k = 0;
+    for (size_t i = 0; i < m->ntasks; i++) {
+        const lmr__task *t = &m->tasks[i];
+        if (!s->sel[i] || !listed_cancel(t))
+            continue;
+        if (k++ == LISTED) {
+            em_item(s->e, "... %zu more", ncancel - LISTED);
+            break;
+        }
+        sum_cancel_one(s, t);
+    }
+}
+
+/*
+ * The whole summary, section by section, in the order a reader asks: what
+ * trace, which tasks and how they ended, where their time went, what waited
+ * longest, what failed, what was cancelled, and (--advise) what to do.
+ * Allocates the selection (one bool per task, freed here); on failure sets
+ * e->err and stops after the header, which lmr_inspect then drops.
+ */
+static void summary(em *e, const char *name, const lmr__model *m,
+                    const lmr_options *o, ic *x, const lmr__advice *adv,
+                    bool advise)
+{
+    sumctx s = {
+        .e = e, .m = m, .o = o, .x = x, .sel = NULL,
+        .windowed = o->from > 0 || o->to >= 0,
+        .virt = lmr__clock_is_virtual(m->header.clock),
+    };
+    sum_header(&s, name);
+
+    /* Tasks shown: selected and alive in the window. */
+    bool *sel = calloc(m->ntasks ? m->ntasks : 1, sizeof *sel);
+    if (!sel) {
         e->err = LMR_ENOMEM;
         return;
     }
     for (size_t i = 0; i < m->ntasks; i++)
-        key[i] = x->tasks[i].longest_await;
-    size_t n = top_tasks(m->ntasks, key, sel, top);
-    free(key);
-    if (n) {
-        em_section(e, "longest awaits");
-        for (size_t i = 0; i < n; i++) {
-            const it *p = &x->tasks[top[i]];
-            em_add(e, e->md ? "- " : "  ");
-            em_add(e, "%s on %s: ", dur(p->longest_await, b1, sizeof b1),
-                   shown(e, p->await_on, nb, sizeof nb));
-            task_ref(e, m, &m->tasks[top[i]]);
-            em_add(e, "\n");
-        }
-    }
+        sel[i] = lmr__task_in_window(o, &m->tasks[i]);
+    s.sel = sel;
 
-    if (failed) {
-        em_section(e, "failures");
-        size_t k = 0;
-        for (size_t i = 0; i < m->ntasks; i++) {
-            const lmr__task *t = &m->tasks[i];
-            if (!sel[i] || t->state != LMR__ST_FAILED || t->t_end > x->t1)
-                continue;
-            if (k++ == LISTED) {
-                em_item(e, "... %" PRIu64 " more", failed - LISTED);
-                break;
-            }
-            const it *p = &x->tasks[i];
-            em_add(e, e->md ? "- " : "  ");
-            task_ref(e, m, t);
-            em_add(e, " at %s: %s", dur(t->t_end - m->t_first, b1, sizeof b1),
-                   shown(e, t->error, nb, sizeof nb));
-            if (p->code)
-                em_add(e, " (code %" PRId64 ")", p->code);
-            if (p->message && (!t->error || strcmp(p->message, t->error)))
-                em_add(e, ": \"%s\"", shown(e, p->message, nb, sizeof nb));
-            em_add(e, "\n");
-        }
+    uint64_t failed = sum_tasks(&s);
+    sum_states(&s, adv);
+    if (sum_awaits(&s) < 0) {
+        free(sel);
+        return;
     }
-
-    size_t ncancel = 0;
-    for (size_t i = 0; i < m->ntasks; i++)
-        ncancel += sel[i] && listed_cancel(&m->tasks[i]);
-    if (ncancel) {
-        em_section(e, "cancellations (what cancelled what, and why)");
-        size_t k = 0;
-        for (size_t i = 0; i < m->ntasks; i++) {
-            const lmr__task *t = &m->tasks[i];
-            if (!sel[i] || !listed_cancel(t))
-                continue;
-            if (k++ == LISTED) {
-                em_item(e, "... %zu more", ncancel - LISTED);
-                break;
-            }
-            em_add(e, e->md ? "- " : "  ");
-            task_ref(e, m, t);
-            em_add(e, " cancelled by ");
-            const lmr__task *by =
-                t->cancelled_by && t->cancelled_by != t->id
-                    ? lmr__model_task(m, t->loop, t->cancelled_by) : NULL;
-            if (by)
-                task_ref(e, m, by);
-            else if (t->cancelled_by == t->id)
-                em_add(e, "itself");
-            else
-                em_add(e, "the loop");
-            const lmr__task *culprit =
-                t->cancel_reason_id == LMR__REASON_GROUP
-                    ? lmr__group_culprit(m, t) : NULL;
-            if (culprit) {
-                em_add(e, " (group: ");
-                task_ref(e, m, culprit);
-                em_add(e, " failed), ");
-            } else {
-                em_add(e, " (%s), ", cause_words(t));
-            }
-            if (t->t_end >= 0)
-                em_add(e, "ended %s at %s\n", st_names[t->state],
-                       dur(t->t_end - m->t_first, b1, sizeof b1));
-            else
-                em_add(e, "ended unfinished\n");
-        }
-    }
+    sum_failures(&s, failed);
+    sum_cancellations(&s);
     free(sel);
     if (advise)
         print_advice(e, m, adv);
