@@ -808,6 +808,111 @@ static void timer_fired(lmr__render_ctx *c, const lmr__event *ev)
     }
 }
 
+/* A group begins: its members are marked as its, and its label is said
+ * once over the owner (or the loop); a timeout sets the timer. */
+static void group_begin(lmr__render_ctx *c, const lmr__event *ev)
+{
+    sq_data *d = c->state;
+    const lmr__group *g = lmr__model_group(c->model, ev->loop, ev->group);
+    for (size_t i = 0; g && i < ev->nmembers; i++) {
+        const lmr__task *m = lmr__model_task(c->model, ev->loop, ev->members[i]);
+        if (m)
+            d->grp[m->ord] = (uint32_t)(g - c->model->groups) + 1;
+    }
+    const lmr__task *ow = task_part(c, ev->loop, ev->owner, false);
+    char txt[320];
+    int n = 0;
+    if (ev->label)
+        n = snprintf(txt, sizeof txt, "%.120s", ev->label);
+    else
+        n = snprintf(txt, sizeof txt, "%.20s of %zu tasks",
+                     ev->group_kind ? ev->group_kind : "group", ev->nmembers);
+    if (ev->mode && n > 0 && (size_t)n < sizeof txt)
+        snprintf(txt + n, sizeof txt - (size_t)n, " (%.30s)", ev->mode);
+    /* The label is said here, once; the owner's awaits on the group
+     * then say only "await gather". */
+    if (ow)
+        note(c, ev->loop, "p", (uint64_t)ow->ord + 1, txt, ev->t);
+    else
+        note(c, ev->loop, "lp", ev->loop, txt, ev->t);
+    if (ev->timeout >= 0)
+        deadline_set(c, ev);
+}
+
+/* A note from the program: over the loop, or over its task when drawn. */
+static void program_note(lmr__render_ctx *c, const lmr__event *ev)
+{
+    const char *text = ev->text ? ev->text : "";
+    const lmr__task *t;
+    if (ev->task == 0)
+        note(c, ev->loop, "lp", ev->loop, text, ev->t);
+    else if ((t = task_part(c, ev->loop, ev->task, true)) != NULL)
+        note(c, ev->loop, "p", (uint64_t)t->ord + 1, text, ev->t);
+}
+
+/* What the loop itself did that is no task's: a callback ran, or the
+ * flight recorder lost events. */
+static void loop_note(lmr__render_ctx *c, const lmr__event *ev)
+{
+    char txt[320];
+    if (ev->kind == LMR__EV_CALL)
+        snprintf(txt, sizeof txt, "callback%s%.120s", ev->label ? " " : "",
+                 ev->label ? ev->label : "");
+    else
+        snprintf(txt, sizeof txt, "%" PRId64 " events lost here (flight recorder)",
+                 ev->dropped);
+    note(c, ev->loop, "lp", ev->loop, txt, ev->t);
+}
+
+/* A spawn: an arrow from the parent, when the parent is drawn. */
+static void task_spawned(lmr__render_ctx *c, const lmr__event *ev,
+                         const lmr__task *t)
+{
+    if (!ev->parent)
+        return;
+    const lmr__task *par = task_part(c, ev->loop, ev->parent, false);
+    if (par)
+        msg(c, ev->loop, "p", (uint64_t)par->ord + 1, "-)", "p",
+            (uint64_t)t->ord + 1, "spawn", ev->t);
+}
+
+/* A cancel request: remembered for the task's end, and drawn as an arrow
+ * from whoever asked. */
+static void task_cancel(lmr__render_ctx *c, const lmr__event *ev,
+                        const lmr__task *t)
+{
+    sq_data *d = c->state;
+    uint64_t p = (uint64_t)t->ord + 1;
+    /* A task that already ended is never cancelled (the trace may still
+     * record the request), nor is the group member whose failure made
+     * its group cancel the others (recorded as cancelling itself, issue
+     * 13): nothing happens to it, so nothing is drawn. */
+    lmr__reason r = ev->reason_id;
+    if ((d->flags[t->ord] & F_ENDED) ||
+        (r == LMR__REASON_GROUP && ev->by_task == ev->task))
+        return;
+    d->reason[t->ord] = (uint8_t)r;
+    d->cancel_by[t->ord] = ev->by_task && ev->by_task < UINT32_MAX
+                               ? (uint32_t)ev->by_task : 0;
+    char txt[320];
+    cancel_why(c, ev->loop, r, ev->by_task, ev->task, txt, sizeof txt);
+    /* The arrow starts at whoever asked; never at the task itself (a
+     * failing group member used to be recorded as its own canceller). */
+    const lmr__task *by = ev->by_task && ev->by_task != ev->task &&
+                                  r != LMR__REASON_SHUTDOWN && r != LMR__REASON_SIGNAL
+                              ? task_part(c, ev->loop, ev->by_task, false)
+                              : NULL;
+    char line[360];
+    if (r == LMR__REASON_EXPLICIT)
+        snprintf(line, sizeof line, "%s", by ? "cancel()" : txt);
+    else
+        snprintf(line, sizeof line, "cancel: %s", txt);
+    if (by)
+        msg(c, ev->loop, "p", (uint64_t)by->ord + 1, "-x", "p", p, line, ev->t);
+    else
+        msg(c, ev->loop, "lp", ev->loop, "-x", "p", p, line, ev->t);
+}
+
 static int sq_event(lmr__render_ctx *c, const lmr__event *ev)
 {
     sq_data *d = c->state;
@@ -823,117 +928,45 @@ static int sq_event(lmr__render_ctx *c, const lmr__event *ev)
         d->hidden_loop_events++;
         return 0;
     }
-    char txt[320];
-    const lmr__task *t = NULL;
     if (ev->kind == LMR__EV_STATE && ev->to >= LMR__ST_DONE) {
         const lmr__task *x = lmr__model_task(c->model, ev->loop, ev->task);
         if (x)
             d->flags[x->ord] |= F_ENDED;
     }
+    const lmr__task *t;
     switch (ev->kind) {
     case LMR__EV_SPAWN:
     case LMR__EV_STATE:
     case LMR__EV_CANCEL:
         t = task_part(c, ev->loop, ev->task, true);
         if (!t)
-            return 0;
+            break;
+        if (ev->kind == LMR__EV_SPAWN)
+            task_spawned(c, ev, t);
+        else if (ev->kind == LMR__EV_CANCEL)
+            task_cancel(c, ev, t);
+        else
+            state_event(c, ev, t);
         break;
     case LMR__EV_TIMER:
         timer_fired(c, ev);
-        return 0;
+        break;
     case LMR__EV_NOTE:
-        if (ev->task == 0)
-            note(c, ev->loop, "lp", ev->loop, ev->text ? ev->text : "", ev->t);
-        else if ((t = task_part(c, ev->loop, ev->task, true)) != NULL)
-            note(c, ev->loop, "p", (uint64_t)t->ord + 1, ev->text ? ev->text : "",
-                 ev->t);
-        return 0;
-    case LMR__EV_GROUP: {
-        const lmr__group *g = lmr__model_group(c->model, ev->loop, ev->group);
-        for (size_t i = 0; g && i < ev->nmembers; i++) {
-            const lmr__task *m =
-                lmr__model_task(c->model, ev->loop, ev->members[i]);
-            if (m)
-                d->grp[m->ord] = (uint32_t)(g - c->model->groups) + 1;
-        }
-        const lmr__task *ow = task_part(c, ev->loop, ev->owner, false);
-        int n = 0;
-        if (ev->label)
-            n = snprintf(txt, sizeof txt, "%.120s", ev->label);
-        else
-            n = snprintf(txt, sizeof txt, "%.20s of %zu tasks",
-                         ev->group_kind ? ev->group_kind : "group", ev->nmembers);
-        if (ev->mode && n > 0 && (size_t)n < sizeof txt)
-            snprintf(txt + n, sizeof txt - (size_t)n, " (%.30s)", ev->mode);
-        /* The label is said here, once; the owner's awaits on the group
-         * then say only "await gather". */
-        if (ow)
-            note(c, ev->loop, "p", (uint64_t)ow->ord + 1, txt, ev->t);
-        else
-            note(c, ev->loop, "lp", ev->loop, txt, ev->t);
-        if (ev->timeout >= 0)
-            deadline_set(c, ev);
-        return 0;
-    }
+        program_note(c, ev);
+        break;
+    case LMR__EV_GROUP:
+        group_begin(c, ev);
+        break;
     case LMR__EV_GROUP_END:
         group_end(c, ev);
-        return 0;
+        break;
     case LMR__EV_CALL:
-        snprintf(txt, sizeof txt, "callback%s%.120s", ev->label ? " " : "",
-                 ev->label ? ev->label : "");
-        note(c, ev->loop, "lp", ev->loop, txt, ev->t);
-        return 0;
     case LMR__EV_GAP:
-        snprintf(txt, sizeof txt, "%" PRId64 " events lost here (flight recorder)",
-                 ev->dropped);
-        note(c, ev->loop, "lp", ev->loop, txt, ev->t);
-        return 0;
+        loop_note(c, ev);
+        break;
     default:
-        return 0;
+        break;
     }
-
-    uint64_t p = (uint64_t)t->ord + 1;
-    if (ev->kind == LMR__EV_SPAWN) {
-        if (ev->parent) {
-            const lmr__task *par = task_part(c, ev->loop, ev->parent, false);
-            if (par)
-                msg(c, ev->loop, "p", (uint64_t)par->ord + 1, "-)", "p", p,
-                    "spawn", ev->t);
-        }
-        return 0;
-    }
-    if (ev->kind == LMR__EV_CANCEL) {
-        /* A task that already ended is never cancelled (the trace may still
-         * record the request), nor is the group member whose failure made
-         * its group cancel the others (recorded as cancelling itself, issue
-         * 13): nothing happens to it, so nothing is drawn. */
-        lmr__reason r = ev->reason_id;
-        if ((d->flags[t->ord] & F_ENDED) ||
-            (r == LMR__REASON_GROUP && ev->by_task == ev->task))
-            return 0;
-        d->reason[t->ord] = (uint8_t)r;
-        d->cancel_by[t->ord] = ev->by_task && ev->by_task < UINT32_MAX
-                                   ? (uint32_t)ev->by_task : 0;
-        cancel_why(c, ev->loop, r, ev->by_task, ev->task, txt, sizeof txt);
-        /* The arrow starts at whoever asked; never at the task itself (a
-         * failing group member used to be recorded as its own canceller). */
-        const lmr__task *by = ev->by_task && ev->by_task != ev->task &&
-                                      r != LMR__REASON_SHUTDOWN && r != LMR__REASON_SIGNAL
-                                  ? task_part(c, ev->loop, ev->by_task, false)
-                                  : NULL;
-        char line[360];
-        if (r == LMR__REASON_EXPLICIT)
-            snprintf(line, sizeof line, "%s", by ? "cancel()" : txt);
-        else
-            snprintf(line, sizeof line, "cancel: %s", txt);
-        if (by)
-            msg(c, ev->loop, "p", (uint64_t)by->ord + 1, "-x", "p", p, line,
-                ev->t);
-        else
-            msg(c, ev->loop, "lp", ev->loop, "-x", "p", p, line, ev->t);
-        return 0;
-    }
-    state_event(c, ev, t);
     return 0;
 }
 
