@@ -56,46 +56,41 @@ static void of_span(char *dst, size_t n, const char *what, int64_t part,
     snprintf(dst, n, "%s %s of %s", what, p, w);
 }
 
-/*
- * Writes the tree; `full` adds the measurements to the questions and the
- * verdict's sentence, `compact` (for budgets near the 1,000 minimum) keeps
- * the seed's words, the path and nothing else.
- */
-static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
+/* The root and the four questions; `full` adds what the trace measured
+ * under each. */
+static void question_nodes(lmr__render_ctx *c, const lmr__advice *a, bool full)
 {
     lmr__out *o = c->out;
-    const lmr__advice a = *ap;
-    char l0[160], l1[200], l2[200], l3[300], d1[32], d2[32], d3[32];
-    lmr__begin_diagram(o, c->opts->title, NULL, "flowchart TD");
-    lmr__fmt_dur(d1, sizeof d1, a.span);
+    char l0[160], l1[200], l2[200], d1[32], d2[32], d3[32];
+    lmr__fmt_dur(d1, sizeof d1, a->span);
     if (c->opts->from > 0 || c->opts->to >= 0) {
-        lmr__fmt_dur(d2, sizeof d2, a.t0 - c->model->t_first);
-        lmr__fmt_dur(d3, sizeof d3, a.t1 - c->model->t_first);
+        lmr__fmt_dur(d2, sizeof d2, a->t0 - c->model->t_first);
+        lmr__fmt_dur(d3, sizeof d3, a->t1 - c->model->t_first);
         snprintf(l0, sizeof l0, "window %s to %s: %s", d2, d3, d1);
     } else {
         snprintf(l0, sizeof l0, "this trace: %s, %llu tasks", d1,
-                 (unsigned long long)a.ntasks);
+                 (unsigned long long)a->ntasks);
     }
     node(o, "START", "[", "]",
          (const char *[]){"What kind of work?", full ? l0 : NULL, NULL});
-    of_span(l1, sizeof l1, "loop idle, awaiting I/O or timers:", a.wall_wait,
-            a.span);
-    if (a.cpu_measured)
-        of_span(l2, sizeof l2, "computing, loop or threads:", a.wall_cpu,
-                a.span);
+    of_span(l1, sizeof l1, "loop idle, awaiting I/O or timers:", a->wall_wait,
+            a->span);
+    if (a->cpu_measured)
+        of_span(l2, sizeof l2, "computing, loop or threads:", a->wall_cpu,
+                a->span);
     else
         snprintf(l2, sizeof l2, "computing: not measured (virtual clock)");
     node(o, "Q1", "{", "}",
          full ? (const char *[]){"Waiting on I/O?", "(network, files, DB)", l1, l2, NULL}
               : (const char *[]){"Waiting on I/O?", NULL});
     snprintf(l1, sizeof l1, "at most %llu in flight at once",
-             (unsigned long long)a.peak_inflight);
+             (unsigned long long)a->peak_inflight);
     node(o, "Q2", "{", "}",
          (const char *[]){"Multiple I/O operations?", full ? l1 : NULL, NULL});
-    if (a.cpu_measured) {
-        lmr__fmt_dur(d1, sizeof d1, a.wall_run);
-        lmr__fmt_dur(d2, sizeof d2, a.wall_thread);
-        lmr__fmt_dur(d3, sizeof d3, a.longest_step);
+    if (a->cpu_measured) {
+        lmr__fmt_dur(d1, sizeof d1, a->wall_run);
+        lmr__fmt_dur(d2, sizeof d2, a->wall_thread);
+        lmr__fmt_dur(d3, sizeof d3, a->longest_step);
         snprintf(l1, sizeof l1, "loop busy %s, thread pool busy %s", d1, d2);
         snprintf(l2, sizeof l2, "longest step %s", d3);
     } else {
@@ -108,6 +103,11 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
     node(o, "Q4", "{", "}",
          (const char *[]){"Need shared memory?",
                           full ? "(a trace cannot tell)" : NULL, NULL});
+}
+
+/* The five answers; the same whatever the trace says. */
+static void answer_nodes(lmr__out *o)
+{
     node(o, "ASYNC", "[", "]",
          (const char *[]){"Use asyncio", "async/await + gather()", NULL});
     node(o, "SYNC_OK", "[", "]",
@@ -117,9 +117,14 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
     node(o, "THREAD", "[", "]", (const char *[]){"Use threading", "with locks", NULL});
     node(o, "MULTI", "[", "]",
          (const char *[]){"Use multiprocessing", "One process per core", NULL});
-    /* The sentence, one clause a line (at ": " and "; "), so the node stays
-     * narrow and nothing is cut. */
-    snprintf(l3, sizeof l3, "This trace: %s", lmr__advise_text(a.verdict));
+}
+
+/* The verdict's sentence, one clause a line (at ": " and "; "), so the
+ * node stays narrow and nothing is cut; without `full`, only its name. */
+static void verdict_node(lmr__out *o, lmr__verdict v, bool full)
+{
+    char l3[300];
+    snprintf(l3, sizeof l3, "This trace: %s", lmr__advise_text(v));
     const char *parts[8] = {NULL};
     size_t np = 0;
     for (char *p = l3; p && np < 7;) {
@@ -136,7 +141,21 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
         parts[1] = NULL;
     }
     lmr__node(o, "VERDICT", "[", "]", parts, 160);
-    /* Edge order matters: linkStyle below refers to these indexes. */
+}
+
+/* Where the verdict hangs: the CPU-bound paths stop at Q4, whose
+ * answer is the program's (both leaves are marked as open). */
+static const char *const leaf[] = {
+    [LMR__ADV_NOTHING] = "START", [LMR__ADV_ASYNC] = "ASYNC",
+    [LMR__ADV_SYNC_ONE] = "SYNC_OK", [LMR__ADV_SYNC] = "SYNC",
+    [LMR__ADV_CPU_POOL] = "Q4", [LMR__ADV_CPU_LOOP] = "Q4",
+    [LMR__ADV_UNMEASURED] = "Q3"};
+
+/* The tree's edges, then the verdict's dotted one. */
+static void tree_edges(lmr__out *o, lmr__verdict v)
+{
+    /* Edge order matters: linkStyle in highlight_path refers to these
+     * indexes. */
     lmr__puts(o, "    START --> Q1\n");                 /* 0 */
     edge(o, "Q1", "Yes", "Q2");                         /* 1 */
     edge(o, "Q1", "No", "Q3");                          /* 2 */
@@ -146,15 +165,13 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
     edge(o, "Q3", "No", "SYNC");                        /* 6 */
     edge(o, "Q4", "Yes", "THREAD");                     /* 7 */
     edge(o, "Q4", "No", "MULTI");                       /* 8 */
-    /* Where the verdict hangs: the CPU-bound paths stop at Q4, whose
-     * answer is the program's (both leaves are marked as open). */
-    static const char *const leaf[] = {
-        [LMR__ADV_NOTHING] = "START", [LMR__ADV_ASYNC] = "ASYNC",
-        [LMR__ADV_SYNC_ONE] = "SYNC_OK", [LMR__ADV_SYNC] = "SYNC",
-        [LMR__ADV_CPU_POOL] = "Q4", [LMR__ADV_CPU_LOOP] = "Q4",
-        [LMR__ADV_UNMEASURED] = "Q3"};
-    lmr__printf(o, "    %s -.- VERDICT\n", leaf[a.verdict]); /* 9 */
-    /* The path taken: its nodes and edges highlighted. */
+    lmr__printf(o, "    %s -.- VERDICT\n", leaf[v]);    /* 9 */
+}
+
+/* The path taken: its nodes and edges highlighted; `full` greys the
+ * nodes off it. */
+static void highlight_path(lmr__out *o, lmr__verdict v, bool full)
+{
     static const char *const path_nodes[][4] = {
         [LMR__ADV_NOTHING] = {"START", NULL},
         [LMR__ADV_ASYNC] = {"START", "Q1", "Q2", "ASYNC"},
@@ -168,7 +185,7 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
         [LMR__ADV_SYNC_ONE] = "0,1,4,9", [LMR__ADV_SYNC] = "0,2,6,9",
         [LMR__ADV_CPU_POOL] = "0,2,5,9", [LMR__ADV_CPU_LOOP] = "0,2,5,9",
         [LMR__ADV_UNMEASURED] = "0,2,9"};
-    bool open_q4 = a.verdict == LMR__ADV_CPU_POOL || a.verdict == LMR__ADV_CPU_LOOP;
+    bool open_q4 = v == LMR__ADV_CPU_POOL || v == LMR__ADV_CPU_LOOP;
     lmr__puts(o, "    classDef path fill:#ffd43b,stroke:#e8590c,stroke-width:3px,color:#000\n");
     if (open_q4)
         lmr__puts(o, "    classDef open fill:#fff3bf,stroke:#e8590c,stroke-dasharray:5 3,color:#000\n");
@@ -177,9 +194,9 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
     static const char *const all[] = {"START", "Q1", "Q2", "Q3", "Q4", "ASYNC",
                                       "SYNC_OK", "SYNC", "THREAD", "MULTI"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        bool on = strcmp(all[i], leaf[a.verdict]) == 0;
-        for (size_t k = 0; k < 4 && path_nodes[a.verdict][k]; k++)
-            on = on || strcmp(all[i], path_nodes[a.verdict][k]) == 0;
+        bool on = strcmp(all[i], leaf[v]) == 0;
+        for (size_t k = 0; k < 4 && path_nodes[v][k]; k++)
+            on = on || strcmp(all[i], path_nodes[v][k]) == 0;
         bool maybe = open_q4 && (strcmp(all[i], "THREAD") == 0 ||
                                  strcmp(all[i], "MULTI") == 0);
         if (on || maybe || full)
@@ -188,9 +205,24 @@ static void ad_write(lmr__render_ctx *c, const lmr__advice *ap, bool full)
     }
     lmr__puts(o, "    class VERDICT path\n");
     lmr__printf(o, "    linkStyle %s stroke:#e8590c,stroke-width:4px\n",
-                path_edges[a.verdict]);
+                path_edges[v]);
     if (open_q4)
         lmr__puts(o, "    linkStyle 7,8 stroke:#e8590c,stroke-width:2px,stroke-dasharray:5 3\n");
+}
+
+/*
+ * Writes the tree; `full` adds the measurements to the questions and the
+ * verdict's sentence, `compact` (for budgets near the 1,000 minimum) keeps
+ * the seed's words, the path and nothing else.
+ */
+static void ad_write(lmr__render_ctx *c, const lmr__advice *a, bool full)
+{
+    lmr__begin_diagram(c->out, c->opts->title, NULL, "flowchart TD");
+    question_nodes(c, a, full);
+    answer_nodes(c->out);
+    verdict_node(c->out, a->verdict, full);
+    tree_edges(c->out, a->verdict);
+    highlight_path(c->out, a->verdict, full);
 }
 
 static int ad_end(lmr__render_ctx *c)
