@@ -353,54 +353,76 @@ static void end_words(const lmr__model *m, const lmr__task *t, const char *why,
         snprintf(dst, n, "cancelled");
 }
 
-/* Writes row r's section into r->text; returns the number of bars. */
-static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
-                        uint64_t *id)
+/* No room anywhere for the end's words: the row's name, cut to leave
+ * room for the word, then ": word". */
+static void name_with_word(char *name, size_t n, const char *word)
 {
-    const lmr__model *m = c->model;
+    size_t cp = 0, j = 0;
+    for (; name[j]; j++)
+        if (((unsigned char)name[j] & 0xC0) != 0x80 && ++cp > NAME_CP - 12)
+            break;
+    bool cut = name[j] != '\0';
+    size_t len = j;
+    if (cut && len + 3 < n) {
+        memcpy(name + len, "\xE2\x80\xA6", 3); /* ellipsis */
+        len += 3;
+    }
+    snprintf(name + len, n - len, ": %s", word);
+}
+
+/* The end of a task that ended badly, at its time (*end_at): a red diamond
+ * with its words to the right when they fit there (Mermaid would otherwise
+ * draw them over the row's own bars); when not even the short word fits,
+ * it goes in the row's name. Returns the diamond's words (in `end`, or ""). */
+static const char *place_end(const lmr__model *m, const gt_data *d,
+                             const gt_row *r, int64_t base, char *name,
+                             size_t nname, char *end, size_t nend,
+                             int64_t *end_at)
+{
     const lmr__task *t = &m->tasks[r->task];
-    lmr__out l;
-    lmr__out_scratch(&l, &r->text);
-    char name[160], txt[200], end[160];
-    snprintf(name, sizeof name, "%s", t->name ? t->name : "");
-    bool bad = ended_badly(d, t);
-    if (c->opts->counts) {
-        size_t len = strlen(name);
-        snprintf(name + len, sizeof name - len, " x%" PRIu64, t->steps);
+    end_words(m, t, r->why, end, nend);
+    *end_at = (t->t_end - m->t_first) / d->u;
+    int64_t room = room_right(d, base, *end_at + 1);
+    const char *shortw = t->state == LMR__ST_FAILED ? "failed"
+                         : t->timed_out ? "timed out" : "cancelled";
+    const char *end_text = fitting((const char *[]){end, shortw, NULL}, room);
+    if (!*end_text)
+        name_with_word(name, nname, shortw);
+    return end_text;
+}
+
+/* One bar from a to e (px wide) of kind k, labelled with the state's name
+ * when it fits. */
+static void state_bar(lmr__render_ctx *c, lmr__out *l, int k, uint64_t *id,
+                      int64_t a, int64_t e, int64_t px)
+{
+    if (k == K_RUN) {
+        const char *run = lmr__state_label(c->opts, LMR__ST_RUNNING);
+        bar_line(l, fitting((const char *[]){run, NULL}, px), "active", ++*id,
+                 a, e);
+    } else if (k == K_READY) {
+        const char *rd = lmr__state_label(c->opts, LMR__ST_PENDING);
+        bar_line(l, fitting((const char *[]){rd, NULL}, px), "done", ++*id, a,
+                 e);
+    } else {
+        char txt[200];
+        const char *aw = lmr__state_label(c->opts, LMR__ST_AWAITING);
+        const char *on = k == K_OTHER ? ""
+                                      : lmr__on_tok[LMR__ON_SLEEP + k - K_AWAIT0];
+        snprintf(txt, sizeof txt, "%s%s%s", aw, *on ? " " : "", on);
+        bar_line(l, fitting((const char *[]){txt, on, NULL}, px), "", ++*id, a,
+                 e);
     }
-    int64_t base = (d->t0 - m->t_first) / d->u;
-    int64_t span_u = (d->t1 - d->t0) / d->u;
-    /* The end, at its time: a red diamond with its words to the right when
-     * they fit there (Mermaid would otherwise draw them over the row's own
-     * bars); when not even the short word fits, it goes in the row's name. */
-    const char *end_text = NULL;
-    int64_t end_at = 0;
-    if (bad) {
-        end_words(m, t, r->why, end, sizeof end);
-        end_at = (t->t_end - m->t_first) / d->u;
-        int64_t room = room_right(d, base, end_at + 1);
-        const char *shortw = t->state == LMR__ST_FAILED ? "failed"
-                             : t->timed_out ? "timed out" : "cancelled";
-        end_text = fitting((const char *[]){end, shortw, NULL}, room);
-        if (!*end_text) {
-            /* name, cut to leave room for the word, then ": word". */
-            size_t cp = 0, j = 0;
-            for (; name[j]; j++)
-                if (((unsigned char)name[j] & 0xC0) != 0x80 &&
-                    ++cp > NAME_CP - 12)
-                    break;
-            bool cut = name[j] != '\0';
-            size_t len = j;
-            if (cut && len + 3 < sizeof name) {
-                memcpy(name + len, "\xE2\x80\xA6", 3); /* ellipsis */
-                len += 3;
-            }
-            snprintf(name + len, sizeof name - len, ": %s", shortw);
-        }
-    }
-    section(&l, name);
+}
+
+/* The row's bars: each run of bins with the same dominant kind is one bar,
+ * cut at end_at when the task ended badly. Returns how many; *last_e is
+ * where the last one stops. */
+static size_t state_bars(lmr__render_ctx *c, const gt_data *d, const gt_row *r,
+                         lmr__out *l, uint64_t *id, int64_t base, bool bad,
+                         int64_t end_at, int64_t *last_e)
+{
     size_t nbars = 0;
-    int64_t last_e = 0;
     for (int bin = 0; bin < BINS;) {
         int k = dominant(r, bin);
         int stop = bin + 1;
@@ -414,52 +436,69 @@ static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
                 e = end_at; /* slices round up: never past the end */
             if (e <= a)
                 e = a + 1;
-            if (e > last_e)
-                last_e = e;
-            int64_t px = bar_px(d, a, e);
+            if (e > *last_e)
+                *last_e = e;
             nbars++;
-            if (k == K_RUN) {
-                const char *run = lmr__state_label(c->opts, LMR__ST_RUNNING);
-                bar_line(&l, fitting((const char *[]){run, NULL}, px),
-                         "active", ++*id, a, e);
-            } else if (k == K_READY) {
-                const char *rd = lmr__state_label(c->opts, LMR__ST_PENDING);
-                bar_line(&l, fitting((const char *[]){rd, NULL}, px), "done",
-                         ++*id, a, e);
-            } else {
-                const char *aw = lmr__state_label(c->opts, LMR__ST_AWAITING);
-                const char *on = k == K_OTHER
-                                     ? ""
-                                     : lmr__on_tok[LMR__ON_SLEEP + k - K_AWAIT0];
-                snprintf(txt, sizeof txt, "%s%s%s", aw, *on ? " " : "", on);
-                bar_line(&l, fitting((const char *[]){txt, on, NULL}, px), "",
-                         ++*id, a, e);
-            }
+            state_bar(c, l, k, id, a, e, bar_px(d, a, e));
         }
         bin = stop;
     }
-    if (nbars == 0) {
-        /* No measurable time in the window (under the virtual clock, work
-         * in a thread takes none): a diamond where it lived, saying so. */
-        int64_t a = t->t_spawn > d->t0 ? (t->t_spawn - m->t_first) / d->u
-                                       : base;
-        if (a >= base + span_u && span_u > 0)
-            a = base + span_u - 1;
-        const char *st = lmr__state_label(c->opts, t->state);
-        snprintf(txt, sizeof txt, "%s, no measurable time%s", st,
-                 lmr__clock_is_virtual(c->model->header.clock)
-                     ? " (virtual clock)" : "");
-        if (!bad) {
-            /* Nothing else is drawn in this row, so Mermaid may put the
-             * words left of the diamond when they do not fit right. */
-            int64_t room = bar_px(d, a, base + span_u) - 20;
-            int64_t left = bar_px(d, base, a) - 20;
-            if (left > room)
-                room = left;
-            bar_line(&l, fitting((const char *[]){txt, st, NULL}, room),
-                     "milestone", ++*id, a, a + 1);
-        }
+    return nbars;
+}
+
+/* No measurable time in the window (under the virtual clock, work in a
+ * thread takes none): a diamond where the task lived, saying so. */
+static void no_time_mark(lmr__render_ctx *c, const gt_data *d,
+                         const lmr__task *t, lmr__out *l, uint64_t *id,
+                         int64_t base, bool bad)
+{
+    const lmr__model *m = c->model;
+    int64_t span_u = (d->t1 - d->t0) / d->u;
+    int64_t a = t->t_spawn > d->t0 ? (t->t_spawn - m->t_first) / d->u : base;
+    if (a >= base + span_u && span_u > 0)
+        a = base + span_u - 1;
+    const char *st = lmr__state_label(c->opts, t->state);
+    char txt[200];
+    snprintf(txt, sizeof txt, "%s, no measurable time%s", st,
+             lmr__clock_is_virtual(m->header.clock) ? " (virtual clock)" : "");
+    if (bad)
+        return;
+    /* Nothing else is drawn in this row, so Mermaid may put the words left
+     * of the diamond when they do not fit right. */
+    int64_t room = bar_px(d, a, base + span_u) - 20;
+    int64_t left = bar_px(d, base, a) - 20;
+    if (left > room)
+        room = left;
+    bar_line(l, fitting((const char *[]){txt, st, NULL}, room), "milestone",
+             ++*id, a, a + 1);
+}
+
+/* Writes row r's section into r->text; returns the number of bars. */
+static size_t write_row(lmr__render_ctx *c, gt_data *d, gt_row *r,
+                        uint64_t *id)
+{
+    const lmr__model *m = c->model;
+    const lmr__task *t = &m->tasks[r->task];
+    lmr__out l;
+    lmr__out_scratch(&l, &r->text);
+    char name[160], end[160];
+    snprintf(name, sizeof name, "%s", t->name ? t->name : "");
+    bool bad = ended_badly(d, t);
+    if (c->opts->counts) {
+        size_t len = strlen(name);
+        snprintf(name + len, sizeof name - len, " x%" PRIu64, t->steps);
     }
+    int64_t base = (d->t0 - m->t_first) / d->u;
+    const char *end_text = NULL;
+    int64_t end_at = 0;
+    if (bad)
+        end_text = place_end(m, d, r, base, name, sizeof name, end, sizeof end,
+                             &end_at);
+    section(&l, name);
+    int64_t last_e = 0;
+    size_t nbars = state_bars(c, d, r, &l, id, base, bad, end_at, &last_e);
+    if (nbars == 0)
+        no_time_mark(c, d, t, &l, id, base, bad);
     if (bad) {
         /* Not before the last bar, or compact mode would stack it on a
          * second line of the row. */
