@@ -123,6 +123,84 @@ static void cancel_phrase(const lmr__render_ctx *c, const lmr__event *ev,
     snprintf(dst, n, "%s%s", lmr__cancel_words(c->opts, reason), bw);
 }
 
+/* Task `id`'s name cut to WHO_CP code points, "?" when it has none. */
+static void cut_who(const lmr__render_ctx *c, uint32_t loop, uint64_t id,
+                    char *dst, size_t n)
+{
+    const char *nm = who(c->model, loop, id);
+    lmr__cut_name(dst, n, nm ? nm : "?", WHO_CP);
+}
+
+/* Why a task became pending: spawned, cancelled, its group timed out, or
+ * woken by a task (by name when `named`) or anything else. */
+static void pending_cause(const lmr__render_ctx *c, const st_data *d,
+                          const lmr__event *ev, const lmr__task *t, bool a,
+                          bool named, char *dst, size_t n)
+{
+    if (ev->from == LMR__ST_CREATED) {
+        snprintf(dst, n, "%s", a ? "create_task()" : "spawn");
+        return;
+    }
+    if (ev->by_id == LMR__BY_CANCEL) {
+        cancel_phrase(c, ev, named, dst, n);
+        return;
+    }
+    const lmr__group *g =
+        t && d->awaiting[t->ord]
+            ? lmr__model_group(c->model, ev->loop, d->awaiting[t->ord])
+            : NULL;
+    if (g && g->outcome_id == LMR__OUT_TIMEOUT) {
+        snprintf(dst, n, "%s", a ? "TimeoutError to the caller" : "timed out");
+        return;
+    }
+    if (named && ev->by_id == LMR__BY_TASK && ev->by_task &&
+        ev->by_task != ev->task) {
+        /* "download finished" says more than "task finished" */
+        char cut[WHO_CP * 4 + 8];
+        cut_who(c, ev->loop, ev->by_task, cut, sizeof cut);
+        join(dst, n, cut, a ? " done" : " finished", "");
+        return;
+    }
+    char bw[WHO_CP * 4 + 32];
+    by_whom(c, ev, named ? ev->by_task : 0, bw, sizeof bw);
+    join(dst, n, lmr__wake_words(c->opts, ev->by_id, ev->by), bw, "");
+}
+
+/* What a task awaits: the awaited task by name when `named`. */
+static void await_cause(const lmr__render_ctx *c, const lmr__event *ev, bool a,
+                        bool named, char *dst, size_t n)
+{
+    char w[64];
+    lmr__await_words(c->opts, ev->on_id, ev->on, w, sizeof w);
+    if (named && ev->on_id == LMR__ON_TASK && ev->awaits) {
+        char cut[WHO_CP * 4 + 8];
+        cut_who(c, ev->loop, ev->awaits, cut, sizeof cut);
+        join(dst, n, a ? "await " : "await task ", cut, "");
+    } else {
+        snprintf(dst, n, "%s", w);
+    }
+}
+
+/* How a task was cancelled: at its await (by a deadline or not), or
+ * before it ever ran, and then why. */
+static void cancelled_cause(const lmr__render_ctx *c, const lmr__event *ev,
+                            const lmr__task *t, bool a, bool named, char *dst,
+                            size_t n)
+{
+    bool deadline = t && t->timed_out;
+    if (ev->from == LMR__ST_RUNNING) {
+        if (a)
+            snprintf(dst, n, "%s", deadline ? "CancelledError (deadline)"
+                                            : "CancelledError at the await");
+        else
+            snprintf(dst, n, "%s", deadline ? "cancelled: deadline" : "cancelled");
+        return;
+    }
+    char ph[CAUSE_MAX];
+    cancel_phrase(c, ev, named, ph, sizeof ph);
+    join(dst, n, ph, a ? " before it ran" : "", "");
+}
+
 /* What caused a transition, in a few words: asyncio's under --states
  * asyncio, plain words otherwise; unknown trace tokens as written. */
 static void cause_of(const lmr__render_ctx *c, const st_data *d,
@@ -130,52 +208,16 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
 {
     bool a = lmr__speaks_asyncio(c->opts);
     const lmr__task *t = lmr__model_task(c->model, ev->loop, ev->task);
-    char bw[WHO_CP * 4 + 32];
     switch (ev->to) {
     case LMR__ST_PENDING:
-        if (ev->from == LMR__ST_CREATED) {
-            snprintf(dst, n, "%s", a ? "create_task()" : "spawn");
-        } else if (ev->by_id == LMR__BY_CANCEL) {
-            cancel_phrase(c, ev, named, dst, n);
-        } else {
-            const lmr__group *g =
-                t && d->awaiting[t->ord]
-                    ? lmr__model_group(c->model, ev->loop, d->awaiting[t->ord])
-                    : NULL;
-            if (g && g->outcome_id == LMR__OUT_TIMEOUT) {
-                snprintf(dst, n, "%s", a ? "TimeoutError to the caller"
-                                         : "timed out");
-                break;
-            }
-            if (named && ev->by_id == LMR__BY_TASK &&
-                ev->by_task && ev->by_task != ev->task) {
-                /* "download finished" says more than "task finished" */
-                const char *nm = who(c->model, ev->loop, ev->by_task);
-                char cut[WHO_CP * 4 + 8];
-                lmr__cut_name(cut, sizeof cut, nm ? nm : "?", WHO_CP);
-                join(dst, n, cut, a ? " done" : " finished", "");
-                break;
-            }
-            by_whom(c, ev, named ? ev->by_task : 0, bw, sizeof bw);
-            join(dst, n, lmr__wake_words(c->opts, ev->by_id, ev->by), bw, "");
-        }
+        pending_cause(c, d, ev, t, a, named, dst, n);
         break;
     case LMR__ST_RUNNING:
         snprintf(dst, n, "%s", a ? "loop runs it" : "run");
         break;
-    case LMR__ST_AWAITING: {
-        char w[64];
-        lmr__await_words(c->opts, ev->on_id, ev->on, w, sizeof w);
-        if (named && ev->on_id == LMR__ON_TASK && ev->awaits) {
-            const char *nm = who(c->model, ev->loop, ev->awaits);
-            char cut[WHO_CP * 4 + 8];
-            lmr__cut_name(cut, sizeof cut, nm ? nm : "?", WHO_CP);
-            join(dst, n, a ? "await " : "await task ", cut, "");
-        } else {
-            snprintf(dst, n, "%s", w);
-        }
+    case LMR__ST_AWAITING:
+        await_cause(c, ev, a, named, dst, n);
         break;
-    }
     case LMR__ST_DONE:
         snprintf(dst, n, "%s", a ? "return value" : "return");
         break;
@@ -187,19 +229,7 @@ static void cause_of(const lmr__render_ctx *c, const st_data *d,
         break;
     }
     case LMR__ST_CANCELLED:
-        if (ev->from == LMR__ST_RUNNING) {
-            if (a)
-                snprintf(dst, n, "%s", t && t->timed_out
-                                           ? "CancelledError (deadline)"
-                                           : "CancelledError at the await");
-            else
-                snprintf(dst, n, "%s", t && t->timed_out ? "cancelled: deadline"
-                                                         : "cancelled");
-        } else {
-            char ph[CAUSE_MAX];
-            cancel_phrase(c, ev, named, ph, sizeof ph);
-            join(dst, n, ph, a ? " before it ran" : "", "");
-        }
+        cancelled_cause(c, ev, t, a, named, dst, n);
         break;
     default:
         snprintf(dst, n, "?");
