@@ -465,128 +465,180 @@ static void build_usage(FILE *fp)
           fp);
 }
 
-int lmr__build_main(int argc, char **argv)
+/* What the command line asked for: the config, the flags and the NAMEs. */
+typedef struct {
+    const char *config;
+    build_flags fl;
+    const char **only; /* argc + 1 slots, owned */
+    size_t nonly;
+} build_args;
+
+/* Reads argv into *ba. Returns -1 to go on, else the exit status (after -h
+ * or a usage error). */
+static int parse_args(int argc, char **argv, build_args *ba)
 {
-    const char *config = "loopmaid.yaml";
-    build_flags fl = {0};
-    const char **only = calloc((size_t)argc + 1, sizeof *only);
-    size_t nonly = 0;
-    if (!only) {
-        fputs("loopmaid build: out of memory\n", stderr);
-        return 1;
-    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             build_usage(stdout);
-            free(only);
             return 0;
         } else if (!strcmp(a, "--check")) {
-            fl.check = true;
+            ba->fl.check = true;
         } else if (!strcmp(a, "--diff")) {
-            fl.diff = true;
+            ba->fl.diff = true;
         } else if (!strcmp(a, "--force")) {
-            fl.force = true;
+            ba->fl.force = true;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            fl.quiet = true;
+            ba->fl.quiet = true;
         } else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "loopmaid build: %s needs a file name\n", a);
-                free(only);
                 return 2;
             }
-            config = argv[++i];
+            ba->config = argv[++i];
         } else if (!strncmp(a, "--config=", 9)) {
-            config = a + 9;
+            ba->config = a + 9;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "loopmaid build: unknown option '%s' (see loopmaid build --help)\n", a);
-            free(only);
             return 2;
         } else {
-            only[nonly++] = a;
+            ba->only[ba->nonly++] = a;
         }
     }
+    return -1;
+}
+
+static bool is_wanted(const build_args *ba, const char *name)
+{
+    bool wanted = ba->nonly == 0;
+    for (size_t k = 0; k < ba->nonly; k++)
+        wanted |= !strcmp(name, ba->only[k]);
+    return wanted;
+}
+
+/* A NAME the config does not have is a usage error, said before any work. */
+static bool names_known(const build_args *ba, const build_config *c)
+{
+    for (size_t k = 0; k < ba->nonly; k++) {
+        bool known = false;
+        for (size_t i = 0; i < c->n; i++)
+            known |= !strcmp(c->entries[i].name, ba->only[k]);
+        if (!known) {
+            fprintf(stderr, "loopmaid build: no diagram named '%s' in %s\n",
+                    ba->only[k], ba->config);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* What a run did, for the closing line. */
+typedef struct {
+    size_t stale, written, failed, checked;
+} build_counts;
+
+/* Builds (or checks) each wanted entry; returns 1 if one failed, else 0. */
+static int run_entries(const build_args *ba, const build_config *c,
+                       build_made *made, build_counts *n)
+{
+    int status = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const build_entry *e = &c->entries[i];
+        if (!is_wanted(ba, e->name))
+            continue;
+        int outcome;
+        lmr_error err;
+        n->checked++;
+        memset(&err, 0, sizeof err);
+        if (build_entry_run(c, e, &ba->fl, made, &outcome, &err) != 0) {
+            lmr_error_print(&err, stderr);
+            n->failed++;
+            status = 1;
+            continue;
+        }
+        if (outcome == T_CHANGED) {
+            if (ba->fl.check || ba->fl.diff) {
+                n->stale++;
+                printf("stale: %s (%s%s%s)\n", e->target, e->name,
+                       e->region ? ", region " : "", e->region ? e->region : "");
+            } else {
+                n->written++;
+                if (!ba->fl.quiet)
+                    printf("wrote: %s (%s)\n", e->target, e->name);
+            }
+        }
+    }
+    return status;
+}
+
+/* The closing line; returns the status, made 1 by stale targets under --check. */
+static int summarize(const build_args *ba, const build_counts *n, int status)
+{
+    const build_flags *fl = &ba->fl;
+    /* Counts are of what this run looked at (NAMEs limit it). */
+    if ((fl->check || fl->diff) && n->stale > 0) {
+        printf("%zu of %zu target%s stale%s: run `loopmaid build%s%s` to update\n",
+               n->stale, n->checked, n->checked == 1 ? "" : "s",
+               fl->check ? "" : " (--diff: nothing written)",
+               strcmp(ba->config, "loopmaid.yaml") ? " -c " : "",
+               strcmp(ba->config, "loopmaid.yaml") ? ba->config : "");
+        if (fl->check)
+            status = 1;
+    } else if (!fl->quiet && n->failed == 0) {
+        if (fl->check || fl->diff)
+            printf("%zu target%s up to date\n", n->checked, n->checked == 1 ? "" : "s");
+        else if (n->written == 0)
+            printf("nothing to do: %zu target%s up to date\n", n->checked,
+                   n->checked == 1 ? "" : "s");
+    }
+    return status;
+}
+
+/* Loads the config and runs the wanted entries; the caller owns ba. */
+static int build_with(const build_args *ba)
+{
     build_config c;
     lmr_error err;
     memset(&err, 0, sizeof err);
-    if (lmr__build_load_config(config, &c, &err) != 0) {
+    if (lmr__build_load_config(ba->config, &c, &err) != 0) {
         lmr_error_print(&err, stderr);
-        free(only);
         return 1;
     }
-    for (size_t k = 0; k < nonly; k++) {
-        bool known = false;
-        for (size_t i = 0; i < c.n; i++)
-            known |= !strcmp(c.entries[i].name, only[k]);
-        if (!known) {
-            fprintf(stderr, "loopmaid build: no diagram named '%s' in %s\n",
-                    only[k], config);
-            lmr__build_config_free(&c);
-            free(only);
-            return 2;
-        }
+    if (!names_known(ba, &c)) {
+        lmr__build_config_free(&c);
+        return 2;
     }
-    int status = 0;
-    size_t stale = 0, written = 0, failed = 0, checked = 0;
     build_made made = {calloc(c.n + 1, sizeof(char *)), calloc(c.n + 1, sizeof(char *))};
     if (!made.path || !made.scratch) {
         fputs("loopmaid build: out of memory\n", stderr);
         free(made.path);
         free(made.scratch);
         lmr__build_config_free(&c);
-        free(only);
         return 1;
     }
-    for (size_t i = 0; i < c.n; i++) {
-        const build_entry *e = &c.entries[i];
-        bool wanted = nonly == 0;
-        for (size_t k = 0; k < nonly; k++)
-            wanted |= !strcmp(e->name, only[k]);
-        if (!wanted)
-            continue;
-        int outcome;
-        checked++;
-        memset(&err, 0, sizeof err);
-        if (build_entry_run(&c, e, &fl, &made, &outcome, &err) != 0) {
-            lmr_error_print(&err, stderr);
-            failed++;
-            status = 1;
-            continue;
-        }
-        if (outcome == T_CHANGED) {
-            if (fl.check || fl.diff) {
-                stale++;
-                printf("stale: %s (%s%s%s)\n", e->target, e->name,
-                       e->region ? ", region " : "", e->region ? e->region : "");
-            } else {
-                written++;
-                if (!fl.quiet)
-                    printf("wrote: %s (%s)\n", e->target, e->name);
-            }
-        }
-    }
+    build_counts n = {0};
+    int status = run_entries(ba, &c, &made, &n);
     /* A dry run's scratch traces go; a build's are where they belong. */
     for (size_t i = 0; i < c.n; i++)
         drop_scratch(made.path[i], made.scratch[i]);
     free(made.path);
     free(made.scratch);
-    /* Counts are of what this run looked at (NAMEs limit it). */
-    if ((fl.check || fl.diff) && stale > 0) {
-        printf("%zu of %zu target%s stale%s: run `loopmaid build%s%s` to update\n",
-               stale, checked, checked == 1 ? "" : "s",
-               fl.check ? "" : " (--diff: nothing written)",
-               strcmp(config, "loopmaid.yaml") ? " -c " : "",
-               strcmp(config, "loopmaid.yaml") ? config : "");
-        if (fl.check)
-            status = 1;
-    } else if (!fl.quiet && failed == 0) {
-        if (fl.check || fl.diff)
-            printf("%zu target%s up to date\n", checked, checked == 1 ? "" : "s");
-        else if (written == 0)
-            printf("nothing to do: %zu target%s up to date\n", checked,
-                   checked == 1 ? "" : "s");
-    }
+    status = summarize(ba, &n, status);
     lmr__build_config_free(&c);
-    free(only);
+    return status;
+}
+
+int lmr__build_main(int argc, char **argv)
+{
+    build_args ba = {.config = "loopmaid.yaml"};
+    ba.only = calloc((size_t)argc + 1, sizeof *ba.only);
+    if (!ba.only) {
+        fputs("loopmaid build: out of memory\n", stderr);
+        return 1;
+    }
+    int status = parse_args(argc, argv, &ba);
+    if (status < 0)
+        status = build_with(&ba);
+    free(ba.only);
     return status;
 }

@@ -561,10 +561,9 @@ static int load_entry(build_config *c, yaml_document_t *doc, yaml_node_t *map,
     return 0;
 }
 
-int lmr__build_load_config(const char *path, build_config *c, lmr_error *err)
+/* Entry paths are relative to the config's folder: c->dir. */
+static int set_config_dir(build_config *c, const char *path, lmr_error *err)
 {
-    memset(c, 0, sizeof *c);
-    c->path = (char *)path;
     const char *slash = strrchr(path, '/');
     c->dir = slash ? strndup(path, (size_t)(slash - path)) : lmr__build_strdup(".");
     if (!c->dir)
@@ -573,9 +572,87 @@ int lmr__build_load_config(const char *path, build_config *c, lmr_error *err)
         free(c->dir);
         c->dir = lmr__build_strdup("/");
     }
+    return 0;
+}
+
+/* Checks the top level (version: 1, diagrams:, nothing else) and finds the
+ * diagrams list. */
+static int find_diagrams(yaml_document_t *doc, const char *path,
+                         yaml_node_t **out, lmr_error *err)
+{
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    yaml_node_t *diagrams = NULL;
+    if (!root)
+        return lmr__err(err, LMR_ECONFIG, path, 1, 1,
+                        "config is empty: it needs a 'diagrams:' list");
+    if (root->type != YAML_MAPPING_NODE)
+        return cfg_err(err, path, root->start_mark,
+                       "config must be a mapping with 'version: 1' and 'diagrams:'");
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+         p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(doc, p->value);
+        if (!k || k->type != YAML_SCALAR_NODE || !v)
+            return cfg_err(err, path, root->start_mark, "keys must be plain words");
+        if (!strcmp(node_str(k), "version")) {
+            if (v->type != YAML_SCALAR_NODE || strcmp(node_str(v), "1") != 0)
+                return cfg_err(err, path, v->start_mark,
+                               "unsupported config version (this loopmaid knows version 1)");
+        } else if (!strcmp(node_str(k), "diagrams")) {
+            diagrams = v;
+        } else {
+            return cfg_err(err, path, k->start_mark,
+                           "unknown key '%s' (version, diagrams)", node_str(k));
+        }
+    }
+    if (!diagrams)
+        return cfg_err(err, path, root->start_mark, "config has no 'diagrams:' list");
+    if (diagrams->type != YAML_SEQUENCE_NODE)
+        return cfg_err(err, path, diagrams->start_mark,
+                       "'diagrams' must be a list of diagrams");
+    *out = diagrams;
+    return 0;
+}
+
+/* Loads each item of the diagrams list into c->entries; names are unique. */
+static int load_entries(build_config *c, yaml_document_t *doc,
+                        yaml_node_t *diagrams, lmr_error *err)
+{
+    const char *path = c->path;
+    size_t n = (size_t)(diagrams->data.sequence.items.top -
+                        diagrams->data.sequence.items.start);
+    if (n > BUILD_MAX_ENTRIES)
+        return cfg_err(err, path, diagrams->start_mark,
+                       "too many diagrams (%zu; the limit is %d)", n, BUILD_MAX_ENTRIES);
+    c->entries = calloc(n ? n : 1, sizeof *c->entries);
+    if (!c->entries)
+        return lmr__err(err, LMR_ENOMEM, path, 0, 0, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item =
+            yaml_document_get_node(doc, diagrams->data.sequence.items.start[i]);
+        c->n = i + 1;
+        int rc = load_entry(c, doc, item, &c->entries[i], err);
+        if (rc != 0)
+            return rc;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(c->entries[j].name, c->entries[i].name))
+                return cfg_err(err, path, item->start_mark,
+                               "diagram name '%s' is used twice (first at line %d)",
+                               c->entries[i].name, c->entries[j].pos.line);
+    }
+    return 0;
+}
+
+int lmr__build_load_config(const char *path, build_config *c, lmr_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->path = (char *)path;
+    int rc = set_config_dir(c, path, err);
+    if (rc != 0)
+        return rc;
     char *text;
     size_t len;
-    int rc = lmr__build_slurp(path, BUILD_MAX_CONFIG, &text, &len);
+    rc = lmr__build_slurp(path, BUILD_MAX_CONFIG, &text, &len);
     /* Every early return frees c->dir too (found by fuzz/fuzz_config.c). */
     if (rc == -EFBIG) {
         lmr__build_config_free(c);
@@ -600,76 +677,10 @@ int lmr__build_load_config(const char *path, build_config *c, lmr_error *err)
         lmr__build_config_free(c);
         return rc;
     }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
     yaml_node_t *diagrams = NULL;
-    if (!root) {
-        rc = lmr__err(err, LMR_ECONFIG, path, 1, 1,
-                      "config is empty: it needs a 'diagrams:' list");
-        goto out;
-    }
-    if (root->type != YAML_MAPPING_NODE) {
-        rc = cfg_err(err, path, root->start_mark,
-                     "config must be a mapping with 'version: 1' and 'diagrams:'");
-        goto out;
-    }
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-         p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(&doc, p->value);
-        if (!k || k->type != YAML_SCALAR_NODE || !v) {
-            rc = cfg_err(err, path, root->start_mark, "keys must be plain words");
-            goto out;
-        }
-        if (!strcmp(node_str(k), "version")) {
-            if (v->type != YAML_SCALAR_NODE || strcmp(node_str(v), "1") != 0) {
-                rc = cfg_err(err, path, v->start_mark,
-                             "unsupported config version (this loopmaid knows version 1)");
-                goto out;
-            }
-        } else if (!strcmp(node_str(k), "diagrams")) {
-            diagrams = v;
-        } else {
-            rc = cfg_err(err, path, k->start_mark,
-                         "unknown key '%s' (version, diagrams)", node_str(k));
-            goto out;
-        }
-    }
-    if (!diagrams) {
-        rc = cfg_err(err, path, root->start_mark, "config has no 'diagrams:' list");
-        goto out;
-    }
-    if (diagrams->type != YAML_SEQUENCE_NODE) {
-        rc = cfg_err(err, path, diagrams->start_mark,
-                     "'diagrams' must be a list of diagrams");
-        goto out;
-    }
-    size_t n = (size_t)(diagrams->data.sequence.items.top -
-                        diagrams->data.sequence.items.start);
-    if (n > BUILD_MAX_ENTRIES) {
-        rc = cfg_err(err, path, diagrams->start_mark,
-                     "too many diagrams (%zu; the limit is %d)", n, BUILD_MAX_ENTRIES);
-        goto out;
-    }
-    c->entries = calloc(n ? n : 1, sizeof *c->entries);
-    if (!c->entries) {
-        rc = lmr__err(err, LMR_ENOMEM, path, 0, 0, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item =
-            yaml_document_get_node(&doc, diagrams->data.sequence.items.start[i]);
-        c->n = i + 1;
-        if ((rc = load_entry(c, &doc, item, &c->entries[i], err)) != 0)
-            goto out;
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(c->entries[j].name, c->entries[i].name)) {
-                rc = cfg_err(err, path, item->start_mark,
-                             "diagram name '%s' is used twice (first at line %d)",
-                             c->entries[i].name, c->entries[j].pos.line);
-                goto out;
-            }
-    }
-out:
+    rc = find_diagrams(&doc, path, &diagrams, err);
+    if (rc == 0)
+        rc = load_entries(c, &doc, diagrams, err);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     free(text);

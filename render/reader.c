@@ -708,10 +708,11 @@ static int get_dir(const decoder *d, bool required, const char **out)
             return rc_;                                                        \
     } while (0)
 
-/* Fills *e from the slots of the event that began at `start`. */
-static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
+/* The defaults, then what every event has: ev, t and loop. */
+static inline int decode_head(decoder *d, lmr__event *e)
 {
-    decoder d = {r, "?", start};
+    rd *r = d->r;
+    const yaml_mark_t *start = d->start;
     memset(e, 0, sizeof *e);
     e->loop = 1;
     e->from = e->to = -1;
@@ -720,118 +721,155 @@ static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
     e->line = mline(start);
     e->col = mcol(start);
 
-    const char *ev = sval(&d, K_EV);
+    const char *ev = sval(d, K_EV);
     if (!r->slots[K_EV].set || !ev)
         return err_at(r, LMR_ESCHEMA, start,
                       "event has no 'ev' key (its kind, e.g. ev: state)");
     if (r->slots[K_EV].seq)
-        return mistyped(&d, K_EV, "an event kind");
+        return mistyped(d, K_EV, "an event kind");
     e->ev = ev;
-    d.kind = ev;
+    d->kind = ev;
     e->kind = kind_lookup(ev, strlen(ev)); /* to the first NUL, as before */
-    TRY(get_i(&d, K_T, true, &e->t));
+    TRY(get_i(d, K_T, true, &e->t));
     if (e->t < 0)
-        return mistyped(&d, K_T, "a time in nanoseconds (0 or more)");
-    TRY(get_u32(&d, K_LOOP, false, &e->loop));
+        return mistyped(d, K_T, "a time in nanoseconds (0 or more)");
+    TRY(get_u32(d, K_LOOP, false, &e->loop));
     if (e->loop == 0)
-        return mistyped(&d, K_LOOP, "a loop number (1 or more)");
+        return mistyped(d, K_LOOP, "a loop number (1 or more)");
+    return 0;
+}
 
+static inline int decode_state(decoder *d, lmr__event *e)
+{
+    TRY(get_u(d, K_TASK, true, &e->task));
+    TRY(get_state(d, K_FROM, &e->from));
+    TRY(get_state(d, K_TO, &e->to));
+    TRY(get_s(d, K_ON, false, &e->on));
+    TRY(get_i(d, K_FD, false, &e->fd));
+    TRY(get_dir(d, false, &e->dir));
+    TRY(get_u(d, K_AWAITS, false, &e->awaits));
+    TRY(get_u32(d, K_GROUP, false, &e->group));
+    TRY(get_s(d, K_BY, false, &e->by));
+    TRY(get_u(d, K_BY_TASK, false, &e->by_task));
+    TRY(get_s(d, K_ERROR, false, &e->error));
+    TRY(get_i(d, K_CODE, false, &e->code));
+    TRY(get_s(d, K_MESSAGE, false, &e->message));
+    TRY(get_s(d, K_LABEL, false, &e->label));
+    return 0;
+}
+
+/* The members point into the reader's list: valid until the next event. */
+static inline int decode_group(decoder *d, lmr__event *e)
+{
+    rd *r = d->r;
+    TRY(get_u32(d, K_GROUP, true, &e->group));
+    TRY(get_s(d, K_KIND, true, &e->group_kind));
+    TRY(get_u(d, K_OWNER, true, &e->owner));
+    if (!r->slots[K_MEMBERS].set)
+        return missing(d, K_MEMBERS, "a list of task ids like [2, 3]");
+    if (!r->slots[K_MEMBERS].null) {
+        if (!r->slots[K_MEMBERS].seq)
+            return mistyped(d, K_MEMBERS, "a list of task ids like [2, 3]");
+        e->members = r->mem;
+        e->nmembers = r->nmem;
+    }
+    TRY(get_s(d, K_MODE, false, &e->mode));
+    TRY(get_i(d, K_TIMEOUT, false, &e->timeout));
+    TRY(get_s(d, K_LABEL, false, &e->label));
+    return 0;
+}
+
+/* The loop's own bookkeeping: poll, tick and gap. */
+static inline int decode_loop_stats(decoder *d, lmr__event *e)
+{
+    switch (e->kind) {
+    case LMR__EV_POLL:
+        TRY(get_i(d, K_TIMEOUT, true, &e->timeout));
+        TRY(get_i(d, K_WAITED, true, &e->waited));
+        TRY(get_i(d, K_READY, true, &e->ready));
+        if (e->waited < 0)
+            return mistyped(d, K_WAITED, "a duration in nanoseconds");
+        break;
+    case LMR__EV_TICK:
+        TRY(get_u(d, K_N, true, &e->n));
+        TRY(get_u(d, K_RAN, true, &e->ran));
+        TRY(get_u(d, K_IO, true, &e->io));
+        TRY(get_u(d, K_TIMERS, true, &e->timers));
+        break;
+    case LMR__EV_GAP:
+        TRY(get_i(d, K_DROPPED, true, &e->dropped));
+        if (e->dropped < 0)
+            return mistyped(d, K_DROPPED, "a count (0 or more)");
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* The keys of e->kind, in the order their errors are reported. */
+static inline int decode_body(decoder *d, lmr__event *e)
+{
     switch (e->kind) {
     case LMR__EV_UNKNOWN: /* forward compatibility: skipped by consumers */
     case LMR__EV_LOOP_END:
-        break;
-    case LMR__EV_LOOP_START: /* without a name, the loop is "loop" */
-        TRY(get_s(&d, K_NAME, false, &e->name));
-        break;
-    case LMR__EV_SPAWN:
-        TRY(get_u(&d, K_TASK, true, &e->task));
-        TRY(get_s(&d, K_NAME, true, &e->name));
-        TRY(get_u(&d, K_PARENT, true, &e->parent));
-        break;
-    case LMR__EV_STATE:
-        TRY(get_u(&d, K_TASK, true, &e->task));
-        TRY(get_state(&d, K_FROM, &e->from));
-        TRY(get_state(&d, K_TO, &e->to));
-        TRY(get_s(&d, K_ON, false, &e->on));
-        TRY(get_i(&d, K_FD, false, &e->fd));
-        TRY(get_dir(&d, false, &e->dir));
-        TRY(get_u(&d, K_AWAITS, false, &e->awaits));
-        TRY(get_u32(&d, K_GROUP, false, &e->group));
-        TRY(get_s(&d, K_BY, false, &e->by));
-        TRY(get_u(&d, K_BY_TASK, false, &e->by_task));
-        TRY(get_s(&d, K_ERROR, false, &e->error));
-        TRY(get_i(&d, K_CODE, false, &e->code));
-        TRY(get_s(&d, K_MESSAGE, false, &e->message));
-        TRY(get_s(&d, K_LABEL, false, &e->label));
-        break;
-    case LMR__EV_NOTE:
-        TRY(get_u(&d, K_TASK, true, &e->task));
-        TRY(get_s(&d, K_TEXT, true, &e->text));
-        break;
-    case LMR__EV_NAME:
-        TRY(get_u(&d, K_TASK, true, &e->task));
-        TRY(get_s(&d, K_NAME, true, &e->name));
-        break;
-    case LMR__EV_GROUP:
-        TRY(get_u32(&d, K_GROUP, true, &e->group));
-        TRY(get_s(&d, K_KIND, true, &e->group_kind));
-        TRY(get_u(&d, K_OWNER, true, &e->owner));
-        if (!r->slots[K_MEMBERS].set)
-            return missing(&d, K_MEMBERS, "a list of task ids like [2, 3]");
-        if (!r->slots[K_MEMBERS].null) {
-            if (!r->slots[K_MEMBERS].seq)
-                return mistyped(&d, K_MEMBERS,
-                                "a list of task ids like [2, 3]");
-            e->members = r->mem;
-            e->nmembers = r->nmem;
-        }
-        TRY(get_s(&d, K_MODE, false, &e->mode));
-        TRY(get_i(&d, K_TIMEOUT, false, &e->timeout));
-        TRY(get_s(&d, K_LABEL, false, &e->label));
-
-        break;
-    case LMR__EV_GROUP_END:
-        TRY(get_u32(&d, K_GROUP, true, &e->group));
-        TRY(get_s(&d, K_OUTCOME, true, &e->outcome));
-        TRY(get_s(&d, K_ERROR, false, &e->error));
-        break;
-    case LMR__EV_CANCEL:
-        TRY(get_u(&d, K_TASK, true, &e->task));
-        TRY(get_s(&d, K_REASON, true, &e->reason));
-        TRY(get_u(&d, K_BY_TASK, false, &e->by_task));
-        break;
-    case LMR__EV_POLL:
-        TRY(get_i(&d, K_TIMEOUT, true, &e->timeout));
-        TRY(get_i(&d, K_WAITED, true, &e->waited));
-        TRY(get_i(&d, K_READY, true, &e->ready));
-        if (e->waited < 0)
-            return mistyped(&d, K_WAITED, "a duration in nanoseconds");
-        break;
-    case LMR__EV_IO:
-        TRY(get_u(&d, K_TASK, true, &e->task));
-        TRY(get_i(&d, K_FD, true, &e->fd));
-        TRY(get_dir(&d, true, &e->dir));
-        break;
-    case LMR__EV_TIMER:
-        TRY(get_u(&d, K_TASK, true, &e->task));
-        break;
-    case LMR__EV_CALL:
-        TRY(get_s(&d, K_LABEL, false, &e->label));
-        break;
-    case LMR__EV_TICK:
-        TRY(get_u(&d, K_N, true, &e->n));
-        TRY(get_u(&d, K_RAN, true, &e->ran));
-        TRY(get_u(&d, K_IO, true, &e->io));
-        TRY(get_u(&d, K_TIMERS, true, &e->timers));
-        break;
-    case LMR__EV_GAP:
-        TRY(get_i(&d, K_DROPPED, true, &e->dropped));
-        if (e->dropped < 0)
-            return mistyped(&d, K_DROPPED, "a count (0 or more)");
-        break;
     case LMR__EV__COUNT:
         break;
+    case LMR__EV_LOOP_START: /* without a name, the loop is "loop" */
+        TRY(get_s(d, K_NAME, false, &e->name));
+        break;
+    case LMR__EV_SPAWN:
+        TRY(get_u(d, K_TASK, true, &e->task));
+        TRY(get_s(d, K_NAME, true, &e->name));
+        TRY(get_u(d, K_PARENT, true, &e->parent));
+        break;
+    case LMR__EV_STATE:
+        return decode_state(d, e);
+    case LMR__EV_NOTE:
+        TRY(get_u(d, K_TASK, true, &e->task));
+        TRY(get_s(d, K_TEXT, true, &e->text));
+        break;
+    case LMR__EV_NAME:
+        TRY(get_u(d, K_TASK, true, &e->task));
+        TRY(get_s(d, K_NAME, true, &e->name));
+        break;
+    case LMR__EV_GROUP:
+        return decode_group(d, e);
+    case LMR__EV_GROUP_END:
+        TRY(get_u32(d, K_GROUP, true, &e->group));
+        TRY(get_s(d, K_OUTCOME, true, &e->outcome));
+        TRY(get_s(d, K_ERROR, false, &e->error));
+        break;
+    case LMR__EV_CANCEL:
+        TRY(get_u(d, K_TASK, true, &e->task));
+        TRY(get_s(d, K_REASON, true, &e->reason));
+        TRY(get_u(d, K_BY_TASK, false, &e->by_task));
+        break;
+    case LMR__EV_IO:
+        TRY(get_u(d, K_TASK, true, &e->task));
+        TRY(get_i(d, K_FD, true, &e->fd));
+        TRY(get_dir(d, true, &e->dir));
+        break;
+    case LMR__EV_TIMER:
+        TRY(get_u(d, K_TASK, true, &e->task));
+        break;
+    case LMR__EV_CALL:
+        TRY(get_s(d, K_LABEL, false, &e->label));
+        break;
+    case LMR__EV_POLL:
+    case LMR__EV_TICK:
+    case LMR__EV_GAP:
+        return decode_loop_stats(d, e);
     }
+    return 0;
+}
+
+/* Fills *e from the slots of the event that began at `start`. */
+static int decode(rd *r, const yaml_mark_t *start, lmr__event *e)
+{
+    decoder d = {r, "?", start};
+    TRY(decode_head(&d, e));
+    TRY(decode_body(&d, e));
     lmr__event_tokens(e); /* the one place a token becomes its id */
     return 0;
 }

@@ -313,130 +313,174 @@ int lmr__spill_put(FILE *fp, const lmr__event *e)
     return ferror_unlocked(fp) ? LMR_EIO : 0;
 }
 
+/* How reading one part of a spilled event went. */
+typedef enum { REPLAY_OK, REPLAY_CORRUPT, REPLAY_NOMEM } replay_st;
+
+/* Buffers reused from event to event: one event's strings and members. */
+typedef struct {
+    char *sbuf;
+    size_t scap;
+    uint64_t *mem;
+    size_t mcap;
+} replay_bufs;
+
+/* The fixed head (kind, t, loop, line, col) and the numeric fields that
+ * *mask says are there; the others take their defaults. */
+static inline bool replay_numbers(win *w, int kind, lmr__event *e,
+                                  uint64_t *mask, int64_t v[F__NUM])
+{
+    uint64_t t, loop, line, col, x;
+    if (kind >= LMR__EV__COUNT || !get_var(w, &t) || !get_var(w, &loop) ||
+        !get_var(w, &line) || !get_var(w, &col) || !get_var(w, mask))
+        return false;
+    e->kind = (lmr__ev_kind)kind;
+    e->t = unzz(t);
+    e->loop = (uint32_t)loop;
+    e->line = (int)line;
+    e->col = (int)col;
+    for (int i = 0; i < F__NUM; i++) {
+        v[i] = defs[i];
+        if (*mask & (1ull << i)) {
+            if (!get_var(w, &x))
+                return false;
+            v[i] = unzz(x);
+        }
+    }
+    e->task = (uint64_t)v[F_TASK];
+    e->parent = (uint64_t)v[F_PARENT];
+    e->from = (int)v[F_FROM];
+    e->to = (int)v[F_TO];
+    e->fd = v[F_FD];
+    e->by_task = (uint64_t)v[F_BY_TASK];
+    e->group = (uint32_t)v[F_GROUP];
+    e->owner = (uint64_t)v[F_OWNER];
+    e->timeout = v[F_TIMEOUT];
+    e->waited = v[F_WAITED];
+    e->ready = v[F_READY];
+    e->n = (uint64_t)v[F_N];
+    e->ran = (uint64_t)v[F_RAN];
+    e->io = (uint64_t)v[F_IO];
+    e->timers = (uint64_t)v[F_TIMERS];
+    e->awaits = (uint64_t)v[F_AWAITS];
+    e->code = v[F_CODE];
+    e->dropped = v[F_DROPPED];
+    /* 0: no token, the ids stay NONE */
+    return v[F_TOKS] == 0 || tok_unpack(v[F_TOKS], e);
+}
+
+/* The strings that mask says are there. They go into one buffer; pointers
+ * are fixed once it is full (a realloc would move it). */
+static inline replay_st replay_strings(win *w, uint64_t mask, lmr__event *e,
+                                       replay_bufs *b)
+{
+    size_t off[S__NUM], len = 0;
+    uint64_t x;
+    for (int i = 0; i < S__NUM; i++) {
+        off[i] = SIZE_MAX;
+        if (!(mask & (1ull << (F__NUM + i))))
+            continue;
+        if (!get_var(w, &x) || x > LMR__MAX_SCALAR)
+            return REPLAY_CORRUPT;
+        if (len + x + 1 > b->scap) {
+            size_t cap = b->scap ? b->scap : 4096;
+            while (cap < len + x + 1)
+                cap *= 2;
+            char *nb = realloc(b->sbuf, cap);
+            if (!nb)
+                return REPLAY_NOMEM;
+            b->sbuf = nb;
+            b->scap = cap;
+        }
+        if (!win_bytes(w, b->sbuf + len, (size_t)x))
+            return REPLAY_CORRUPT;
+        b->sbuf[len + x] = '\0';
+        off[i] = len;
+        len += x + 1;
+    }
+    const char **dst[S__NUM] = {&e->ev,    &e->name,   &e->on,    &e->label,
+                                &e->dir,   &e->by,     &e->error, &e->text,
+                                &e->group_kind, &e->mode, &e->outcome,
+                                &e->reason, &e->message};
+    for (int i = 0; i < S__NUM; i++)
+        *dst[i] = off[i] == SIZE_MAX ? NULL : b->sbuf + off[i];
+    return REPLAY_OK;
+}
+
+/* A group's members, when mask says they are there. */
+static inline replay_st replay_members(win *w, uint64_t mask, lmr__event *e,
+                                       replay_bufs *b)
+{
+    uint64_t x;
+    if (!(mask & (1ull << F_MEMBERS)))
+        return REPLAY_OK;
+    if (!get_var(w, &x) || x > LMR__MAX_MEMBERS)
+        return REPLAY_CORRUPT;
+    if (x > b->mcap) {
+        uint64_t *nm = realloc(b->mem, (size_t)x * sizeof *nm);
+        if (!nm)
+            return REPLAY_NOMEM;
+        b->mem = nm;
+        b->mcap = (size_t)x;
+    }
+    for (uint64_t i = 0; i < x; i++)
+        if (!get_var(w, &b->mem[i]))
+            return REPLAY_CORRUPT;
+    e->members = b->mem;
+    e->nmembers = (size_t)x;
+    return REPLAY_OK;
+}
+
+/* One event, from its kind byte (already read) to its last member. */
+static inline replay_st replay_event(win *w, int kind, lmr__event *e,
+                                     replay_bufs *b)
+{
+    uint64_t mask;
+    int64_t v[F__NUM];
+    memset(e, 0, sizeof *e);
+    if (!replay_numbers(w, kind, e, &mask, v))
+        return REPLAY_CORRUPT;
+    replay_st st = replay_strings(w, mask, e, b);
+    if (st != REPLAY_OK)
+        return st;
+    if (!e->ev)
+        e->ev = lmr__ev_tok[e->kind];
+    if (v[F_TOKS] != 0)
+        tok_spell(e);
+    return replay_members(w, mask, e, b);
+}
+
 int lmr__spill_replay(FILE *fp, const char *name, lmr__event_fn cb,
                       void *ctx, lmr_error *err)
 {
-    char *sbuf = NULL;
-    size_t scap = 0;
-    uint64_t *mem = NULL;
-    size_t mcap = 0;
+    replay_bufs b = {0};
     int rc = 0;
+    replay_st st = REPLAY_OK;
     lmr__header h = {.version = LMR_TRACE_FORMAT_MAJOR, .ring = -1};
     win w = {.fp = fp, .buf = malloc(WIN)};
     if (!w.buf)
-        goto nomem;
-    for (;;) {
-        if (w.pos == w.len && win_fill(&w, 1) == 0)
+        st = REPLAY_NOMEM;
+    while (st == REPLAY_OK) {
+        if (w.pos == w.len && win_fill(&w, 1) == 0) {
+            if (ferror(fp))
+                rc = lmr__err(err, LMR_EIO, name, 0, 0,
+                              "cannot read the temporary copy of the trace: %s",
+                              strerror(errno));
             break;
+        }
         int kind = w.buf[w.pos++];
         lmr__event e;
-        memset(&e, 0, sizeof e);
-        uint64_t t, loop, line, col, mask, x;
-        if (kind >= LMR__EV__COUNT || !get_var(&w, &t) || !get_var(&w, &loop) ||
-            !get_var(&w, &line) || !get_var(&w, &col) || !get_var(&w, &mask))
-            goto corrupt;
-        e.kind = (lmr__ev_kind)kind;
-        e.t = unzz(t);
-        e.loop = (uint32_t)loop;
-        e.line = (int)line;
-        e.col = (int)col;
-        int64_t v[F__NUM];
-        for (int i = 0; i < F__NUM; i++) {
-            v[i] = defs[i];
-            if (mask & (1ull << i)) {
-                if (!get_var(&w, &x))
-                    goto corrupt;
-                v[i] = unzz(x);
-            }
-        }
-        e.task = (uint64_t)v[F_TASK];
-        e.parent = (uint64_t)v[F_PARENT];
-        e.from = (int)v[F_FROM];
-        e.to = (int)v[F_TO];
-        e.fd = v[F_FD];
-        e.by_task = (uint64_t)v[F_BY_TASK];
-        e.group = (uint32_t)v[F_GROUP];
-        e.owner = (uint64_t)v[F_OWNER];
-        e.timeout = v[F_TIMEOUT];
-        e.waited = v[F_WAITED];
-        e.ready = v[F_READY];
-        e.n = (uint64_t)v[F_N];
-        e.ran = (uint64_t)v[F_RAN];
-        e.io = (uint64_t)v[F_IO];
-        e.timers = (uint64_t)v[F_TIMERS];
-        e.awaits = (uint64_t)v[F_AWAITS];
-        e.code = v[F_CODE];
-        e.dropped = v[F_DROPPED];
-        if (v[F_TOKS] != 0 && !tok_unpack(v[F_TOKS], &e))
-            goto corrupt; /* 0: no token, the ids stay NONE */
-        /* Strings go into one buffer; pointers are fixed once it is full. */
-        size_t off[S__NUM], len = 0;
-        for (int i = 0; i < S__NUM; i++) {
-            off[i] = SIZE_MAX;
-            if (!(mask & (1ull << (F__NUM + i))))
-                continue;
-            if (!get_var(&w, &x) || x > LMR__MAX_SCALAR)
-                goto corrupt;
-            if (len + x + 1 > scap) {
-                size_t cap = scap ? scap : 4096;
-                while (cap < len + x + 1)
-                    cap *= 2;
-                char *nb = realloc(sbuf, cap);
-                if (!nb)
-                    goto nomem;
-                sbuf = nb;
-                scap = cap;
-            }
-            if (!win_bytes(&w, sbuf + len, (size_t)x))
-                goto corrupt;
-            sbuf[len + x] = '\0';
-            off[i] = len;
-            len += x + 1;
-        }
-        const char **dst[S__NUM] = {&e.ev,    &e.name,   &e.on,    &e.label,
-                                    &e.dir,   &e.by,     &e.error, &e.text,
-                                    &e.group_kind, &e.mode, &e.outcome,
-                                    &e.reason, &e.message};
-        for (int i = 0; i < S__NUM; i++)
-            *dst[i] = off[i] == SIZE_MAX ? NULL : sbuf + off[i];
-        if (!e.ev)
-            e.ev = lmr__ev_tok[e.kind];
-        if (v[F_TOKS] != 0)
-            tok_spell(&e);
-        if (mask & (1ull << F_MEMBERS)) {
-            if (!get_var(&w, &x) || x > LMR__MAX_MEMBERS)
-                goto corrupt;
-            if (x > mcap) {
-                uint64_t *nm = realloc(mem, (size_t)x * sizeof *nm);
-                if (!nm)
-                    goto nomem;
-                mem = nm;
-                mcap = (size_t)x;
-            }
-            for (uint64_t i = 0; i < x; i++)
-                if (!get_var(&w, &mem[i]))
-                    goto corrupt;
-            e.members = mem;
-            e.nmembers = (size_t)x;
-        }
-        if ((rc = cb(ctx, &h, &e, err)) != 0)
-            goto out;
+        st = replay_event(&w, kind, &e, &b);
+        if (st == REPLAY_OK && (rc = cb(ctx, &h, &e, err)) != 0)
+            break;
     }
-    if (ferror(fp))
+    if (st == REPLAY_CORRUPT)
         rc = lmr__err(err, LMR_EIO, name, 0, 0,
-                      "cannot read the temporary copy of the trace: %s",
-                      strerror(errno));
-    goto out;
-corrupt:
-    rc = lmr__err(err, LMR_EIO, name, 0, 0,
-                  "the temporary copy of the trace is damaged");
-    goto out;
-nomem:
-    rc = lmr__err(err, LMR_ENOMEM, name, 0, 0, "out of memory");
-out:
+                      "the temporary copy of the trace is damaged");
+    else if (st == REPLAY_NOMEM)
+        rc = lmr__err(err, LMR_ENOMEM, name, 0, 0, "out of memory");
     free(w.buf);
-    free(sbuf);
-    free(mem);
+    free(b.sbuf);
+    free(b.mem);
     return rc;
 }
 
