@@ -213,23 +213,30 @@ static void expect_model(const outcome *o, bool want_truncated)
     fclose(fp);
 }
 
+/* A child whose loop handled the signal and ended: the whole trace, one
+ * cancel by the signal, one loop_end. */
+static void expect_clean_end(outcome *o, seen *s)
+{
+    cr_assert(WIFEXITED(o->status) && WEXITSTATUS(o->status) == 3,
+              "the child should end its loop normally (status 0x%x)", o->status);
+    int truncated;
+    read_trace(o, s, &truncated);
+    cr_expect_eq(truncated, 0);
+    cr_expect_eq(s->marks, o->last_reported + 1, "trace has %lld marks, child made %lld",
+                 (long long)s->marks, (long long)o->last_reported + 1);
+    cr_expect_eq(s->cancels_by_signal, 1);
+    cr_expect_eq(s->loop_ends, 1);
+    expect_model(o, false);
+    unlink(o->path);
+}
+
 static void handled_signal(int sig)
 {
     outcome o;
     run_child(&o, sig, 1, 0, 20000);
-    cr_assert(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 3,
-              "the child should end its loop normally (status 0x%x)", o.status);
     seen s;
-    int truncated;
-    read_trace(&o, &s, &truncated);
-    cr_expect_eq(truncated, 0);
-    cr_expect_eq(s.marks, o.last_reported + 1, "trace has %lld marks, child made %lld",
-                 (long long)s.marks, (long long)o.last_reported + 1);
-    cr_expect_eq(s.cancels_by_signal, 1);
+    expect_clean_end(&o, &s);
     cr_expect_eq(s.main_final, LMR__ST_CANCELLED);
-    cr_expect_eq(s.loop_ends, 1);
-    expect_model(&o, false);
-    unlink(o.path);
 }
 
 Test(lossless, sigint_handled_by_the_loop_loses_nothing, .timeout = 120)
@@ -242,23 +249,29 @@ Test(lossless, sigterm_handled_by_the_loop_loses_nothing, .timeout = 120)
     handled_signal(SIGTERM);
 }
 
-/* Death by a signal: every mark the child reported is in the trace (the
- * mark after it may be too: noted, killed before reporting). */
+/* A child killed mid-run: every mark it reported is in the trace (the mark
+ * after it may be too: killed before reporting), and no loop_end. */
+static void expect_killed_trace(outcome *o)
+{
+    seen s;
+    int truncated;
+    read_trace(o, &s, &truncated);
+    cr_expect_geq(s.marks, o->last_reported + 1, "lost %lld reported marks",
+                  (long long)(o->last_reported + 1 - s.marks));
+    cr_expect_leq(s.marks, o->last_reported + 2);
+    cr_expect_eq(s.loop_ends, 0);
+    expect_model(o, true);
+    unlink(o->path);
+}
+
+/* Death by a signal loses nothing. */
 static void fatal_signal(int sig, uint32_t abort_at)
 {
     outcome o;
     run_child(&o, abort_at ? 0 : sig, 0, abort_at, 20000);
     cr_assert(WIFSIGNALED(o.status) && WTERMSIG(o.status) == sig,
               "the child should die of signal %d (status 0x%x)", sig, o.status);
-    seen s;
-    int truncated;
-    read_trace(&o, &s, &truncated);
-    cr_expect_geq(s.marks, o.last_reported + 1, "lost %lld reported marks",
-                  (long long)(o.last_reported + 1 - s.marks));
-    cr_expect_leq(s.marks, o.last_reported + 2);
-    cr_expect_eq(s.loop_ends, 0);
-    expect_model(&o, true);
-    unlink(o.path);
+    expect_killed_trace(&o);
 }
 
 Test(lossless, sigterm_unhandled_loses_nothing, .timeout = 120)
@@ -401,31 +414,13 @@ Test(lossless, sigterm_with_batches_in_flight_loses_nothing, .timeout = 120)
     run_stalled_child(&o, SIGTERM, 0);
     cr_assert(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGTERM,
               "the child should die of SIGTERM (status 0x%x)", o.status);
-    seen s;
-    int truncated;
-    read_trace(&o, &s, &truncated);
-    cr_expect_geq(s.marks, o.last_reported + 1, "lost %lld reported marks",
-                  (long long)(o.last_reported + 1 - s.marks));
-    cr_expect_leq(s.marks, o.last_reported + 2);
-    cr_expect_eq(s.loop_ends, 0);
-    expect_model(&o, true);
-    unlink(o.path);
+    expect_killed_trace(&o);
 }
 
 Test(lossless, handled_sigint_with_batches_in_flight_loses_nothing, .timeout = 120)
 {
     outcome o;
     run_stalled_child(&o, SIGINT, 1);
-    cr_assert(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 3,
-              "the child should end its loop normally (status 0x%x)", o.status);
     seen s;
-    int truncated;
-    read_trace(&o, &s, &truncated);
-    cr_expect_eq(truncated, 0);
-    cr_expect_eq(s.marks, o.last_reported + 1, "trace has %lld marks, child made %lld",
-                 (long long)s.marks, (long long)o.last_reported + 1);
-    cr_expect_eq(s.cancels_by_signal, 1);
-    cr_expect_eq(s.loop_ends, 1);
-    expect_model(&o, false);
-    unlink(o.path);
+    expect_clean_end(&o, &s);
 }

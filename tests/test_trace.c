@@ -26,16 +26,31 @@
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static lm_loop *vloop(void)
+/* A loop of that clock, traced only where a test asks for it. */
+static lm_loop *loop_of(lm_clock_kind clock)
 {
     lm_loop_options o;
     lm_loop_options_init(&o);
-    o.clock = LM_CLOCK_VIRTUAL;
+    o.clock = clock;
     o.handle_signals = 0;
     unsetenv("LOOPMAID_TRACE");
     unsetenv("LOOPMAID_TRACE_RING");
     lm_loop *l = lm_loop_new(&o);
     cr_assert_not_null(l);
+    return l;
+}
+
+static lm_loop *vloop(void) { return loop_of(LM_CLOCK_VIRTUAL); }
+
+/* A loop tracing to a new file made from the mkstemp template path (so its
+ * batches go to the writer thread). */
+static lm_loop *loop_to_file(lm_clock_kind clock, char *path)
+{
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    lm_loop *l = loop_of(clock);
+    cr_assert_eq(lm_trace_open(l, path), 0);
     return l;
 }
 
@@ -1047,11 +1062,7 @@ static int p_many(void *arg)
 static void trace_both(lm_coro_fn fn, void *arg, char **by_writer, char **by_loop)
 {
     char path[] = "/tmp/loopmaid-writer-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    close(fd);
-    lm_loop *l = vloop();
-    cr_assert_eq(lm_trace_open(l, path), 0);
+    lm_loop *l = loop_to_file(LM_CLOCK_VIRTUAL, path);
     cr_assert_eq(lm_trace_set_program(l, "test"), 0);
     cr_assert_eq(lm_loop_run(l, "main", fn, arg, NULL), 0);
     lm_loop_free(l);
@@ -1077,11 +1088,7 @@ Test(writer, same_bytes_as_the_loop_thread)
 Test(writer, lm_trace_flush_writes_everything_so_far)
 {
     char path[] = "/tmp/loopmaid-writer-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    close(fd);
-    lm_loop *l = vloop();
-    cr_assert_eq(lm_trace_open(l, path), 0);
+    lm_loop *l = loop_to_file(LM_CLOCK_VIRTUAL, path);
     cr_assert_eq(lm_loop_run(l, "main", p_many, (void *)500, NULL), 0);
     /* loop_end is written when lm_loop_run returns, before lm_loop_free. */
     char *text = slurp(path);
@@ -1130,18 +1137,7 @@ static int p_real(void *arg)
 Test(writer, real_clock_stamps_never_decrease)
 {
     char path[] = "/tmp/loopmaid-writer-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    close(fd);
-    lm_loop_options o;
-    lm_loop_options_init(&o);
-    o.clock = LM_CLOCK_MONOTONIC;
-    o.handle_signals = 0;
-    unsetenv("LOOPMAID_TRACE");
-    unsetenv("LOOPMAID_TRACE_RING");
-    lm_loop *l = lm_loop_new(&o);
-    cr_assert_not_null(l);
-    cr_assert_eq(lm_trace_open(l, path), 0);
+    lm_loop *l = loop_to_file(LM_CLOCK_MONOTONIC, path);
     cr_assert_eq(lm_loop_run(l, "main", p_real, NULL, NULL), 0);
     lm_time end = lm_loop_now(l);
     lm_loop_free(l);

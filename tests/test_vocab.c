@@ -223,34 +223,35 @@ Test(vocab, states_match_section_4_1)
     doc_close(&d);
 }
 
-Test(vocab, on_matches_section_4_2)
+/* The first cell of every table row in the part under heading is the set
+ * table holds (freed here). */
+static void first_cells_match(const char *heading, const char *what,
+                              words *table)
 {
     doc d;
     doc_open(&d);
     size_t a, b;
-    part(&d, "### 4.2 ", &a, &b);
-    words docset = {0}, table = {0};
+    part(&d, heading, &a, &b);
+    words docset = {0};
     first_cells(&d, a, b, &docset);
-    TABLE(&table, LM_VOCAB_ON);
-    same("4.2 on", &docset, &table);
+    same(what, &docset, table);
     words_free(&docset);
-    words_free(&table);
+    words_free(table);
     doc_close(&d);
+}
+
+Test(vocab, on_matches_section_4_2)
+{
+    words table = {0};
+    TABLE(&table, LM_VOCAB_ON);
+    first_cells_match("### 4.2 ", "4.2 on", &table);
 }
 
 Test(vocab, by_matches_section_4_3)
 {
-    doc d;
-    doc_open(&d);
-    size_t a, b;
-    part(&d, "### 4.3 ", &a, &b);
-    words docset = {0}, table = {0};
-    first_cells(&d, a, b, &docset);
+    words table = {0};
     TABLE(&table, LM_VOCAB_BY);
-    same("4.3 by", &docset, &table);
-    words_free(&docset);
-    words_free(&table);
-    doc_close(&d);
+    first_cells_match("### 4.3 ", "4.3 by", &table);
 }
 
 /* 4.4 is prose: the tokens are the code spans outside parentheses (inside
@@ -346,15 +347,7 @@ Test(vocab, kinds_match_section_3)
 /* Section 3's key tables: the first cell of every row is a key. */
 Test(vocab, keys_match_section_3)
 {
-    doc d;
-    doc_open(&d);
-    size_t a, b;
-    part(&d, "## 3. ", &a, &b);
-    words docset = {0}, table = {0};
-    first_cells(&d, a, b, &docset);
+    words table = {0};
     TABLE(&table, LM_VOCAB_KEYS);
-    same("3 keys", &docset, &table);
-    words_free(&docset);
-    words_free(&table);
-    doc_close(&d);
+    first_cells_match("## 3. ", "3 keys", &table);
 }
