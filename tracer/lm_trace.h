@@ -106,6 +106,7 @@ typedef struct lm__sink {
     volatile sig_atomic_t broken; /* a write failed: stop writing */
     atomic_uint nloops;    /* loop numbers handed out */
     pthread_mutex_t mu;
+    bool binary;           /* a binary spill (trace_bin.c): chunks, not YAML */
 } lm__sink;
 
 /* What the formatter needs to spell a record's strings and loop number:
@@ -254,6 +255,7 @@ struct lm__trace {
     atomic_int werr;       /* LM_EIO once a write of the writer failed */
     void *retired[LM__RETIRED_MAX]; /* old intern buffers (trace_str.c) */
     int nretired;
+    uint32_t bin_nid;      /* writer: interned ids already in a RECS chunk */
 };
 
 /* ---- trace_fmt.c: formatting (async-signal-safe: no stdio, no malloc) ---- */
@@ -383,6 +385,35 @@ int lm__trace_inflight(lm__trace *tr, lm__batch **out);
  * (async-signal-safe); and starting a new array's anchor at that time. */
 lm__tscmap lm__trace_tscmap_now(const lm__trace *tr, uint64_t *tsc,
                                 int64_t *ns);
+
+/* ---- trace_bin.c: the binary spill (docs/trace-format.md, section 14) ---- */
+
+/* A binary trace: the magic, then chunks of [type][u32 LE payload length]
+ * [payload]. TEXT carries YAML bytes verbatim; RECS one writer-thread batch
+ * as compact records. Readers refuse longer chunks than LM__CH_MAX, so a
+ * hostile length cannot make them allocate more; writers split TEXT at
+ * LM__CH_TEXT_MAX and fall back to TEXT for a batch whose RECS would not fit. */
+#define LM__BIN_MAGIC "LMTRACE\x01"
+#define LM__BIN_MAGIC_LEN 8
+enum { LM__CH_TEXT = 1, LM__CH_RECS = 2 };
+#define LM__CH_HDR 5
+#define LM__CH_TEXT_MAX (1u << 20)
+#define LM__CH_MAX (64u << 20)
+
+/* The chunk header for a payload of n bytes (n <= LM__CH_MAX).
+ * Async-signal-safe. */
+void lm__bin_hdr(char hdr[LM__CH_HDR], int type, size_t n);
+/* Encodes batch b as one RECS chunk, header included, into e (from e->len
+ * 0), with the interned strings from id `from` (a count) on. false when it
+ * cannot (out of memory, or too big for one chunk): the caller writes the
+ * batch as YAML then. */
+bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from);
+/* YAML bytes to the sink: as is, or as TEXT chunks in a binary sink; s->mu
+ * held. false (sink marked broken) when a write fails. */
+bool lm__sink_text(lm__sink *s, const char *p, size_t n);
+/* lm__sink_open_path with the format given: -1 by the name (".lmt" is
+ * binary), 0 YAML, 1 binary. "-" and FILE sinks are always YAML. */
+int lm__sink_open_path_fmt(const char *path, bool env, int fmt, lm__sink **out);
 
 /* ---- trace_crash.c: the safety nets ---- */
 

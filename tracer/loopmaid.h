@@ -39,6 +39,7 @@
 #define LOOPMAID_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -977,6 +978,24 @@ int lm_trace_ring(lm_loop *loop, size_t n);
 int lm_trace_flush(lm_loop *loop);
 /* Stops tracing: flushes and closes. */
 void lm_trace_close(lm_loop *loop);
+
+/*
+ * Binary traces. A path ending in ".lmt" (or LOOPMAID_TRACE_FORMAT=binary
+ * for LOOPMAID_TRACE) makes the tracer write a compact binary spill instead
+ * of YAML: far less work per event for its writer thread. The converter
+ * turns it into the very YAML the run would have written (docs/trace-format.md,
+ * section 14).
+ */
+
+/* True when data starts a binary trace (its first 8 bytes). */
+bool lm_trace_is_binary(const void *data, size_t len);
+typedef struct lm_convert_error { int code; uint64_t offset; char msg[120]; } lm_convert_error;
+/* Converts the binary trace read from in_fd to the YAML the same run would have written as YAML,
+ * written to out. 0, or a negative LM_E* code with err (may be NULL) filled in: offset is the byte
+ * offset of the bad or truncated chunk; everything before it has been written. Bounded memory
+ * whatever the input (a chunk length or string count from a hostile file must not allocate
+ * gigabytes: cap it and fail cleanly). */
+int lm_trace_convert(int in_fd, FILE *out, lm_convert_error *err);
 
 #ifdef __cplusplus
 }

@@ -54,6 +54,22 @@ static int tsc_env_check(void)
     return LM_EINVAL;
 }
 
+/* LOOPMAID_TRACE_FORMAT: unset or empty (the path decides: ".lmt" is
+ * binary), yaml or binary. Anything else is refused like any bad value. */
+static int format_env(int *fmt)
+{
+    const char *v = getenv("LOOPMAID_TRACE_FORMAT");
+    *fmt = -1;
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (strcmp(v, "yaml") == 0 || strcmp(v, "binary") == 0) {
+        *fmt = v[0] == 'b';
+        return 0;
+    }
+    fprintf(stderr, "loopmaid: LOOPMAID_TRACE_FORMAT=%s: not yaml or binary\n", v);
+    return LM_EINVAL;
+}
+
 int lm__trace_from_env(lm_loop *loop, lm__trace **out)
 {
     (void)loop; /* its clock is read at loop_start: it may be half made now */
@@ -61,12 +77,13 @@ int lm__trace_from_env(lm_loop *loop, lm__trace **out)
     const char *path = getenv("LOOPMAID_TRACE");
     if (path == NULL || *path == '\0')
         return 0;
-    if (tsc_env_check() != 0) {
+    int fmt;
+    if (tsc_env_check() != 0 || format_env(&fmt) != 0) {
         errno = EINVAL;
         return LM_EINVAL;
     }
     lm__sink *s;
-    int rc = lm__sink_open_path(path, true, &s);
+    int rc = lm__sink_open_path_fmt(path, true, fmt, &s);
     if (rc != 0) {
         /* lm_loop_new fails: asked for a trace, the user must get one. */
         int e = errno;

@@ -253,7 +253,7 @@ static bool sink_header(lm__sink *s, lm__trace *tr)
         return true;
     lm__emit e = {.flush = heap_grow};
     emit_header_heap(tr, &e);
-    bool ok = !e.failed && lm__sink_put(s, e.buf, e.len);
+    bool ok = !e.failed && lm__sink_text(s, e.buf, e.len);
     free(e.buf);
     if (ok)
         s->header_done = 1;
@@ -276,7 +276,7 @@ int lm__trace_write(lm__trace *tr)
     if (!sink_header(s, tr)) {
         rc = LM_EIO;
     } else if (tr->olen > tr->ooff) {
-        if (!lm__sink_put(s, tr->out + tr->ooff, tr->olen - tr->ooff))
+        if (!lm__sink_text(s, tr->out + tr->ooff, tr->olen - tr->ooff))
             rc = LM_EIO;
     }
     pthread_mutex_unlock(&s->mu);
@@ -374,10 +374,40 @@ static void wait_idle(lm__trace *tr)
     pthread_mutex_unlock(&tr->wmu);
 }
 
+/* The header of b, if the sink has none yet; s->mu held. */
+static bool batch_header(lm__sink *s, lm__batch *b)
+{
+    if (s->header_done || !b->header)
+        return true;
+    bool ok = lm__sink_text(s, b->header, b->hlen);
+    if (ok)
+        s->header_done = 1;
+    return ok;
+}
+
+/* A binary sink: the batch as one RECS chunk (trace_bin.c), about a fifth of
+ * the YAML's bytes and work. false when it cannot be encoded: YAML then. */
+static bool write_batch_bin(lm__trace *tr, lm__batch *b, lm__emit *e)
+{
+    if (!lm__bin_recs(e, b, tr->bin_nid))
+        return false;
+    lm__sink *s = tr->sink;
+    pthread_mutex_lock(&s->mu);
+    bool ok = batch_header(s, b) && lm__sink_put(s, e->buf, e->len);
+    pthread_mutex_unlock(&s->mu);
+    if (!ok)
+        atomic_store(&tr->werr, LM_EIO);
+    /* Sent (or the sink is broken and nothing is sent any more). */
+    tr->bin_nid = b->strs.nid;
+    return true;
+}
+
 /* Formats one batch into *e (the writer's buffer) and writes it. On out of
  * memory the lines made so far are written, then a gap for the rest. */
 static void write_batch(lm__trace *tr, lm__batch *b, lm__emit *e)
 {
+    if (tr->sink->binary && write_batch_bin(tr, b, e))
+        return;
     e->len = 0;
     e->failed = false;
     size_t good = 0;
@@ -399,16 +429,11 @@ static void write_batch(lm__trace *tr, lm__batch *b, lm__emit *e)
     }
     lm__sink *s = tr->sink;
     pthread_mutex_lock(&s->mu);
-    bool ok = true;
-    if (!s->header_done && b->header) {
-        ok = lm__sink_put(s, b->header, b->hlen);
-        if (ok)
-            s->header_done = 1;
-    }
+    bool ok = batch_header(s, b);
     if (ok && good > 0)
-        ok = lm__sink_put(s, e->buf, good);
+        ok = lm__sink_text(s, e->buf, good);
     if (ok && g.len > 0 && !g.failed)
-        ok = lm__sink_put(s, g.buf, g.len);
+        ok = lm__sink_text(s, g.buf, g.len);
     pthread_mutex_unlock(&s->mu);
     if (!ok)
         atomic_store(&tr->werr, LM_EIO);

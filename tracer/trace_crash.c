@@ -77,19 +77,32 @@ static void at_exit(void)
 /* The crash path's emitter: a static buffer written out when full. */
 typedef struct sig_out {
     int fd;
+    bool binary;
 } sig_out;
 
+/* The buffer has room for a chunk header before it (e->buf is g_sigraw +
+ * LM__CH_HDR): in a binary sink each flush is one TEXT chunk, one write(2),
+ * with no allocation. */
 static int sig_flush(lm__emit *e, size_t need)
 {
     sig_out *o = e->ctx;
     (void)need;
-    if (e->len > 0 && !lm__write_all(o->fd, e->buf, e->len))
-        return -1;
+    if (e->len > 0) {
+        const char *p = e->buf;
+        size_t n = e->len;
+        if (o->binary) {
+            p -= LM__CH_HDR;
+            lm__bin_hdr((char *)p, LM__CH_TEXT, n);
+            n += LM__CH_HDR;
+        }
+        if (!lm__write_all(o->fd, p, n))
+            return -1;
+    }
     e->len = 0;
     return 0;
 }
 
-static char g_sigbuf[16384];
+static char g_sigraw[LM__CH_HDR + 16384];
 
 /* Whether the crash path is to write batch b itself: it takes a QUEUED one
  * (CAS to CLAIMED); one being written by the writer thread is waited for (at
@@ -127,9 +140,9 @@ static void dump_one(lm__trace *tr)
     lm__sink *s = tr->sink;
     if (!s || s->fd < 0 || s->broken || tr->pid != getpid())
         return;
-    sig_out o = {s->fd};
-    lm__emit e = {.buf = g_sigbuf, .cap = sizeof g_sigbuf, .flush = sig_flush,
-                  .ctx = &o};
+    sig_out o = {s->fd, s->binary};
+    lm__emit e = {.buf = g_sigraw + LM__CH_HDR, .cap = sizeof g_sigraw - LM__CH_HDR,
+                  .flush = sig_flush, .ctx = &o};
     /* First the batches handed to the writer thread, oldest first: they
      * come before the records still in the loop thread's array. */
     lm__batch *fl[LM__TRACE_BATCHES];
@@ -154,9 +167,11 @@ static void dump_one(lm__trace *tr)
     size_t off = tr->ooff, len = tr->olen;
     while (len > off && out[len - 1] != '\n')
         len--;
-    if (len > off) {
+    if (len > off && !s->binary) {
         sig_flush(&e, 0);
         lm__write_all(s->fd, out + off, len - off);
+    } else if (len > off) {
+        lm__emit_bytes(&e, out + off, len - off); /* as TEXT chunks */
     }
     lm__trace_loopno(tr);
     uint64_t rd = tr->rd, wr = tr->wr;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -54,6 +55,18 @@ int lm__sink_open_file(FILE *fp, lm__sink **out)
 }
 
 int lm__sink_open_path(const char *path, bool env, lm__sink **out)
+{
+    return lm__sink_open_path_fmt(path, env, -1, out);
+}
+
+/* A path names a binary trace by its ending, as a YAML one by ".yaml". */
+static bool lmt_name(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && strcmp(path + n - 4, ".lmt") == 0;
+}
+
+int lm__sink_open_path_fmt(const char *path, bool env, int fmt, lm__sink **out)
 {
     if (!path || !*path)
         return LM_EINVAL;
@@ -122,6 +135,11 @@ int lm__sink_open_path(const char *path, bool env, lm__sink **out)
     s->path = p;
     s->fd = fd;
     s->own_fd = given_fd < 0; /* the program's own descriptor stays open */
+    /* The magic goes first, now: every later write is a whole chunk, and an
+     * empty run still leaves a file the converter recognises. */
+    s->binary = fmt == 1 || (fmt < 0 && lmt_name(path));
+    if (s->binary && !lm__write_all(fd, LM__BIN_MAGIC, LM__BIN_MAGIC_LEN))
+        s->broken = 1;
     if (env) {
         s->env = true;
         s->refs++; /* the env's reference */
@@ -172,6 +190,54 @@ bool lm__write_all(int fd, const char *p, size_t n)
         }
         p += w;
         n -= (size_t)w;
+    }
+    return true;
+}
+
+/* A TEXT chunk in one writev: its header and the bytes, so that chunks from
+ * loops sharing the sink (serialised by s->mu) and from a forked child's
+ * write(2) stay whole. */
+static bool put_chunk(int fd, const char *p, size_t n)
+{
+    char hdr[LM__CH_HDR];
+    lm__bin_hdr(hdr, LM__CH_TEXT, n);
+    struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)p, n}};
+    size_t left = sizeof hdr + n;
+    int k = 0;
+    while (left > 0) {
+        ssize_t w = writev(fd, iov + k, 2 - k);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        left -= (size_t)w;
+        for (size_t got = (size_t)w; got > 0 && k < 2;) {
+            size_t take = got < iov[k].iov_len ? got : iov[k].iov_len;
+            iov[k].iov_base = (char *)iov[k].iov_base + take;
+            iov[k].iov_len -= take;
+            got -= take;
+            if (iov[k].iov_len == 0)
+                k++;
+        }
+    }
+    return true;
+}
+
+bool lm__sink_text(lm__sink *s, const char *p, size_t n)
+{
+    if (!s->binary)
+        return lm__sink_put(s, p, n);
+    if (s->broken)
+        return false;
+    while (n > 0) {
+        size_t piece = n < LM__CH_TEXT_MAX ? n : LM__CH_TEXT_MAX;
+        if (!put_chunk(s->fd, p, piece)) {
+            s->broken = 1;
+            return false;
+        }
+        p += piece;
+        n -= piece;
     }
     return true;
 }
