@@ -450,8 +450,11 @@ static int do_recs(conv *c, size_t n)
             return rc;
         u.p += len;
     }
+    /* An entry of len bytes takes at most len + 16 in the arena and at
+     * least len + 1 in the file: a longer arena is a lie, refused before it
+     * is allocated. */
     uint64_t alen = get_var(&u);
-    if (u.bad || alen > LM__CH_MAX)
+    if (u.bad || alen > LM__CH_MAX || alen > 16 * (uint64_t)(u.end - u.p))
         return fail(c, LM_EINVAL, "bad arena length %llu", alen, 0);
     if (alen > c->acap) {
         char *na = realloc(c->arena, (size_t)alen);
