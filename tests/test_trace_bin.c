@@ -667,31 +667,31 @@ Test(hostile, hand_made_chunks)
     cr_expect(out.n == 3 && memcmp(out.p, "ab\n", 3) == 0);
     free(out.p);
     /* RECS: a billion strings claimed in a few bytes. */
-    static const unsigned char many[] = {1, 0, 0x80, 0x80, 0x80, 0x80, 0x04, 0};
+    static const unsigned char many[] = {1, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x04, 0};
     cr_expect_eq(convert_chunk(dir, LM__CH_RECS, sizeof many, many, sizeof many, &e,
                                &out),
                  LM_EINVAL);
     free(out.p);
     /* RECS: strings from id 5 when none were sent. */
-    static const unsigned char skip[] = {1, 5, 0, 0, 0};
+    static const unsigned char skip[] = {1, 0, 5, 0, 0, 0};
     cr_expect_eq(convert_chunk(dir, LM__CH_RECS, sizeof skip, skip, sizeof skip, &e,
                                &out),
                  LM_EINVAL);
     free(out.p);
     /* RECS: a 60 MiB arena claimed by a 9-byte chunk. */
-    static const unsigned char arena[] = {1, 0, 0, 0x80, 0x80, 0x80, 0x1E, 0, 0};
+    static const unsigned char arena[] = {1, 0, 0, 0, 0x80, 0x80, 0x80, 0x1E, 0, 0};
     cr_expect_eq(convert_chunk(dir, LM__CH_RECS, sizeof arena, arena, sizeof arena,
                                &e, &out),
                  LM_EINVAL);
     free(out.p);
     /* RECS: a note whose arena reference points past the arena. */
-    static const unsigned char note[] = {1, 0, 0, 16, 0, 1, LM__R_NOTE, 1 | 16, 0, 1, 17};
+    static const unsigned char note[] = {1, 0, 0, 0, 16, 0, 1, LM__R_NOTE, 1 | 16, 0, 1, 17};
     cr_expect_eq(convert_chunk(dir, LM__CH_RECS, sizeof note, note, sizeof note, &e,
                                &out),
                  LM_EINVAL);
     free(out.p);
     /* The same note pointing at its entry: one line. */
-    static const unsigned char ok[] = {1, 0, 0, 16, 2, 'h', 'i', 1, LM__R_NOTE, 1 | 16,
+    static const unsigned char ok[] = {1, 0, 0, 0, 16, 2, 'h', 'i', 1, LM__R_NOTE, 1 | 16,
                                        4, 7, 1};
     cr_expect_eq(convert_chunk(dir, LM__CH_RECS, sizeof ok, ok, sizeof ok, &e, &out), 0,
                  "%s", e.msg);
@@ -704,5 +704,51 @@ Test(hostile, hand_made_chunks)
     cr_expect(!lm_trace_is_binary(NULL, 8));
     cr_expect(lm_trace_is_binary(LM__BIN_MAGIC, 8));
     cr_expect_eq(lm_trace_convert(-1, stdout, &e), LM_EINVAL);
+    rmtree(dir);
+}
+
+/* A forked child's loops share its parent's env sink and, as the counter is
+ * copied, its loop numbers: each RECS chunk names its process, so their
+ * string tables do not mix and the file still converts. */
+Test(runs, forked_child_shares_the_file, .timeout = 120)
+{
+    char dir[64], lmt[96];
+    tmpdir(dir);
+    snprintf(lmt, sizeof lmt, "%s/t.lmt", dir);
+    fflush(NULL);
+    pid_t outer = fork();
+    cr_assert_geq(outer, 0);
+    if (outer == 0) {
+        setenv("LOOPMAID_TRACE", lmt, 1);
+        unsetenv("LOOPMAID_TRACE_FORMAT");
+        if (loop_thread((void *)(intptr_t)3000) != NULL)
+            _exit(1);
+        fflush(NULL);
+        pid_t kid = fork();
+        if (kid < 0)
+            _exit(2);
+        /* Both make loop number 2, with labels of their own. */
+        void *rc = loop_thread((void *)(intptr_t)(kid == 0 ? 2600 : 4100));
+        if (kid == 0)
+            _exit(rc != NULL);
+        int st;
+        if (waitpid(kid, &st, 0) != kid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            _exit(3);
+        _exit(rc != NULL);
+    }
+    int st;
+    cr_assert_eq(waitpid(outer, &st, 0), outer);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
+    buf got;
+    lm_convert_error e;
+    cr_assert_eq(convert_path(lmt, &got, &e), 0, "%s at %llu", e.msg,
+                 (unsigned long long)e.offset);
+    size_t ends = 0;
+    for (const char *p = got.p; (p = strstr(p, "ev: loop_end")) != NULL; p++)
+        ends++;
+    cr_expect_eq(ends, 3);
+    cr_expect_not_null(strstr(got.p, "label: \"group 4000\""));
+    cr_expect_not_null(strstr(got.p, "label: \"group 2500\""));
+    free(got.p);
     rmtree(dir);
 }

@@ -22,7 +22,9 @@
 
 /*
  * A RECS payload, all integers LEB128 varints:
- *   loopno, from (interned ids already sent for this loop), nnew,
+ *   loopno, pid (a forked child's loops may reuse its parent's numbers in a
+ *   shared file; their string tables must not mix), from (interned ids
+ *   already sent for this loop), nnew,
  *   nnew x (len, bytes)                the interned strings from id from+1 on;
  *   alen, then the arena's entries (len, bytes) in order: the reader rebuilds
  *   the arena with the recorder's layout, so the records' offsets stay valid;
@@ -90,7 +92,7 @@ static bool put_bytes(lm__emit *e, const char *s, size_t n)
     return true;
 }
 
-bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from)
+bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t pid, uint32_t from)
 {
     const lm__strs *v = &b->strs;
     e->len = 0;
@@ -100,6 +102,7 @@ bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from)
     e->len = LM__CH_HDR;
     uint32_t nnew = v->nid > from ? v->nid - from : 0;
     e->len = put_var(e->buf, e->len, v->loopno);
+    e->len = put_var(e->buf, e->len, pid);
     e->len = put_var(e->buf, e->len, from);
     e->len = put_var(e->buf, e->len, nnew);
     for (uint32_t id = from; id < v->nid; id++) {
@@ -192,7 +195,7 @@ bool lm_trace_is_binary(const void *data, size_t len)
 
 /* One loop's interned strings, as the recorder had them. */
 typedef struct bloop {
-    uint32_t loopno;
+    uint64_t key;          /* pid << 32 | loopno */
     uint32_t nid, idcap;
     uint32_t *ioff;
     char *store;
@@ -206,7 +209,7 @@ typedef struct conv {
     size_t bcap;
     char *arena;           /* the current RECS chunk's arena, rebuilt */
     size_t acap;
-    bloop *loops;          /* sorted by loopno */
+    bloop *loops;          /* sorted by key */
     size_t nloops, lcap;
     size_t strs_total;
     lm__emit e;
@@ -321,17 +324,17 @@ static unsigned get_byte(cur *u)
 
 /* The loop's string table, made on first sight; NULL when out of memory or
  * when the file names too many loops. */
-static bloop *loop_of(conv *c, uint32_t loopno)
+static bloop *loop_of(conv *c, uint64_t key)
 {
     size_t lo = 0, hi = c->nloops;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (c->loops[mid].loopno < loopno)
+        if (c->loops[mid].key < key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < c->nloops && c->loops[lo].loopno == loopno)
+    if (lo < c->nloops && c->loops[lo].key == key)
         return &c->loops[lo];
     if (c->nloops >= BIN_LOOPS_MAX)
         return NULL;
@@ -347,7 +350,7 @@ static bloop *loop_of(conv *c, uint32_t loopno)
             (c->nloops - lo) * sizeof *c->loops);
     c->nloops++;
     memset(&c->loops[lo], 0, sizeof c->loops[lo]);
-    c->loops[lo].loopno = loopno;
+    c->loops[lo].key = key;
     return &c->loops[lo];
 }
 
@@ -429,10 +432,11 @@ static bool get_rec(cur *u, lm__rec *r, int64_t *prev, const lm__strs *v)
 static int do_recs(conv *c, size_t n)
 {
     cur u = {c->buf, c->buf + n, false};
-    uint64_t loopno = get_var(&u), from = get_var(&u), nnew = get_var(&u);
-    if (u.bad || loopno > UINT32_MAX)
+    uint64_t loopno = get_var(&u), pid = get_var(&u);
+    uint64_t from = get_var(&u), nnew = get_var(&u);
+    if (u.bad || loopno > UINT32_MAX || pid > UINT32_MAX)
         return fail(c, LM_EINVAL, "bad RECS chunk head", 0, 0);
-    bloop *l = loop_of(c, (uint32_t)loopno);
+    bloop *l = loop_of(c, pid << 32 | loopno);
     if (!l)
         return fail(c, LM_ENOMEM, "too many loops (or out of memory) at loop %llu",
                     loopno, 0);
