@@ -698,18 +698,24 @@ Test(hostile, hand_made_chunks)
                  LM_EINVAL);
     free(out.p);
     /* RECS: a note whose arena reference points past the arena. */
-    static const unsigned char note[] = {1, 0, 0, 0, 16, 0, 1, LM__R_NOTE, 1 | 16, 0, 1, 17};
+    static const unsigned char note[] = {1, 0, 0, 0, 16, 0, 1, 255, LM__R_NOTE, 1 | 16, 0, 2, 17};
     cr_expect_eq(convert_chunk(dir, LM__CH_RECS, sizeof note, note, sizeof note, &e,
                                &out),
                  LM_EINVAL);
     free(out.p);
     /* The same note pointing at its entry: one line. */
-    static const unsigned char ok[] = {1, 0, 0, 0, 16, 2, 'h', 'i', 1, LM__R_NOTE, 1 | 16,
-                                       4, 7, 1};
+    static const unsigned char ok[] = {1, 0, 0, 0, 16, 2, 'h', 'i', 1, 255, LM__R_NOTE,
+                                       1 | 16, 4, 14, 1};
     cr_expect_eq(convert_chunk(dir, LM__CH_RECS, sizeof ok, ok, sizeof ok, &e, &out), 0,
                  "%s", e.msg);
     cr_expect(out.p && strcmp(out.p, "  - {t: 2, ev: note, task: 7, text: \"hi\"}\n") == 0,
               "got %s", out.p);
+    free(out.p);
+    /* A record in a shape slot never filled. */
+    static const unsigned char noshape[] = {1, 0, 0, 0, 0, 1, 7, 0};
+    cr_expect_eq(convert_chunk(dir, LM__CH_RECS, sizeof noshape, noshape, sizeof noshape,
+                               &e, &out),
+                 LM_EINVAL);
     free(out.p);
     /* Not a binary trace at all. */
     cr_expect(!lm_trace_is_binary("loopmaid: 1\n", 12));
