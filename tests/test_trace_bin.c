@@ -722,6 +722,15 @@ Test(hostile, hand_made_chunks)
     cr_expect(!lm_trace_is_binary(LM__BIN_MAGIC, 7));
     cr_expect(!lm_trace_is_binary(NULL, 8));
     cr_expect(lm_trace_is_binary(LM__BIN_MAGIC, 8));
+    /* Another version of the layout: binary, and refused by name. */
+    char path[96];
+    snprintf(path, sizeof path, "%s/v1.lmt", dir);
+    spill(path, "LMTRACE\x01\x01\x03\0\0\0ab\n", 16);
+    cr_expect(lm_trace_is_binary("LMTRACE\x01", 8));
+    cr_expect_eq(convert_path(path, &out, &e), LM_EINVAL);
+    cr_expect(strstr(e.msg, "version 1") != NULL, "%s", e.msg);
+    cr_expect_eq(out.n, 0);
+    free(out.p);
     cr_expect_eq(lm_trace_convert(-1, stdout, &e), LM_EINVAL);
     rmtree(dir);
 }

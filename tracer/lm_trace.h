@@ -393,8 +393,12 @@ lm__tscmap lm__trace_tscmap_now(const lm__trace *tr, uint64_t *tsc,
  * as compact records. Readers refuse longer chunks than LM__CH_MAX, so a
  * hostile length cannot make them allocate more; writers split TEXT at
  * LM__CH_TEXT_MAX and fall back to TEXT for a batch whose RECS would not fit. */
-#define LM__BIN_MAGIC "LMTRACE\x01"
+/* The last byte of the magic is the layout's version: 1 was the first
+ * commit's (no pid, no shape table); files of another version are
+ * recognised as binary but refused with a message saying so. */
+#define LM__BIN_MAGIC "LMTRACE\x02"
 #define LM__BIN_MAGIC_LEN 8
+#define LM__BIN_VERSION 2
 enum { LM__CH_TEXT = 1, LM__CH_RECS = 2 };
 #define LM__CH_HDR 5
 #define LM__CH_TEXT_MAX (1u << 20)

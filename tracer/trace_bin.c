@@ -230,10 +230,12 @@ bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t pid, uint32_t from)
 /* The converter                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* Any version: a file of another one is still no YAML, and the converter
+ * says which version it is rather than a YAML parser failing on it. */
 bool lm_trace_is_binary(const void *data, size_t len)
 {
     return data != NULL && len >= LM__BIN_MAGIC_LEN &&
-           memcmp(data, LM__BIN_MAGIC, LM__BIN_MAGIC_LEN) == 0;
+           memcmp(data, LM__BIN_MAGIC, LM__BIN_MAGIC_LEN - 1) == 0;
 }
 
 /* All interned strings of all loops together: a real trace has kilobytes of
@@ -593,6 +595,11 @@ static int convert(conv *c)
     if (!lm_trace_is_binary(magic, (size_t)got))
         return fail(c, got < (ssize_t)sizeof magic ? LM_EOF_ : LM_EINVAL,
                     "not a binary loopmaid trace (no LMTRACE magic)", 0, 0);
+    if (magic[LM__BIN_MAGIC_LEN - 1] != LM__BIN_VERSION)
+        return fail(c, LM_EINVAL,
+                    "binary trace format version %llu; this loopmaid reads "
+                    "version %llu (convert it with the loopmaid that wrote it)",
+                    magic[LM__BIN_MAGIC_LEN - 1], LM__BIN_VERSION);
     for (;;) {
         c->chunk_at = c->pos;
         unsigned char h[LM__CH_HDR];
