@@ -777,3 +777,39 @@ Test(runs, forked_child_shares_the_file, .timeout = 120)
     free(got.p);
     rmtree(dir);
 }
+
+/* A million loops with one empty string each: ~15 MB of file that would
+ * cost a gigabyte of string tables; the tables' memory is capped. */
+Test(hostile, many_loops_hit_the_string_cap, .timeout = 120)
+{
+    char dir[64], path[96];
+    tmpdir(dir);
+    snprintf(path, sizeof path, "%s/loops.lmt", dir);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    fwrite(LM__BIN_MAGIC, 1, LM__BIN_MAGIC_LEN, f);
+    for (uint32_t k = 1; k <= 1000000; k++) {
+        unsigned char p[16];
+        size_t n = 0;
+        for (uint32_t v = k; ; v >>= 7) { /* loop number, a varint */
+            p[n++] = (unsigned char)(v < 0x80 ? v : (v & 0x7F) | 0x80);
+            if (v < 0x80)
+                break;
+        }
+        static const unsigned char rest[] = {0, 0, 1, 0, 0, 0}; /* pid from nnew "" alen nrec */
+        memcpy(p + n, rest, sizeof rest);
+        n += sizeof rest;
+        char h[LM__CH_HDR];
+        lm__bin_hdr(h, LM__CH_RECS, n);
+        fwrite(h, 1, sizeof h, f);
+        fwrite(p, 1, n, f);
+    }
+    fclose(f);
+    buf out;
+    lm_convert_error e;
+    cr_expect_eq(convert_path(path, &out, &e), LM_ERANGE, "%s", e.msg);
+    cr_expect_gt(e.offset, LM__BIN_MAGIC_LEN);
+    cr_log_info("%s at %llu", e.msg, (unsigned long long)e.offset);
+    free(out.p);
+    rmtree(dir);
+}

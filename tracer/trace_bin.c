@@ -262,7 +262,7 @@ typedef struct conv {
     size_t acap;
     bloop *loops;          /* sorted by key */
     size_t nloops, lcap;
-    size_t strs_total;
+    size_t strs_total;     /* bytes the string tables hold allocated */
     lm__emit e;
     FILE *out;
     lm_convert_error *err;
@@ -405,33 +405,43 @@ static bloop *loop_of(conv *c, uint64_t key)
     return &c->loops[lo];
 }
 
+/* Counts what the string tables hold allocated (stores and offset arrays
+ * of every loop), so that neither many small strings nor many loops with
+ * one string each can add up to more than BIN_STRS_MAX. */
 static int add_string(conv *c, bloop *l, const unsigned char *s, size_t n)
 {
-    if (c->strs_total + n + 1 > BIN_STRS_MAX || l->slen + n + 1 > UINT32_MAX)
+    if (l->slen + n + 1 > UINT32_MAX)
+        return fail(c, LM_ERANGE, "interned strings of one loop over 4 GiB", 0, 0);
+    size_t scap = l->scap, idcap = l->idcap;
+    if (l->slen + n + 1 > scap)
+        scap = lm__grow_cap(scap, 256, l->slen + n + 1);
+    if (l->nid == idcap)
+        idcap = lm__grow_cap(idcap, 16, (size_t)l->nid + 1);
+    size_t more = (scap - l->scap) + (idcap - l->idcap) * sizeof(uint32_t);
+    if (scap == 0 || idcap == 0 || idcap > UINT32_MAX ||
+        c->strs_total + more > BIN_STRS_MAX)
         return fail(c, LM_ERANGE, "interned strings over the %llu-byte limit",
                     BIN_STRS_MAX, 0);
-    if (l->slen + n + 1 > l->scap) {
-        size_t ncap = lm__grow_cap(l->scap, 1024, l->slen + n + 1);
-        char *ns = ncap ? realloc(l->store, ncap) : NULL;
+    if (scap != l->scap) {
+        char *ns = realloc(l->store, scap);
         if (!ns)
             return fail(c, LM_ENOMEM, "out of memory for strings", 0, 0);
         l->store = ns;
-        l->scap = ncap;
+        c->strs_total += scap - l->scap;
+        l->scap = scap;
     }
-    if (l->nid == l->idcap) {
-        size_t ncap = lm__grow_cap(l->idcap, 64, (size_t)l->nid + 1);
-        uint32_t *ni = ncap && ncap <= UINT32_MAX ? realloc(l->ioff, ncap * sizeof *ni)
-                                                  : NULL;
+    if (idcap != l->idcap) {
+        uint32_t *ni = realloc(l->ioff, idcap * sizeof *ni);
         if (!ni)
             return fail(c, LM_ENOMEM, "out of memory for strings", 0, 0);
         l->ioff = ni;
-        l->idcap = (uint32_t)ncap;
+        c->strs_total += (idcap - l->idcap) * sizeof(uint32_t);
+        l->idcap = (uint32_t)idcap;
     }
     memcpy(l->store + l->slen, s, n);
     l->store[l->slen + n] = '\0';
     l->ioff[l->nid++] = (uint32_t)l->slen;
     l->slen += n + 1;
-    c->strs_total += n + 1;
     return 0;
 }
 
