@@ -1178,3 +1178,70 @@ Test(writer, a_failed_write_is_reported_by_flush)
     cr_expect_eq(rc, LM_EIO, "lm_trace_flush: %d", rc);
     lm_loop_free(l);
 }
+
+/* ------------------------------------------------------------------------ */
+/* hot: the traced loop thread (issue 18)                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A busy loop with no I/O, no timer and no offload: only yields. */
+static int p_busy(void *arg)
+{
+    for (int i = 0; i < (int)(intptr_t)arg; i++)
+        lm_yield();
+    return 0;
+}
+
+/* Runs p_busy on a loop of that clock, traced into memory or not; returns
+ * the loop's counters and, traced, the trace text (caller frees). */
+static lm_loop_stats run_busy(lm_clock_kind clock, bool traced, char **text)
+{
+    size_t len = 0;
+    FILE *fp = NULL;
+    lm_loop *l = loop_of(clock);
+    if (traced) {
+        fp = open_memstream(text, &len);
+        cr_assert_not_null(fp);
+        cr_assert_eq(lm_trace_file(l, fp), 0);
+    }
+    cr_assert_eq(lm_loop_run(l, "main", p_busy, (void *)1000, NULL), 0);
+    lm_loop_stats st;
+    lm_loop_stats_get(l, &st);
+    lm_loop_free(l);
+    if (fp != NULL)
+        fclose(fp);
+    return st;
+}
+
+/* Tracing does not change what a real-clock loop does: a busy loop polls
+ * every 64th tick whether traced or not, and the trace has one `poll` event
+ * per poll made (none for the ticks that skipped it). */
+Test(hot, real_clock_traced_busy_loop_skips_polls_like_untraced)
+{
+    char *text = NULL;
+    lm_loop_stats off = run_busy(LM_CLOCK_MONOTONIC, false, NULL);
+    lm_loop_stats on = run_busy(LM_CLOCK_MONOTONIC, true, &text);
+    cr_assert_not_null(text);
+    cr_expect_eq(on.ticks, off.ticks);
+    cr_expect_eq(on.polls, off.polls, "traced %llu polls, untraced %llu",
+                 (unsigned long long)on.polls, (unsigned long long)off.polls);
+    cr_expect_lt(on.polls, on.ticks / 32, "%llu polls in %llu ticks",
+                 (unsigned long long)on.polls, (unsigned long long)on.ticks);
+    cr_expect_eq((uint64_t)count_lines(text, "ev: poll,"), on.polls);
+    cr_expect_eq((uint64_t)count_lines(text, "ev: tick,"), on.ticks);
+    free(text);
+}
+
+/* Under the virtual clock a traced loop still polls every tick (the goldens
+ * show it), while an untraced one skips as under the real clock. */
+Test(hot, virtual_clock_traced_loop_polls_every_tick)
+{
+    char *text = NULL;
+    lm_loop_stats off = run_busy(LM_CLOCK_VIRTUAL, false, NULL);
+    lm_loop_stats on = run_busy(LM_CLOCK_VIRTUAL, true, &text);
+    cr_assert_not_null(text);
+    cr_expect_eq(on.ticks, off.ticks);
+    cr_expect_eq(on.polls, on.ticks);
+    cr_expect_lt(off.polls, off.ticks / 32);
+    cr_expect_eq((uint64_t)count_lines(text, "ev: poll,"), on.ticks);
+    free(text);
+}
