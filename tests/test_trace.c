@@ -1245,3 +1245,96 @@ Test(hot, virtual_clock_traced_loop_polls_every_tick)
     cr_expect_eq((uint64_t)count_lines(text, "ev: poll,"), on.ticks);
     free(text);
 }
+
+static int w_yields(void *arg)
+{
+    for (int i = 0; i < (int)(intptr_t)arg; i++)
+        if (lm_yield() != 0)
+            return LM_ECANCELED;
+    return 0;
+}
+
+static int w_fails(void *arg)
+{
+    (void)arg;
+    lm_yield();
+    return lm_fail(LM_EIO, "boom");
+}
+
+/* Every kind of state record, none of them waiting on a timer or an fd, so
+ * that under the real clock only the stamps differ between two runs: steps,
+ * yields, a gather (its label interned), a join, a failure with its message,
+ * a cancellation. */
+static int p_states(void *arg)
+{
+    for (int round = 0; round < (int)(intptr_t)arg; round++) {
+        lm_task *t[3] = {lm_spawn("y", w_yields, (void *)3),
+                         lm_spawn("f", w_fails, NULL),
+                         lm_spawn("z", w_yields, (void *)1)};
+        lm_gather(t, 3, LM_GATHER_RETURN_EXCEPTIONS, NULL, NULL);
+        for (int i = 0; i < 3; i++)
+            lm_task_release(t[i]);
+        lm_task *c = lm_spawn("c", w_yields, (void *)100);
+        lm_yield();
+        lm_cancel(c);
+        lm_join(c, NULL);
+        lm_task_release(c);
+        lm_note("round");
+    }
+    return 0;
+}
+
+/* The trace of p_states under the real clock with t: and waited: blanked;
+ * *fast says whether records were stamped from the TSC (the hooks' fast
+ * path) in that run. */
+static char *real_run_blanked(bool tsc, bool *fast)
+{
+    char path[] = "/tmp/loopmaid-hot-XXXXXX";
+    setenv("LOOPMAID_TRACE_TSC", tsc ? "1" : "0", 1);
+    lm_loop *l = loop_to_file(LM_CLOCK_MONOTONIC, path);
+    cr_assert_eq(lm_loop_run(l, "main", p_states, (void *)400, NULL), 0);
+    *fast = lm__loop_trace(l)->tsc;
+    lm_loop_free(l);
+    unsetenv("LOOPMAID_TRACE_TSC");
+    char *text = slurp(path);
+    cr_assert_not_null(text);
+    unlink(path);
+    /* Drop the digits after "{t: " and "waited: ", in place. */
+    char *out = text;
+    for (const char *p = text; *p != '\0';) {
+        bool key = strncmp(p, "{t: ", 4) == 0 || strncmp(p, "waited: ", 8) == 0;
+        if (key) {
+            size_t n = p[0] == '{' ? 4 : 8;
+            memmove(out, p, n);
+            out += n;
+            p += n;
+            while (*p >= '0' && *p <= '9')
+                p++;
+        } else {
+            *out++ = *p++;
+        }
+    }
+    *out = '\0';
+    return text;
+}
+
+/* The hooks' fast path (TSC stamps, no string) makes the very records the
+ * general path makes: the same program traced both ways gives the same
+ * YAML but the stamps, across several batches and every state kind. */
+Test(hot, fast_path_records_equal_the_general_path)
+{
+    bool fast_on, fast_off;
+    char *general = real_run_blanked(false, &fast_off);
+    char *fast = real_run_blanked(true, &fast_on);
+    cr_assert(!fast_off);
+    if (!fast_on)
+        cr_log_warn("no usable TSC here: both runs took the general path");
+    cr_expect(count_lines(fast, "ev: state,") > 3 * 1024, "too short: %zu",
+              count_lines(fast, "ev: state,"));
+    cr_expect(strstr(fast, "label: \"gather(") != NULL, "no interned label");
+    cr_expect(strstr(fast, "message: \"boom\"") != NULL, "no failure");
+    cr_expect(strcmp(general, fast) == 0, "fast path records differ (%zu vs %zu bytes)",
+              strlen(general), strlen(fast));
+    free(general);
+    free(fast);
+}

@@ -251,6 +251,7 @@ struct lm__trace {
     uint64_t tsc0;
     int64_t ns0;
     int64_t mono_start;
+    uint64_t tick_tsc;     /* TSC at the last tick-boundary check (trace.c) */
     atomic_int werr;       /* LM_EIO once a write of the writer failed */
     void *retired[LM__RETIRED_MAX]; /* old intern buffers (trace_str.c) */
     int nretired;
@@ -330,6 +331,19 @@ static inline void lm__trace_commit(lm__trace *tr)
         tr->head = 0;
     atomic_signal_fence(memory_order_release);
     tr->wr++;
+}
+
+/* The hooks' fast path (trace.c): the next slot when records are stamped
+ * with the time stamp counter and the array has room; NULL otherwise (then
+ * the general path takes the slot with lm__trace_slot, which may pass the
+ * array on, and reads the loop's clock). It calls nothing, so a hook whose
+ * common case uses only this, lm__tsc_read and lm__trace_commit is a leaf:
+ * no registers saved, no frame. */
+static inline lm__rec *lm__trace_fast_slot(lm__trace *tr)
+{
+    if (LM__UNLIKELY(!tr->tsc || tr->wr - tr->rd == tr->cap))
+        return NULL;
+    return &tr->rec[tr->head];
 }
 
 /* Interns s (cut to LM__TRACE_STR_MAX); returns id + 1, 0 when out of memory. */

@@ -325,8 +325,50 @@ void lm__tr_spawn(lm__trace *tr, lm_loop *loop, const lm_task *t)
     lm__trace_commit(tr);
 }
 
-void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
-                  lm_state from, lm_state to, const lm__reason *rs)
+/* A state record but its strings (s1, s2) and the failure code, stored
+ * into r member by member: everything both paths of lm__tr_state store,
+ * written once here. Every byte of r is stored (a slot holds an old record),
+ * and without a whole-struct temporary, which GCC builds on the stack. */
+static inline void state_fill(lm__rec *r, int64_t stamp, const lm_task *t,
+                              lm_state from, lm_state to, const lm__reason *rs)
+{
+    uint64_t b = 0;
+    int64_t c = 0;
+    int32_t i = 0;
+    uint8_t on = 0, by = 0;
+    if (rs != NULL) {
+        b = rs->task;
+        if (to == LM_STATE_AWAITING) {
+            on = rs->on;
+            if (rs->on == LM__ON_IO) {
+                i = rs->fd;
+                c = rs->dir & 3;
+            } else {
+                c = rs->group;
+            }
+        } else {
+            by = rs->by;
+        }
+    }
+    r->t = stamp;
+    r->a = t->id;
+    r->b = b;
+    r->c = c;
+    r->s1 = 0;
+    r->s2 = 0;
+    r->i = i;
+    r->kind = LM__R_STATE;
+    r->p0 = (uint8_t)((from & 15) | (to & 15) << 4);
+    r->p1 = on;
+    r->p2 = by;
+}
+
+/* Every state record the fast path of lm__tr_state does not take: a
+ * failure (its message), a label to intern, a full array, or stamps from
+ * the loop's clock (the virtual clock, so every golden, comes here). */
+static __attribute__((noinline)) void state_general(lm__trace *tr, lm_loop *loop,
+                                                    const lm_task *t, lm_state from,
+                                                    lm_state to, const lm__reason *rs)
 {
     uint32_t msg_ref = 0;
     if (to == LM_STATE_FAILED) {
@@ -337,29 +379,31 @@ void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
             msg_ref = str_ref(tr, msg);
     }
     lm__rec *r = rec_begin(tr, loop, LM__R_STATE);
-    r->a = t->id;
-    r->p0 = (uint8_t)((from & 15) | (to & 15) << 4);
-    if (rs != NULL) {
-        r->b = rs->task;
-        if (to == LM_STATE_AWAITING) {
-            r->p1 = rs->on;
-            if (rs->on == LM__ON_IO) {
-                r->i = rs->fd;
-                r->c = rs->dir & 3;
-            } else {
-                r->c = rs->group;
-            }
-        } else {
-            r->p2 = rs->by;
-        }
-        if (rs->label != NULL)
-            r->s1 = lm__trace_intern(tr, rs->label);
-    }
+    state_fill(r, r->t, t, from, to, rs);
+    if (rs != NULL && rs->label != NULL)
+        r->s1 = lm__trace_intern(tr, rs->label);
     if (to == LM_STATE_FAILED) {
         r->i = rs != NULL && rs->error != 0 ? rs->error : t->error;
         r->s2 = msg_ref;
     }
     lm__trace_commit(tr);
+}
+
+/* The most frequent record (three per task step: to running, to awaiting,
+ * and the wake-up to pending). Its common case, TSC stamps and no string,
+ * is a leaf that fills the slot and commits; the rest goes to
+ * state_general as a tail call. */
+void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
+                  lm_state from, lm_state to, const lm__reason *rs)
+{
+    lm__rec *r;
+    if (LM__LIKELY(to != LM_STATE_FAILED && rs != NULL && rs->label == NULL) &&
+        (r = lm__trace_fast_slot(tr)) != NULL) {
+        state_fill(r, (int64_t)lm__tsc_read(), t, from, to, rs);
+        lm__trace_commit(tr);
+        return;
+    }
+    state_general(tr, loop, t, from, to, rs);
 }
 
 /* A note and a rename are the same record: a task and one text. */
@@ -471,16 +515,54 @@ void lm__tr_call(lm__trace *tr, lm_loop *loop, const char *label)
     lm__trace_commit(tr);
 }
 
+/* A tick record, stored member by member (see state_fill). */
+static inline void tick_fill(lm__rec *r, int64_t stamp, uint64_t n, uint32_t ran,
+                             uint32_t io, uint32_t timers)
+{
+    r->t = stamp;
+    r->a = n;
+    r->b = io;
+    r->c = timers;
+    r->s1 = 0;
+    r->s2 = 0;
+    r->i = (int32_t)(ran > INT32_MAX ? INT32_MAX : ran);
+    r->kind = LM__R_TICK;
+    r->p0 = 0;
+    r->p1 = 0;
+    r->p2 = 0;
+}
+
+static __attribute__((noinline)) void tick_general(lm__trace *tr, lm_loop *loop,
+                                                   uint64_t n, uint32_t ran,
+                                                   uint32_t io, uint32_t timers)
+{
+    lm__rec *r = rec_begin(tr, loop, LM__R_TICK);
+    tick_fill(r, r->t, n, ran, io, timers);
+    lm__trace_commit(tr);
+    lm__trace_tick_boundary(tr);
+}
+
+/* One a tick: a leaf like lm__tr_state's fast path, then the boundary
+ * check. That check reads the coarse clock for its 100 ms rule, which cost
+ * more than the record; with the counter just read, it is made only when
+ * 2^20 counts have passed since the last one (under 1 ms at any rate above
+ * 1 GHz, so the rule still holds to the millisecond) or when 1024 records
+ * wait (trace_buf.c's other rule: a batch worth passing). */
 void lm__tr_tick(lm__trace *tr, lm_loop *loop, uint64_t n, uint32_t ran,
                  uint32_t io, uint32_t timers)
 {
-    lm__rec *r = rec_begin(tr, loop, LM__R_TICK);
-    r->a = n;
-    r->i = (int32_t)(ran > INT32_MAX ? INT32_MAX : ran);
-    r->b = io;
-    r->c = timers;
+    lm__rec *r = lm__trace_fast_slot(tr);
+    if (LM__UNLIKELY(r == NULL)) {
+        tick_general(tr, loop, n, ran, io, timers);
+        return;
+    }
+    uint64_t now = lm__tsc_read();
+    tick_fill(r, (int64_t)now, n, ran, io, timers);
     lm__trace_commit(tr);
-    lm__trace_tick_boundary(tr);
+    if (tr->wr - tr->rd >= 1024 || now - tr->tick_tsc >= (1u << 20)) {
+        tr->tick_tsc = now;
+        lm__trace_tick_boundary(tr);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
