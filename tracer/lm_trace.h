@@ -346,6 +346,65 @@ static inline lm__rec *lm__trace_fast_slot(lm__trace *tr)
     return &tr->rec[tr->head];
 }
 
+/* A state record but its strings (s1, s2) and the failure code, stored
+ * into r member by member: everything both paths of a state hook store
+ * (lm__tr_state_hot here, state_general in trace.c), written once here. Every byte of r is stored (a slot holds an old record),
+ * and without a whole-struct temporary, which GCC builds on the stack. */
+static inline void lm__trace_state_fill(lm__rec *r, int64_t stamp, const lm_task *t,
+                                        lm_state from, lm_state to,
+                                        const lm__reason *rs)
+{
+    uint64_t b = 0;
+    int64_t c = 0;
+    int32_t i = 0;
+    uint8_t on = 0, by = 0;
+    if (rs != NULL) {
+        b = rs->task;
+        if (to == LM_STATE_AWAITING) {
+            on = rs->on;
+            if (rs->on == LM__ON_IO) {
+                i = rs->fd;
+                c = rs->dir & 3;
+            } else {
+                c = rs->group;
+            }
+        } else {
+            by = rs->by;
+        }
+    }
+    r->t = stamp;
+    r->a = t->id;
+    r->b = b;
+    r->c = c;
+    r->s1 = 0;
+    r->s2 = 0;
+    r->i = i;
+    r->kind = LM__R_STATE;
+    r->p0 = (uint8_t)((from & 15) | (to & 15) << 4);
+    r->p1 = on;
+    r->p2 = by;
+}
+
+/* The state hook task.c calls (three records per task step: to running,
+ * to awaiting, and the wake-up to pending), inline there so that the call,
+ * and the tests on a reason the caller just built, disappear. The common
+ * case, TSC stamps and no string, fills the slot and commits; the rest
+ * (labels, failures, a full array, the virtual clock: every golden) is
+ * lm__tr_state in trace.c, the general code. */
+static inline void lm__tr_state_hot(lm__trace *tr, lm_loop *loop, const lm_task *t,
+                                    lm_state from, lm_state to,
+                                    const lm__reason *rs)
+{
+    lm__rec *r;
+    if (LM__LIKELY(to != LM_STATE_FAILED && (rs == NULL || rs->label == NULL)) &&
+        (r = lm__trace_fast_slot(tr)) != NULL) {
+        lm__trace_state_fill(r, (int64_t)lm__tsc_read(), t, from, to, rs);
+        lm__trace_commit(tr);
+    } else {
+        lm__tr_state(tr, loop, t, from, to, rs);
+    }
+}
+
 /* Interns s (cut to LM__TRACE_STR_MAX); returns id + 1, 0 when out of memory. */
 uint32_t lm__trace_intern(lm__trace *tr, const char *s);
 /* Copies s[0..n) (cut) into the arena; returns offset + 1, 0 on failure. */

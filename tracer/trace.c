@@ -325,45 +325,7 @@ void lm__tr_spawn(lm__trace *tr, lm_loop *loop, const lm_task *t)
     lm__trace_commit(tr);
 }
 
-/* A state record but its strings (s1, s2) and the failure code, stored
- * into r member by member: everything both paths of lm__tr_state store,
- * written once here. Every byte of r is stored (a slot holds an old record),
- * and without a whole-struct temporary, which GCC builds on the stack. */
-static inline void state_fill(lm__rec *r, int64_t stamp, const lm_task *t,
-                              lm_state from, lm_state to, const lm__reason *rs)
-{
-    uint64_t b = 0;
-    int64_t c = 0;
-    int32_t i = 0;
-    uint8_t on = 0, by = 0;
-    if (rs != NULL) {
-        b = rs->task;
-        if (to == LM_STATE_AWAITING) {
-            on = rs->on;
-            if (rs->on == LM__ON_IO) {
-                i = rs->fd;
-                c = rs->dir & 3;
-            } else {
-                c = rs->group;
-            }
-        } else {
-            by = rs->by;
-        }
-    }
-    r->t = stamp;
-    r->a = t->id;
-    r->b = b;
-    r->c = c;
-    r->s1 = 0;
-    r->s2 = 0;
-    r->i = i;
-    r->kind = LM__R_STATE;
-    r->p0 = (uint8_t)((from & 15) | (to & 15) << 4);
-    r->p1 = on;
-    r->p2 = by;
-}
-
-/* Every state record the fast path of lm__tr_state does not take: a
+/* Every state record the fast path of lm__tr_state_hot does not take: a
  * failure (its message), a label to intern, a full array, or stamps from
  * the loop's clock (the virtual clock, so every golden, comes here). */
 static __attribute__((noinline)) void state_general(lm__trace *tr, lm_loop *loop,
@@ -379,7 +341,7 @@ static __attribute__((noinline)) void state_general(lm__trace *tr, lm_loop *loop
             msg_ref = str_ref(tr, msg);
     }
     lm__rec *r = rec_begin(tr, loop, LM__R_STATE);
-    state_fill(r, r->t, t, from, to, rs);
+    lm__trace_state_fill(r, r->t, t, from, to, rs);
     if (rs != NULL && rs->label != NULL)
         r->s1 = lm__trace_intern(tr, rs->label);
     if (to == LM_STATE_FAILED) {
@@ -389,20 +351,11 @@ static __attribute__((noinline)) void state_general(lm__trace *tr, lm_loop *loop
     lm__trace_commit(tr);
 }
 
-/* The most frequent record (three per task step: to running, to awaiting,
- * and the wake-up to pending). Its common case, TSC stamps and no string,
- * is a leaf that fills the slot and commits; the rest goes to
- * state_general as a tail call. */
+/* The out-of-line hook: task.c calls lm__tr_state_hot (lm_trace.h), whose
+ * fast path is inlined there; what it does not take comes here. */
 void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
                   lm_state from, lm_state to, const lm__reason *rs)
 {
-    lm__rec *r;
-    if (LM__LIKELY(to != LM_STATE_FAILED && rs != NULL && rs->label == NULL) &&
-        (r = lm__trace_fast_slot(tr)) != NULL) {
-        state_fill(r, (int64_t)lm__tsc_read(), t, from, to, rs);
-        lm__trace_commit(tr);
-        return;
-    }
     state_general(tr, loop, t, from, to, rs);
 }
 
