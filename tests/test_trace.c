@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -1261,13 +1262,36 @@ static int w_fails(void *arg)
     return lm_fail(LM_EIO, "boom");
 }
 
-/* Every kind of state record, none of them waiting on a timer or an fd, so
- * that under the real clock only the stamps differ between two runs: steps,
- * yields, a gather (its label interned), a join, a failure with its message,
- * a cancellation. */
+static int hot_fds[2];
+
+/* Awaits one byte on hot_fds[0]: an io await, a poll that finds it, an io
+ * record. */
+static int w_reads(void *arg)
+{
+    (void)arg;
+    char c;
+    int rc = lm_wait_fd(hot_fds[0], LM_READABLE, -1);
+    if (rc < 0)
+        return rc;
+    return read(hot_fds[0], &c, 1) == 1 ? 0 : LM_ESYS;
+}
+
+static void cb_nothing(void *arg) { (void)arg; }
+
+/* Every kind of record the hooks' fast paths make, none waiting on a timer,
+ * so that under the real clock only the stamps differ between two runs:
+ * steps, yields, a gather (its label interned), a join, a failure with its
+ * message, a cancellation, a callback, an fd awaited and its poll and io. */
 static int p_states(void *arg)
 {
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, hot_fds), 0);
     for (int round = 0; round < (int)(intptr_t)arg; round++) {
+        lm_task *rd = lm_spawn("r", w_reads, NULL);
+        lm_call_soon(lm_loop_current(), cb_nothing, NULL);
+        lm_yield();
+        cr_assert_eq(write(hot_fds[1], "x", 1), 1);
+        cr_assert_eq(lm_join(rd, NULL), 0);
+        lm_task_release(rd);
         lm_task *t[3] = {lm_spawn("y", w_yields, (void *)3),
                          lm_spawn("f", w_fails, NULL),
                          lm_spawn("z", w_yields, (void *)1)};
@@ -1281,6 +1305,8 @@ static int p_states(void *arg)
         lm_task_release(c);
         lm_note("round");
     }
+    close(hot_fds[0]);
+    close(hot_fds[1]);
     return 0;
 }
 
@@ -1333,6 +1359,9 @@ Test(hot, fast_path_records_equal_the_general_path)
               count_lines(fast, "ev: state,"));
     cr_expect(strstr(fast, "label: \"gather(") != NULL, "no interned label");
     cr_expect(strstr(fast, "message: \"boom\"") != NULL, "no failure");
+    cr_expect(strstr(fast, "ev: io,") != NULL && strstr(fast, "ev: call,") != NULL &&
+              strstr(fast, "ev: cancel,") != NULL && strstr(fast, "ev: poll,") != NULL,
+              "a record kind is missing");
     cr_expect(strcmp(general, fast) == 0, "fast path records differ (%zu vs %zu bytes)",
               strlen(general), strlen(fast));
     free(general);

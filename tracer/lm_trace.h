@@ -222,6 +222,7 @@ struct lm__trace {
     uint32_t itabcap;      /* power of two */
     const char *lc_ptr;    /* last label pointer interned, and its id: */
     uint32_t lc_id;        /* compared by content, never trusted alone */
+    uint32_t call_id;      /* id + 1 of "callback" (trace.c), 0 until interned */
 
     /* Formatted YAML not yet written: out[ooff..olen). Only whole lines. */
     char *out;

@@ -210,7 +210,7 @@ static void run_handle(lm_loop *loop, lm_handle *h)
     h->state = LM__H_RUNNING;
     loop->stats.callbacks++;
     if (h->deadline_of == 0)
-        LM__TRACE(loop, lm__tr_call, "callback");
+        LM__TRACE(loop, lm__tr_callback, 0);
     h->cb(h->arg);
     handle_free(h);
 }
