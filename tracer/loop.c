@@ -541,7 +541,7 @@ static inline __attribute__((always_inline)) void run_tick(lm_loop *loop)
             ready_handle(loop, h);
         }
     }
-    LM__TRACE(loop, lm__tr_tick, tick, ran, nio, nfired);
+    LM__TRACE(loop, lm__tr_tick_hot, tick, ran, nio, nfired);
 }
 
 int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,

@@ -511,54 +511,15 @@ void lm__tr_callback(lm__trace *tr, lm_loop *loop, int unused)
     plain(tr, loop, LM__R_CALL, 0, 0, 0, 0, tr->call_id, 0);
 }
 
-/* A tick record, stored member by member (see state_fill). */
-static inline void tick_fill(lm__rec *r, int64_t stamp, uint64_t n, uint32_t ran,
-                             uint32_t io, uint32_t timers)
-{
-    r->t = stamp;
-    r->a = n;
-    r->b = io;
-    r->c = timers;
-    r->s1 = 0;
-    r->s2 = 0;
-    r->i = (int32_t)(ran > INT32_MAX ? INT32_MAX : ran);
-    r->kind = LM__R_TICK;
-    r->p0 = 0;
-    r->p1 = 0;
-    r->p2 = 0;
-}
-
-static __attribute__((noinline)) void tick_general(lm__trace *tr, lm_loop *loop,
-                                                   uint64_t n, uint32_t ran,
-                                                   uint32_t io, uint32_t timers)
-{
-    lm__rec *r = rec_begin(tr, loop, LM__R_TICK);
-    tick_fill(r, r->t, n, ran, io, timers);
-    lm__trace_commit(tr);
-    lm__trace_tick_boundary(tr);
-}
-
-/* One a tick: a leaf like lm__tr_state's fast path, then the boundary
- * check. That check reads the coarse clock for its 100 ms rule, which cost
- * more than the record; with the counter just read, it is made only when
- * 2^20 counts have passed since the last one (under 1 ms at any rate above
- * 1 GHz, so the rule still holds to the millisecond) or when 1024 records
- * wait (trace_buf.c's other rule: a batch worth passing). */
+/* The out-of-line tick hook: loop.c calls lm__tr_tick_hot (lm_trace.h),
+ * whose fast path is inlined there; what it does not take comes here. */
 void lm__tr_tick(lm__trace *tr, lm_loop *loop, uint64_t n, uint32_t ran,
                  uint32_t io, uint32_t timers)
 {
-    lm__rec *r = lm__trace_fast_slot(tr);
-    if (LM__UNLIKELY(r == NULL)) {
-        tick_general(tr, loop, n, ran, io, timers);
-        return;
-    }
-    uint64_t now = lm__tsc_read();
-    tick_fill(r, (int64_t)now, n, ran, io, timers);
+    lm__rec *r = rec_begin(tr, loop, LM__R_TICK);
+    lm__trace_tick_fill(r, r->t, n, ran, io, timers);
     lm__trace_commit(tr);
-    if (tr->wr - tr->rd >= 1024 || now - tr->tick_tsc >= (1u << 20)) {
-        tr->tick_tsc = now;
-        lm__trace_tick_boundary(tr);
-    }
+    lm__trace_tick_boundary(tr);
 }
 
 /* ------------------------------------------------------------------------ */
