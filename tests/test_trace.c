@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -1216,4 +1217,192 @@ Test(writer, a_failed_write_is_reported_by_flush)
     cr_assert_eq(lm_loop_run(l, "main", p_flush_full, &rc, NULL), 0);
     cr_expect_eq(rc, LM_EIO, "lm_trace_flush: %d", rc);
     lm_loop_free(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* hot: the traced loop thread (issue 18)                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A busy loop with no I/O, no timer and no offload: only yields. */
+static int p_busy(void *arg)
+{
+    for (int i = 0; i < (int)(intptr_t)arg; i++)
+        lm_yield();
+    return 0;
+}
+
+/* Runs p_busy on a loop of that clock, traced into memory or not; returns
+ * the loop's counters and, traced, the trace text (caller frees). */
+static lm_loop_stats run_busy(lm_clock_kind clock, bool traced, char **text)
+{
+    size_t len = 0;
+    FILE *fp = NULL;
+    lm_loop *l = loop_of(clock);
+    if (traced) {
+        fp = open_memstream(text, &len);
+        cr_assert_not_null(fp);
+        cr_assert_eq(lm_trace_file(l, fp), 0);
+    }
+    cr_assert_eq(lm_loop_run(l, "main", p_busy, (void *)1000, NULL), 0);
+    lm_loop_stats st;
+    lm_loop_stats_get(l, &st);
+    lm_loop_free(l);
+    if (fp != NULL)
+        fclose(fp);
+    return st;
+}
+
+/* Tracing does not change what a real-clock loop does: a busy loop polls
+ * every 64th tick whether traced or not, and the trace has one `poll` event
+ * per poll made (none for the ticks that skipped it). */
+Test(hot, real_clock_traced_busy_loop_skips_polls_like_untraced)
+{
+    char *text = NULL;
+    lm_loop_stats off = run_busy(LM_CLOCK_MONOTONIC, false, NULL);
+    lm_loop_stats on = run_busy(LM_CLOCK_MONOTONIC, true, &text);
+    cr_assert_not_null(text);
+    cr_expect_eq(on.ticks, off.ticks);
+    cr_expect_eq(on.polls, off.polls, "traced %llu polls, untraced %llu",
+                 (unsigned long long)on.polls, (unsigned long long)off.polls);
+    cr_expect_lt(on.polls, on.ticks / 32, "%llu polls in %llu ticks",
+                 (unsigned long long)on.polls, (unsigned long long)on.ticks);
+    cr_expect_eq((uint64_t)count_lines(text, "ev: poll,"), on.polls);
+    cr_expect_eq((uint64_t)count_lines(text, "ev: tick,"), on.ticks);
+    free(text);
+}
+
+/* Under the virtual clock a traced loop still polls every tick (the goldens
+ * show it), while an untraced one skips as under the real clock. */
+Test(hot, virtual_clock_traced_loop_polls_every_tick)
+{
+    char *text = NULL;
+    lm_loop_stats off = run_busy(LM_CLOCK_VIRTUAL, false, NULL);
+    lm_loop_stats on = run_busy(LM_CLOCK_VIRTUAL, true, &text);
+    cr_assert_not_null(text);
+    cr_expect_eq(on.ticks, off.ticks);
+    cr_expect_eq(on.polls, on.ticks);
+    cr_expect_lt(off.polls, off.ticks / 32);
+    cr_expect_eq((uint64_t)count_lines(text, "ev: poll,"), on.ticks);
+    free(text);
+}
+
+static int w_yields(void *arg)
+{
+    for (int i = 0; i < (int)(intptr_t)arg; i++)
+        if (lm_yield() != 0)
+            return LM_ECANCELED;
+    return 0;
+}
+
+static int w_fails(void *arg)
+{
+    (void)arg;
+    lm_yield();
+    return lm_fail(LM_EIO, "boom");
+}
+
+static int hot_fds[2];
+
+/* Awaits one byte on hot_fds[0]: an io await, a poll that finds it, an io
+ * record. */
+static int w_reads(void *arg)
+{
+    (void)arg;
+    char c;
+    int rc = lm_wait_fd(hot_fds[0], LM_READABLE, -1);
+    if (rc < 0)
+        return rc;
+    return read(hot_fds[0], &c, 1) == 1 ? 0 : LM_ESYS;
+}
+
+static void cb_nothing(void *arg) { (void)arg; }
+
+/* Every kind of record the hooks' fast paths make, none waiting on a timer,
+ * so that under the real clock only the stamps differ between two runs:
+ * steps, yields, a gather (its label interned), a join, a failure with its
+ * message, a cancellation, a callback, an fd awaited and its poll and io. */
+static int p_states(void *arg)
+{
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, hot_fds), 0);
+    for (int round = 0; round < (int)(intptr_t)arg; round++) {
+        lm_task *rd = lm_spawn("r", w_reads, NULL);
+        lm_call_soon(lm_loop_current(), cb_nothing, NULL);
+        lm_yield();
+        cr_assert_eq(write(hot_fds[1], "x", 1), 1);
+        cr_assert_eq(lm_join(rd, NULL), 0);
+        lm_task_release(rd);
+        lm_task *t[3] = {lm_spawn("y", w_yields, (void *)3),
+                         lm_spawn("f", w_fails, NULL),
+                         lm_spawn("z", w_yields, (void *)1)};
+        lm_gather(t, 3, LM_GATHER_RETURN_EXCEPTIONS, NULL, NULL);
+        for (int i = 0; i < 3; i++)
+            lm_task_release(t[i]);
+        lm_task *c = lm_spawn("c", w_yields, (void *)100);
+        lm_yield();
+        lm_cancel(c);
+        lm_join(c, NULL);
+        lm_task_release(c);
+        lm_note("round");
+    }
+    close(hot_fds[0]);
+    close(hot_fds[1]);
+    return 0;
+}
+
+/* The trace of p_states under the real clock with t: and waited: blanked;
+ * *fast says whether records were stamped from the TSC (the hooks' fast
+ * path) in that run. */
+static char *real_run_blanked(bool tsc, bool *fast)
+{
+    char path[] = "/tmp/loopmaid-hot-XXXXXX";
+    setenv("LOOPMAID_TRACE_TSC", tsc ? "1" : "0", 1);
+    lm_loop *l = loop_to_file(LM_CLOCK_MONOTONIC, path);
+    cr_assert_eq(lm_loop_run(l, "main", p_states, (void *)400, NULL), 0);
+    *fast = lm__loop_trace(l)->tsc;
+    lm_loop_free(l);
+    unsetenv("LOOPMAID_TRACE_TSC");
+    char *text = slurp(path);
+    cr_assert_not_null(text);
+    unlink(path);
+    /* Drop the digits after "{t: " and "waited: ", in place. */
+    char *out = text;
+    for (const char *p = text; *p != '\0';) {
+        bool key = strncmp(p, "{t: ", 4) == 0 || strncmp(p, "waited: ", 8) == 0;
+        if (key) {
+            size_t n = p[0] == '{' ? 4 : 8;
+            memmove(out, p, n);
+            out += n;
+            p += n;
+            while (*p >= '0' && *p <= '9')
+                p++;
+        } else {
+            *out++ = *p++;
+        }
+    }
+    *out = '\0';
+    return text;
+}
+
+/* The hooks' fast path (TSC stamps, no string) makes the very records the
+ * general path makes: the same program traced both ways gives the same
+ * YAML but the stamps, across several batches and every state kind. */
+Test(hot, fast_path_records_equal_the_general_path)
+{
+    bool fast_on, fast_off;
+    char *general = real_run_blanked(false, &fast_off);
+    char *fast = real_run_blanked(true, &fast_on);
+    cr_assert(!fast_off);
+    if (!fast_on)
+        cr_log_warn("no usable TSC here: both runs took the general path");
+    cr_expect(count_lines(fast, "ev: state,") > 3 * 1024, "too short: %zu",
+              count_lines(fast, "ev: state,"));
+    cr_expect(strstr(fast, "label: \"gather(") != NULL, "no interned label");
+    cr_expect(strstr(fast, "message: \"boom\"") != NULL, "no failure");
+    cr_expect(strstr(fast, "ev: io,") != NULL && strstr(fast, "ev: call,") != NULL &&
+              strstr(fast, "ev: cancel,") != NULL && strstr(fast, "ev: poll,") != NULL,
+              "a record kind is missing");
+    cr_expect(strcmp(general, fast) == 0, "fast path records differ (%zu vs %zu bytes)",
+              strlen(general), strlen(fast));
+    free(general);
+    free(fast);
 }

@@ -325,6 +325,8 @@ void lm__tr_poll(lm__trace *, lm_loop *, lm_time timeout, lm_time waited,
 void lm__tr_io(lm__trace *, lm_loop *, uint64_t task, int fd, int dir);
 void lm__tr_timer(lm__trace *, lm_loop *, uint64_t task);
 void lm__tr_call(lm__trace *, lm_loop *, const char *label);
+/* lm__tr_call(tr, loop, "callback"), for the runtime's plain callbacks. */
+void lm__tr_callback(lm__trace *, lm_loop *, int unused);
 void lm__tr_tick(lm__trace *, lm_loop *, uint64_t n, uint32_t ran,
                  uint32_t io, uint32_t timers);
 

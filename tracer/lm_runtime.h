@@ -8,6 +8,7 @@
 
 #include "lm_coro.h"
 #include "lm_internal.h"
+#include "lm_trace.h" /* the inline trace hooks of the step and the tick */
 
 #include <pthread.h>
 #include <signal.h>
@@ -239,23 +240,29 @@ void lm__loop_adopt_handle(lm_loop *loop, lm_handle *h);
 bool lm__task_first_step(lm_loop *loop, lm_task *t);
 void lm__task_finish(lm_loop *loop, lm_task *t);
 
+/* lm__transition(t, LM_STATE_RUNNING, NULL): for lm__task_step, where it
+ * only reports the illegal transition. */
+void lm__transition_running(lm_task *t);
+
 /* Runs one step of t (loop.c calls it for each ready task). Inline, and
  * inlined into the tick: the loop's side of a context switch then returns
  * straight into the loop, one frame fewer under every switch (each frame
  * costs a mispredicted return, see lm_coro.h). A pending task with its
- * stack becomes running with one store when untraced; lm__transition does
- * the check and the trace otherwise (only pending may become running, so
- * the test below is the transition table's). */
+ * stack becomes running with one store, plus the inline state hook when
+ * traced; only pending may become running (the transition table's rule),
+ * so anything else goes to lm__transition_running, which reports it. */
 static inline __attribute__((always_inline)) void lm__task_step(lm_loop *loop,
                                                                 lm_task *t)
 {
     if (LM__UNLIKELY(t->coro == NULL)) {
         if (!lm__task_first_step(loop, t))
             return;
-    } else if (LM__UNLIKELY(t->state != LM_STATE_PENDING || loop->trace != NULL)) {
-        lm__transition(t, LM_STATE_RUNNING, NULL);
+    } else if (LM__UNLIKELY(t->state != LM_STATE_PENDING)) {
+        lm__transition_running(t);
     } else {
         t->state = LM_STATE_RUNNING;
+        LM__TRACE(loop, lm__tr_state_hot, t, LM_STATE_PENDING, LM_STATE_RUNNING,
+                  NULL);
     }
     loop->current = t;
     loop->stats.steps++;

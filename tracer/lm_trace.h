@@ -223,6 +223,7 @@ struct lm__trace {
     uint32_t itabcap;      /* power of two */
     const char *lc_ptr;    /* last label pointer interned, and its id: */
     uint32_t lc_id;        /* compared by content, never trusted alone */
+    uint32_t call_id;      /* id + 1 of "callback" (trace.c), 0 until interned */
 
     /* Formatted YAML not yet written: out[ooff..olen). Only whole lines. */
     char *out;
@@ -252,6 +253,7 @@ struct lm__trace {
     uint64_t tsc0;
     int64_t ns0;
     int64_t mono_start;
+    uint64_t tick_tsc;     /* TSC at the last tick-boundary check (trace.c) */
     atomic_int werr;       /* LM_EIO once a write of the writer failed */
     void *retired[LM__RETIRED_MAX]; /* old intern buffers (trace_str.c) */
     int nretired;
@@ -334,6 +336,78 @@ static inline void lm__trace_commit(lm__trace *tr)
     tr->wr++;
 }
 
+/* The hooks' fast path (trace.c): the next slot when records are stamped
+ * with the time stamp counter and the array has room; NULL otherwise (then
+ * the general path takes the slot with lm__trace_slot, which may pass the
+ * array on, and reads the loop's clock). It calls nothing, so a hook whose
+ * common case uses only this, lm__tsc_read and lm__trace_commit is a leaf:
+ * no registers saved, no frame. */
+static inline lm__rec *lm__trace_fast_slot(lm__trace *tr)
+{
+    if (LM__UNLIKELY(!tr->tsc || tr->wr - tr->rd == tr->cap))
+        return NULL;
+    return &tr->rec[tr->head];
+}
+
+/* A state record but its strings (s1, s2) and the failure code, stored
+ * into r member by member: everything both paths of a state hook store
+ * (lm__tr_state_hot here, state_general in trace.c), written once here. Every byte of r is stored (a slot holds an old record),
+ * and without a whole-struct temporary, which GCC builds on the stack. */
+static inline void lm__trace_state_fill(lm__rec *r, int64_t stamp, const lm_task *t,
+                                        lm_state from, lm_state to,
+                                        const lm__reason *rs)
+{
+    uint64_t b = 0;
+    int64_t c = 0;
+    int32_t i = 0;
+    uint8_t on = 0, by = 0;
+    if (rs != NULL) {
+        b = rs->task;
+        if (to == LM_STATE_AWAITING) {
+            on = rs->on;
+            if (rs->on == LM__ON_IO) {
+                i = rs->fd;
+                c = rs->dir & 3;
+            } else {
+                c = rs->group;
+            }
+        } else {
+            by = rs->by;
+        }
+    }
+    r->t = stamp;
+    r->a = t->id;
+    r->b = b;
+    r->c = c;
+    r->s1 = 0;
+    r->s2 = 0;
+    r->i = i;
+    r->kind = LM__R_STATE;
+    r->p0 = (uint8_t)((from & 15) | (to & 15) << 4);
+    r->p1 = on;
+    r->p2 = by;
+}
+
+/* The state hook task.c calls (three records per task step: to running,
+ * to awaiting, and the wake-up to pending), inline there so that the call,
+ * and the tests on a reason the caller just built, disappear. The common
+ * case, TSC stamps and no string, fills the slot and commits; the rest
+ * (labels, failures, a full array, the virtual clock: every golden) is
+ * lm__tr_state in trace.c, the general code. */
+static inline void lm__tr_state_hot(lm__trace *tr, lm_loop *loop, const lm_task *t,
+                                    lm_state from, lm_state to,
+                                    const lm__reason *rs)
+{
+    lm__rec *r;
+    if (LM__LIKELY(to != LM_STATE_FAILED && (rs == NULL || rs->label == NULL)) &&
+        (r = lm__trace_fast_slot(tr)) != NULL) {
+        lm__trace_state_fill(r, (int64_t)lm__tsc_read(), t, from, to, rs);
+        lm__trace_commit(tr);
+    } else {
+        lm__tr_state(tr, loop, t, from, to, rs);
+    }
+}
+
 /* Interns s (cut to LM__TRACE_STR_MAX); returns id + 1, 0 when out of memory. */
 uint32_t lm__trace_intern(lm__trace *tr, const char *s);
 /* Copies s[0..n) (cut) into the arena; returns offset + 1, 0 on failure. */
@@ -361,6 +435,48 @@ void lm__trace_pass(lm__trace *tr);
 int lm__trace_flush_now(lm__trace *tr);
 /* At a tick boundary: drain (stream mode) and write when enough piled up. */
 void lm__trace_tick_boundary(lm__trace *tr);
+
+/* A tick record, stored member by member (see lm__trace_state_fill). */
+static inline void lm__trace_tick_fill(lm__rec *r, int64_t stamp, uint64_t n,
+                                       uint32_t ran, uint32_t io, uint32_t timers)
+{
+    r->t = stamp;
+    r->a = n;
+    r->b = io;
+    r->c = timers;
+    r->s1 = 0;
+    r->s2 = 0;
+    r->i = (int32_t)(ran > INT32_MAX ? INT32_MAX : ran);
+    r->kind = LM__R_TICK;
+    r->p0 = 0;
+    r->p1 = 0;
+    r->p2 = 0;
+}
+
+/* The tick hook loop.c calls, inline there like lm__tr_state_hot; the rest
+ * is lm__tr_tick in trace.c. After the record, the boundary check
+ * (trace_buf.c), which reads the coarse clock for its 100 ms rule and cost
+ * more than the record: with the counter just read, it is asked only when
+ * 2^20 counts have passed since the last time (under 1 ms at any rate above
+ * 1 GHz, so the rule still holds to the millisecond) or when 1024 records
+ * wait (its other rule: a batch worth passing on). */
+static inline void lm__tr_tick_hot(lm__trace *tr, lm_loop *loop, uint64_t n,
+                                   uint32_t ran, uint32_t io, uint32_t timers)
+{
+    lm__rec *r = lm__trace_fast_slot(tr);
+    if (LM__UNLIKELY(r == NULL)) {
+        lm__tr_tick(tr, loop, n, ran, io, timers);
+        return;
+    }
+    uint64_t now = lm__tsc_read();
+    lm__trace_tick_fill(r, (int64_t)now, n, ran, io, timers);
+    lm__trace_commit(tr);
+    if (tr->wr - tr->rd >= 1024 || now - tr->tick_tsc >= (1u << 20)) {
+        tr->tick_tsc = now;
+        lm__trace_tick_boundary(tr);
+    }
+}
+
 /* Flushes, unregisters, releases the sink, frees. */
 void lm__trace_free(lm__trace *tr);
 /* The program name of the header: the one set, else the process's. */

@@ -22,6 +22,7 @@
  * yield, sleep, park or wake path allocates.
  */
 #include "lm_runtime.h"
+#include "lm_trace.h" /* lm__tr_state_hot, inlined below */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,12 +61,17 @@ transition(lm_task *t, lm_state to, const lm__reason *r)
     if (LM__UNLIKELY(!(legal[from] & LM__BIT(to))))
         illegal(t, to);
     t->state = to;
-    LM__TRACE(t->loop, lm__tr_state, t, from, to, r != NULL ? r : &no_reason);
+    LM__TRACE(t->loop, lm__tr_state_hot, t, from, to, r != NULL ? r : &no_reason);
 }
 
 void lm__transition(lm_task *t, lm_state to, const lm__reason *r)
 {
     transition(t, to, r);
+}
+
+void lm__transition_running(lm_task *t)
+{
+    transition(t, LM_STATE_RUNNING, NULL);
 }
 
 lm_task *lm__current(void)

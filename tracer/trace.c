@@ -342,8 +342,12 @@ void lm__tr_spawn(lm__trace *tr, lm_loop *loop, const lm_task *t)
     lm__trace_commit(tr);
 }
 
-void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
-                  lm_state from, lm_state to, const lm__reason *rs)
+/* Every state record the fast path of lm__tr_state_hot does not take: a
+ * failure (its message), a label to intern, a full array, or stamps from
+ * the loop's clock (the virtual clock, so every golden, comes here). */
+static __attribute__((noinline)) void state_general(lm__trace *tr, lm_loop *loop,
+                                                    const lm_task *t, lm_state from,
+                                                    lm_state to, const lm__reason *rs)
 {
     uint32_t msg_ref = 0;
     if (to == LM_STATE_FAILED) {
@@ -354,29 +358,22 @@ void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
             msg_ref = str_ref(tr, msg);
     }
     lm__rec *r = rec_begin(tr, loop, LM__R_STATE);
-    r->a = t->id;
-    r->p0 = (uint8_t)((from & 15) | (to & 15) << 4);
-    if (rs != NULL) {
-        r->b = rs->task;
-        if (to == LM_STATE_AWAITING) {
-            r->p1 = rs->on;
-            if (rs->on == LM__ON_IO) {
-                r->i = rs->fd;
-                r->c = rs->dir & 3;
-            } else {
-                r->c = rs->group;
-            }
-        } else {
-            r->p2 = rs->by;
-        }
-        if (rs->label != NULL)
-            r->s1 = lm__trace_intern(tr, rs->label);
-    }
+    lm__trace_state_fill(r, r->t, t, from, to, rs);
+    if (rs != NULL && rs->label != NULL)
+        r->s1 = lm__trace_intern(tr, rs->label);
     if (to == LM_STATE_FAILED) {
         r->i = rs != NULL && rs->error != 0 ? rs->error : t->error;
         r->s2 = msg_ref;
     }
     lm__trace_commit(tr);
+}
+
+/* The out-of-line hook: task.c calls lm__tr_state_hot (lm_trace.h), whose
+ * fast path is inlined there; what it does not take comes here. */
+void lm__tr_state(lm__trace *tr, lm_loop *loop, const lm_task *t,
+                  lm_state from, lm_state to, const lm__reason *rs)
+{
+    state_general(tr, loop, t, from, to, rs);
 }
 
 /* A note and a rename are the same record: a task and one text. */
@@ -444,58 +441,100 @@ void lm__tr_group_end(lm__trace *tr, lm_loop *loop, uint32_t group,
     lm__trace_commit(tr);
 }
 
+/* A record with no string of its own to store (s1 at most an id already
+ * interned), stored member by member as in lm__trace_state_fill. */
+static inline void plain_fill(lm__rec *r, int64_t stamp, uint8_t kind, uint64_t a,
+                              uint64_t b, int64_t c, int32_t i, uint32_t s1,
+                              uint8_t p0)
+{
+    r->t = stamp;
+    r->a = a;
+    r->b = b;
+    r->c = c;
+    r->s1 = s1;
+    r->s2 = 0;
+    r->i = i;
+    r->kind = kind;
+    r->p0 = p0;
+    r->p1 = 0;
+    r->p2 = 0;
+}
+
+static __attribute__((noinline)) void plain_general(lm__trace *tr, lm_loop *loop,
+                                                    uint8_t kind, uint64_t a,
+                                                    uint64_t b, int64_t c, int32_t i,
+                                                    uint32_t s1, uint8_t p0)
+{
+    lm__rec *r = rec_begin(tr, loop, kind);
+    plain_fill(r, r->t, kind, a, b, c, i, s1, p0);
+    lm__trace_commit(tr);
+}
+
+/* The body of the cancel, poll, io, timer and call hooks: with TSC stamps
+ * and room in the array a leaf (lm__trace_fast_slot), else plain_general. */
+static inline void plain(lm__trace *tr, lm_loop *loop, uint8_t kind, uint64_t a,
+                         uint64_t b, int64_t c, int32_t i, uint32_t s1, uint8_t p0)
+{
+    lm__rec *r = lm__trace_fast_slot(tr);
+    if (LM__LIKELY(r != NULL)) {
+        plain_fill(r, (int64_t)lm__tsc_read(), kind, a, b, c, i, s1, p0);
+        lm__trace_commit(tr);
+    } else {
+        plain_general(tr, loop, kind, a, b, c, i, s1, p0);
+    }
+}
+
 void lm__tr_cancel(lm__trace *tr, lm_loop *loop, uint64_t task, uint64_t by,
                    uint8_t reason)
 {
-    lm__rec *r = rec_begin(tr, loop, LM__R_CANCEL);
-    r->a = task;
-    r->b = by;
-    r->p0 = reason;
-    lm__trace_commit(tr);
+    plain(tr, loop, LM__R_CANCEL, task, by, 0, 0, 0, reason);
 }
 
 void lm__tr_poll(lm__trace *tr, lm_loop *loop, lm_time timeout, lm_time waited,
                  int nready)
 {
-    lm__rec *r = rec_begin(tr, loop, LM__R_POLL);
-    r->c = timeout;
-    r->b = (uint64_t)(waited < 0 ? 0 : waited);
-    r->i = nready;
-    lm__trace_commit(tr);
+    plain(tr, loop, LM__R_POLL, 0, (uint64_t)(waited < 0 ? 0 : waited), timeout,
+          nready, 0, 0);
 }
 
 void lm__tr_io(lm__trace *tr, lm_loop *loop, uint64_t task, int fd, int dir)
 {
-    lm__rec *r = rec_begin(tr, loop, LM__R_IO);
-    r->a = task;
-    r->i = fd;
-    r->p0 = (uint8_t)(dir & 3);
-    lm__trace_commit(tr);
+    plain(tr, loop, LM__R_IO, task, 0, 0, fd, 0, (uint8_t)(dir & 3));
 }
 
 void lm__tr_timer(lm__trace *tr, lm_loop *loop, uint64_t task)
 {
-    lm__rec *r = rec_begin(tr, loop, LM__R_TIMER);
-    r->a = task;
-    lm__trace_commit(tr);
+    plain(tr, loop, LM__R_TIMER, task, 0, 0, 0, 0, 0);
 }
 
+/* Interning never passes the array on, so it may come before the slot. */
 void lm__tr_call(lm__trace *tr, lm_loop *loop, const char *label)
 {
-    lm__rec *r = rec_begin(tr, loop, LM__R_CALL);
-    if (label != NULL)
-        r->s1 = lm__trace_intern(tr, label);
-    lm__trace_commit(tr);
+    uint32_t s1 = label != NULL ? lm__trace_intern(tr, label) : 0;
+    plain(tr, loop, LM__R_CALL, 0, 0, 0, 0, s1, 0);
 }
 
+/* The runtime's own callbacks (one call record each, a timers workload's
+ * every other record): the label is the constant below, so its id is
+ * interned once per trace and kept, instead of the intern cache's strcmp
+ * on every record (54 of the 96 instructions of a call record). */
+static const char callback_label[] = "callback";
+
+void lm__tr_callback(lm__trace *tr, lm_loop *loop, int unused)
+{
+    (void)unused;
+    if (LM__UNLIKELY(tr->call_id == 0))
+        tr->call_id = lm__trace_intern(tr, callback_label); /* 0: no memory */
+    plain(tr, loop, LM__R_CALL, 0, 0, 0, 0, tr->call_id, 0);
+}
+
+/* The out-of-line tick hook: loop.c calls lm__tr_tick_hot (lm_trace.h),
+ * whose fast path is inlined there; what it does not take comes here. */
 void lm__tr_tick(lm__trace *tr, lm_loop *loop, uint64_t n, uint32_t ran,
                  uint32_t io, uint32_t timers)
 {
     lm__rec *r = rec_begin(tr, loop, LM__R_TICK);
-    r->a = n;
-    r->i = (int32_t)(ran > INT32_MAX ? INT32_MAX : ran);
-    r->b = io;
-    r->c = timers;
+    lm__trace_tick_fill(r, r->t, n, ran, io, timers);
     lm__trace_commit(tr);
     lm__trace_tick_boundary(tr);
 }
