@@ -25,6 +25,10 @@
  *    flight and the loop thread waits for one (back-pressure); the signal's
  *    handler must still write every batch, in order, before the records
  *    left in the loop thread's array.
+ *
+ * Each case runs twice: tracing YAML, and tracing the binary spill (a .lmt
+ * path, or LOOPMAID_TRACE_FORMAT=binary for the pipe), converted with
+ * lm_trace_convert before it is read (test names ending _binary).
  */
 #include <criterion/criterion.h>
 
@@ -32,6 +36,7 @@
 #include "lmr_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +81,21 @@ static __attribute__((noinline)) void touch_stack(void)
 }
 
 /* The child: never returns. path may be "fd:N". */
+/* The test traces the binary spill (set by the _binary tests; each test
+ * runs in its own process). */
+static bool g_binary;
+
+/* A test as two: on YAML, and on the binary spill. */
+#define BOTH(name)                                                             \
+    static void name##_(void);                                                 \
+    Test(lossless, name, .timeout = 120) { name##_(); }                        \
+    Test(lossless, name##_binary, .timeout = 120)                              \
+    {                                                                          \
+        g_binary = true;                                                       \
+        name##_();                                                             \
+    }                                                                          \
+    static void name##_(void)
+
 static void child(const char *path, int report_fd, int handle_signals,
                   uint32_t abort_at)
 {
@@ -86,13 +106,20 @@ static void child(const char *path, int report_fd, int handle_signals,
     signal(SIGABRT, SIG_DFL);
     unsetenv("LOOPMAID_TRACE");
     unsetenv("LOOPMAID_TRACE_RING");
+    unsetenv("LOOPMAID_TRACE_FORMAT");
+    /* A descriptor has no name to say ".lmt": the environment says it. */
+    bool by_env = g_binary && strncmp(path, "fd:", 3) == 0;
+    if (by_env) {
+        setenv("LOOPMAID_TRACE", path, 1);
+        setenv("LOOPMAID_TRACE_FORMAT", "binary", 1);
+    }
     touch_stack();
     lm_loop_options o;
     lm_loop_options_init(&o);
     o.clock = LM_CLOCK_MONOTONIC;
     o.handle_signals = handle_signals;
     lm_loop *loop = lm_loop_new(&o);
-    if (!loop || lm_trace_open(loop, path) != 0)
+    if (!loop || (!by_env && lm_trace_open(loop, path) != 0))
         _exit(91);
     child_cfg c = {.report_fd = report_fd, .abort_at = abort_at};
     int rc = lm_loop_run(loop, "main", chatty_main, &c, NULL);
@@ -103,8 +130,45 @@ static void child(const char *path, int report_fd, int handle_signals,
 typedef struct outcome {
     int status;             /* waitpid status */
     int64_t last_reported;  /* -1: none */
-    char path[64];
+    char path[64];          /* what the child wrote */
+    char yaml[72];          /* the YAML to read: path, or its conversion */
 } outcome;
+
+/* The trace file for a child: .lmt for the binary spill. */
+static void make_path(outcome *out)
+{
+    strcpy(out->path, g_binary ? "/tmp/loopmaid-lossless-XXXXXX.lmt"
+                               : "/tmp/loopmaid-lossless-XXXXXX");
+    int fd = mkstemps(out->path, g_binary ? 4 : 0);
+    cr_assert_geq(fd, 0);
+    close(fd);
+}
+
+/* Once the child is gone: o->yaml is the YAML to read. A binary trace must
+ * be one, and convert whole, except that SIGKILL may cut its last chunk. */
+static void to_yaml(outcome *o)
+{
+    if (!g_binary) {
+        strcpy(o->yaml, o->path);
+        return;
+    }
+    snprintf(o->yaml, sizeof o->yaml, "%s.yaml", o->path);
+    int in = open(o->path, O_RDONLY);
+    cr_assert_geq(in, 0);
+    char magic[8];
+    cr_assert_eq(pread(in, magic, 8, 0), 8);
+    cr_assert(lm_trace_is_binary(magic, 8), "%s is not a binary trace", o->path);
+    FILE *out = fopen(o->yaml, "wb");
+    cr_assert_not_null(out);
+    lm_convert_error err;
+    int rc = lm_trace_convert(in, out, &err);
+    bool killed = WIFSIGNALED(o->status) && WTERMSIG(o->status) == SIGKILL;
+    cr_assert(rc == 0 || (killed && rc == LM_EOF_),
+              "convert: %d at %llu: %s", rc, (unsigned long long)err.offset, err.msg);
+    fclose(out);
+    close(in);
+    unlink(o->path);
+}
 
 /*
  * Runs a child; once it has reported `after` marks, sends `sig` (0: send
@@ -113,10 +177,7 @@ typedef struct outcome {
 static void run_child(outcome *out, int sig, int handle_signals,
                       uint32_t abort_at, uint32_t after)
 {
-    strcpy(out->path, "/tmp/loopmaid-lossless-XXXXXX");
-    int fd = mkstemp(out->path);
-    cr_assert_geq(fd, 0);
-    close(fd);
+    make_path(out);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     fflush(NULL);
@@ -144,6 +205,7 @@ static void run_child(outcome *out, int sig, int handle_signals,
     }
     close(p[0]);
     cr_assert_eq(waitpid(pid, &out->status, 0), pid);
+    to_yaml(out);
 }
 
 /* What the reader makes of the trace. */
@@ -181,14 +243,14 @@ static void read_trace(const outcome *o, seen *s, int *truncated)
 {
     memset(s, 0, sizeof *s);
     s->main_final = -1;
-    FILE *fp = fopen(o->path, "rb");
+    FILE *fp = fopen(o->yaml, "rb");
     cr_assert_not_null(fp);
     lmr__header h;
     memset(&h, 0, sizeof h);
     lmr_error err;
     memset(&err, 0, sizeof err);
     *truncated = 0;
-    int rc = lmr__read(fp, o->path, &h, on_event, s, truncated, &err);
+    int rc = lmr__read(fp, o->yaml, &h, on_event, s, truncated, &err);
     cr_assert_eq(rc, 0, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
     lmr__header_free(&h);
     fclose(fp);
@@ -199,13 +261,13 @@ static void read_trace(const outcome *o, seen *s, int *truncated)
  * exactly when it should: a trace cut short is a warning, not an error. */
 static void expect_model(const outcome *o, bool want_truncated)
 {
-    FILE *fp = fopen(o->path, "rb");
+    FILE *fp = fopen(o->yaml, "rb");
     cr_assert_not_null(fp);
     lmr__model m;
     memset(&m, 0, sizeof m);
     lmr_error err;
     memset(&err, 0, sizeof err);
-    int rc = lmr__model_build(fp, o->path, &m, NULL, &err);
+    int rc = lmr__model_build(fp, o->yaml, &m, NULL, &err);
     cr_expect_eq(rc, 0, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
     cr_expect_eq(m.truncated, want_truncated, "truncated: %d, expected %d",
                  m.truncated, want_truncated);
@@ -227,7 +289,7 @@ static void expect_clean_end(outcome *o, seen *s)
     cr_expect_eq(s->cancels_by_signal, 1);
     cr_expect_eq(s->loop_ends, 1);
     expect_model(o, false);
-    unlink(o->path);
+    unlink(o->yaml);
 }
 
 static void handled_signal(int sig)
@@ -239,12 +301,12 @@ static void handled_signal(int sig)
     cr_expect_eq(s.main_final, LMR__ST_CANCELLED);
 }
 
-Test(lossless, sigint_handled_by_the_loop_loses_nothing, .timeout = 120)
+BOTH(sigint_handled_by_the_loop_loses_nothing)
 {
     handled_signal(SIGINT);
 }
 
-Test(lossless, sigterm_handled_by_the_loop_loses_nothing, .timeout = 120)
+BOTH(sigterm_handled_by_the_loop_loses_nothing)
 {
     handled_signal(SIGTERM);
 }
@@ -261,7 +323,7 @@ static void expect_killed_trace(outcome *o)
     cr_expect_leq(s.marks, o->last_reported + 2);
     cr_expect_eq(s.loop_ends, 0);
     expect_model(o, true);
-    unlink(o->path);
+    unlink(o->yaml);
 }
 
 /* Death by a signal loses nothing. */
@@ -274,27 +336,27 @@ static void fatal_signal(int sig, uint32_t abort_at)
     expect_killed_trace(&o);
 }
 
-Test(lossless, sigterm_unhandled_loses_nothing, .timeout = 120)
+BOTH(sigterm_unhandled_loses_nothing)
 {
     fatal_signal(SIGTERM, 0);
 }
 
-Test(lossless, sigint_unhandled_loses_nothing, .timeout = 120)
+BOTH(sigint_unhandled_loses_nothing)
 {
     fatal_signal(SIGINT, 0);
 }
 
-Test(lossless, sigabrt_from_outside_loses_nothing, .timeout = 120)
+BOTH(sigabrt_from_outside_loses_nothing)
 {
     fatal_signal(SIGABRT, 0);
 }
 
-Test(lossless, abort_in_a_task_loses_nothing, .timeout = 120)
+BOTH(abort_in_a_task_loses_nothing)
 {
     fatal_signal(SIGABRT, 25000);
 }
 
-Test(lossless, sigkill_loses_at_most_one_buffer, .timeout = 120)
+BOTH(sigkill_loses_at_most_one_buffer)
 {
     outcome o;
     run_child(&o, SIGKILL, 1, 0, 30000);
@@ -314,7 +376,7 @@ Test(lossless, sigkill_loses_at_most_one_buffer, .timeout = 120)
                 (long long)lost);
 
     /* Every line but the last is whole: the writer writes whole lines. */
-    FILE *fp = fopen(o.path, "rb");
+    FILE *fp = fopen(o.yaml, "rb");
     cr_assert_not_null(fp);
     char line[4096];
     size_t partial = 0;
@@ -323,7 +385,7 @@ Test(lossless, sigkill_loses_at_most_one_buffer, .timeout = 120)
             partial++;
     fclose(fp);
     cr_expect_leq(partial, 1);
-    unlink(o.path);
+    unlink(o.yaml);
 }
 
 /*
@@ -335,8 +397,8 @@ Test(lossless, sigkill_loses_at_most_one_buffer, .timeout = 120)
  */
 static void run_stalled_child(outcome *out, int sig, int handle_signals)
 {
-    strcpy(out->path, "/tmp/loopmaid-lossless-XXXXXX");
-    int fd = mkstemp(out->path);
+    make_path(out);
+    int fd = open(out->path, O_WRONLY | O_TRUNC);
     cr_assert_geq(fd, 0);
     int rep[2], tp[2];
     cr_assert_eq(pipe(rep), 0);
@@ -406,9 +468,10 @@ static void run_stalled_child(outcome *out, int sig, int handle_signals)
     close(rep[0]);
     close(fd);
     cr_assert_eq(waitpid(pid, &out->status, 0), pid);
+    to_yaml(out);
 }
 
-Test(lossless, sigterm_with_batches_in_flight_loses_nothing, .timeout = 120)
+BOTH(sigterm_with_batches_in_flight_loses_nothing)
 {
     outcome o;
     run_stalled_child(&o, SIGTERM, 0);
@@ -417,7 +480,7 @@ Test(lossless, sigterm_with_batches_in_flight_loses_nothing, .timeout = 120)
     expect_killed_trace(&o);
 }
 
-Test(lossless, handled_sigint_with_batches_in_flight_loses_nothing, .timeout = 120)
+BOTH(handled_sigint_with_batches_in_flight_loses_nothing)
 {
     outcome o;
     run_stalled_child(&o, SIGINT, 1);

@@ -592,6 +592,45 @@ Test(golden, primitives)
     }
 }
 
+/* The same programs traced to a .lmt path (so through the writer thread's
+ * RECS chunks) and converted (tracer/trace_bin.c): the golden bytes again. */
+Test(golden, primitives_through_the_binary_spill)
+{
+    for (size_t i = 0; i < sizeof goldens / sizeof goldens[0]; i++) {
+        char path[] = "/tmp/loopmaid-trace-XXXXXX.lmt";
+        int fd = mkstemps(path, 4);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        lm_loop *l = vloop();
+        cr_assert_eq(lm_trace_open(l, path), 0);
+        cr_assert_eq(lm_trace_set_program(l, "test"), 0);
+        lm_loop_run(l, "main", goldens[i].fn, NULL, NULL);
+        lm_loop_free(l);
+        int in = open(path, O_RDONLY);
+        cr_assert_geq(in, 0);
+        char magic[8];
+        cr_assert_eq(pread(in, magic, 8, 0), 8);
+        cr_assert(lm_trace_is_binary(magic, 8), "%s: not binary", goldens[i].name);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        lm_convert_error e;
+        cr_assert_eq(lm_trace_convert(in, m, &e), 0, "%s: %s at %llu", goldens[i].name,
+                     e.msg, (unsigned long long)e.offset);
+        fclose(m);
+        close(in);
+        unlink(path);
+        char gp[256];
+        snprintf(gp, sizeof gp, "tests/data/trace/%s.yaml", goldens[i].name);
+        char *want = slurp(gp);
+        cr_assert_not_null(want, "missing golden %s", gp);
+        cr_expect_str_eq(text, want, "%s: converted .lmt differs from %s", goldens[i].name,
+                         gp);
+        free(want);
+        free(text);
+    }
+}
+
 Test(golden, content_checks)
 {
     /* Independent of the golden files: the facts the doc promises. */

@@ -393,8 +393,12 @@ lm__tscmap lm__trace_tscmap_now(const lm__trace *tr, uint64_t *tsc,
  * as compact records. Readers refuse longer chunks than LM__CH_MAX, so a
  * hostile length cannot make them allocate more; writers split TEXT at
  * LM__CH_TEXT_MAX and fall back to TEXT for a batch whose RECS would not fit. */
-#define LM__BIN_MAGIC "LMTRACE\x01"
+/* The last byte of the magic is the layout's version: 1 was the first
+ * commit's (no pid, no shape table); files of another version are
+ * recognised as binary but refused with a message saying so. */
+#define LM__BIN_MAGIC "LMTRACE\x02"
 #define LM__BIN_MAGIC_LEN 8
+#define LM__BIN_VERSION 2
 enum { LM__CH_TEXT = 1, LM__CH_RECS = 2 };
 #define LM__CH_HDR 5
 #define LM__CH_TEXT_MAX (1u << 20)
@@ -403,11 +407,12 @@ enum { LM__CH_TEXT = 1, LM__CH_RECS = 2 };
 /* The chunk header for a payload of n bytes (n <= LM__CH_MAX).
  * Async-signal-safe. */
 void lm__bin_hdr(char hdr[LM__CH_HDR], int type, size_t n);
-/* Encodes batch b as one RECS chunk, header included, into e (from e->len
- * 0), with the interned strings from id `from` (a count) on. false when it
+/* Encodes batch b of the process pid as one RECS chunk, header included,
+ * into e (from e->len 0), with the interned strings from id `from` (a count)
+ * on. false when it
  * cannot (out of memory, or too big for one chunk): the caller writes the
  * batch as YAML then. */
-bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from);
+bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t pid, uint32_t from);
 /* YAML bytes to the sink: as is, or as TEXT chunks in a binary sink; s->mu
  * held. false (sink marked broken) when a write fails. */
 bool lm__sink_text(lm__sink *s, const char *p, size_t n);

@@ -22,21 +22,59 @@
 
 /*
  * A RECS payload, all integers LEB128 varints:
- *   loopno, from (interned ids already sent for this loop), nnew,
+ *   loopno, pid (a forked child's loops may reuse its parent's numbers in a
+ *   shared file; their string tables must not mix), from (interned ids
+ *   already sent for this loop), nnew,
  *   nnew x (len, bytes)                the interned strings from id from+1 on;
  *   alen, then the arena's entries (len, bytes) in order: the reader rebuilds
  *   the arena with the recorder's layout, so the records' offsets stay valid;
  *   nrec, nrec x record.
- * A record: kind byte, mask byte, t - previous t (zigzag), then the fields
- * whose mask bit is set, in this order: a b c(zigzag) s1 s2 i(zigzag) p0
- * (byte), p1 and p2 (two bytes, one bit). Absent fields are 0.
+ * A record starts with its shape: kind, the mask of its fields that are not
+ * zero, p0, p1, p2. Most records repeat a shape seen shortly before, so a
+ * per-chunk table of 255 shapes, indexed by a hash of the shape, turns it
+ * into one byte: the slot, when it holds that shape; else 255, kind, mask,
+ * then p0 (when its bit is set) and p1 p2 (one bit for both), and both sides
+ * store the shape in its slot. Then t - previous t (zigzag), and the fields
+ * of the mask in this order: a (zigzag difference from the last a of that
+ * kind: task ids alternate, tick numbers count up), b, c (zigzag), s1, s2,
+ * i (zigzag). Absent fields are 0. The tables start empty in each chunk, so
+ * chunks decode on their own. pingpong: ~3.5 bytes a record.
  */
 enum {
     M_A = 1, M_B = 2, M_C = 4, M_S1 = 8, M_S2 = 16, M_I = 32, M_P0 = 64,
     M_P12 = 128
 };
-/* The most a record takes: kind, mask, 5 varints of 10, 3 of 5, 3 bytes. */
-#define REC_MAX 70
+/* The most a record takes: escape, kind, mask, 3 bytes, 5 varints of 10,
+ * 3 of 5. */
+#define REC_MAX 80
+#define NSHAPES 255
+#define SHAPE_NEW 255
+
+typedef struct shapes {
+    uint64_t key[NSHAPES]; /* NO_SHAPE: empty */
+    uint64_t last_a[256];  /* per kind */
+} shapes;
+#define NO_SHAPE UINT64_MAX
+
+static void shapes_init(shapes *t)
+{
+    for (int k = 0; k < NSHAPES; k++)
+        t->key[k] = NO_SHAPE;
+    memset(t->last_a, 0, sizeof t->last_a);
+}
+
+static inline uint64_t shape_key(unsigned kind, unsigned mask, unsigned p0,
+                                 unsigned p1, unsigned p2)
+{
+    return (uint64_t)kind | (uint64_t)mask << 8 | (uint64_t)p0 << 16 |
+           (uint64_t)p1 << 24 | (uint64_t)p2 << 32;
+}
+
+static inline unsigned shape_slot(uint64_t key)
+{
+    unsigned h = (unsigned)((key * 0x9E3779B97F4A7C15ull) >> 56);
+    return h == SHAPE_NEW ? 0 : h;
+}
 
 void lm__bin_hdr(char hdr[LM__CH_HDR], int type, size_t n)
 {
@@ -90,7 +128,7 @@ static bool put_bytes(lm__emit *e, const char *s, size_t n)
     return true;
 }
 
-bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from)
+bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t pid, uint32_t from)
 {
     const lm__strs *v = &b->strs;
     e->len = 0;
@@ -100,6 +138,7 @@ bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from)
     e->len = LM__CH_HDR;
     uint32_t nnew = v->nid > from ? v->nid - from : 0;
     e->len = put_var(e->buf, e->len, v->loopno);
+    e->len = put_var(e->buf, e->len, pid);
     e->len = put_var(e->buf, e->len, from);
     e->len = put_var(e->buf, e->len, nnew);
     for (uint32_t id = from; id < v->nid; id++) {
@@ -129,6 +168,9 @@ bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from)
     e->len = put_var(e->buf, e->len, nrec);
     int64_t prev = 0;
     size_t slot = (size_t)(b->rd % b->cap);
+    /* 4 KiB of writer-thread stack, set once a batch (~1000 records). */
+    shapes sh;
+    shapes_init(&sh);
     for (uint64_t k = b->rd; k < b->wr; k++) {
         if (LM__UNLIKELY(e->len + REC_MAX > e->cap) && !reserve(e, REC_MAX))
             return false;
@@ -142,13 +184,29 @@ bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from)
                         (r->s1 ? M_S1 : 0) | (r->s2 ? M_S2 : 0) |
                         (r->i ? M_I : 0) | (r->p0 ? M_P0 : 0) |
                         (r->p1 | r->p2 ? M_P12 : 0);
-        buf[at++] = (char)r->kind;
-        buf[at++] = (char)mask;
+        uint64_t key = shape_key(r->kind, mask, r->p0, r->p1, r->p2);
+        unsigned h = shape_slot(key);
+        if (LM__LIKELY(sh.key[h] == key)) {
+            buf[at++] = (char)h;
+        } else {
+            sh.key[h] = key;
+            buf[at++] = (char)SHAPE_NEW;
+            buf[at++] = (char)r->kind;
+            buf[at++] = (char)mask;
+            if (mask & M_P0)
+                buf[at++] = (char)r->p0;
+            if (mask & M_P12) {
+                buf[at++] = (char)r->p1;
+                buf[at++] = (char)r->p2;
+            }
+        }
         /* Unsigned subtraction: a hostile clock cannot overflow here. */
         at = put_var(buf, at, zig((int64_t)((uint64_t)t - (uint64_t)prev)));
         prev = t;
-        if (mask & M_A)
-            at = put_var(buf, at, r->a);
+        if (mask & M_A) {
+            at = put_var(buf, at, zig((int64_t)(r->a - sh.last_a[r->kind])));
+            sh.last_a[r->kind] = r->a;
+        }
         if (mask & M_B)
             at = put_var(buf, at, r->b);
         if (mask & M_C)
@@ -159,12 +217,6 @@ bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from)
             at = put_var(buf, at, r->s2);
         if (mask & M_I)
             at = put_var(buf, at, zig(r->i));
-        if (mask & M_P0)
-            buf[at++] = (char)r->p0;
-        if (mask & M_P12) {
-            buf[at++] = (char)r->p1;
-            buf[at++] = (char)r->p2;
-        }
         e->len = at;
     }
     size_t n = e->len - LM__CH_HDR;
@@ -178,10 +230,12 @@ bool lm__bin_recs(lm__emit *e, const lm__batch *b, uint32_t from)
 /* The converter                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* Any version: a file of another one is still no YAML, and the converter
+ * says which version it is rather than a YAML parser failing on it. */
 bool lm_trace_is_binary(const void *data, size_t len)
 {
     return data != NULL && len >= LM__BIN_MAGIC_LEN &&
-           memcmp(data, LM__BIN_MAGIC, LM__BIN_MAGIC_LEN) == 0;
+           memcmp(data, LM__BIN_MAGIC, LM__BIN_MAGIC_LEN - 1) == 0;
 }
 
 /* All interned strings of all loops together: a real trace has kilobytes of
@@ -192,7 +246,7 @@ bool lm_trace_is_binary(const void *data, size_t len)
 
 /* One loop's interned strings, as the recorder had them. */
 typedef struct bloop {
-    uint32_t loopno;
+    uint64_t key;          /* pid << 32 | loopno */
     uint32_t nid, idcap;
     uint32_t *ioff;
     char *store;
@@ -206,7 +260,7 @@ typedef struct conv {
     size_t bcap;
     char *arena;           /* the current RECS chunk's arena, rebuilt */
     size_t acap;
-    bloop *loops;          /* sorted by loopno */
+    bloop *loops;          /* sorted by key */
     size_t nloops, lcap;
     size_t strs_total;
     lm__emit e;
@@ -321,17 +375,17 @@ static unsigned get_byte(cur *u)
 
 /* The loop's string table, made on first sight; NULL when out of memory or
  * when the file names too many loops. */
-static bloop *loop_of(conv *c, uint32_t loopno)
+static bloop *loop_of(conv *c, uint64_t key)
 {
     size_t lo = 0, hi = c->nloops;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (c->loops[mid].loopno < loopno)
+        if (c->loops[mid].key < key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < c->nloops && c->loops[lo].loopno == loopno)
+    if (lo < c->nloops && c->loops[lo].key == key)
         return &c->loops[lo];
     if (c->nloops >= BIN_LOOPS_MAX)
         return NULL;
@@ -347,7 +401,7 @@ static bloop *loop_of(conv *c, uint32_t loopno)
             (c->nloops - lo) * sizeof *c->loops);
     c->nloops++;
     memset(&c->loops[lo], 0, sizeof c->loops[lo]);
-    c->loops[lo].loopno = loopno;
+    c->loops[lo].key = key;
     return &c->loops[lo];
 }
 
@@ -382,15 +436,43 @@ static int add_string(conv *c, bloop *l, const unsigned char *s, size_t n)
 }
 
 /* Decodes one record; false when the bytes are not one. */
-static bool get_rec(cur *u, lm__rec *r, int64_t *prev, const lm__strs *v)
+static bool get_rec(cur *u, lm__rec *r, int64_t *prev, shapes *sh,
+                    const lm__strs *v)
 {
     memset(r, 0, sizeof *r);
-    unsigned kind = get_byte(u), mask = get_byte(u);
+    unsigned h = get_byte(u), kind, mask, p0 = 0, p1 = 0, p2 = 0;
+    uint64_t key;
+    if (h == SHAPE_NEW) {
+        kind = get_byte(u);
+        mask = get_byte(u);
+        if (mask & M_P0)
+            p0 = get_byte(u);
+        if (mask & M_P12) {
+            p1 = get_byte(u);
+            p2 = get_byte(u);
+        }
+        key = shape_key(kind, mask, p0, p1, p2);
+        sh->key[shape_slot(key)] = key;
+    } else {
+        key = sh->key[h];
+        if (key == NO_SHAPE)
+            return false; /* a slot never filled */
+        kind = key & 0xFF;
+        mask = (key >> 8) & 0xFF;
+        p0 = (key >> 16) & 0xFF;
+        p1 = (key >> 24) & 0xFF;
+        p2 = (key >> 32) & 0xFF;
+    }
     r->kind = (uint8_t)kind;
+    r->p0 = (uint8_t)p0;
+    r->p1 = (uint8_t)p1;
+    r->p2 = (uint8_t)p2;
     *prev = (int64_t)((uint64_t)*prev + (uint64_t)unzig(get_var(u)));
     r->t = *prev;
-    if (mask & M_A)
-        r->a = get_var(u);
+    if (mask & M_A) {
+        r->a = sh->last_a[kind] + (uint64_t)unzig(get_var(u));
+        sh->last_a[kind] = r->a;
+    }
     if (mask & M_B)
         r->b = get_var(u);
     if (mask & M_C)
@@ -398,12 +480,6 @@ static bool get_rec(cur *u, lm__rec *r, int64_t *prev, const lm__strs *v)
     uint64_t s1 = mask & M_S1 ? get_var(u) : 0;
     uint64_t s2 = mask & M_S2 ? get_var(u) : 0;
     uint64_t i = mask & M_I ? get_var(u) : 0;
-    if (mask & M_P0)
-        r->p0 = (uint8_t)get_byte(u);
-    if (mask & M_P12) {
-        r->p1 = (uint8_t)get_byte(u);
-        r->p2 = (uint8_t)get_byte(u);
-    }
     if (u->bad || kind == 0 || kind >= LM__R__COUNT || s1 > UINT32_MAX ||
         s2 > UINT32_MAX || i > UINT32_MAX)
         return false;
@@ -429,10 +505,11 @@ static bool get_rec(cur *u, lm__rec *r, int64_t *prev, const lm__strs *v)
 static int do_recs(conv *c, size_t n)
 {
     cur u = {c->buf, c->buf + n, false};
-    uint64_t loopno = get_var(&u), from = get_var(&u), nnew = get_var(&u);
-    if (u.bad || loopno > UINT32_MAX)
+    uint64_t loopno = get_var(&u), pid = get_var(&u);
+    uint64_t from = get_var(&u), nnew = get_var(&u);
+    if (u.bad || loopno > UINT32_MAX || pid > UINT32_MAX)
         return fail(c, LM_EINVAL, "bad RECS chunk head", 0, 0);
-    bloop *l = loop_of(c, (uint32_t)loopno);
+    bloop *l = loop_of(c, pid << 32 | loopno);
     if (!l)
         return fail(c, LM_ENOMEM, "too many loops (or out of memory) at loop %llu",
                     loopno, 0);
@@ -450,8 +527,11 @@ static int do_recs(conv *c, size_t n)
             return rc;
         u.p += len;
     }
+    /* An entry of len bytes takes at most len + 16 in the arena and at
+     * least len + 1 in the file: a longer arena is a lie, refused before it
+     * is allocated. */
     uint64_t alen = get_var(&u);
-    if (u.bad || alen > LM__CH_MAX)
+    if (u.bad || alen > LM__CH_MAX || alen > 16 * (uint64_t)(u.end - u.p))
         return fail(c, LM_EINVAL, "bad arena length %llu", alen, 0);
     if (alen > c->acap) {
         char *na = realloc(c->arena, (size_t)alen);
@@ -478,7 +558,7 @@ static int do_recs(conv *c, size_t n)
         off += step;
     }
     uint64_t nrec = get_var(&u);
-    if (u.bad || nrec > (uint64_t)(u.end - u.p) / 3)
+    if (u.bad || nrec > (uint64_t)(u.end - u.p) / 2)
         return fail(c, LM_EINVAL, "bad record count %llu", nrec, 0);
     lm__strs v = {.arena = c->arena, .alen = (size_t)alen, .istore = l->store,
                   .ioff = l->ioff, .nid = l->nid, .loopno = (uint32_t)loopno};
@@ -486,16 +566,19 @@ static int do_recs(conv *c, size_t n)
     const unsigned char *recs = u.p;
     int64_t prev = 0;
     lm__rec r;
+    shapes sh;
+    shapes_init(&sh);
     for (uint64_t k = 0; k < nrec; k++)
-        if (!get_rec(&u, &r, &prev, &v))
+        if (!get_rec(&u, &r, &prev, &sh, &v))
             return fail(c, LM_EINVAL, "bad record %llu of %llu", k, nrec);
     if (u.p != u.end)
         return fail(c, LM_EINVAL, "%llu bytes after the last record",
                     (uint64_t)(u.end - u.p), 0);
     u.p = recs;
     prev = 0;
+    shapes_init(&sh);
     for (uint64_t k = 0; k < nrec; k++) {
-        get_rec(&u, &r, &prev, &v);
+        get_rec(&u, &r, &prev, &sh, &v);
         lm__emit_rec_strs(&c->e, &v, &r);
     }
     if (c->e.failed)
@@ -512,6 +595,11 @@ static int convert(conv *c)
     if (!lm_trace_is_binary(magic, (size_t)got))
         return fail(c, got < (ssize_t)sizeof magic ? LM_EOF_ : LM_EINVAL,
                     "not a binary loopmaid trace (no LMTRACE magic)", 0, 0);
+    if (magic[LM__BIN_MAGIC_LEN - 1] != LM__BIN_VERSION)
+        return fail(c, LM_EINVAL,
+                    "binary trace format version %llu; this loopmaid reads "
+                    "version %llu (convert it with the loopmaid that wrote it)",
+                    magic[LM__BIN_MAGIC_LEN - 1], LM__BIN_VERSION);
     for (;;) {
         c->chunk_at = c->pos;
         unsigned char h[LM__CH_HDR];

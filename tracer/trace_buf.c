@@ -389,7 +389,7 @@ static bool batch_header(lm__sink *s, lm__batch *b)
  * the YAML's bytes and work. false when it cannot be encoded: YAML then. */
 static bool write_batch_bin(lm__trace *tr, lm__batch *b, lm__emit *e)
 {
-    if (!lm__bin_recs(e, b, tr->bin_nid))
+    if (!lm__bin_recs(e, b, (uint32_t)tr->pid, tr->bin_nid))
         return false;
     lm__sink *s = tr->sink;
     pthread_mutex_lock(&s->mu);
