@@ -25,7 +25,7 @@ _loopmaid()
     fi
     local _loopmaid_cmd=${words[0]}
 
-    local commands="render inspect build help"
+    local commands="render inspect build help diff export convert"
     if [ "$cword" -eq 1 ]; then
         COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
         return
@@ -57,7 +57,7 @@ _loopmaid()
         help)
             [ "$cword" -eq 2 ] && COMPREPLY=($(compgen -W "$commands" -- "$cur"))
             return ;;
-        render|inspect|build)
+        render|inspect|build|diff|export|convert)
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$(_loopmaid_opts "$cmd")" -- "$cur"))
             elif [ "$cmd" = build ]; then
@@ -69,8 +69,13 @@ _loopmaid()
                 [ -r "$cfg" ] && COMPREPLY=($(compgen -W \
                     "$(sed -n 's/^[[:space:]]*-[[:space:]]*name:[[:space:]]*\([A-Za-z0-9_.-]*\).*/\1/p' "$cfg")" \
                     -- "$cur"))
+            elif [ "$cmd" = convert ]; then
+                # convert reads binary traces (LOOPMAID_TRACE=FILE.lmt).
+                COMPREPLY=($(compgen -f -X '!*.lmt' -- "$cur"))
+                compopt -o plusdirs 2>/dev/null
             else
-                COMPREPLY=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur"))
+                # Every command reads a YAML or a binary (.lmt) trace.
+                COMPREPLY=($(compgen -f -X '!*.@(yaml|yml|lmt)' -- "$cur"))
                 compopt -o plusdirs 2>/dev/null
             fi
             return ;;

@@ -1,7 +1,7 @@
 # mk/fuzz.mk: libFuzzer targets for the inputs loopmaid reads from strangers
 # (see docs/reliability.md and fuzz/).
 #
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="reader config escape fastpath"]
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="reader config escape fastpath convert"]
 #       builds the library and fuzz/fuzz_NAME.c with clang
 #       (-fsanitize=fuzzer,address,undefined) in build/fuzz/, then runs each
 #       target for FUZZ_SECONDS with -timeout=10 -rss_limit_mb=2048. Any
@@ -16,7 +16,7 @@
 # between runs, never committed).
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= reader config escape fastpath
+FUZZ_TARGETS ?= reader config escape fastpath convert
 FUZZ_BUILD   ?= build/fuzz
 # The library and the targets are instrumented for coverage and checked by
 # ASan and UBSan; only the final link adds libFuzzer's main.

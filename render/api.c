@@ -63,11 +63,42 @@ static FILE *spool(FILE *src, const char *name, lmr_error *err)
 }
 
 /*
+ * The operands the program read on the library's behalf (a binary trace the
+ * CLI converted to /dev/fd/N, cli.c): what every message and report calls
+ * them instead. Per thread, as a program's own calls would be; two, for
+ * diff's two runs.
+ */
+#define NALIASES 2
+static _Thread_local struct {
+    const char *path, *shown;
+} aliases[NALIASES];
+
+int lmr__trace_alias(const char *path, const char *shown)
+{
+    for (int i = 0; i < NALIASES; i++)
+        if (shown ? !aliases[i].path : aliases[i].path == path) {
+            aliases[i].path = shown ? path : NULL;
+            aliases[i].shown = shown;
+            return 0;
+        }
+    return shown ? LMR_EUSAGE : 0;
+}
+
+const char *lmr__shown_name(const char *path)
+{
+    for (int i = 0; path && i < NALIASES; i++)
+        if (aliases[i].path && strcmp(aliases[i].path, path) == 0)
+            return aliases[i].shown;
+    return path;
+}
+
+/*
  * Opens `path` ("-" = stdin) for two passes. *name is what messages call it.
  * *size is its size in bytes (0 if unknown). Caller fcloses the result.
  */
 const char *lmr__trace_name(const char *path)
 {
+    path = lmr__shown_name(path);
     return !path || strcmp(path, "-") == 0 ? "<stdin>" : path;
 }
 
@@ -76,7 +107,7 @@ FILE *lmr__open_trace(const char *path, const char **name, uint64_t *size,
 {
     *size = 0;
     *name = lmr__trace_name(path);
-    if (*name != path) {
+    if (!path || strcmp(path, "-") == 0) {
         FILE *fp = spool(stdin, *name, err);
         if (fp) {
             struct stat st;

@@ -39,6 +39,7 @@
  * instead, so they change no file at all.
  */
 #include "build.h"
+#include "cli.h" /* lmr__trace_in: binary traces */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,7 +234,11 @@ static int make_trace(const build_config *c, const build_entry *e, bool dry,
         *path = malloc(n);
         if (!*scratch || !*path)
             return lmr__err(err, LMR_ENOMEM, c->path, 0, 0, "out of memory");
-        snprintf(*path, n, "%s/trace.yaml", tmpl);
+        /* The same kind of trace as a real build makes: the tracer writes
+         * a binary one when the name ends in .lmt. */
+        size_t tl = strlen(e->trace);
+        bool lmt = tl > 4 && strcmp(e->trace + tl - 4, ".lmt") == 0;
+        snprintf(*path, n, "%s/trace.%s", tmpl, lmt ? "lmt" : "yaml");
         int rc = run_command(c, e, *path, err);
         return rc ? rc : check_wrote(c, e, *path, err);
     }
@@ -319,7 +324,16 @@ static void print_behaviour_diff(const build_entry *e, const char *fresh)
     o.quiet = 1;
     lmr_buf out = {0};
     lmr_error derr;
-    int rc = lmr_diff_files(e->trace, fresh, &o, &out, NULL, &derr);
+    lmr__trace_in in_a, in_b;
+    if (lmr__trace_in_open(&in_a, e->trace) != 0)
+        return;
+    if (lmr__trace_in_open(&in_b, fresh) != 0) {
+        lmr__trace_in_close(&in_a);
+        return;
+    }
+    int rc = lmr_diff_files(in_a.path, in_b.path, &o, &out, NULL, &derr);
+    lmr__trace_in_close(&in_a);
+    lmr__trace_in_close(&in_b);
     if (rc == 1 && out.data) {
         printf("behaviour of %s (loopmaid diff %s <new run>):\n", e->name, e->trace);
         /* the report's first line names the two files: the header says it */
@@ -369,7 +383,16 @@ static int build_entry_run(const build_config *c, const build_entry *e,
     lmr_options o = e->opts;
     o.format = LMR_FORMAT_MMD;
     o.quiet = fl->quiet;
-    rc = lmr_render_file(trace, &o, &diagram, fl->quiet ? NULL : stderr, err);
+    /* A trace the entry names or its run: makes may be binary (.lmt). */
+    lmr__trace_in in;
+    if (lmr__trace_in_open(&in, trace) != 0) {
+        rc = lmr__err(err, LMR_EIO, trace, 0, 0,
+                      "cannot convert the binary trace (said above)");
+        free(trace);
+        return rc;
+    }
+    rc = lmr_render_file(in.path, &o, &diagram, fl->quiet ? NULL : stderr, err);
+    lmr__trace_in_close(&in);
     free(trace);
     if (rc != 0) {
         lmr_buf_free(&diagram);

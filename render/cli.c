@@ -12,6 +12,8 @@
 #include "loopmaid.h" /* LM_VERSION_STRING */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@ static const char usage_main[] =
     "--help)\n"
     "  diff      what changed between two traces of the same program\n"
     "  export    a trace as Chrome trace-event JSON (Perfetto, chrome://tracing)\n"
+    "  convert   a binary trace (.lmt) as the YAML trace it stands for\n"
     "  help      show help for a command: loopmaid help COMMAND\n"
     "\n"
     "  loopmaid --version    print the version\n"
@@ -149,6 +152,22 @@ static const char usage_export[] =
     "  -q, --quiet        no warnings or progress on stderr\n"
     "  -h, --help         this help\n"
     "\n"
+    "Exit status: 0 ok, 1 bad input, 2 bad usage.\n";
+
+static const char usage_convert[] =
+    "usage: loopmaid convert [OPTIONS] IN.lmt\n"
+    "\n"
+    "Writes the YAML trace a binary trace (LOOPMAID_TRACE=FILE.lmt) stands for,\n"
+    "byte for byte what LOOPMAID_TRACE=FILE.yaml would have written (IN - reads\n"
+    "stdin). Every other command reads a binary trace as it is; convert is for\n"
+    "keeping or reading the YAML itself.\n"
+    "\n"
+    "  -o, --output FILE  write to FILE (as render -o does) instead of stdout;\n"
+    "                     IN itself is refused\n"
+    "  -q, --quiet        no warnings on stderr\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "A damaged or cut binary trace is reported as IN: byte N: what is wrong.\n"
     "Exit status: 0 ok, 1 bad input, 2 bad usage.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -485,6 +504,203 @@ static int emit(const char *prefix, const char *output, const char *data,
     return exit_for(rc);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Binary traces (.lmt): sniffed here, converted to a temporary YAML file    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Why here and not in lmr__open_trace: the decoder (lm_trace_convert) lives
+ * in libloopmaid, the tracer, and libloopmaid-render must not need it; the
+ * program links both. Every command that reads a trace goes through
+ * lmr__trace_in_open, which leaves a YAML trace alone (no copy, no change in
+ * what messages call it) and turns a binary one into an anonymous temporary
+ * file (tmpfile(3)) that the library then reads as /dev/fd/N, so what comes
+ * out is what the YAML gives, by construction.
+ */
+
+/* Reads up to n bytes from fd (short reads of a pipe joined). The count, or
+ * -1 with errno set. */
+static ssize_t read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* A new temporary file holding head[0..nhead) then the rest of fd, rewound.
+ * For input that cannot be read twice (a pipe): the sniff consumed the head.
+ * NULL with errno set. */
+static FILE *spool_fd(int fd, const char *head, size_t nhead)
+{
+    FILE *tmp = tmpfile();
+    if (!tmp)
+        return NULL;
+    char buf[65536];
+    ssize_t n;
+    bool ok = fwrite(head, 1, nhead, tmp) == nhead;
+    while (ok && (n = read_full(fd, buf, sizeof buf)) > 0)
+        ok = fwrite(buf, 1, (size_t)n, tmp) == (size_t)n;
+    if (ok && n < 0)
+        ok = false;
+    if (!ok || fflush(tmp) != 0 || fseeko(tmp, 0, SEEK_SET) != 0) {
+        int e = errno;
+        fclose(tmp);
+        errno = e;
+        return NULL;
+    }
+    return tmp;
+}
+
+/* "IN: byte N: msg" for a conversion that failed; the exit code (1). */
+static int convert_failed(const char *name, int rc, const lm_convert_error *ce)
+{
+    if (ce->msg[0])
+        fprintf(stderr, "%s: byte %" PRIu64 ": %s\n", name, ce->offset, ce->msg);
+    else
+        fprintf(stderr, "%s: byte %" PRIu64 ": cannot convert (error %d)\n",
+                name, ce->offset, rc);
+    return EXIT_INPUT;
+}
+
+/* The binary trace on in_fd (at its start) as YAML into a new temporary
+ * file, rewound, in *out. EXIT_OK, or EXIT_INPUT after saying why. */
+static int convert_to_tmp(int in_fd, const char *name, FILE **out)
+{
+    *out = NULL;
+    FILE *tmp = tmpfile();
+    if (!tmp) {
+        fprintf(stderr, "%s: cannot create a temporary file for the YAML: %s\n",
+                name, strerror(errno));
+        return EXIT_INPUT;
+    }
+    lm_convert_error ce;
+    memset(&ce, 0, sizeof ce);
+    int rc = lm_trace_convert(in_fd, tmp, &ce);
+    if (rc == 0 && (fflush(tmp) != 0 || fseeko(tmp, 0, SEEK_SET) != 0)) {
+        fprintf(stderr, "%s: cannot write the converted trace: %s\n", name,
+                strerror(errno));
+        fclose(tmp);
+        return EXIT_INPUT;
+    }
+    if (rc != 0) {
+        fclose(tmp);
+        return convert_failed(name, rc, &ce);
+    }
+    *out = tmp;
+    return EXIT_OK;
+}
+
+/* Points t at the temporary YAML file tmp (kept open until close), which
+ * the library's messages and reports call by the operand's name. */
+static void trace_in_use(lmr__trace_in *t, FILE *tmp)
+{
+    t->tmp = tmp;
+    snprintf(t->fdpath, sizeof t->fdpath, "/dev/fd/%d", fileno(tmp));
+    t->path = t->fdpath;
+    t->aliased = lmr__trace_alias(t->fdpath, t->operand) == 0;
+}
+
+/* stdin ("-"): a regular file is peeked at without moving it; a pipe is
+ * spooled (the peek consumed it), and the library reads the spool, a YAML
+ * one as it is, under the name "-" (so "<stdin>"), spooling nothing again. */
+static int trace_in_stdin(lmr__trace_in *t)
+{
+    const char *name = "<stdin>";
+    char head[8];
+    struct stat st;
+    if (fstat(0, &st) == 0 && S_ISREG(st.st_mode)) {
+        off_t at = lseek(0, 0, SEEK_CUR);
+        ssize_t n = at < 0 ? -1 : pread(0, head, sizeof head, at);
+        if (n <= 0 || !lm_trace_is_binary(head, (size_t)n))
+            return EXIT_OK;
+        FILE *tmp;
+        int ex = convert_to_tmp(0, name, &tmp);
+        if (ex == EXIT_OK)
+            trace_in_use(t, tmp);
+        return ex;
+    }
+    ssize_t n = read_full(0, head, sizeof head);
+    if (n < 0)
+        return EXIT_OK; /* the library says it cannot read */
+    FILE *sp = spool_fd(0, head, (size_t)n);
+    if (!sp) {
+        fprintf(stderr, "%s: cannot spool the input: %s\n", name,
+                strerror(errno));
+        return EXIT_INPUT;
+    }
+    if (!lm_trace_is_binary(head, (size_t)n)) {
+        trace_in_use(t, sp);
+        return EXIT_OK;
+    }
+    FILE *tmp;
+    int ex = convert_to_tmp(fileno(sp), name, &tmp);
+    fclose(sp);
+    if (ex == EXIT_OK)
+        trace_in_use(t, tmp);
+    return ex;
+}
+
+int lmr__trace_in_open(lmr__trace_in *t, const char *operand)
+{
+    memset(t, 0, sizeof *t);
+    t->path = t->operand = operand;
+    if (strcmp(operand, "-") == 0)
+        return trace_in_stdin(t);
+    int fd = open(operand, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return EXIT_OK; /* the library says why, as it always has */
+    struct stat st;
+    char head[8];
+    int ex = EXIT_OK;
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        /* the library's message */
+    } else if (S_ISREG(st.st_mode)) {
+        ssize_t n = pread(fd, head, sizeof head, 0);
+        FILE *tmp;
+        if (n > 0 && lm_trace_is_binary(head, (size_t)n) &&
+            (ex = convert_to_tmp(fd, operand, &tmp)) == EXIT_OK)
+            trace_in_use(t, tmp);
+    } else {
+        /* A FIFO or a device is read once: spooled, then sniffed. */
+        ssize_t n = read_full(fd, head, sizeof head);
+        FILE *sp = n < 0 ? NULL : spool_fd(fd, head, (size_t)n);
+        if (!sp) {
+            fprintf(stderr, "%s: cannot read: %s\n", operand, strerror(errno));
+            ex = EXIT_INPUT;
+        } else if (!lm_trace_is_binary(head, (size_t)n)) {
+            trace_in_use(t, sp);
+        } else {
+            FILE *tmp;
+            ex = convert_to_tmp(fileno(sp), operand, &tmp);
+            fclose(sp);
+            if (ex == EXIT_OK)
+                trace_in_use(t, tmp);
+        }
+    }
+    close(fd);
+    return ex;
+}
+
+void lmr__trace_in_close(lmr__trace_in *t)
+{
+    if (t->aliased)
+        lmr__trace_alias(t->fdpath, NULL);
+    t->aliased = false;
+    if (t->tmp)
+        fclose(t->tmp);
+    t->tmp = NULL;
+    t->path = NULL;
+}
+
 /* The help of command `cmd` on fp; false when there is none (build keeps
  * its own, in lmr__build_main). */
 static bool print_help(const char *cmd, FILE *fp)
@@ -497,6 +713,8 @@ static bool print_help(const char *cmd, FILE *fp)
         fputs(usage_diff, fp);
     else if (strcmp(cmd, "export") == 0)
         fputs(usage_export, fp);
+    else if (strcmp(cmd, "convert") == 0)
+        fputs(usage_convert, fp);
     else if (strcmp(cmd, "help") == 0)
         fputs(usage_main, fp);
     else
@@ -715,11 +933,16 @@ static int cmd_render(int argc, char **argv)
     if (ex != GO_ON)
         return ex;
     const char *trace = argv[optind];
+    lmr__trace_in in;
+    if (lmr__trace_in_open(&in, trace) != EXIT_OK)
+        return EXIT_INPUT;
     lmr_error err;
     lmr_buf out = {0};
-    int rc = lmr_render_file(trace, &a.o, &out, stderr, &err);
-    return deliver("render", "loopmaid render: ", rc, &err, &out, a.output,
-                   trace);
+    int rc = lmr_render_file(in.path, &a.o, &out, stderr, &err);
+    ex = deliver("render", "loopmaid render: ", rc, &err, &out, a.output,
+                 trace);
+    lmr__trace_in_close(&in);
+    return ex;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -758,10 +981,15 @@ static int cmd_inspect(int argc, char **argv)
     if (ex != GO_ON)
         return ex;
     const char *trace = argv[optind];
+    lmr__trace_in in;
+    if (lmr__trace_in_open(&in, trace) != EXIT_OK)
+        return EXIT_INPUT;
     lmr_error err;
     lmr_buf out = {0};
-    int rc = lmr_inspect(trace, &a.o, advise, &out, stderr, &err);
-    return deliver(cmd, NULL, rc, &err, &out, a.output, trace);
+    int rc = lmr_inspect(in.path, &a.o, advise, &out, stderr, &err);
+    ex = deliver(cmd, NULL, rc, &err, &out, a.output, trace);
+    lmr__trace_in_close(&in);
+    return ex;
 }
 
 /* A tolerance: a time, or a percentage "10%" (0 < p <= 1000). */
@@ -842,9 +1070,18 @@ static int cmd_diff(int argc, char **argv)
     if (argc - optind != 2)
         return usage_error(cmd, "%s", "expected two traces: A.yaml B.yaml");
     const char *inputs[] = {argv[optind], argv[optind + 1]};
+    lmr__trace_in in_a, in_b;
+    if (lmr__trace_in_open(&in_a, inputs[0]) != EXIT_OK)
+        return EXIT_USAGE; /* diff(1): trouble is 2 */
+    if (lmr__trace_in_open(&in_b, inputs[1]) != EXIT_OK) {
+        lmr__trace_in_close(&in_a);
+        return EXIT_USAGE;
+    }
     lmr_buf out = {0};
     lmr_error err;
-    int rc = lmr_diff_files(inputs[0], inputs[1], o, &out, stderr, &err);
+    int rc = lmr_diff_files(in_a.path, in_b.path, o, &out, stderr, &err);
+    lmr__trace_in_close(&in_a);
+    lmr__trace_in_close(&in_b);
     if (rc < 0) {
         lmr_buf_free(&out);
         lmr_error_print(&err, stderr);
@@ -925,10 +1162,134 @@ static int cmd_export(int argc, char **argv)
                 strerror(errno));
         return EXIT_INPUT;
     }
+    lmr__trace_in in;
+    if (lmr__trace_in_open(&in, input) != EXIT_OK) {
+        fclose(tmp);
+        return EXIT_INPUT;
+    }
     lmr_error err;
-    int rc = lmr_export_file(input, &a.o, tmp, stderr, &err);
+    int rc = lmr_export_file(in.path, &a.o, tmp, stderr, &err);
+    lmr__trace_in_close(&in);
     ex = rc == 0 ? export_copy(tmp, a.output, input) : report(cmd, rc, &err);
     fclose(tmp);
+    return ex;
+}
+
+/* convert takes no option of its own (an option_fn). */
+static int convert_option(int c, const char *arg, args *a, void *own)
+{
+    (void)c, (void)arg, (void)a, (void)own;
+    return NOT_MINE;
+}
+
+/* The binary trace on in_fd as YAML straight into the new file of, which
+ * the one writer renames into place only when it is whole (of->tmp set).
+ * 0, or the exit code after saying why (of is dropped then). */
+static int convert_into_new_file(int in_fd, const char *name, lmr__outfile *of)
+{
+    lmr_error err;
+    int d = dup(of->fd);
+    FILE *w = d < 0 ? NULL : fdopen(d, "wb");
+    if (!w) {
+        if (d >= 0)
+            close(d);
+        lmr__outfile_abort(of);
+        fprintf(stderr, "%s: cannot write: %s\n", of->name, strerror(errno));
+        return EXIT_INPUT;
+    }
+    lm_convert_error ce;
+    memset(&ce, 0, sizeof ce);
+    int rc = lm_trace_convert(in_fd, w, &ce);
+    int e = errno;
+    if (fclose(w) != 0 && rc == 0) {
+        e = errno;
+        rc = -1;
+        ce.msg[0] = '\0';
+    }
+    if (rc != 0) {
+        lmr__outfile_abort(of);
+        if (ce.msg[0])
+            return convert_failed(name, rc, &ce);
+        fprintf(stderr, "%s: cannot write: %s\n", of->name, strerror(e));
+        return EXIT_INPUT;
+    }
+    if ((rc = lmr__outfile_commit(of, &err)) != 0) {
+        lmr_error_print(&err, stderr);
+        return exit_for(rc);
+    }
+    return EXIT_OK;
+}
+
+/* The binary trace on in_fd through a temporary file into of, written in
+ * place (stdout, a device, a pipe): nothing reaches it unless the whole
+ * conversion worked, never half a trace. 0, or the exit code. */
+static int convert_in_place(int in_fd, const char *name, lmr__outfile *of)
+{
+    lmr_error err;
+    FILE *tmp;
+    int ex = convert_to_tmp(in_fd, name, &tmp);
+    if (ex != EXIT_OK) {
+        lmr__outfile_abort(of);
+        return ex;
+    }
+    int rc = 0;
+    char chunk[65536];
+    size_t n;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, tmp)) > 0)
+        rc = lmr__outfile_write(of, chunk, n, &err);
+    if (rc == 0 && ferror(tmp))
+        rc = lmr__err(&err, LMR_EIO, "loopmaid", 0, 0,
+                      "cannot read back the converted trace: %s",
+                      strerror(errno));
+    fclose(tmp);
+    if (rc)
+        lmr__outfile_abort(of);
+    else
+        rc = lmr__outfile_commit(of, &err);
+    if (rc)
+        lmr_error_print(&err, stderr);
+    return exit_for(rc);
+}
+
+/*
+ * convert: -o is opened through the one writer first, so IN itself (by any
+ * name), a symlink, a device, a read-only file are handled as for render -o
+ * and refused before any work. A file that is replaced gets the YAML
+ * directly in its temporary twin (one write of what may be a gigabyte);
+ * anything written in place gets it through a temporary file. Either way a
+ * conversion that fails half-way leaves the target as it was.
+ */
+static int cmd_convert(int argc, char **argv)
+{
+    static const struct option longs[] = {LONGS_TAIL};
+    const char *cmd = "convert";
+    args a;
+    int ex = parse_flags(cmd, argc, argv, longs, convert_option, NULL, &a);
+    if (ex == GO_ON)
+        ex = one_trace(cmd, argc, argv, &a.o);
+    if (ex != GO_ON)
+        return ex;
+    const char *input = argv[optind];
+    bool is_stdin = strcmp(input, "-") == 0;
+    const char *name = is_stdin ? "<stdin>" : input;
+    int fd = is_stdin ? 0 : open(input, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot open: %s\n", name, strerror(errno));
+        return EXIT_INPUT;
+    }
+    lmr_error err;
+    lmr__outfile of;
+    const char *inputs[] = {input};
+    int rc = lmr__outfile_open(&of, a.output ? a.output : "-", inputs, 1, &err);
+    if (rc) {
+        lmr_error_print(&err, stderr);
+        ex = exit_for(rc);
+    } else {
+        ex = of.tmp ? convert_into_new_file(fd, name, &of)
+                    : convert_in_place(fd, name, &of);
+    }
+    if (!is_stdin)
+        close(fd);
     return ex;
 }
 
@@ -963,6 +1324,8 @@ int lmr__main(int argc, char **argv)
         return cmd_diff(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
     /* `loopmaid build`: docs builds, owned by render/build.c. */
     if (strcmp(cmd, "build") == 0)
         return lmr__build_main(argc - 1, argv + 1);

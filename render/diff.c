@@ -294,7 +294,7 @@ static void run_free(drun *r)
 static int run_load(const char *path, const lmr__entry *e, drun *r)
 {
     memset(r, 0, sizeof *r);
-    r->path = path;
+    r->path = lmr__shown_name(path); /* a converted .lmt: its own name */
     lmr_buf scratch = {0};
     lmr__out lo = {.buf = &scratch, .max_chars = SIZE_MAX / 4, .user = r};
     int rc = lmr__run_passes(path, e->o, &collect, &lo, e->warn, true,

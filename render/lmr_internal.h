@@ -694,8 +694,15 @@ void lmr__entry_begin(lmr__entry *e, const lmr_options *o, FILE *warn,
  */
 FILE *lmr__open_trace(const char *path, const char **name, uint64_t *size,
                       lmr_error *err);
-/* What messages call the trace at path: "<stdin>" for "-" or NULL. */
+/* What messages call the trace at path: "<stdin>" for "-" or NULL, an
+ * alias's name for its path. */
 const char *lmr__trace_name(const char *path);
+/* An alias (at most two at a time, per thread): the library reads `path` but
+ * names it `shown` ("-": <stdin>) everywhere, as the CLI wants for a binary
+ * trace it converted to /dev/fd/N. shown NULL removes path's alias. 0 or
+ * LMR_EUSAGE (no room). lmr__shown_name: the alias of path, or path. */
+int lmr__trace_alias(const char *path, const char *shown);
+const char *lmr__shown_name(const char *path);
 
 /*
  * api.c: the two passes over a trace that every command on a whole trace

@@ -151,20 +151,31 @@ void lmr__outfile_abort(lmr__outfile *f)
     f->tmp = f->final = NULL;
 }
 
+/* The suffix a temporary file keeps from its final name: ".lmt", because
+ * the tracer picks the binary format by the name's end and `loopmaid build`
+ * hands it the temporary name (LOOPMAID_TRACE=.x.lmt.XXXXXX would be YAML
+ * under x.lmt). Every other name keeps none, as before. */
+static const char *kept_suffix(const char *final)
+{
+    size_t n = strlen(final);
+    return n > 4 && strcmp(final + n - 4, ".lmt") == 0 ? ".lmt" : "";
+}
+
 /* Opens a temporary file beside `final` for an atomic replace; mode, uid and
  * gid are the new file's (uid/gid (uid_t)-1 = ours). */
 static int open_temp(lmr__outfile *f, mode_t mode, uid_t uid, gid_t gid,
                      lmr_error *err)
 {
     char *d = dup_dir(f->final);
-    size_t n = d ? strlen(d) + strlen(base_of(f->final)) + 16 : 0;
+    const char *sfx = kept_suffix(f->final);
+    size_t n = d ? strlen(d) + strlen(base_of(f->final)) + strlen(sfx) + 16 : 0;
     f->tmp = d ? malloc(n) : NULL;
     if (!f->tmp) {
         free(d);
         return lmr__err(err, LMR_ENOMEM, f->name, 0, 0, "out of memory");
     }
-    snprintf(f->tmp, n, "%s/.%s.XXXXXX", d, base_of(f->final));
-    int fd = mkostemp(f->tmp, O_CLOEXEC);
+    snprintf(f->tmp, n, "%s/.%s.XXXXXX%s", d, base_of(f->final), sfx);
+    int fd = mkostemps(f->tmp, (int)strlen(sfx), O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         free(f->tmp);

@@ -75,7 +75,7 @@ check_completion() {
     printf '%s\n' "$out" | sed -n 3p | grep -qx 'state sequence flowchart tasks gantt advise' || fail "views: $out"
     printf '%s\n' "$out" | sed -n 4p | grep -qx 'mmd md' || fail "formats: $out"
     printf '%s\n' "$out" | sed -n 5p | grep -qx -- '--check' || fail "build --ch: $out"
-    printf '%s\n' "$out" | sed -n 6p | grep -qx 'render inspect build help' || fail "help: $out"
+    printf '%s\n' "$out" | sed -n 6p | grep -qx 'render inspect build help diff export convert' || fail "help: $out"
     printf '%s\n' "$out" | sed -n 7p | grep -qx -- '--advise' || fail "inspect --adv: $out"
     # The words the completion lists after an option are the CLI's own.
     help=$("$build/loopmaid" help render)

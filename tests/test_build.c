@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopmaid.h" /* lm_trace_is_binary */
+
 static char dir[256];
 static char cli[512];
 
@@ -680,5 +682,53 @@ Test(build, check_diff_says_what_changed_in_behaviour)
     rc = run(&out, "--check --diff");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "behaviour of") == NULL, "%s", out);
+    free(out);
+}
+
+/* A trace named *.lmt is a binary trace (issue 18): the build's run: writes
+ * one (the tracer picks the format by the name's end, so the temporary name
+ * the build hands it ends in .lmt too), reads it as the YAML it stands for,
+ * and --check --diff compares two of them. */
+Test(build, binary_trace_by_its_name)
+{
+    char exe[600], cfg[1400];
+    snprintf(exe, sizeof exe, "%s", cli);
+    *strrchr(exe, '/') = '\0';
+    const char *fmt = "version: 1\ndiagrams:\n  - name: dl\n    run: %s/examples/deadline %s\n"
+                      "    trace: dl.%s\n    view: tasks\n    target: dl.%s.mmd\n";
+    char *out;
+    snprintf(cfg, sizeof cfg, fmt, exe, "500", "yaml", "yaml");
+    put("loopmaid.yaml", cfg);
+    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    free(out);
+    snprintf(cfg, sizeof cfg, fmt, exe, "500", "lmt", "lmt");
+    put("loopmaid.yaml", cfg);
+    cr_assert_eq(run(&out, "-q"), 0, "%s", out);
+    free(out);
+    char p[512];
+    snprintf(p, sizeof p, "%s/dl.lmt", dir);
+    FILE *fp = fopen(p, "rb");
+    cr_assert_not_null(fp);
+    unsigned char head[8];
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    cr_expect(lm_trace_is_binary(head, n), "the build's dl.lmt is not binary");
+    char *a = get("dl.yaml.mmd"), *b = get("dl.lmt.mmd");
+    cr_expect_str_eq(b, a);
+    free(a);
+    free(b);
+    /* no temporary file of the build is left beside the trace */
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s' | grep '^\\.')\"", dir);
+    cr_expect_eq(system(cmd), 0, "a temporary file was left in %s", dir);
+    cr_expect_eq(run(&out, "--check"), 0, "%s", out);
+    free(out);
+    snprintf(cfg, sizeof cfg, fmt, exe, "200", "lmt", "lmt");
+    put("loopmaid.yaml", cfg);
+    cr_expect_eq(run(&out, "--check --diff"), 1, "%s", out);
+    cr_expect(strstr(out, "behaviour of dl (loopmaid diff dl.lmt <new run>):\n") != NULL, "%s",
+              out);
+    cr_expect(strstr(out, "  ~ main/fetch: outcome done -> cancelled (timeout by main)\n") != NULL,
+              "%s", out);
     free(out);
 }

@@ -1,10 +1,13 @@
 /*
  * test_cli.c: build/loopmaid as a user runs it, in a subprocess: exit codes
  * (0 ok, 1 bad input, 2 bad usage), --help everywhere, messages on stderr,
- * `-` for stdin, -o written atomically, the md fence, warnings and -q.
+ * `-` for stdin, -o written atomically, the md fence, warnings and -q;
+ * binary traces (.lmt): convert, and every command reading them as YAML.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include "support/lm_test.h"
+#include "loopmaid.h" /* lm_trace_is_binary */
 
 /* The loopmaid next to this test binary (BUILD/tests/test_cli ->
  * BUILD/loopmaid), so `make asan` tests the sanitized CLI. */
@@ -501,4 +505,264 @@ Test(cli, cap_options)
     }
     cr_expect_eq(run("render --view tasks --max-nodes 1 " GATHER), 0);
     cr_expect(strstr(out_text, "not shown") != NULL, "%s", out_text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Binary traces (.lmt, issue 18)                                            */
+/* ------------------------------------------------------------------------ */
+
+/* The example whose golden trace (tests/data/examples/groups.yaml, under the
+ * virtual clock) the binary trace of the same run must convert to. */
+#define EXAMPLE "groups"
+#define EXAMPLE_YAML "tests/data/examples/" EXAMPLE ".yaml"
+
+/* Runs BUILD/examples/EXAMPLE under the virtual clock, tracing to `trace`
+ * (dir/NAME.lmt: binary); asserts that it exits 0. As test_examples.c does,
+ * the example starts with only 0, 1 and 2 open, since traces name fds. */
+static void trace_example(const char *trace)
+{
+    char build[PATH_MAX], exe[PATH_MAX + 64];
+    snprintf(exe, sizeof exe, "%s/examples/" EXAMPLE,
+             lmt_build_dir(build, sizeof build));
+    cr_assert(access(exe, X_OK) == 0, "%s is missing: run `make` first", exe);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        setenv("LOOPMAID_CLOCK", "virtual", 1);
+        setenv("LOOPMAID_TRACE", trace, 1);
+        unsetenv("LOOPMAID_TRACE_RING");
+        unsetenv("LOOPMAID_TRACE_FORMAT"); /* the .lmt name decides */
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd < 0 || dup2(fd, 1) < 0)
+            _exit(126);
+        long maxfd = sysconf(_SC_OPEN_MAX);
+        for (long i = 3; i < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); i++)
+            close((int)i);
+        execl(exe, EXAMPLE, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        cr_assert(errno == EINTR);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, EXAMPLE " failed");
+}
+
+/* The first 8 bytes of path are the binary magic (the tracer's own test). */
+static bool is_binary_file(const char *path)
+{
+    unsigned char head[8];
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp, "%s", path);
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    return lm_trace_is_binary(head, n);
+}
+
+Test(cli, convert_gives_the_golden_yaml)
+{
+    char lmt[128], yaml[128];
+    snprintf(lmt, sizeof lmt, "%s/" EXAMPLE ".lmt", dir);
+    snprintf(yaml, sizeof yaml, "%s/out.yaml", dir);
+    trace_example(lmt);
+    cr_assert(is_binary_file(lmt), "LOOPMAID_TRACE=*.lmt wrote no binary trace");
+    char *golden = slurp(EXAMPLE_YAML);
+    cr_assert_gt(strlen(golden), 100);
+
+    cr_expect_eq(run("convert %s", lmt), 0, "%s", err_text);
+    cr_expect_str_eq(out_text, golden);
+    cr_expect_eq(err_text[0], '\0', "%s", err_text);
+    cr_expect_eq(run("convert -o %s %s", yaml, lmt), 0, "%s", err_text);
+    cr_expect_eq(out_text[0], '\0');
+    char *s = slurp(yaml);
+    cr_expect_str_eq(s, golden);
+    free(s);
+    /* stdin, seekable and as a pipe */
+    cr_expect_eq(run("convert - < %s", lmt), 0, "%s", err_text);
+    cr_expect_str_eq(out_text, golden);
+    cr_expect_eq(run("convert - < %s", lmt), 0, "%s", err_text);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cat %s | %s convert - >%s 2>%s/err", lmt, BIN,
+             yaml, dir);
+    cr_expect_eq(system(cmd), 0);
+    s = slurp(yaml);
+    cr_expect_str_eq(s, golden);
+    free(s);
+    /* A YAML trace is not a binary one: refused at byte 0. */
+    cr_expect_eq(run("convert " EXAMPLE_YAML), 1);
+    cr_expect(strncmp(err_text, EXAMPLE_YAML ": byte 0: ",
+                      strlen(EXAMPLE_YAML ": byte 0: ")) == 0, "%s", err_text);
+    cr_expect_eq(run("convert --help"), 0);
+    cr_expect(strstr(out_text, "usage: loopmaid convert") != NULL);
+    cr_expect_eq(run("help"), 0);
+    cr_expect(strstr(out_text, "  convert ") != NULL);
+    cr_expect_eq(run("convert"), 2);
+    cr_expect_eq(run("convert %s %s", lmt, lmt), 2);
+    free(golden);
+}
+
+/* text without inspect's first line ("trace: NAME"), which names the
+ * operand; everything else must be the same bytes. */
+static const char *past_name(const char *text)
+{
+    if (strncmp(text, "trace: ", 7) != 0)
+        return text;
+    const char *nl = strchr(text, '\n');
+    return nl ? nl + 1 : text;
+}
+
+/* Every command that reads a trace reads a .lmt as it reads the YAML it
+ * stands for: the same bytes out, on a path, on stdin and through a pipe,
+ * and the operand named as the user gave it (never a temporary file). */
+Test(cli, commands_read_binary_traces_as_yaml)
+{
+    char lmt[128];
+    snprintf(lmt, sizeof lmt, "%s/" EXAMPLE ".lmt", dir);
+    trace_example(lmt);
+    static const char *const cmds[] = {
+        "render --view state", "render --view sequence", "render --view tasks",
+        "render --view gantt --counts", "inspect --advise", "export",
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        cr_expect_eq(run("%s " EXAMPLE_YAML, cmds[i]), 0, "%s", err_text);
+        char *want = strdup(out_text), *want_err = strdup(err_text);
+        cr_expect_eq(run("%s %s", cmds[i], lmt), 0, "%s: %s", cmds[i], err_text);
+        cr_expect_str_eq(past_name(out_text), past_name(want), "%s", cmds[i]);
+        cr_expect_str_eq(err_text, want_err, "%s", cmds[i]);
+        if (past_name(out_text) != out_text)
+            cr_expect(strncmp(out_text + 7, lmt, strlen(lmt)) == 0, "%s",
+                      out_text);
+        cr_expect_eq(run("%s - < " EXAMPLE_YAML, cmds[i]), 0, "%s", err_text);
+        free(want);
+        want = strdup(out_text); /* inspect says "trace: <stdin>" */
+        cr_expect_eq(run("%s - < %s", cmds[i], lmt), 0, "%s", err_text);
+        cr_expect_str_eq(out_text, want, "%s on stdin", cmds[i]);
+        free(want);
+        free(want_err);
+    }
+    /* A pipe is read once: the sniff must not lose its first bytes. */
+    char cmd[2048], o[128];
+    snprintf(o, sizeof o, "%s/piped", dir);
+    cr_expect_eq(run("inspect - < " EXAMPLE_YAML), 0);
+    char *want = strdup(out_text);
+    snprintf(cmd, sizeof cmd, "cat %s | %s inspect - >%s", lmt, BIN, o);
+    cr_expect_eq(system(cmd), 0);
+    char *s = slurp(o);
+    cr_expect_str_eq(s, want);
+    free(s);
+    snprintf(cmd, sizeof cmd, "cat " EXAMPLE_YAML " | %s inspect - >%s", BIN, o);
+    cr_expect_eq(system(cmd), 0);
+    s = slurp(o);
+    cr_expect_str_eq(s, want);
+    free(s);
+    free(want);
+    /* diff: a run against its own binary trace agrees */
+    cr_expect_eq(run("diff " EXAMPLE_YAML " %s", lmt), 0, "%s%s", out_text,
+                 err_text);
+    char head[300];
+    snprintf(head, sizeof head, "loopmaid diff: " EXAMPLE_YAML " -> %s\n", lmt);
+    cr_expect(strncmp(out_text, head, strlen(head)) == 0, "%s", out_text);
+    cr_expect_eq(run("diff %s %s", lmt, lmt), 0, "%s", err_text);
+}
+
+/* convert -o goes through the one writer: the input itself (by any name) is
+ * refused, a failed conversion leaves the target as it was. */
+Test(cli, convert_output_is_safe)
+{
+    char lmt[128], link[128], target[128], ro[128];
+    snprintf(lmt, sizeof lmt, "%s/" EXAMPLE ".lmt", dir);
+    snprintf(link, sizeof link, "%s/link.lmt", dir);
+    snprintf(target, sizeof target, "%s/keep.yaml", dir);
+    snprintf(ro, sizeof ro, "%s/ro.yaml", dir);
+    trace_example(lmt);
+    char *before = slurp(lmt);
+    size_t before_len = 0;
+    struct stat st;
+    cr_assert_eq(stat(lmt, &st), 0);
+    before_len = (size_t)st.st_size;
+
+    /* 2, as for render -o: choosing the input as the output is usage */
+    cr_expect_eq(run("convert -o %s %s", lmt, lmt), 2);
+    cr_expect(strstr(err_text, "is the same file as the input") != NULL, "%s",
+              err_text);
+    cr_assert_eq(symlink(lmt, link), 0);
+    cr_expect_eq(run("convert -o %s %s", link, lmt), 2);
+    cr_expect_eq(run("convert -o %s - < %s", lmt, lmt), 2);
+    cr_assert_eq(stat(lmt, &st), 0);
+    cr_expect_eq((size_t)st.st_size, before_len, "the input was written");
+    char *after = slurp(lmt);
+    cr_expect(memcmp(before, after, before_len < 8 ? before_len : 8) == 0);
+    cr_expect(is_binary_file(lmt));
+    free(after);
+    free(before);
+
+    FILE *fp = fopen(ro, "w");
+    fputs("read-only\n", fp);
+    fclose(fp);
+    chmod(ro, 0444);
+    cr_expect_eq(run("convert -o %s %s", ro, lmt), 1); /* root too */
+    cr_expect(strstr(err_text, "is read-only") != NULL, "%s", err_text);
+    char *r = slurp(ro);
+    cr_expect_str_eq(r, "read-only\n");
+    free(r);
+    cr_expect_eq(run("convert -o %s/nodir/x.yaml %s", dir, lmt), 1);
+    cr_expect(strstr(err_text, "cannot create a temporary file") != NULL, "%s",
+              err_text);
+    cr_expect_eq(run("convert -o /dev/null %s", lmt), 0, "%s", err_text);
+
+    /* A conversion that fails leaves -o alone, temporary file and all. */
+    fp = fopen(target, "w");
+    fputs("old contents\n", fp);
+    fclose(fp);
+    cr_expect_eq(run("convert -o %s " EXAMPLE_YAML, target), 1);
+    char *s = slurp(target);
+    cr_expect_str_eq(s, "old contents\n");
+    free(s);
+}
+
+/* A cut binary trace: the error names the byte, every command exits 1. */
+Test(cli, truncated_binary_trace_names_the_byte)
+{
+    char lmt[128], cut[128];
+    snprintf(lmt, sizeof lmt, "%s/" EXAMPLE ".lmt", dir);
+    snprintf(cut, sizeof cut, "%s/cut.lmt", dir);
+    trace_example(lmt);
+    struct stat st;
+    cr_assert_eq(stat(lmt, &st), 0);
+    cr_assert_gt(st.st_size, 64);
+    /* cut in the middle of the file: inside some chunk */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "head -c %lld %s > %s",
+             (long long)st.st_size / 2 + 3, lmt, cut);
+    cr_assert_eq(system(cmd), 0);
+    static const char *const cmds[] = {"convert", "render", "inspect", "export"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        cr_expect_eq(run("%s %s", cmds[i], cut), 1, "%s", cmds[i]);
+        char want[160];
+        snprintf(want, sizeof want, "%s: byte ", cut);
+        cr_expect(strncmp(err_text, want, strlen(want)) == 0, "%s: %s", cmds[i],
+                  err_text);
+        const char *p = err_text + strlen(want);
+        cr_expect(*p >= '0' && *p <= '9', "%s: no offset: %s", cmds[i],
+                  err_text);
+        unsigned long long at = strtoull(p, NULL, 10);
+        cr_expect_leq(at, (unsigned long long)st.st_size / 2 + 3, "%s", err_text);
+        cr_expect_eq(out_text[0], '\0', "%s", cmds[i]);
+    }
+    cr_expect_eq(run("convert - < %s", cut), 1);
+    cr_expect(strncmp(err_text, "<stdin>: byte ", 14) == 0, "%s", err_text);
+    cr_expect_eq(run("diff " EXAMPLE_YAML " %s", cut), 2);
+    /* The magic alone is a run killed before its header: it converts to
+     * the empty YAML such a run would have left, which the reader then
+     * refuses, naming the operand, never the temporary file. */
+    snprintf(cmd, sizeof cmd, "head -c 8 %s > %s", lmt, cut);
+    cr_assert_eq(system(cmd), 0);
+    cr_expect(is_binary_file(cut));
+    cr_expect_eq(run("convert %s", cut), 0, "%s", err_text);
+    cr_expect_eq(out_text[0], '\0');
+    cr_expect_eq(run("render %s", cut), 1);
+    char want[200];
+    snprintf(want, sizeof want, "%s:1:1: ", cut);
+    cr_expect(strncmp(err_text, want, strlen(want)) == 0, "%s", err_text);
+    cr_expect(strstr(err_text, "/dev/fd/") == NULL, "%s", err_text);
 }

@@ -36,6 +36,9 @@
 #define LM_FUZZ_ENTRY fuzz_fastpath_one
 #include "../fuzz/fuzz_fastpath.c"
 #undef LM_FUZZ_ENTRY
+#define LM_FUZZ_ENTRY fuzz_convert_one
+#include "../fuzz/fuzz_convert.c"
+#undef LM_FUZZ_ENTRY
 
 typedef int (*entry_fn)(const uint8_t *, size_t);
 
@@ -110,6 +113,38 @@ Test(fuzz, fastpath_regressions_and_corpus, .timeout = 300)
     replay_dir(fuzz_fastpath_one, "tests/data/fuzz-regressions/fastpath", NULL);
     cr_expect_gt(replay_dir(fuzz_fastpath_one, "fuzz/corpus/fastpath", NULL), 0);
     cr_expect_gt(replay_dir(fuzz_fastpath_one, "tests/data", ".yaml"), 20);
+}
+
+/* The binary trace decoder (fuzz/fuzz_convert.c): the corpus holds real
+ * .lmt files, each converts and reads; every .yaml of the suite is refused
+ * (no magic) with a message. */
+Test(fuzz, convert_regressions_and_corpus, .timeout = 300)
+{
+    replay_dir(fuzz_convert_one, "tests/data/fuzz-regressions/convert", NULL);
+    cr_expect_gt(replay_dir(fuzz_convert_one, "tests/data/examples", ".yaml"), 5);
+    /* The corpus is real binary traces: each converts to YAML that reads. */
+    DIR *d = opendir("fuzz/corpus/convert");
+    cr_assert_not_null(d, "no fuzz/corpus/convert");
+    size_t real = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, "README.md"))
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "fuzz/corpus/convert/%s", de->d_name);
+        FILE *fp = fopen(path, "rb");
+        cr_assert_not_null(fp, "%s", path);
+        static uint8_t buf[REPLAY_MAX];
+        size_t n = fread(buf, 1, sizeof buf, fp);
+        fclose(fp);
+        cr_assert(lm_trace_is_binary(buf, n), "%s is not a binary trace", path);
+        fuzz_convert_one(buf, n);
+        cr_expect_eq(fuzz_convert_last_read, 0, "%s: did not convert and read",
+                     path);
+        real++;
+    }
+    closedir(d);
+    cr_expect_gt(real, 0);
 }
 
 Test(fuzz, escape_regressions_and_corpus)
