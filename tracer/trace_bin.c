@@ -631,6 +631,14 @@ static int convert(conv *c)
         int rc = read_payload(c, n);
         if (rc)
             return rc;
+        /* The writer never makes an empty chunk, and c->buf is still NULL
+         * when the first chunk is empty: a RECS chunk needs its head, an
+         * empty TEXT chunk says nothing. */
+        if (n == 0) {
+            if (h[0] == LM__CH_RECS)
+                return fail(c, LM_EINVAL, "empty RECS chunk", 0, 0);
+            continue;
+        }
         if (h[0] == LM__CH_TEXT) {
             lm__emit_bytes(&c->e, (const char *)c->buf, n);
             if (c->e.failed)
