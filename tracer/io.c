@@ -44,11 +44,9 @@
 
 /* ---- the fd table -------------------------------------------------------- */
 
-/* Makes room for fd; the only allocation on the I/O path (new highest fd). */
-static int fd_reserve(lm_loop *loop, int fd)
+/* Grows the table to hold fd (the slow half of fd_reserve). */
+static int fd_grow(lm_loop *loop, int fd)
 {
-    if (fd < loop->fds_cap)
-        return 0;
     int cap = loop->fds_cap > 0 ? loop->fds_cap : 64;
     while (cap <= fd)
         cap *= 2;
@@ -59,6 +57,13 @@ static int fd_reserve(lm_loop *loop, int fd)
     loop->fds = n;
     loop->fds_cap = cap;
     return 0;
+}
+
+/* Makes room for fd; the only allocation on the I/O path (new highest fd).
+ * The check is inline: every wait makes it. */
+static inline int fd_reserve(lm_loop *loop, int fd)
+{
+    return fd < loop->fds_cap ? 0 : fd_grow(loop, fd);
 }
 
 void lm__io_free(lm_loop *loop)
@@ -106,15 +111,14 @@ void lm__io_ready(lm_loop *loop, int fd, unsigned events)
     }
 }
 
-int lm_wait_fd(int fd, int events, lm_time timeout)
+/* The body of every fd wait: task t of loop waits for events (valid, fd
+ * >= 0) until the absolute deadline (negative: none). Inlined into
+ * lm_wait_fd and the read path, so a task parked in lm_read has one frame
+ * fewer on its stack: each is a few more cold cache lines and a
+ * mispredicted return every time the task resumes (lm_coro.h). */
+static inline __attribute__((always_inline)) int
+wait_fd(lm_loop *loop, lm_task *t, int fd, unsigned events, lm_time deadline)
 {
-    lm_loop *loop = lm__loop();
-    lm_task *t = loop != NULL ? loop->current : NULL;
-    if (t == NULL)
-        return LM_ENOTASK;
-    events &= LM_READABLE | LM_WRITABLE;
-    if (fd < 0 || events == 0)
-        return LM_EINVAL;
     if (t->cancel_pending) {
         t->cancel_pending = false;
         return LM_ECANCELED;
@@ -125,7 +129,7 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
     if (((events & LM_READABLE) && w->reader != NULL) ||
         ((events & LM_WRITABLE) && w->writer != NULL))
         return LM_EBUSY;
-    unsigned want = w->registered | (unsigned)events;
+    unsigned want = w->registered | events;
     if (want != w->registered) {
         int rc = lm__poller_set(loop->poller, fd, w->registered, want);
         if (rc != 0) {
@@ -141,7 +145,7 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
     loop->io_waiters++;
     lm__reason r = {.on = LM__ON_IO, .fd = fd, .dir = (uint8_t)events,
                     .label = w->label};
-    int rc = lm__park(&r, timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);
+    int rc = lm__park(&r, deadline);
     loop->io_waiters--;
     w = &loop->fds[fd]; /* the table may have grown meanwhile */
     if (w->reader == t)
@@ -149,6 +153,19 @@ int lm_wait_fd(int fd, int events, lm_time timeout)
     if (w->writer == t)
         w->writer = NULL;
     return rc;
+}
+
+int lm_wait_fd(int fd, int events, lm_time timeout)
+{
+    lm_loop *loop = lm__loop();
+    lm_task *t = loop != NULL ? loop->current : NULL;
+    if (t == NULL)
+        return LM_ENOTASK;
+    events &= LM_READABLE | LM_WRITABLE;
+    if (fd < 0 || events == 0)
+        return LM_EINVAL;
+    return wait_fd(loop, t, fd, (unsigned)events,
+                   timeout >= 0 ? lm__loop_refresh(loop) + timeout : -1);
 }
 
 /*
@@ -448,13 +465,14 @@ static ssize_t read_until(int fd, void *buf, size_t len, lm_time deadline)
                 return sys_error(e);
         }
         wait_first = false;
-        lm_time timeout = -1;
+        /* A deadline already past still parks once, until the next tick,
+         * as a timeout of 0 does. */
+        lm_time until = -1;
         if (deadline >= 0) {
-            timeout = deadline - lm__loop_refresh(loop);
-            if (timeout < 0)
-                timeout = 0;
+            lm_time now = lm__loop_refresh(loop);
+            until = deadline > now ? deadline : now;
         }
-        int rc = lm_wait_fd(fd, LM_READABLE, timeout);
+        int rc = fd < 0 ? LM_EINVAL : wait_fd(loop, loop->current, fd, LM_READABLE, until);
         if (rc < 0)
             return rc;
     }
