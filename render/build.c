@@ -325,9 +325,9 @@ static void print_behaviour_diff(const build_entry *e, const char *fresh)
     lmr_buf out = {0};
     lmr_error derr;
     lmr__trace_in in_a, in_b;
-    if (lmr__trace_in_open(&in_a, e->trace) != 0)
+    if (lmr__trace_in_open(&in_a, e->trace, true) != 0)
         return;
-    if (lmr__trace_in_open(&in_b, fresh) != 0) {
+    if (lmr__trace_in_open(&in_b, fresh, true) != 0) {
         lmr__trace_in_close(&in_a);
         return;
     }
@@ -385,7 +385,7 @@ static int build_entry_run(const build_config *c, const build_entry *e,
     o.quiet = fl->quiet;
     /* A trace the entry names or its run: makes may be binary (.lmt). */
     lmr__trace_in in;
-    if (lmr__trace_in_open(&in, trace) != 0) {
+    if (lmr__trace_in_open(&in, trace, fl->quiet) != 0) {
         rc = lmr__err(err, LMR_EIO, trace, 0, 0,
                       "cannot convert the binary trace (said above)");
         free(trace);

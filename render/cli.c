@@ -167,7 +167,8 @@ static const char usage_convert[] =
     "  -q, --quiet        no warnings on stderr\n"
     "  -h, --help         this help\n"
     "\n"
-    "A damaged or cut binary trace is reported as IN: byte N: what is wrong.\n"
+    "A damaged or cut binary trace is reported as IN: byte N: what is wrong\n"
+    "(the other commands read a cut one up to the cut, with a warning).\n"
     "Exit status: 0 ok, 1 bad input, 2 bad usage.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -572,8 +573,10 @@ static int convert_failed(const char *name, int rc, const lm_convert_error *ce)
 }
 
 /* The binary trace on in_fd (at its start) as YAML into a new temporary
- * file, rewound, in *out. EXIT_OK, or EXIT_INPUT after saying why. */
-static int convert_to_tmp(int in_fd, const char *name, FILE **out)
+ * file, rewound, in *out. EXIT_OK, or EXIT_INPUT after saying why. A reader
+ * (cut_ok) takes a cut file as far as it goes; convert refuses it. */
+static int convert_to_tmp(int in_fd, const char *name, bool cut_ok, bool quiet,
+                          FILE **out)
 {
     *out = NULL;
     FILE *tmp = tmpfile();
@@ -585,6 +588,16 @@ static int convert_to_tmp(int in_fd, const char *name, FILE **out)
     lm_convert_error ce;
     memset(&ce, 0, sizeof ce);
     int rc = lm_trace_convert(in_fd, tmp, &ce);
+    /* A cut file (a run killed by SIGKILL, a full disk) is read as far as
+     * it goes, as a cut YAML trace is: everything before the cut chunk has
+     * been converted. Anything else wrong with it is refused. */
+    if (rc == LM_EOF_ && cut_ok) {
+        if (!quiet)
+            fprintf(stderr, "%s: byte %" PRIu64 ": warning: %s; reading what "
+                    "was recorded before it\n", name, ce.offset,
+                    ce.msg[0] ? ce.msg : "the binary trace is cut");
+        rc = 0;
+    }
     if (rc == 0 && (fflush(tmp) != 0 || fseeko(tmp, 0, SEEK_SET) != 0)) {
         fprintf(stderr, "%s: cannot write the converted trace: %s\n", name,
                 strerror(errno));
@@ -612,7 +625,7 @@ static void trace_in_use(lmr__trace_in *t, FILE *tmp)
 /* stdin ("-"): a regular file is peeked at without moving it; a pipe is
  * spooled (the peek consumed it), and the library reads the spool, a YAML
  * one as it is, under the name "-" (so "<stdin>"), spooling nothing again. */
-static int trace_in_stdin(lmr__trace_in *t)
+static int trace_in_stdin(lmr__trace_in *t, bool quiet)
 {
     const char *name = "<stdin>";
     char head[8];
@@ -623,7 +636,7 @@ static int trace_in_stdin(lmr__trace_in *t)
         if (n <= 0 || !lm_trace_is_binary(head, (size_t)n))
             return EXIT_OK;
         FILE *tmp;
-        int ex = convert_to_tmp(0, name, &tmp);
+        int ex = convert_to_tmp(0, name, true, quiet, &tmp);
         if (ex == EXIT_OK)
             trace_in_use(t, tmp);
         return ex;
@@ -642,19 +655,19 @@ static int trace_in_stdin(lmr__trace_in *t)
         return EXIT_OK;
     }
     FILE *tmp;
-    int ex = convert_to_tmp(fileno(sp), name, &tmp);
+    int ex = convert_to_tmp(fileno(sp), name, true, quiet, &tmp);
     fclose(sp);
     if (ex == EXIT_OK)
         trace_in_use(t, tmp);
     return ex;
 }
 
-int lmr__trace_in_open(lmr__trace_in *t, const char *operand)
+int lmr__trace_in_open(lmr__trace_in *t, const char *operand, bool quiet)
 {
     memset(t, 0, sizeof *t);
     t->path = t->operand = operand;
     if (strcmp(operand, "-") == 0)
-        return trace_in_stdin(t);
+        return trace_in_stdin(t, quiet);
     int fd = open(operand, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return EXIT_OK; /* the library says why, as it always has */
@@ -667,7 +680,7 @@ int lmr__trace_in_open(lmr__trace_in *t, const char *operand)
         ssize_t n = pread(fd, head, sizeof head, 0);
         FILE *tmp;
         if (n > 0 && lm_trace_is_binary(head, (size_t)n) &&
-            (ex = convert_to_tmp(fd, operand, &tmp)) == EXIT_OK)
+            (ex = convert_to_tmp(fd, operand, true, quiet, &tmp)) == EXIT_OK)
             trace_in_use(t, tmp);
     } else {
         /* A FIFO or a device is read once: spooled, then sniffed. */
@@ -680,7 +693,7 @@ int lmr__trace_in_open(lmr__trace_in *t, const char *operand)
             trace_in_use(t, sp);
         } else {
             FILE *tmp;
-            ex = convert_to_tmp(fileno(sp), operand, &tmp);
+            ex = convert_to_tmp(fileno(sp), operand, true, quiet, &tmp);
             fclose(sp);
             if (ex == EXIT_OK)
                 trace_in_use(t, tmp);
@@ -934,7 +947,7 @@ static int cmd_render(int argc, char **argv)
         return ex;
     const char *trace = argv[optind];
     lmr__trace_in in;
-    if (lmr__trace_in_open(&in, trace) != EXIT_OK)
+    if (lmr__trace_in_open(&in, trace, a.o.quiet) != EXIT_OK)
         return EXIT_INPUT;
     lmr_error err;
     lmr_buf out = {0};
@@ -982,7 +995,7 @@ static int cmd_inspect(int argc, char **argv)
         return ex;
     const char *trace = argv[optind];
     lmr__trace_in in;
-    if (lmr__trace_in_open(&in, trace) != EXIT_OK)
+    if (lmr__trace_in_open(&in, trace, a.o.quiet) != EXIT_OK)
         return EXIT_INPUT;
     lmr_error err;
     lmr_buf out = {0};
@@ -1071,9 +1084,9 @@ static int cmd_diff(int argc, char **argv)
         return usage_error(cmd, "%s", "expected two traces: A.yaml B.yaml");
     const char *inputs[] = {argv[optind], argv[optind + 1]};
     lmr__trace_in in_a, in_b;
-    if (lmr__trace_in_open(&in_a, inputs[0]) != EXIT_OK)
+    if (lmr__trace_in_open(&in_a, inputs[0], a.o.quiet) != EXIT_OK)
         return EXIT_USAGE; /* diff(1): trouble is 2 */
-    if (lmr__trace_in_open(&in_b, inputs[1]) != EXIT_OK) {
+    if (lmr__trace_in_open(&in_b, inputs[1], a.o.quiet) != EXIT_OK) {
         lmr__trace_in_close(&in_a);
         return EXIT_USAGE;
     }
@@ -1163,7 +1176,7 @@ static int cmd_export(int argc, char **argv)
         return EXIT_INPUT;
     }
     lmr__trace_in in;
-    if (lmr__trace_in_open(&in, input) != EXIT_OK) {
+    if (lmr__trace_in_open(&in, input, a.o.quiet) != EXIT_OK) {
         fclose(tmp);
         return EXIT_INPUT;
     }
@@ -1227,7 +1240,7 @@ static int convert_in_place(int in_fd, const char *name, lmr__outfile *of)
 {
     lmr_error err;
     FILE *tmp;
-    int ex = convert_to_tmp(in_fd, name, &tmp);
+    int ex = convert_to_tmp(in_fd, name, false, false, &tmp);
     if (ex != EXIT_OK) {
         lmr__outfile_abort(of);
         return ex;

@@ -34,8 +34,9 @@ typedef struct lmr__trace_in {
 
 /* Opens operand ("-" = stdin). 0, or 1 (the exit code for bad input) after
  * saying on stderr what is wrong ("IN: byte N: msg"). A file that cannot be
- * opened is left for the library to report as it always has. */
-int lmr__trace_in_open(lmr__trace_in *t, const char *operand);
+ * opened is left for the library to report as it always has. A cut binary
+ * trace is read up to the cut, with a warning unless quiet. */
+int lmr__trace_in_open(lmr__trace_in *t, const char *operand, bool quiet);
 void lmr__trace_in_close(lmr__trace_in *t);
 
 #endif /* LMR_CLI_H */
