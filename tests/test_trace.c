@@ -1211,12 +1211,30 @@ Test(writer, a_failed_write_is_reported_by_flush)
 {
     if (access("/dev/full", W_OK) != 0)
         cr_skip_test("no /dev/full");
+    /* stderr into a file, to see what the tracer says (once) */
+    FILE *errf = tmpfile();
+    cr_assert_not_null(errf);
+    fflush(stderr);
+    int saved = dup(2);
+    cr_assert_geq(saved, 0);
+    cr_assert_geq(dup2(fileno(errf), 2), 0);
     lm_loop *l = vloop();
     cr_assert_eq(lm_trace_open(l, "/dev/full"), 0);
     int rc = 0;
     cr_assert_eq(lm_loop_run(l, "main", p_flush_full, &rc, NULL), 0);
     cr_expect_eq(rc, LM_EIO, "lm_trace_flush: %d", rc);
     lm_loop_free(l);
+    dup2(saved, 2);
+    close(saved);
+    char said[1024] = "";
+    rewind(errf);
+    size_t n = fread(said, 1, sizeof said - 1, errf);
+    said[n] = '\0';
+    fclose(errf);
+    const char *want = "loopmaid: cannot write the trace to /dev/full: ";
+    const char *at = strstr(said, want);
+    cr_expect_not_null(at, "stderr: %s", said);
+    cr_expect(at == NULL || strstr(at + 1, want) == NULL, "said twice: %s", said);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -15,6 +15,31 @@
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static lm__sink *g_sinks; /* under g_mu */
 
+/* A write failed (a full disk, a closed pipe, an I/O error): the sink stops
+ * writing, and says so once on stderr, so that a trace cut short is never
+ * a surprise found later. Not called from the crash handler (it only reads
+ * `broken`); errno is the failed write's. */
+static void sink_broke(lm__sink *s)
+{
+    int err = errno;
+    if (s->broken)
+        return;
+    s->broken = 1;
+    char eb[128];
+    const char *why = strerror_r(err, eb, sizeof eb);
+    char msg[512];
+    int n = snprintf(msg, sizeof msg,
+                     "loopmaid: cannot write the trace%s%s: %s; the rest of the "
+                     "trace is lost\n",
+                     s->path ? " to " : "", s->path ? s->path : "", why);
+    if (n > 0) {
+        size_t len = (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+        ssize_t w = write(2, msg, len);
+        (void)w; /* nowhere else to say it */
+    }
+    errno = err;
+}
+
 static lm__sink *sink_alloc(void)
 {
     lm__sink *s = calloc(1, sizeof *s);
@@ -139,7 +164,7 @@ int lm__sink_open_path_fmt(const char *path, bool env, int fmt, lm__sink **out)
      * empty run still leaves a file the converter recognises. */
     s->binary = fmt == 1 || (fmt < 0 && lmt_name(path));
     if (s->binary && !lm__write_all(fd, LM__BIN_MAGIC, LM__BIN_MAGIC_LEN))
-        s->broken = 1;
+        sink_broke(s);
     if (env) {
         s->env = true;
         s->refs++; /* the env's reference */
@@ -233,7 +258,7 @@ bool lm__sink_text(lm__sink *s, const char *p, size_t n)
     while (n > 0) {
         size_t piece = n < LM__CH_TEXT_MAX ? n : LM__CH_TEXT_MAX;
         if (!put_chunk(s->fd, p, piece)) {
-            s->broken = 1;
+            sink_broke(s);
             return false;
         }
         p += piece;
@@ -257,6 +282,6 @@ bool lm__sink_put(lm__sink *s, const char *p, size_t n)
         ok = lm__write_all(s->fd, p, n);
     }
     if (!ok)
-        s->broken = 1; /* a full disk or a closed pipe: stop, do not spin */
+        sink_broke(s); /* a full disk or a closed pipe: stop, do not spin */
     return ok;
 }
