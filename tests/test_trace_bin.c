@@ -410,29 +410,39 @@ static void two_loops(const char *path, int r1, int r2, bool threads)
     unsetenv("LOOPMAID_TRACE");
 }
 
-Test(runs, loops_one_after_another_share_the_file, .timeout = 120)
+/* two_loops traced to lmt, then the same to yaml, each in a child (an env
+ * sink stays open until the process exits); the .lmt must hold RECS chunks
+ * of loops 1 and 2. The two files' contents in *raw and *want. */
+static void two_runs(const char *lmt, const char *yaml, int n1, int n2,
+                     bool threads, buf *raw, buf *want)
 {
-    char dir[64], lmt[96], yaml[96];
-    tmpdir(dir);
-    snprintf(lmt, sizeof lmt, "%s/t.lmt", dir);
-    snprintf(yaml, sizeof yaml, "%s/t.yaml", dir);
-    /* Each in a child: an env sink stays open until the process exits. */
     for (int k = 0; k < 2; k++) {
         fflush(NULL);
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
-            two_loops(k ? yaml : lmt, 3000, 2000, false);
+            two_loops(k ? yaml : lmt, n1, n2, threads);
             _exit(0);
         }
         int st;
         cr_assert_eq(waitpid(pid, &st, 0), pid);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    buf raw = slurp(lmt), want = slurp(yaml), got;
+    *raw = slurp(lmt);
+    *want = slurp(yaml);
     census c;
-    take_census(&raw, &c);
+    take_census(raw, &c);
     cr_expect_eq(c.loops, (1u << 1) | (1u << 2), "RECS chunks of loops 1 and 2");
+}
+
+Test(runs, loops_one_after_another_share_the_file, .timeout = 120)
+{
+    char dir[64], lmt[96], yaml[96];
+    tmpdir(dir);
+    snprintf(lmt, sizeof lmt, "%s/t.lmt", dir);
+    snprintf(yaml, sizeof yaml, "%s/t.yaml", dir);
+    buf raw, want, got;
+    two_runs(lmt, yaml, 3000, 2000, false, &raw, &want);
     cr_assert_eq(convert_path(lmt, &got, NULL), 0);
     expect_same(&got, &want, "two loops");
     free(raw.p);
@@ -476,22 +486,8 @@ Test(runs, loops_on_two_threads_share_the_file, .timeout = 120)
     tmpdir(dir);
     snprintf(lmt, sizeof lmt, "%s/t.lmt", dir);
     snprintf(yaml, sizeof yaml, "%s/t.yaml", dir);
-    for (int k = 0; k < 2; k++) {
-        fflush(NULL);
-        pid_t pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-            two_loops(k ? yaml : lmt, 9000, 6000, true);
-            _exit(0);
-        }
-        int st;
-        cr_assert_eq(waitpid(pid, &st, 0), pid);
-        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-    buf raw = slurp(lmt), want = slurp(yaml), got;
-    census c;
-    take_census(&raw, &c);
-    cr_expect_eq(c.loops, (1u << 1) | (1u << 2), "RECS chunks of loops 1 and 2");
+    buf raw, want, got;
+    two_runs(lmt, yaml, 9000, 6000, true, &raw, &want);
     cr_assert_eq(convert_path(lmt, &got, NULL), 0);
     /* Which loop is number 1 is a race, and so is how their chunks (or
      * lines) interleave: each loop's own lines are what must agree. The
