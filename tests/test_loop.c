@@ -620,3 +620,168 @@ Test(loop, virtual_clock_collects_a_cancelled_offload_with_the_others)
     cr_assert_str_eq(log_buf, "o0@0 o1@0 o2@0 o3@0 ");
     lm_loop_free(l);
 }
+
+/* ---- handoff: a task that parks switches straight to the next one --------- */
+
+/* A workload whose every step is a yield, an event handoff or a zero sleep,
+ * with a call_soon callback now and then: run under each configuration, it
+ * must run the same steps in the same order, in the same ticks, whether the
+ * loop's bookkeeping ran on the loop's stack or on a task's
+ * (lm__loop_handoff; the monotonic untraced loop crosses tick boundaries on
+ * task stacks, the traced virtual one never does). */
+#define HO_ROUNDS 300
+
+typedef struct ho_run {
+    char order[8 * HO_ROUNDS + 64];
+    size_t n;
+    lm_event *ping, *pong;
+    lm_loop *loop;
+} ho_run;
+
+static void ho_mark(ho_run *r, char c)
+{
+    if (r->n + 1 < sizeof r->order)
+        r->order[r->n++] = c;
+    r->order[r->n] = '\0';
+}
+
+static void ho_cb(void *arg) { ho_mark(arg, '*'); }
+
+static int ho_yielder(void *arg)
+{
+    ho_run *r = arg;
+    for (int i = 0; i < HO_ROUNDS; i++) {
+        ho_mark(r, 'y');
+        if (i % 50 == 0)
+            cr_assert_not_null(lm_call_soon(r->loop, ho_cb, r));
+        cr_assert_eq(lm_yield(), 0);
+    }
+    return 0;
+}
+
+static int ho_sleeper(void *arg)
+{
+    ho_run *r = arg;
+    for (int i = 0; i < HO_ROUNDS; i++) {
+        ho_mark(r, 's');
+        cr_assert_eq(lm_sleep(0), 0);
+    }
+    return 0;
+}
+
+static int ho_ponger(void *arg)
+{
+    ho_run *r = arg;
+    for (int i = 0; i < HO_ROUNDS; i++) {
+        cr_assert_eq(lm_event_wait(r->pong), 0);
+        lm_event_clear(r->pong);
+        ho_mark(r, 'o');
+        lm_event_set(r->ping);
+    }
+    return 0;
+}
+
+static int ho_main(void *arg)
+{
+    ho_run *r = arg;
+    r->ping = lm_event_new();
+    r->pong = lm_event_new();
+    lm_task *t[3] = {lm_spawn("yielder", ho_yielder, r),
+                     lm_spawn("sleeper", ho_sleeper, r),
+                     lm_spawn("ponger", ho_ponger, r)};
+    for (int i = 0; i < HO_ROUNDS; i++) {
+        lm_event_set(r->pong);
+        cr_assert_eq(lm_event_wait(r->ping), 0);
+        lm_event_clear(r->ping);
+        ho_mark(r, 'i');
+    }
+    cr_assert_eq(lm_gather(t, 3, 0, NULL, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        lm_task_release(t[i]);
+    lm_event_free(r->ping);
+    lm_event_free(r->pong);
+    return 0;
+}
+
+static void ho_run_once(ho_run *r, lm_clock_kind clock, const char *trace,
+                        lm_loop_stats *st)
+{
+    memset(r, 0, sizeof *r);
+    if (trace != NULL)
+        setenv("LOOPMAID_TRACE", trace, 1);
+    lm_loop *l = lmt_loop(clock);
+    unsetenv("LOOPMAID_TRACE");
+    r->loop = l;
+    cr_assert_eq(lm_loop_run(l, "main", ho_main, r, NULL), 0);
+    lm_loop_stats_get(l, st);
+    lm_loop_free(l);
+}
+
+Test(loop, handing_the_loop_on_changes_no_order_and_no_tick)
+{
+    static ho_run mono, virt, traced;
+    lm_loop_stats sm, sv, st;
+    char path[] = "/tmp/lm-handoff-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    ho_run_once(&mono, LM_CLOCK_MONOTONIC, NULL, &sm);
+    ho_run_once(&virt, LM_CLOCK_VIRTUAL, NULL, &sv);
+    ho_run_once(&traced, LM_CLOCK_VIRTUAL, path, &st);
+    unlink(path);
+
+    /* Every round of the three loops, then the gather: 4 marks a round. */
+    cr_assert_eq(mono.n, 4 * HO_ROUNDS + HO_ROUNDS / 50);
+    cr_assert_str_eq(mono.order, virt.order);
+    cr_assert_str_eq(mono.order, traced.order);
+    /* Main spawns and waits; the next tick runs the three first steps in
+     * spawn order, the yielder's callback comes first in the one after. */
+    cr_assert(strncmp(mono.order, "yso*y", 5) == 0, "%.16s", mono.order);
+    cr_assert_eq(sm.ticks, sv.ticks);
+    cr_assert_eq(sm.ticks, st.ticks);
+    cr_assert_eq(sm.steps, sv.steps);
+    cr_assert_eq(sm.steps, st.steps);
+    cr_assert_eq(sm.callbacks, (uint64_t)HO_ROUNDS / 50);
+    cr_assert_eq(sm.timers_fired, (uint64_t)HO_ROUNDS);
+    /* A ping-pong round trip takes two ticks (each side runs in the tick
+     * after the other's set), the yielder's and the sleeper's rounds one
+     * each, and every task steps about once per round: this program's
+     * exact figures, the same under every configuration. */
+    cr_assert_eq(sm.ticks, 2 * (uint64_t)HO_ROUNDS + 1);
+    cr_assert_eq(sm.steps, 4 * (uint64_t)HO_ROUNDS + 3);
+    /* The busy loops poll every 64th tick, the traced virtual one every
+     * tick (as its goldens show). */
+    cr_assert_leq(sm.polls, sm.ticks / 64 + 4);
+    cr_assert_eq(st.polls, st.ticks);
+}
+
+/* A lone task whose yield is the only thing ready hands the loop on to
+ * itself: the tick ends and the next begins on its own stack, and it runs on
+ * without a switch; every 64th tick still polls. (A zero sleep does not: at
+ * the end of its tick nothing is ready, so the loop polls before its timer
+ * fires.) */
+static int ho_alone(void *arg)
+{
+    int *n = arg;
+    for (int i = 0; i < 1000; i++) {
+        cr_assert_eq(lm_yield(), 0);
+        ++*n;
+    }
+    return 0;
+}
+
+Test(loop, a_lone_task_hands_the_loop_on_to_itself)
+{
+    int n = 0;
+    lm_loop *l = lmt_loop(LM_CLOCK_MONOTONIC);
+    cr_assert_eq(lm_loop_run(l, "main", ho_alone, &n, NULL), 0);
+    lm_loop_stats st;
+    lm_loop_stats_get(l, &st);
+    cr_assert_eq(n, 1000);
+    cr_assert_eq(st.steps, 1001);
+    cr_assert_eq(st.ticks, 1001);
+    cr_assert_eq(st.timers_fired, 0);
+    cr_assert_geq(st.polls, 1000 / 64);
+    cr_assert_leq(st.polls, 1000 / 64 + 3);
+    lm_loop_free(l);
+}

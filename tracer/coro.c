@@ -502,7 +502,19 @@ void lm__coro_suspend(lm__coro_sched *s)
     lm__coro *c = s->running;
     LM__ASAN_START(&c->asan_fake, s->asan_bottom, s->asan_size);
     lm__ctx_switch(&c->ctx, &s->ctx);
-    LM__ASAN_FINISH(c->asan_fake, &s->asan_bottom, &s->asan_size);
+    /* Not &s->asan_bottom: what resumes us may be another coroutine
+     * (lm__coro_transfer), and the scheduler's bounds were learnt once and
+     * for all in coro_main. */
+    LM__ASAN_FINISH(c->asan_fake, NULL, NULL);
+}
+
+void lm__coro_transfer(lm__coro_sched *s, lm__coro *to)
+{
+    lm__coro *c = s->running;
+    s->running = to;
+    LM__ASAN_START(&c->asan_fake, to->lo, to->size);
+    lm__ctx_switch(&c->ctx, &to->ctx);
+    LM__ASAN_FINISH(c->asan_fake, NULL, NULL);
 }
 #endif /* LM__CORO_INLINE */
 

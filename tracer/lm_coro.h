@@ -150,12 +150,25 @@ static inline void lm__coro_suspend(lm__coro_sched *s)
 {
     lm__ctx_switch((lm__ctx *)(void *)s->running, &s->ctx);
 }
+
+/* From inside the running coroutine: straight on to another one (which has
+ * run before), without passing through the scheduler. Returns when the
+ * scheduler or another coroutine resumes this one. */
+static inline void lm__coro_transfer(lm__coro_sched *s, lm__coro *to)
+{
+    lm__coro *from = s->running;
+    s->running = to;
+    lm__ctx_switch((lm__ctx *)(void *)from, (lm__ctx *)(void *)to);
+}
 #else
 /* From the scheduler: runs c until it suspends or exits. */
 void lm__coro_resume(lm__coro_sched *s, lm__coro *c);
 /* From inside the running coroutine: back to the scheduler. Returns when
- * the scheduler resumes it. */
+ * the scheduler (or another coroutine) resumes it. */
 void lm__coro_suspend(lm__coro_sched *s);
+/* From inside the running coroutine: straight on to another one (which has
+ * run before), without passing through the scheduler. */
+void lm__coro_transfer(lm__coro_sched *s, lm__coro *to);
 #endif
 /* From inside the running coroutine, for the last time. */
 _Noreturn void lm__coro_exit(lm__coro_sched *s);

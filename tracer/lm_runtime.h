@@ -115,6 +115,10 @@ struct lm_loop {
     lm__list ready_handles;
     uint64_t ready_seq;
     size_t nready;
+    /* The tick's RUN phase (loop.c): it takes what was ready before
+     * ready_seq reached tick_limit; tick_ran counts what it ran so far. */
+    uint64_t tick_limit;
+    uint32_t tick_ran;
 
     /* Timer min-heap (intrusive, pointer based: arming never allocates). */
     lm__heap_node *timer_min;
@@ -244,34 +248,65 @@ void lm__task_finish(lm_loop *loop, lm_task *t);
  * only reports the illegal transition. */
 void lm__transition_running(lm_task *t);
 
+/* t, pending and past its first step, becomes running and current: the
+ * loop's side of a step up to the switch. One store, plus the inline state
+ * hook when traced. */
+static inline __attribute__((always_inline)) void lm__task_enter(lm_loop *loop,
+                                                                 lm_task *t)
+{
+    t->state = LM_STATE_RUNNING;
+    LM__TRACE(loop, lm__tr_state_hot, t, LM_STATE_PENDING, LM_STATE_RUNNING, NULL);
+    loop->current = t;
+    loop->stats.steps++;
+}
+
 /* Runs one step of t (loop.c calls it for each ready task). Inline, and
  * inlined into the tick: the loop's side of a context switch then returns
  * straight into the loop, one frame fewer under every switch (each frame
- * costs a mispredicted return, see lm_coro.h). A pending task with its
- * stack becomes running with one store, plus the inline state hook when
- * traced; only pending may become running (the transition table's rule),
- * so anything else goes to lm__transition_running, which reports it. */
+ * costs a mispredicted return, see lm_coro.h). Only pending may become
+ * running (the transition table's rule), so anything else goes to
+ * lm__transition_running, which reports it. The task that comes back is
+ * not always t: t may have handed the loop on to another task
+ * (lm__loop_handoff), so the loop learns it from loop->current. */
 static inline __attribute__((always_inline)) void lm__task_step(lm_loop *loop,
                                                                 lm_task *t)
 {
     if (LM__UNLIKELY(t->coro == NULL)) {
         if (!lm__task_first_step(loop, t))
             return;
+        loop->current = t;
+        loop->stats.steps++;
     } else if (LM__UNLIKELY(t->state != LM_STATE_PENDING)) {
         lm__transition_running(t);
+        loop->current = t;
+        loop->stats.steps++;
     } else {
-        t->state = LM_STATE_RUNNING;
-        LM__TRACE(loop, lm__tr_state_hot, t, LM_STATE_PENDING, LM_STATE_RUNNING,
-                  NULL);
+        lm__task_enter(loop, t);
     }
-    loop->current = t;
-    loop->stats.steps++;
     lm__coro_resume(&loop->sched, (lm__coro *)t->coro);
+    lm_task *back = loop->current;
     loop->current = NULL;
     /* lm_task_finished, spelled as one compare: done, failed and cancelled
      * are the last three states of lm_state. */
-    if (t->state >= LM_STATE_DONE)
-        lm__task_finish(loop, t);
+    if (back->state >= LM_STATE_DONE)
+        lm__task_finish(loop, back);
+}
+
+/* Called by a task that has just parked or yielded, on its own stack: the
+ * task to switch to directly, made running and current, or NULL to switch
+ * back to the loop (loop.c, which says when). */
+lm_task *lm__loop_handoff(lm_loop *loop);
+
+/* Leaves the running task self, which has just parked or yielded: straight
+ * to the next task when lm__loop_handoff finds one, else to the loop. */
+static inline __attribute__((always_inline)) void lm__task_leave(lm_loop *loop,
+                                                                 lm_task *self)
+{
+    lm_task *next = lm__loop_handoff(loop);
+    if (next == NULL)
+        lm__coro_suspend(&loop->sched);
+    else if (next != self)
+        lm__coro_transfer(&loop->sched, (lm__coro *)next->coro);
 }
 /* A timer of t fired (task.c). */
 void lm__task_timer_fired(lm_loop *loop, lm_task *t);

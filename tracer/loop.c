@@ -36,6 +36,15 @@
  *
  * Each phase is visible in the trace (state/call, poll, io, timer events)
  * and the tick ends with one `tick` event carrying the counts.
+ *
+ * WHO RUNS IT. The loop runs the tick on its own stack, but a task that
+ * parks or yields does not always switch back to it: lm__loop_handoff does
+ * the loop's next bookkeeping on the task's stack (the next step of the RUN
+ * phase, and a tick's end and the next tick's start when no poll is due)
+ * and switches straight to the next task, one switch per step instead of
+ * two. It runs the same functions in the same order, so nothing a program
+ * or a trace can see changes; it stops, and goes back to the loop, at
+ * anything that is not bookkeeping (a callback, a first step, a poll).
  */
 #include "lm_runtime.h"
 
@@ -405,56 +414,126 @@ void lm_loop_free(lm_loop *loop)
     free(loop);
 }
 
-/* Runs one tick: the four phases described at the top of this file. */
-/* Inlined into lm_loop_run: one frame fewer under every context switch
- * from the loop (each costs a mispredicted return, see lm_coro.h). */
-static inline __attribute__((always_inline)) void run_tick(lm_loop *loop)
+/* ---- the tick, in three parts ------------------------------------------- */
+
+/* A tick is split into its start, its RUN phase and its end (POLL, WAKE,
+ * TIMERS and the `tick` event), and what the RUN phase has done so far lives
+ * in the loop (tick_limit, tick_ran), not in locals of one function, because
+ * a tick's boundary may be crossed on a task's stack: lm__loop_handoff
+ * below. The loop and the handoff run the very same three functions. */
+
+static inline __attribute__((always_inline)) void tick_begin(lm_loop *loop)
 {
     uint64_t tick = ++loop->stats.ticks;
-    uint32_t ran = 0, nio = 0, nfired = 0;
     /* The clock is read once per tick, and only when a timer could be due
      * (or every 64th tick): on some machines a clock read costs more than
      * a whole yield. Deadlines are computed from a fresh reading anyway
      * (lm__loop_refresh in lm_sleep, lm_call_later, lm_wait_fd, lm_now). */
     if (lm__timer_first(loop) != NULL || (tick & 63) == 0)
         update_time(loop);
+    /* RUN takes what was ready when the tick began. */
+    loop->tick_limit = loop->ready_seq;
+    loop->tick_ran = 0;
+}
 
-    /* 1. RUN: what was ready when the tick began, in FIFO order. */
-    uint64_t limit = loop->ready_seq;
-    for (;;) {
-        lm_task *t = NULL;
-        lm_handle *h = NULL;
-        if (!lm__list_empty(&loop->ready_tasks)) {
-            t = LM__CONTAINER_OF(loop->ready_tasks.next, lm_task, ready_node);
-            if (t->ready_seq >= limit)
-                t = NULL;
-        }
-        if (!lm__list_empty(&loop->ready_handles)) {
-            h = LM__CONTAINER_OF(loop->ready_handles.next, lm_handle, ready_node);
-            if (h->ready_seq >= limit)
-                h = NULL;
-        }
-        if (t != NULL && (h == NULL || t->ready_seq < h->ready_seq)) {
-            lm__list_remove(&t->ready_node);
-            t->in_ready = false;
-            loop->nready--;
-            lm__task_step(loop, t);
-        } else if (h != NULL) {
-            lm__list_remove(&h->ready_node);
-            loop->nready--;
-            run_handle(loop, h);
-        } else {
-            break;
-        }
-        ran++;
+/* The next task (*tp) or callback (*hp) of this tick's RUN phase, still on
+ * the ready queue; false when the phase is over. One FIFO order for both
+ * kinds: the smaller ready_seq goes first. */
+static inline __attribute__((always_inline)) bool tick_next(lm_loop *loop,
+                                                           lm_task **tp,
+                                                           lm_handle **hp)
+{
+    lm_task *t = NULL;
+    lm_handle *h = NULL;
+    if (!lm__list_empty(&loop->ready_tasks)) {
+        t = LM__CONTAINER_OF(loop->ready_tasks.next, lm_task, ready_node);
+        if (t->ready_seq >= loop->tick_limit)
+            t = NULL;
     }
+    if (!lm__list_empty(&loop->ready_handles)) {
+        h = LM__CONTAINER_OF(loop->ready_handles.next, lm_handle, ready_node);
+        if (h->ready_seq >= loop->tick_limit)
+            h = NULL;
+    }
+    if (t != NULL && (h == NULL || t->ready_seq < h->ready_seq)) {
+        h = NULL;
+    } else if (h != NULL) {
+        t = NULL;
+    } else {
+        return false;
+    }
+    *tp = t;
+    *hp = h;
+    return true;
+}
+
+/* Takes t, the tick's next, off the ready queue, counting its step. */
+static inline void tick_remove_task(lm_loop *loop, lm_task *t)
+{
+    lm__list_remove(&t->ready_node);
+    t->in_ready = false;
+    loop->nready--;
+    loop->tick_ran++;
+}
+
+/* Whether the loop must not block in this tick's poll: something is ready,
+ * or it is about to stop (the main task ended and either shutdown has not
+ * begun yet or nothing is left alive). */
+static inline bool tick_busy(const lm_loop *loop)
+{
+    return loop->nready > 0 ||
+           (loop->main_done &&
+            (!loop->shutting_down || loop->stats.tasks_alive == 0));
+}
+
+/* Whether this tick's poll is skipped. A busy loop with no fd or
+ * thread-pool work outstanding has nothing the poller could report but a
+ * thread-safe callback or a signal, so it asks only every 64th tick: a
+ * yield round trip then costs no system call. Tracing must not change that
+ * under the real clock (it was 57 % of a traced busy loop's CPU,
+ * bench/README.md): the skipped polls simply have no `poll` event. Under
+ * the virtual clock a traced loop polls every tick, as it always has: every
+ * golden trace is virtual and shows a poll in every tick. A skipped poll
+ * also means the end of the tick runs no user code and never blocks, which
+ * is what lets lm__loop_handoff run it on a task's stack. */
+static inline bool tick_quiet(const lm_loop *loop, bool busy)
+{
+    return busy && (loop->trace == NULL || loop->clock != LM_CLOCK_VIRTUAL) &&
+           loop->io_waiters == 0 && loop->offloads == 0 &&
+           (loop->stats.ticks & 63) != 0 && !loop->main_done;
+}
+
+/* Phase 4 (TIMERS) and the tick's `tick` event: the end of every tick,
+ * and all there is to the end of a quiet one (lm__loop_handoff runs it on a
+ * task's stack, so it keeps its frame small). */
+static inline __attribute__((always_inline)) void tick_close(lm_loop *loop,
+                                                            uint32_t nio)
+{
+    uint32_t nfired = 0;
+    lm__timer *tm;
+    while ((tm = lm__timer_first(loop)) != NULL && tm->due <= loop->now) {
+        lm__timer_disarm(loop, tm);
+        nfired++;
+        loop->stats.timers_fired++;
+        if (tm->kind == LM__TIMER_TASK) {
+            lm__task_timer_fired(loop, LM__CONTAINER_OF(tm, lm_task, timer));
+        } else {
+            lm_handle *h = LM__CONTAINER_OF(tm, lm_handle, timer);
+            LM__TRACE(loop, lm__tr_timer, h->deadline_of);
+            ready_handle(loop, h);
+        }
+    }
+    LM__TRACE(loop, lm__tr_tick_hot, loop->stats.ticks, loop->tick_ran, nio,
+              nfired);
+}
+
+/* Phases 2 and 3 of the tick (POLL, WAKE), then tick_close. */
+static inline __attribute__((always_inline)) void tick_end(lm_loop *loop)
+{
+    uint32_t nio = 0;
 
     /* 2. POLL */
-    /* Never block when the loop is about to stop: the main task ended and
-     * either shutdown has not begun yet or nothing is left alive. */
-    bool busy = loop->nready > 0 ||
-                (loop->main_done &&
-                 (!loop->shutting_down || loop->stats.tasks_alive == 0));
+    bool busy = tick_busy(loop);
     lm_time timeout;
     if (busy) {
         timeout = 0;
@@ -472,18 +551,7 @@ static inline __attribute__((always_inline)) void run_tick(lm_loop *loop)
     }
     lm__poll_event ev[64];
     int nev = 0;
-    /* A busy loop with no fd or thread-pool work outstanding has nothing
-     * the poller could report but a thread-safe callback or a signal, so it
-     * asks only every 64th tick: a yield round trip then costs two context
-     * switches and no system call. Tracing must not change that under the
-     * real clock (it was 57 % of a traced busy loop's CPU, bench/README.md):
-     * the skipped polls simply have no `poll` event. Under the virtual clock
-     * a traced loop polls every tick, as it always has: every golden trace
-     * is virtual and shows a poll in every tick. */
-    bool skip = busy &&
-                (loop->trace == NULL || loop->clock != LM_CLOCK_VIRTUAL) &&
-                loop->io_waiters == 0 && loop->offloads == 0 &&
-                (tick & 63) != 0 && !loop->main_done;
+    bool skip = tick_quiet(loop, busy);
     if (!skip) {
         lm_time waited = 0;
         if (timeout == 0 || loop->clock != LM_CLOCK_MONOTONIC) {
@@ -527,21 +595,78 @@ static inline __attribute__((always_inline)) void run_tick(lm_loop *loop)
         }
     }
 
-    /* 4. TIMERS */
-    lm__timer *tm;
-    while ((tm = lm__timer_first(loop)) != NULL && tm->due <= loop->now) {
-        lm__timer_disarm(loop, tm);
-        nfired++;
-        loop->stats.timers_fired++;
-        if (tm->kind == LM__TIMER_TASK) {
-            lm__task_timer_fired(loop, LM__CONTAINER_OF(tm, lm_task, timer));
+    tick_close(loop, nio);
+}
+
+/* Runs one tick: the four phases described at the top of this file. Its
+ * parts are inlined into lm_loop_run: one frame fewer under every context
+ * switch from the loop (each costs a mispredicted return, see lm_coro.h).
+ * The RUN phase reads the tick from the loop after every step, since a step
+ * may have carried the loop into a later tick (lm__loop_handoff). */
+static inline __attribute__((always_inline)) void run_tick(lm_loop *loop)
+{
+    tick_begin(loop);
+
+    /* 1. RUN: what was ready when the tick began, in FIFO order. */
+    lm_task *t;
+    lm_handle *h;
+    while (tick_next(loop, &t, &h)) {
+        if (t != NULL) {
+            tick_remove_task(loop, t);
+            lm__task_step(loop, t);
         } else {
-            lm_handle *h = LM__CONTAINER_OF(tm, lm_handle, timer);
-            LM__TRACE(loop, lm__tr_timer, h->deadline_of);
-            ready_handle(loop, h);
+            lm__list_remove(&h->ready_node);
+            loop->nready--;
+            loop->tick_ran++;
+            run_handle(loop, h);
         }
     }
-    LM__TRACE(loop, lm__tr_tick_hot, tick, ran, nio, nfired);
+
+    tick_end(loop);
+}
+
+/*
+ * The running task has just parked or yielded, and calls this on its own
+ * stack instead of switching back to the loop. It does what the loop would
+ * do next, for as long as that is bookkeeping only, and stops where the
+ * loop would resume a task: that task is taken off the ready queue, made
+ * running and current, and returned, and the caller switches straight to
+ * it (or simply goes on, if it is the caller itself: a lone task's yield
+ * then costs no switch at all). That is one context switch per step instead
+ * of two, so a ping-pong round trip costs two switches instead of four.
+ *
+ * "Bookkeeping only" means: the next thing of this tick's RUN phase is a
+ * task that has run before and is pending; or the RUN phase is over and the
+ * end of the tick skips its poll (tick_quiet), so ending it and starting the
+ * next one runs no user code and never blocks. Anything else (a callback,
+ * a first step, a poll, the end of the main task) returns NULL and the
+ * caller switches back to the loop, which carries on from exactly here: the
+ * order of everything, and so the trace, is the loop's own.
+ */
+lm_task *lm__loop_handoff(lm_loop *loop)
+{
+    lm_task *self = loop->current;
+    /* What the loop does when a step ends: the step's task is no longer
+     * current (the ticks' own trace events and wakes run with none). */
+    loop->current = NULL;
+    for (;;) {
+        lm_task *t;
+        lm_handle *h;
+        if (tick_next(loop, &t, &h)) {
+            if (t == NULL || t->coro == NULL || t->state != LM_STATE_PENDING)
+                break;
+            tick_remove_task(loop, t);
+            lm__task_enter(loop, t);
+            return t;
+        }
+        /* A quiet tick's end: no poll, so no I/O to wake (tick_end). */
+        if (!tick_quiet(loop, tick_busy(loop)))
+            break;
+        tick_close(loop, 0);
+        tick_begin(loop); /* quiet: the main task runs, no shutdown is due */
+    }
+    loop->current = self; /* the loop learns from it whose step ended */
+    return NULL;
 }
 
 int lm_loop_run(lm_loop *loop, const char *name, lm_coro_fn fn, void *arg,

@@ -395,7 +395,7 @@ park_impl(const lm__reason *w, lm_time deadline, lm__pass_fn pass, void *ctx)
     transition(t, LM_STATE_AWAITING, w);
     if (deadline >= 0)
         lm__timer_arm(loop, &t->timer, deadline, LM__TIMER_TASK);
-    lm__coro_suspend(&loop->sched);
+    lm__task_leave(loop, t);
     /* Running again: lm__wake (or the timer, or a cancel) set the status. */
     if (pass != NULL) {
         t->pass_on.fn = NULL;
@@ -558,7 +558,7 @@ int lm_yield(void)
     lm__reason r = {.by = LM__BY_YIELD, .task = t->id, .fd = -1};
     transition(t, LM_STATE_PENDING, &r);
     lm__ready_task(loop, t);
-    lm__coro_suspend(&loop->sched);
+    lm__task_leave(loop, t);
     /* A yield hands nothing over, so a cancel that came meanwhile is
      * delivered right here. */
     return take_cancel(t) ? LM_ECANCELED : 0;
