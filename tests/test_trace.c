@@ -1424,3 +1424,73 @@ Test(hot, fast_path_records_equal_the_general_path)
     free(general);
     free(fast);
 }
+
+/* ---- a tick with more events than the record array ------------------------ */
+
+/* A note's text goes into the arena before the note takes its record slot.
+ * When the array was full at that moment, taking the slot passed the array
+ * on, and the arena with it, text included: the note was left pointing into
+ * the next arena (wrong text, or bytes past its end). Only a tick with more
+ * events than the array holds (2048 with a writer, 8192 without) could get
+ * there, hence thousands of notes without a single await. */
+#define MANY_NOTES 20000
+
+static int p_many_notes(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < MANY_NOTES; i++)
+        lm_notef("mark %u", i);
+    return 0;
+}
+
+static void expect_every_mark(const char *s)
+{
+    cr_assert_not_null(s);
+    unsigned want = 0;
+    const char *p = s;
+    while ((p = strstr(p, "text: \"mark ")) != NULL) {
+        unsigned m;
+        cr_assert_eq(sscanf(p, "text: \"mark %u\"", &m), 1);
+        cr_assert_eq(m, want, "mark %u where %u was due", m, want);
+        want++;
+        p++;
+    }
+    cr_assert_eq(want, MANY_NOTES);
+}
+
+Test(trace, notes_beyond_a_full_array_keep_their_text)
+{
+    /* Without a writer: a memory stream. */
+    char *s = run_traced(p_many_notes, NULL, 0, NULL);
+    expect_every_mark(s);
+    free(s);
+    /* With one, as YAML and as the binary spill. */
+    const char *tails[] = {"", ".lmt"};
+    for (int k = 0; k < 2; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/loopmaid-notes-XXXXXX%s", tails[k]);
+        int fd = mkstemps(path, (int)strlen(tails[k]));
+        cr_assert_geq(fd, 0);
+        close(fd);
+        lm_loop *l = loop_of(LM_CLOCK_VIRTUAL);
+        cr_assert_eq(lm_trace_open(l, path), 0);
+        cr_assert_eq(lm_loop_run(l, "main", p_many_notes, NULL, NULL), 0);
+        lm_loop_free(l);
+        char *t = NULL;
+        if (k == 0) {
+            t = slurp(path);
+        } else {
+            size_t len = 0;
+            FILE *m = open_memstream(&t, &len);
+            int in = open(path, O_RDONLY);
+            cr_assert_geq(in, 0);
+            lm_convert_error err;
+            cr_assert_eq(lm_trace_convert(in, m, &err), 0, "%s", err.msg);
+            close(in);
+            fclose(m);
+        }
+        unlink(path);
+        expect_every_mark(t);
+        free(t);
+    }
+}

@@ -297,9 +297,11 @@ static void tsc_start(lm__trace *tr, lm_loop *loop)
 /* ------------------------------------------------------------------------ */
 
 /* A zeroed slot stamped with the loop's clock. A hook stores its arena
- * strings (str_ref, lm__trace_blob) before it takes the slot: storing one may
- * pass the array to the writer (lm__trace_pass), which would take the slot
- * with it. Interning never passes. */
+ * string (str_ref, lm__trace_blob; one at most) before it takes the slot:
+ * storing one may pass the array to the writer (lm__trace_pass), which would
+ * take the slot with it. The store makes room in a full array first, so the
+ * slot taken here never passes the string's arena away. Interning never
+ * passes. */
 static inline lm__rec *rec_begin(lm__trace *tr, lm_loop *loop, uint8_t kind)
 {
     lm__rec *r = lm__trace_slot(tr);

@@ -251,6 +251,12 @@ static bool arena_compact(lm__trace *tr, size_t need)
 
 uint32_t lm__trace_blob(lm__trace *tr, const void *p, size_t n)
 {
+    /* The hook takes its record slot after this (rec_begin in trace.c): if
+     * the array is full, taking it would pass the array on, and this arena
+     * with it, and the record would point into the next one. So make room
+     * first; the slot taken next is then free. */
+    if (LM__UNLIKELY(tr->wr - tr->rd == tr->cap))
+        lm__trace_full(tr);
     size_t need = 8 + ((n + 1 + 7) & ~(size_t)7);
     if (tr->alen + need > tr->acap) {
         if (!tr->ring && tr->alen > LM__ARENA_SOFT) {
