@@ -1494,3 +1494,90 @@ Test(trace, notes_beyond_a_full_array_keep_their_text)
         free(t);
     }
 }
+
+/* ---- one stamp for a burst of bookkeeping --------------------------------- */
+
+typedef struct burst_pp {
+    lm_event *ping, *pong;
+} burst_pp;
+
+static int p_burst_ponger(void *arg)
+{
+    burst_pp *pp = arg;
+    for (int i = 0; i < 500; i++) {
+        lm_event_wait(pp->pong);
+        lm_event_clear(pp->pong);
+        lm_event_set(pp->ping);
+    }
+    return 0;
+}
+
+static int p_burst(void *arg)
+{
+    (void)arg;
+    burst_pp pp = {lm_event_new(), lm_event_new()};
+    lm_task *t = lm_spawn("ponger", p_burst_ponger, &pp);
+    for (int i = 0; i < 500; i++) {
+        lm_event_set(pp.pong);
+        lm_event_wait(pp.ping);
+        lm_event_clear(pp.ping);
+    }
+    cr_assert_eq(lm_join(t, NULL), 0);
+    lm_task_release(t);
+    lm_event_free(pp.ping);
+    lm_event_free(pp.pong);
+    return 0;
+}
+
+static long long stamp_of(const char *line)
+{
+    long long t = -1;
+    cr_assert_eq(sscanf(line, " - {t: %lld,", &t), 1, "%.60s", line);
+    return t;
+}
+
+/* Under TSC stamps, a task parking, the quiet end of its tick and the next
+ * task starting (lm__loop_handoff runs them as one burst, no clock read in
+ * between) carry one stamp, and t never decreases. Without the burst the
+ * three would be ~10 ns apart (a reading each). */
+Test(trace, a_burst_of_bookkeeping_shares_one_stamp)
+{
+    char path[] = "/tmp/loopmaid-burst-XXXXXX";
+    setenv("LOOPMAID_TRACE_TSC", "1", 1);
+    lm_loop *l = loop_to_file(LM_CLOCK_MONOTONIC, path);
+    cr_assert_eq(lm_loop_run(l, "main", p_burst, NULL, NULL), 0);
+    bool fast = lm__loop_trace(l)->tsc;
+    lm_loop_free(l);
+    unsetenv("LOOPMAID_TRACE_TSC");
+    char *text = slurp(path);
+    unlink(path);
+    cr_assert_not_null(text);
+    if (!fast) {
+        free(text);
+        cr_skip_test("no usable TSC here: every record reads the clock");
+    }
+    int bursts = 0;
+    long long last = -1;
+    const char *prev = NULL, *line = strstr(text, "\n  - {t: ");
+    while (line != NULL) {
+        line++;
+        const char *next = strstr(line, "\n  - {t: ");
+        long long t = stamp_of(line);
+        cr_assert_geq(t, last);
+        last = t;
+        if (prev != NULL && strncmp(strstr(line, "ev: "), "ev: tick", 8) == 0 &&
+            strstr(prev, "to: awaiting") != NULL &&
+            strstr(prev, "to: awaiting") < strchr(prev, '\n') && next != NULL &&
+            strstr(next + 1, "to: running") < strchr(next + 1, '\n')) {
+            /* The loop's own path (after a first step, say) reads the
+             * clock for each; a burst never does. */
+            if (stamp_of(prev) == t && stamp_of(next + 1) == t)
+                bursts++;
+        }
+        prev = line;
+        line = next;
+    }
+    /* Two ticks a round trip; every 64th polls, so it is no burst. */
+    cr_assert_geq(bursts, 900, "%d", bursts);
+    free(text);
+}

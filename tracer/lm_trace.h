@@ -254,6 +254,8 @@ struct lm__trace {
     int64_t ns0;
     int64_t mono_start;
     uint64_t tick_tsc;     /* TSC at the last tick-boundary check (trace.c) */
+    uint64_t last_tsc;     /* the last TSC reading a record was stamped with */
+    bool burst;            /* stamp with last_tsc, no reading (lm__trace_tsc) */
     atomic_int werr;       /* LM_EIO once a write of the writer failed */
     void *retired[LM__RETIRED_MAX]; /* old intern buffers (trace_str.c) */
     int nretired;
@@ -318,6 +320,22 @@ int lm__trace_set_ring(lm__trace *tr, size_t n);
 
 /* Makes room for a record when the array is full (stream: passes). */
 void lm__trace_full(lm__trace *tr);
+
+/* The stamp of a record under TSC stamps: a fresh reading, or during a burst
+ * (lm__loop_handoff: a task has just parked and the loop's bookkeeping runs
+ * on to the next task, no user code, no system call, some tens of ns) the
+ * reading of the record that began it. A reading costs ~10 ns on some
+ * machines, as much as a whole step of that bookkeeping, and the events of
+ * one burst are no further apart than that anyway. docs/trace-format.md
+ * says so where it defines `t`. */
+static inline uint64_t lm__trace_tsc(lm__trace *tr)
+{
+    if (tr->burst)
+        return tr->last_tsc;
+    uint64_t v = lm__tsc_read();
+    tr->last_tsc = v;
+    return v;
+}
 
 /* The hot path: a slot for the next record, then commit once it is filled.
  * Cost: a compare and an index bump; no allocation, no lock. */
@@ -401,7 +419,7 @@ static inline void lm__tr_state_hot(lm__trace *tr, lm_loop *loop, const lm_task 
     lm__rec *r;
     if (LM__LIKELY(to != LM_STATE_FAILED && (rs == NULL || rs->label == NULL)) &&
         (r = lm__trace_fast_slot(tr)) != NULL) {
-        lm__trace_state_fill(r, (int64_t)lm__tsc_read(), t, from, to, rs);
+        lm__trace_state_fill(r, (int64_t)lm__trace_tsc(tr), t, from, to, rs);
         lm__trace_commit(tr);
     } else {
         lm__tr_state(tr, loop, t, from, to, rs);
@@ -468,7 +486,7 @@ static inline void lm__tr_tick_hot(lm__trace *tr, lm_loop *loop, uint64_t n,
         lm__tr_tick(tr, loop, n, ran, io, timers);
         return;
     }
-    uint64_t now = lm__tsc_read();
+    uint64_t now = lm__trace_tsc(tr);
     lm__trace_tick_fill(r, (int64_t)now, n, ran, io, timers);
     lm__trace_commit(tr);
     if (tr->wr - tr->rd >= 1024 || now - tr->tick_tsc >= (1u << 20)) {

@@ -649,6 +649,11 @@ lm_task *lm__loop_handoff(lm_loop *loop)
     /* What the loop does when a step ends: the step's task is no longer
      * current (the ticks' own trace events and wakes run with none). */
     loop->current = NULL;
+    /* Everything recorded from here to the switch is one burst: it shares
+     * the stamp of the park or yield just recorded (lm__trace_tsc). */
+    lm__trace *tr = loop->trace;
+    if (tr != NULL)
+        tr->burst = true;
     for (;;) {
         lm_task *t;
         lm_handle *h;
@@ -657,6 +662,8 @@ lm_task *lm__loop_handoff(lm_loop *loop)
                 break;
             tick_remove_task(loop, t);
             lm__task_enter(loop, t);
+            if (tr != NULL)
+                tr->burst = false;
             return t;
         }
         /* A quiet tick's end: no poll, so no I/O to wake (tick_end). */
@@ -665,6 +672,8 @@ lm_task *lm__loop_handoff(lm_loop *loop)
         tick_close(loop, 0);
         tick_begin(loop); /* quiet: the main task runs, no shutdown is due */
     }
+    if (tr != NULL)
+        tr->burst = false;
     loop->current = self; /* the loop learns from it whose step ended */
     return NULL;
 }

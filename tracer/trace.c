@@ -287,6 +287,7 @@ static void tsc_start(lm__trace *tr, lm_loop *loop)
     /* The loop's origin, as lm__loop_stamp subtracts it. */
     tr->mono_start = loop->mono_start;
     tr->tsc0 = lm__tsc_read();
+    tr->last_tsc = tr->tsc0;
     tr->ns0 = mono_ns() - tr->mono_start;
     tr->tsc_from = tr->wr;
     tr->tsc = true;
@@ -305,7 +306,7 @@ static void tsc_start(lm__trace *tr, lm_loop *loop)
 static inline lm__rec *rec_begin(lm__trace *tr, lm_loop *loop, uint8_t kind)
 {
     lm__rec *r = lm__trace_slot(tr);
-    *r = (lm__rec){.t = tr->tsc ? (int64_t)lm__tsc_read() : lm__loop_stamp(loop),
+    *r = (lm__rec){.t = tr->tsc ? (int64_t)lm__trace_tsc(tr) : lm__loop_stamp(loop),
                    .kind = kind};
     return r;
 }
@@ -479,7 +480,7 @@ static inline void plain(lm__trace *tr, lm_loop *loop, uint8_t kind, uint64_t a,
 {
     lm__rec *r = lm__trace_fast_slot(tr);
     if (LM__LIKELY(r != NULL)) {
-        plain_fill(r, (int64_t)lm__tsc_read(), kind, a, b, c, i, s1, p0);
+        plain_fill(r, (int64_t)lm__trace_tsc(tr), kind, a, b, c, i, s1, p0);
         lm__trace_commit(tr);
     } else {
         plain_general(tr, loop, kind, a, b, c, i, s1, p0);
