@@ -303,6 +303,8 @@ const char *lm__err_tok(int err);
 
 /* Default capacity of a stream-mode record buffer (events). */
 #define LM__TRACE_CAP 8192
+/* A tick boundary passes the records on once this many wait (trace_buf.c). */
+#define LM__TRACE_PASS_AT 1024
 /* Strings are cut to this many bytes (at a character boundary). */
 #define LM__TRACE_STR_MAX 65535
 
@@ -476,8 +478,8 @@ static inline void lm__trace_tick_fill(lm__rec *r, int64_t stamp, uint64_t n,
  * (trace_buf.c), which reads the coarse clock for its 100 ms rule and cost
  * more than the record: with the counter just read, it is asked only when
  * 2^20 counts have passed since the last time (under 1 ms at any rate above
- * 1 GHz, so the rule still holds to the millisecond) or when 1024 records
- * wait (its other rule: a batch worth passing on). */
+ * 1 GHz, so the rule still holds to the millisecond) or when
+ * LM__TRACE_PASS_AT records wait (its other rule: a batch worth passing on). */
 static inline void lm__tr_tick_hot(lm__trace *tr, lm_loop *loop, uint64_t n,
                                    uint32_t ran, uint32_t io, uint32_t timers)
 {
@@ -489,7 +491,7 @@ static inline void lm__tr_tick_hot(lm__trace *tr, lm_loop *loop, uint64_t n,
     uint64_t now = lm__trace_tsc(tr);
     lm__trace_tick_fill(r, (int64_t)now, n, ran, io, timers);
     lm__trace_commit(tr);
-    if (tr->wr - tr->rd >= 1024 || now - tr->tick_tsc >= (1u << 20)) {
+    if (tr->wr - tr->rd >= LM__TRACE_PASS_AT || now - tr->tick_tsc >= (1u << 20)) {
         tr->tick_tsc = now;
         lm__trace_tick_boundary(tr);
     }

@@ -307,7 +307,7 @@ static int flush_here(lm__trace *tr)
  * In stream mode to a file descriptor (a path, "fd:N"), formatting and
  * write(2) happen on a thread of the trace's own, so a traced event costs the
  * loop thread the record only. The loop thread fills its array; when it is
- * full, at a tick boundary with 1024 records or 100 ms after the last
+ * full, at a tick boundary with LM__TRACE_PASS_AT records or 100 ms after the last
  * hand-off, and at flush, it hands off (hand_off): array and arena go into a
  * FREE batch, whose empty buffers it takes in exchange. The writer formats
  * the batches in order and writes each one whole, under the sink's mutex.
@@ -554,6 +554,23 @@ static lm__batch *free_batch(lm__trace *tr)
     return b;
 }
 
+/* The array the loop thread gets back was last read by the writer, on
+ * another core: its cache lines are shared with that core's cache, and each
+ * first store of a record into one waits for the other copy to be
+ * invalidated. One record at a time, those waits are not overlapped and
+ * stall the loop thread (a traced ping-pong spent a third of its time
+ * there on a 2-core AMD VM; prefetching a few records ahead did not help).
+ * Clearing the slots to be filled next, in one memset, takes the lines back
+ * in bulk at memory speed. Only the LM__TRACE_PASS_AT slots from head: the
+ * next tick boundary normally passes the array on by then. */
+static void own_slots(lm__rec *rec, size_t cap, size_t head)
+{
+    size_t n = cap < LM__TRACE_PASS_AT ? cap : LM__TRACE_PASS_AT;
+    size_t first = cap - head < n ? cap - head : n;
+    memset(rec + head, 0, first * sizeof *rec);
+    memset(rec, 0, (n - first) * sizeof *rec);
+}
+
 /* Hands [rd, wr) and their strings to the writer; false when the records
  * must be written here instead (no writer, or out of memory). */
 static bool hand_off(lm__trace *tr)
@@ -575,6 +592,7 @@ static bool hand_off(lm__trace *tr)
             return false;
         }
     }
+    own_slots(nrec, ncap, tr->head);
     char *header = NULL;
     size_t hlen = 0;
     if (!tr->hdr_seen) {
@@ -680,11 +698,12 @@ int lm__trace_flush_now(lm__trace *tr)
 void lm__trace_tick_boundary(lm__trace *tr)
 {
     /* Records wait in memory (the crash path formats them too) until a
-     * batch is worth passing on: 1024 of them, or 100 ms since the last
-     * write or hand-off, so that a slow program's trace still moves. */
+     * batch is worth passing on: LM__TRACE_PASS_AT of them, or 100 ms since
+     * the last write or hand-off, so that a slow program's trace still moves. */
     if (tr->ring || tr->wr == tr->rd)
         return;
-    if (tr->wr - tr->rd < 1024 && coarse_now() - tr->last_write_ns < 100000000)
+    if (tr->wr - tr->rd < LM__TRACE_PASS_AT &&
+        coarse_now() - tr->last_write_ns < 100000000)
         return;
     lm__trace_pass(tr);
 }
