@@ -243,6 +243,7 @@ struct lm__trace {
     bool wstarted;         /* the thread runs (in the process tr->pid) */
     bool wfailed;          /* it could not be started: stay synchronous */
     bool wstop;
+    bool wdeep;            /* writer: waiting with no timeout (wake it) */
     bool hdr_seen;         /* the sink's header is known to be written */
 
     /* The clock (trace.c, "The clock"): with tsc on, records from the
